@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build.sh - build the modules, the tool and the tests for one kernel.
+#
+#   build.sh [--series 6.12|6.1] [--kver EXACT] [--strict]
+#
+# Runs deps.sh (packages, headers, kernel image), then builds in
+# .cache/build/<kver>/ (a tree of symlinks to the sources, so that two
+# kernels never share objects):
+#   modules          W=1, and with --strict also sparse on every file (C=2)
+#   test modules     selftests/modules (kt_warn, kt_sticky)
+#   bin/             tools/kvmio and the selftests, static, -Werror
+# With --strict any compiler, sparse or modpost warning fails the build and
+# is printed.  The build directory is the last line on stdout.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${KVMIO_CACHE:-$TOP/.cache}
+DEPS_ARGS=()
+STRICT=0
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--series|--kver) DEPS_ARGS+=("$1" "$2"); shift 2 ;;
+	--strict) STRICT=1; shift ;;
+	*) echo "build.sh: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+
+KVER=$("$TOP/selftests/vm/deps.sh" "${DEPS_ARGS[@]}")
+KDIR=/usr/src/linux-headers-$KVER
+B=$CACHE/build/$KVER
+LOG=$B/build.log
+JOBS=$(nproc)
+
+die() { echo "build: error: $*" >&2; exit 1; }
+
+[ -e "$KDIR/Makefile" ] || die "no kernel headers at $KDIR"
+mkdir -p "$B"
+
+# Mirror the kernel-side sources as symlinks; drop links to deleted files.
+(cd "$TOP" && cp -as --remove-destination "$TOP"/Kbuild "$TOP"/include \
+	"$TOP"/iommu_soft "$TOP"/irq_remap "$TOP"/vhost_blk "$TOP"/kvm_assign "$B"/)
+mkdir -p "$B/selftests"
+cp -as --remove-destination "$TOP/selftests/modules" "$B/selftests/"
+find "$B" -xtype l -delete
+
+# Probe the kernel once per change of the probes.
+GEN=$B/include/kvmio/compat_gen.h
+if [ ! -s "$GEN" ] || [ -n "$(find "$TOP/include/kvmio/conftest.sh" \
+		"$TOP/include/kvmio/conftest" -newer "$GEN" 2>/dev/null)" ]; then
+	echo "build: probing $KVER" >&2
+	"$TOP/include/kvmio/conftest.sh" "$KDIR" "$GEN"
+	touch "$GEN"
+fi
+
+KFLAGS=(W=1)
+[ $STRICT -eq 1 ] && KFLAGS+=(C=2 CHECK=sparse)
+
+: > "$LOG"
+step() {
+	local what=$1
+	shift
+	echo "build: $what ($KVER)" >&2
+	if ! "$@" >>"$LOG" 2>&1; then
+		grep -E "error|warning|Error" "$LOG" >&2 || tail -n 30 "$LOG" >&2
+		die "$what failed; full log in $LOG"
+	fi
+}
+
+step "modules" make -C "$KDIR" M="$B" "${KFLAGS[@]}" -j"$JOBS" modules
+step "test modules" make -C "$KDIR" M="$B/selftests/modules" "${KFLAGS[@]}" -j"$JOBS" modules
+step "tool" make -C "$TOP/tools" OUT="$B/bin" -j"$JOBS"
+step "selftests" make -C "$TOP/selftests" OUT="$B/bin/selftests" -j"$JOBS"
+
+if [ $STRICT -eq 1 ]; then
+	# Anything a compiler, sparse or modpost has to say is a failure.
+	if grep -E "(warning|error):|WARNING:" "$LOG" >&2; then
+		die "warnings in the $KVER build (W=1, sparse); full log in $LOG"
+	fi
+	echo "build: $KVER clean with W=1 and sparse" >&2
+fi
+
+echo "$B"

@@ -1,0 +1,135 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# mkinitramfs.sh - the test VM's initramfs for one kernel.
+#
+#   mkinitramfs.sh KVER BUILD_DIR OUTPUT
+#
+# Two concatenated newc archives (the kernel unpacks both):
+#   base   cached per kernel, rebuilt when this script changes: busybox, the
+#          Debian modules the tests need (decompressed, with modules.dep),
+#          and everything for second-level guests: a stock
+#          qemu-system-x86_64 with its libraries and firmware, the same
+#          Debian kernel and a tiny initramfs for it.
+#   suite  rebuilt every time: /init, the runner, the suite's modules, the
+#          test-only modules, the tool and the tests.
+
+set -euo pipefail
+
+KVER=$1
+B=$2
+OUT=$3
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${KVMIO_CACHE:-$TOP/.cache}
+KROOT=$CACHE/kernels/$KVER/root
+VM=$TOP/selftests/vm
+
+# Debian modules a test may load (their dependencies are added).
+DEBIAN_MODULES="kvm kvm_amd vfio vfio_iommu_type1 mdev vhost vhost_iotlb
+	vhost_net tun brd null_blk loop dm_mod dm_flakey ext4 virtio_blk
+	virtio_net virtio_console e1000 e1000e"
+
+die() { echo "mkinitramfs: error: $*" >&2; exit 1; }
+
+[ -d "$KROOT/lib/modules/$KVER" ] || die "no unpacked kernel for $KVER (run deps.sh)"
+
+mkcpio() { # DIR OUTPUT
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio -o -H newc --owner 0:0 --quiet) > "$2"
+}
+
+copy_elf() { # BINARY ROOT: the binary and every library it links
+	local bin=$1 root=$2 lib
+	install -D -m 0755 "$bin" "$root$bin"
+	for lib in $(ldd "$bin" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'); do
+		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+	done
+}
+
+build_l2_initrd() { # OUTPUT: a second-level guest's initramfs
+	local d
+	d=$(mktemp -d)
+	mkdir -p "$d"/{bin,dev,proc,sys}
+	cp /bin/busybox "$d/bin/busybox"
+	cp "$VM/l2-init" "$d/init"
+	chmod 0755 "$d/init"
+	[ "$(id -u)" -eq 0 ] && mknod -m 0600 "$d/dev/console" c 5 1
+	mkcpio "$d" "$1"
+	rm -rf "$d"
+}
+
+build_base() { # OUTPUT
+	local r mods m
+	r=$(mktemp -d)
+	mkdir -p "$r"/{bin,sbin,dev,proc,sys,tmp,run,mnt,etc,root,usr/bin,usr/share/kvmio/l2}
+	mkdir -p "$r/lib/modules/$KVER"
+	cp /bin/busybox "$r/bin/busybox"
+	[ "$(id -u)" -eq 0 ] && mknod -m 0600 "$r/dev/console" c 5 1
+	ln -s /proc/mounts "$r/etc/mtab"
+
+	# Debian modules and their dependencies, decompressed so that any
+	# modprobe can load them.
+	mods=$(for m in $DEBIAN_MODULES; do
+		modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" 2>/dev/null |
+			awk '$1 == "insmod" {print $2}'
+	done | sort -u)
+	for m in $mods; do
+		local rel=${m#"$KROOT"}
+		local dst=$r${rel%.xz}
+		mkdir -p "$(dirname "$dst")"
+		case "$m" in
+		*.xz) xz -dc "$m" > "$dst" ;;
+		*.zst) zstd -qdc "$m" > "$dst" ;;
+		*) cp "$m" "$dst" ;;
+		esac
+	done
+	cp "$KROOT/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} \
+		"$r/lib/modules/$KVER/"
+	depmod -b "$r" "$KVER" || die "depmod failed"
+
+	# Second-level guests: stock QEMU, its firmware, the same kernel.
+	copy_elf /usr/bin/qemu-system-x86_64 "$r"
+	mkdir -p "$r/usr/share/seabios" "$r/usr/share/qemu"
+	cp -L /usr/share/seabios/*.bin "$r/usr/share/seabios/"
+	cp -rL /usr/share/qemu/. "$r/usr/share/qemu/"
+	cp "$KROOT/boot/vmlinuz-$KVER" "$r/usr/share/kvmio/l2/vmlinuz"
+	build_l2_initrd "$r/usr/share/kvmio/l2/initrd"
+
+	mkcpio "$r" "$1"
+	rm -rf "$r"
+}
+
+build_suite() { # OUTPUT
+	local s m
+	s=$(mktemp -d)
+	mkdir -p "$s/lib/modules/$KVER/extra" "$s/usr/share/kvmio/test-modules" \
+		"$s/usr/share/kvmio/tests" "$s/usr/bin"
+	for m in iommu_soft irq_remap vhost_blk kvm_assign; do
+		cp "$B/$m/$m.ko" "$s/lib/modules/$KVER/extra/"
+	done
+	cp "$B"/selftests/modules/*.ko "$s/usr/share/kvmio/test-modules/"
+	cp "$B/bin/kvmio" "$s/usr/bin/kvmio"
+	cp -r "$B/bin/selftests/." "$s/usr/share/kvmio/tests/"
+	install -m 0755 "$VM/init" "$s/init"
+	install -m 0755 "$VM/runner.sh" "$s/usr/share/kvmio/runner.sh"
+	echo "$KVER" > "$s/usr/share/kvmio/kver"
+	mkcpio "$s" "$1"
+	rm -rf "$s"
+}
+
+base=$CACHE/initramfs/base-$KVER.cpio
+stamp=$base.src
+want="$(cat "$0" "$VM/l2-init" | sha256sum | cut -d' ' -f1) $(stat -c %Y "$KROOT/boot/vmlinuz-$KVER")"
+mkdir -p "$CACHE/initramfs"
+if [ ! -s "$base" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+	echo "mkinitramfs: building the base archive for $KVER" >&2
+	build_base "$base.tmp"
+	mv "$base.tmp" "$base"
+	echo "$want" > "$stamp"
+fi
+
+build_suite "$OUT.suite"
+# The suite's own modules are not in the base's modules.dep: the runner
+# loads them by path, in dependency order.
+cat "$base" "$OUT.suite" > "$OUT"
+rm -f "$OUT.suite"

@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run-vm.sh - boot the test VM and judge what it reports.
+#
+#   run-vm.sh [--series S | --kver V] [--mode check|demo|shell|hang]
+#             [--tests a,b] [--extra m1,m2] [--test-timeout S]
+#             [--vm-timeout S] [--out DIR] [--no-build] [--strict]
+#             [--mem MiB] [--smp N] [--device SPEC]...
+#
+# Builds (build.sh), makes the initramfs, boots the Debian kernel under
+# qemu-system-x86_64 -accel tcg -cpu max (SVM for nested KVM) with the
+# devices tests use: an edu device and two e1000s on one hub by default.
+# In check mode the guest writes TAP to its second serial port; this script
+# streams it, then prints the verdict (verdict.sh) and exits with it.
+# The kernel console is kept in OUT/console.log.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+VM=$TOP/selftests/vm
+CACHE=${KVMIO_CACHE:-$TOP/.cache}
+BUILD_ARGS=()
+MODE=check
+TESTS=
+EXTRA=
+TEST_TIMEOUT=600
+VM_TIMEOUT=1500
+OUT=
+BUILD=1
+MEM=3072
+SMP=2
+DEVICES=()
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--series|--kver) BUILD_ARGS+=("$1" "$2"); shift 2 ;;
+	--strict) BUILD_ARGS+=("$1"); shift ;;
+	--mode) MODE=$2; shift 2 ;;
+	--tests) TESTS=$2; shift 2 ;;
+	--extra) EXTRA=$2; shift 2 ;;
+	--test-timeout) TEST_TIMEOUT=$2; shift 2 ;;
+	--vm-timeout) VM_TIMEOUT=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--no-build) BUILD=0; shift ;;
+	--mem) MEM=$2; shift 2 ;;
+	--smp) SMP=$2; shift 2 ;;
+	--device) DEVICES+=(-device "$2"); shift 2 ;;
+	*) echo "run-vm.sh: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+
+die() { echo "run-vm: error: $*" >&2; exit 1; }
+
+if [ $BUILD -eq 1 ]; then
+	B=$("$VM/build.sh" "${BUILD_ARGS[@]}")
+else
+	B=$CACHE/build/$("$VM/deps.sh" "${BUILD_ARGS[@]/--strict/}")
+fi
+KVER=$(basename "$B")
+KIMG=$CACHE/kernels/$KVER/root/boot/vmlinuz-$KVER
+[ -e "$KIMG" ] || die "no kernel image $KIMG"
+
+[ -n "$OUT" ] || OUT=$CACHE/runs/$KVER-$MODE
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+echo "run-vm: initramfs for $KVER" >&2
+"$VM/mkinitramfs.sh" "$KVER" "$B" "$OUT/initramfs.cpio"
+
+APPEND="console=ttyS0,115200 loglevel=5 panic=-1 oops=panic"
+APPEND="$APPEND kvmio.mode=$MODE kvmio.timeout=$TEST_TIMEOUT"
+[ -n "$TESTS" ] && APPEND="$APPEND kvmio.tests=$TESTS"
+[ -n "$EXTRA" ] && APPEND="$APPEND kvmio.extra=$EXTRA"
+
+QEMU=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -smp "$SMP" -m "$MEM"
+      -nodefaults -no-reboot -display none
+      -kernel "$KIMG" -initrd "$OUT/initramfs.cpio" -append "$APPEND"
+      -device edu
+      -netdev hubport,id=hp0,hubid=0 -device e1000,netdev=hp0,mac=52:54:00:12:34:01
+      -netdev hubport,id=hp1,hubid=0 -device e1000,netdev=hp1,mac=52:54:00:12:34:02
+      "${DEVICES[@]}")
+
+if [ "$MODE" = shell ] || [ "$MODE" = demo ]; then
+	# Console and shell on this terminal; Ctrl-A X quits QEMU.
+	exec "${QEMU[@]}" -serial mon:stdio
+fi
+
+: > "$OUT/results.log"
+echo "run-vm: booting $KVER (TCG, $SMP cpus, $MEM MiB, timeout ${VM_TIMEOUT}s)" >&2
+t0=$(date +%s)
+set +e
+timeout -k 10 "$VM_TIMEOUT" "${QEMU[@]}" \
+	-serial "file:$OUT/console.log" -serial "file:$OUT/results.log" &
+qpid=$!
+tail -n +1 -f --pid=$qpid "$OUT/results.log" 2>/dev/null &
+tpid=$!
+wait $qpid
+qrc=$?
+wait $tpid 2>/dev/null
+set -e
+t1=$(date +%s)
+echo "qemu_rc=$qrc seconds=$((t1 - t0))" > "$OUT/vm.status"
+echo "run-vm: VM ran $((t1 - t0)) s (qemu exit $qrc)" >&2
+
+exec "$VM/verdict.sh" "$OUT"

@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# runner.sh - runs the tests inside the test VM (sourced by /init).
+#
+# Prints one TAP stream on the results port: loading each module of the
+# suite, each test program as a KTAP subtest (its own TAP indented by four
+# spaces), the kernel log after each program, unloading every module, and
+# the kernel's taint flags.  Ends with "kvmio-runner: done".
+
+SUITE_MODULES="iommu_soft irq_remap vhost_blk kvm_assign"
+TESTDIR=/usr/share/kvmio/tests
+KVER=$(uname -r)
+# Kernel log lines that fail a run (WARN, BUG, oops, lockdep, KASAN, UBSAN,
+# kmemleak, list corruption, hung tasks).
+SPLAT='WARNING:|BUG:|Oops|general protection fault|Kernel panic|KASAN|UBSAN|kmemleak|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|list_(add|del) corruption|refcount_t:|INFO: task .* blocked for more than|stack-protector'
+# Taint flags that fail a run: B (bad page), D (died: oops), W (warning).
+TAINT_FAIL=$(( (1 << 5) | (1 << 7) | (1 << 9) ))
+
+N=0
+FAILED=0
+LOGPOS=0
+
+tap() { # ok|not ok, description
+	N=$((N + 1))
+	[ "$1" = "ok" ] || FAILED=$((FAILED + 1))
+	echo "$1 $N - $2"
+}
+
+# Prints new kernel log lines matching $SPLAT since the last call; returns 1
+# if there were any.
+klog_check() {
+	local total new
+	dmesg > /tmp/dmesg.now
+	total=$(wc -l < /tmp/dmesg.now)
+	[ "$total" -lt "$LOGPOS" ] && LOGPOS=0
+	tail -n +$((LOGPOS + 1)) /tmp/dmesg.now > /tmp/dmesg.new
+	LOGPOS=$total
+	if grep -Eq "$SPLAT" /tmp/dmesg.new; then
+		sed 's/^/# kernel: /' /tmp/dmesg.new | tail -n 60
+		return 1
+	fi
+	return 0
+}
+
+load_module() { # path
+	local name
+	name=$(basename "$1" .ko)
+	if insmod "$1" 2>/tmp/insmod.err; then
+		tap ok "load $name"
+	else
+		echo "# $(cat /tmp/insmod.err)"
+		tap "not ok" "load $name"
+	fi
+}
+
+unload_module() { # name
+	if rmmod "$1" 2>/tmp/rmmod.err && [ ! -e "/sys/module/$1" ]; then
+		tap ok "unload $1"
+	else
+		echo "# $(cat /tmp/rmmod.err)"
+		tap "not ok" "unload $1"
+	fi
+}
+
+run_program() { # path relative to $TESTDIR
+	local t=$1 rc
+	echo "# Subtest: $t"
+	if [ ! -x "$TESTDIR/$t" ]; then
+		echo "# no such test program: $t"
+		tap "not ok" "$t"
+		return
+	fi
+	(cd "$TESTDIR" && PATH=$TESTDIR:$PATH timeout -s KILL "$TIMEOUT" "./$t" 2>&1; echo "rc=$?" > /tmp/rc) |
+		sed 's/^/    /'
+	rc=$(sed -n 's/^rc=//p' /tmp/rc)
+	case "$rc" in
+	0) tap ok "$t" ;;
+	4) tap ok "$t # SKIP all of its tests skipped" ;;
+	137) echo "# $t: killed after the ${TIMEOUT} s program timeout"
+	     tap "not ok" "$t # timeout" ;;
+	*) echo "# $t: exit status $rc"; tap "not ok" "$t" ;;
+	esac
+	if klog_check; then
+		tap ok "kernel log clean after $t"
+	else
+		tap "not ok" "kernel log clean after $t"
+	fi
+}
+
+runner_main() { # results device
+	local out=$1 m t tainted
+	exec 3>&1
+	exec 1>"$out" 2>&1
+	echo "TAP version 13"
+	echo "# kvmio test VM: kernel $KVER, $(grep -c ^processor /proc/cpuinfo) cpus, $(awk '/MemTotal/{print $2 / 1024 " MiB"}' /proc/meminfo)"
+	klog_check || echo "# boot log has splats (reported at the end)"
+	LOGPOS=0
+
+	for m in $SUITE_MODULES; do
+		load_module "/lib/modules/$KVER/extra/$m.ko"
+	done
+	for m in $EXTRA; do
+		load_module "/usr/share/kvmio/test-modules/$m.ko"
+	done
+
+	if [ -z "$TESTS" ]; then
+		TESTS=$(cd "$TESTDIR" && ls | grep -E '_test(\.sh)?$')
+	fi
+	for t in $TESTS; do
+		run_program "$t"
+	done
+
+	for m in $(echo $EXTRA | tr ' ' '\n' | sed '1!G;h;$!d'); do
+		unload_module "$m"
+	done
+	for m in $(echo $SUITE_MODULES | tr ' ' '\n' | sed '1!G;h;$!d'); do
+		unload_module "$m"
+	done
+
+	# The whole log once more (boot included), then the taint flags.
+	LOGPOS=0
+	if klog_check; then
+		tap ok "kernel log clean"
+	else
+		tap "not ok" "kernel log clean"
+	fi
+	tainted=$(cat /proc/sys/kernel/tainted)
+	if [ $((tainted & TAINT_FAIL)) -eq 0 ]; then
+		tap ok "kernel not tainted by a warning, oops or bad page (taint=$tainted)"
+	else
+		tap "not ok" "kernel not tainted by a warning, oops or bad page (taint=$tainted)"
+	fi
+	echo "1..$N"
+	echo "kvmio-runner: done failed=$FAILED"
+	exec 1>&3 2>&1
+}

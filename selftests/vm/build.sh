@@ -6,7 +6,7 @@
 #   build.sh [--series 6.12|6.1] [--kver EXACT] [--strict]
 #
 # Runs deps.sh (packages, headers, kernel image), then builds in
-# .cache/build/<kver>/ (a tree of symlinks to the sources, so that two
+# .cache/build/<kver>/ (or $KVMIO_BUILD_DIR; a tree of symlinks to the sources, so that two
 # kernels never share objects):
 #   modules          W=1, and with --strict also sparse on every file (C=2)
 #   test modules     selftests/modules (kt_warn, kt_sticky)
@@ -31,7 +31,7 @@ done
 
 KVER=$("$TOP/selftests/vm/deps.sh" "${DEPS_ARGS[@]}")
 KDIR=/usr/src/linux-headers-$KVER
-B=$CACHE/build/$KVER
+B=${KVMIO_BUILD_DIR:-$CACHE/build/$KVER}
 LOG=$B/build.log
 JOBS=$(nproc)
 

@@ -70,13 +70,34 @@ run_program() { # path relative to $TESTDIR
 		tap "not ok" "$t"
 		return
 	fi
-	(cd "$TESTDIR" && PATH=$TESTDIR:$PATH timeout -s KILL "$TIMEOUT" "./$t" 2>&1; echo "rc=$?" > /tmp/rc) |
-		sed 's/^/    /'
+	rm -f /tmp/rc /tmp/timedout
+	# The program runs in a session of its own; at the timeout the
+	# watchdog kills that whole session, children included.
+	(
+		cd "$TESTDIR" || exit 1
+		PATH=$TESTDIR:$PATH setsid "./$t" 2>&1 &
+		pid=$!
+		(
+			i=0
+			while kill -0 $pid 2>/dev/null; do
+				if [ $i -ge "$TIMEOUT" ]; then
+					echo > /tmp/timedout
+					kill -KILL -- -$pid $pid
+					break
+				fi
+				sleep 1
+				i=$((i + 1))
+			done
+		) >/dev/null 2>&1 &
+		wait $pid 2>/dev/null
+		echo "rc=$?" > /tmp/rc
+	) | sed 's/^/    /'
 	rc=$(sed -n 's/^rc=//p' /tmp/rc)
+	[ -e /tmp/timedout ] && rc=timeout
 	case "$rc" in
 	0) tap ok "$t" ;;
 	4) tap ok "$t # SKIP all of its tests skipped" ;;
-	137) echo "# $t: killed after the ${TIMEOUT} s program timeout"
+	timeout) echo "# $t: killed after the ${TIMEOUT} s program timeout"
 	     tap "not ok" "$t # timeout" ;;
 	*) echo "# $t: exit status $rc"; tap "not ok" "$t" ;;
 	esac
@@ -102,6 +123,11 @@ runner_main() { # results device
 	for m in $EXTRA; do
 		load_module "/usr/share/kvmio/test-modules/$m.ko"
 	done
+	if klog_check; then
+		tap ok "kernel log clean after loading modules"
+	else
+		tap "not ok" "kernel log clean after loading modules"
+	fi
 
 	if [ -z "$TESTS" ]; then
 		TESTS=$(cd "$TESTDIR" && ls | grep -E '_test(\.sh)?$')

@@ -112,6 +112,7 @@ build_suite() { # OUTPUT
 	cp -r "$B/bin/selftests/." "$s/usr/share/kvmio/tests/"
 	install -m 0755 "$VM/init" "$s/init"
 	install -m 0755 "$VM/runner.sh" "$s/usr/share/kvmio/runner.sh"
+	install -m 0755 "$VM/demo.sh" "$s/usr/share/kvmio/demo.sh"
 	echo "$KVER" > "$s/usr/share/kvmio/kver"
 	mkcpio "$s" "$1"
 	rm -rf "$s"

@@ -81,7 +81,7 @@ QEMU=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -smp "$SMP" -m "$MEM"
       -netdev hubport,id=hp1,hubid=0 -device e1000,netdev=hp1,mac=52:54:00:12:34:02
       "${DEVICES[@]}")
 
-if [ "$MODE" = shell ] || [ "$MODE" = demo ]; then
+if [ "$MODE" = shell ]; then
 	# Console and shell on this terminal; Ctrl-A X quits QEMU.
 	exec "${QEMU[@]}" -serial mon:stdio
 fi

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvmio: out-of-tree modules that extend KVM's I/O.  A thin wrapper: the
+# work is done by the scripts in selftests/vm/ (see Documentation/testing.rst).
+#
+#   make                  build modules, tool and tests for the newest 6.12
+#   make KSERIES=6.1      ... for the newest Debian 12 6.1 kernel
+#   make KVER=<version>   ... for an exact Debian kernel version
+#   make deps             install packages, fetch headers and kernel image
+#   make check            static checks + test VM on 6.12 and 6.1 + harness
+#                         self-tests; ends with "N passed, N failed, N skipped"
+#   make check-quick      static checks + test VM on 6.12 only
+#   make demo             boot the test VM and show what the suite does
+#   make vm-shell         interactive shell in the test VM (Ctrl-A X quits)
+#   make modules KDIR=... build only the modules against any kernel tree
+#   make clean            remove build products (keeps fetched kernels)
+#   make distclean        remove the whole cache
+
+KSERIES	?= 6.12
+KVER	?=
+VM	:= selftests/vm
+SEL	:= $(if $(KVER),--kver $(KVER),--series $(KSERIES))
+
+all:
+	@$(VM)/build.sh $(SEL) >/dev/null
+
+deps:
+	@$(VM)/deps.sh $(SEL) --refresh
+
+check:
+	@$(VM)/check.sh
+
+check-quick:
+	@$(VM)/check.sh --quick
+
+demo:
+	@$(VM)/run-vm.sh $(SEL) --mode demo --out .cache/runs/demo
+
+vm-shell:
+	@$(VM)/run-vm.sh $(SEL) --mode shell --out .cache/runs/shell
+
+# Plain Kbuild, for a developer's own kernel tree (no compat probing cache).
+KDIR	?= /lib/modules/$(shell uname -r)/build
+modules:
+	@include/kvmio/conftest.sh $(KDIR) include/kvmio/compat_gen.h
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+clean:
+	rm -rf .cache/build .cache/runs .cache/initramfs include/kvmio/compat_gen.h
+	@if [ -e $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null; fi
+	$(MAKE) -C tools clean >/dev/null
+	rm -rf selftests/bin
+
+distclean: clean
+	rm -rf .cache
+
+.PHONY: all deps check check-quick demo vm-shell modules clean distclean

@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh - everything "make check" runs.
+#
+#   check.sh [--quick]
+#
+#   1. static checks: strict builds (W=1 + sparse, zero warnings) for the
+#      newest 6.12 and 6.1 kernels, and the kernel's Coccinelle semantic
+#      patches (reports must be waived with a reason);
+#   2. the test VM on 6.12, then on 6.1: every test program, the kernel
+#      log and taint, module unloads (verdict.sh);
+#   3. the harness's own tests (meta.sh, on 6.12): injected warnings, a
+#      WARN, a module that cannot unload, a hung program and a hung VM must
+#      each make a run fail.
+# --quick runs only 1 and the 6.12 VM.
+# Ends with "N passed, N failed, N skipped"; exits non-zero on any failure.
+
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+VM=$TOP/selftests/vm
+CACHE=${KVMIO_CACHE:-$TOP/.cache}
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+
+pass=0
+fail=0
+skip=0
+failures=()
+T0=$(date +%s)
+
+result() { # rc, description
+	if [ "$1" -eq 0 ]; then
+		pass=$((pass + 1))
+		echo "ok - $2"
+	else
+		fail=$((fail + 1))
+		failures+=("$2")
+		echo "not ok - $2"
+	fi
+}
+
+section() { echo; echo "### $* ($(($(date +%s) - T0)) s)"; }
+
+# 0. Packages and kernels first, so that a set-up failure is named as such.
+section "set-up: packages and kernels"
+for s in 6.12 6.1; do
+	kv=$("$VM/deps.sh" --series "$s")
+	result $? "set-up: Debian 12 kernel $s resolved and fetched (${kv:-none})"
+	[ -n "$kv" ] || { echo "0 passed, 1 failed"; exit 1; }
+done
+
+# 1. Static checks.
+section "static checks"
+for s in 6.12 6.1; do
+	"$VM/build.sh" --series "$s" --strict > /dev/null
+	result $? "static: $s build clean with W=1 and sparse (C=2)"
+done
+"$VM/cocci.sh" --series 6.12
+result $? "static: Coccinelle semantic patches report nothing unwaived"
+
+# 2. The test VM on both kernels.
+vm_run() { # series
+	local s=$1 out=$CACHE/runs/check-$1 c
+	section "test VM: $s"
+	"$VM/run-vm.sh" --series "$s" --no-build --out "$out"
+	local rc=$?
+	if [ -s "$out/counts" ]; then
+		read -r p f k < "$out/counts"
+		pass=$((pass + p))
+		fail=$((fail + f))
+		skip=$((skip + k))
+		[ "$f" -gt 0 ] && failures+=("test VM $s: $(cat "$out/reasons" 2>/dev/null | tr '\n' ' ')")
+	fi
+	# A failed verdict with no failed case (no counts) still fails.
+	if [ $rc -ne 0 ] && { [ ! -s "$out/counts" ] || [ "$(cut -d' ' -f2 "$out/counts")" -eq 0 ]; }; then
+		result 1 "test VM $s finished with a verdict"
+	fi
+}
+vm_run 6.12
+[ $QUICK -eq 1 ] || vm_run 6.1
+
+# 3. The harness must be able to fail.
+if [ $QUICK -eq 0 ]; then
+	section "harness self-tests (expected failures)"
+	"$VM/meta.sh" --series 6.12 > "$CACHE/meta.out" 2>&1
+	mrc=$?
+	cat "$CACHE/meta.out"
+	mp=$(grep -c '^ok ' "$CACHE/meta.out")
+	mf=$(grep -c '^not ok ' "$CACHE/meta.out")
+	pass=$((pass + mp))
+	fail=$((fail + mf))
+	[ "$mf" -gt 0 ] && failures+=("harness self-tests: $(grep '^not ok' "$CACHE/meta.out" | tr '\n' ';')")
+	if [ $mrc -ne 0 ] && [ "$mf" -eq 0 ]; then
+		result 1 "harness self-tests ran to the end"
+	fi
+fi
+
+section "summary"
+echo "make check took $(($(date +%s) - T0)) s"
+for f in "${failures[@]}"; do
+	echo "FAILED: $f"
+done
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]

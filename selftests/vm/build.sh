@@ -11,8 +11,8 @@
 #   modules          W=1, and with --strict also sparse on every file (C=2)
 #   test modules     selftests/modules (kt_warn, kt_sticky)
 #   bin/             tools/kvmio and the selftests, static, -Werror
-# With --strict any compiler, sparse or modpost warning fails the build and
-# is printed.  The build directory is the last line on stdout.
+# With --strict any compiler, sparse, kernel-doc (-Wall, headers included)
+# or modpost warning fails the build and is printed.  The build directory is the last line on stdout.
 
 set -euo pipefail
 
@@ -76,11 +76,17 @@ step "tool" make -C "$TOP/tools" OUT="$B/bin" -j"$JOBS"
 step "selftests" make -C "$TOP/selftests" OUT="$B/bin/selftests" -j"$JOBS"
 
 if [ $STRICT -eq 1 ]; then
+	# kernel-doc on every kernel-side file, headers included (W=1 covers
+	# only the .c files it compiles, and without -Wall).
+	step "kernel-doc" bash -c 'cd "$1" && find iommu_soft irq_remap vhost_blk kvm_assign \
+		include selftests/modules -name "*.[ch]" ! -name "*.mod.c" ! -path "*/conftest/*" \
+		! -name compat_gen.h -print0 | sort -z |
+		xargs -0 -r "$2/scripts/kernel-doc" -none -Wall' _ "$TOP" "$KDIR"
 	# Anything a compiler, sparse or modpost has to say is a failure.
 	if grep -E "(warning|error):|WARNING:" "$LOG" >&2; then
-		die "warnings in the $KVER build (W=1, sparse); full log in $LOG"
+		die "warnings in the $KVER build (W=1, sparse, kernel-doc); full log in $LOG"
 	fi
-	echo "build: $KVER clean with W=1 and sparse" >&2
+	echo "build: $KVER clean with W=1, sparse and kernel-doc" >&2
 fi
 
 echo "$B"

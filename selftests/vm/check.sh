@@ -55,7 +55,7 @@ done
 section "static checks"
 for s in 6.12 6.1; do
 	"$VM/build.sh" --series "$s" --strict > /dev/null
-	result $? "static: $s build clean with W=1 and sparse (C=2)"
+	result $? "static: $s build clean with W=1, sparse (C=2) and kernel-doc"
 done
 "$VM/cocci.sh" --series 6.12
 result $? "static: Coccinelle semantic patches report nothing unwaived"

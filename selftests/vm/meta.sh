@@ -7,9 +7,10 @@
 #
 # Runs the checks of make check on inputs that must fail, and asserts that
 # they do, each for the right reason:
-#   1. a strict build of a copy of the tree with a W=1-only warning and a
-#      sparse-only warning injected fails and names both, and the
-#      Coccinelle check of that copy fails on an injected pattern;
+#   1. a strict build of a copy of the tree with a W=1-only warning, a
+#      sparse-only warning and a kernel-doc error injected fails and names
+#      each, and the Coccinelle check of that copy fails on an injected
+#      pattern;
 #   2. a test VM that loads kt_warn (WARN on load) and kt_sticky (cannot be
 #      unloaded) and runs a program that never ends is judged failed: the
 #      WARN is seen in the kernel log and on the console, the taint is
@@ -60,6 +61,14 @@ static int __maybe_unused kvmio_meta_sparse(void __iomem *p)
 	return *(int *)p;
 }
 
+/**
+ * kvmio_meta_doc() - a kernel-doc comment that misses its parameter
+ */
+static int __maybe_unused kvmio_meta_doc(int x)
+{
+	return x;
+}
+
 static void __maybe_unused kvmio_meta_cocci(void *p)
 {
 	if (p)
@@ -75,6 +84,8 @@ check "W=1 warning reported (missing prototype)" \
 	grep -q "no previous prototype for .kvmio_meta_noproto2" "$W/build.out"
 check "sparse warning reported (address space)" \
 	grep -q "removes address space" "$W/build.out"
+check "kernel-doc warning reported (undescribed parameter)" \
+	grep -q "not described in 'kvmio_meta_doc'" "$W/build.out"
 "$W/tree/selftests/vm/cocci.sh" --kver "$KVER" > "$W/cocci.out" 2>&1
 crc=$?
 grep "^cocci:" "$W/cocci.out" | sed 's/^/# /'

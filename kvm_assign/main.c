@@ -1,28 +1,217 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvm_assign: assignment of ordinary PCI devices to KVM guests as VFIO mediated devices
+ * kvm_assign: assignment of ordinary PCI devices to KVM guests as VFIO
+ * mediated devices.
  *
- * Module skeleton: it loads, reports the suite version and unloads.  It
- * provides no capability yet; see Documentation/kvm_assign.rst for the plan.
+ * This file: module init/exit and the PCI driver.  The driver has no ID
+ * table: it claims a device only when asked, through driver_override, as
+ * vfio-pci is used:
+ *
+ *   echo kvm_assign > /sys/bus/pci/devices/<bdf>/driver_override
+ *   echo <bdf> > /sys/bus/pci/drivers_probe
+ *
+ * and accepts only device types it has a model for.  A claimed device
+ * becomes an mdev parent offering the type "kvm_assign-<model>"; each mdev
+ * created from it is an assignment context (mdev.c).
  */
 #include <linux/module.h>
 #include <linux/init.h>
+#include <linux/interrupt.h>
 
 #include "kvmio/version.h"
+#include "kvm_assign_priv.h"
 
-static int __init kvm_assign_init(void)
+static const struct ka_model *const ka_models[] = {
+	&ka_model_edu,
+};
+
+static const struct ka_model *ka_find_model(struct pci_dev *pdev)
 {
-	pr_info("version %s loaded\n", KVMIO_VERSION);
-	return 0;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ka_models); i++)
+		if (ka_models[i]->vendor == pdev->vendor &&
+		    ka_models[i]->device == pdev->device)
+			return ka_models[i];
+	return NULL;
 }
 
-static void __exit kvm_assign_exit(void)
+static irqreturn_t ka_irq(int irq, void *data)
 {
+	struct ka_dev *kd = data;
+
+	return kd->model->irq(kd);
+}
+
+static void ka_unmap_bars(struct ka_dev *kd)
+{
+	int i;
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if (kd->bar[i])
+			pci_iounmap(kd->pdev, kd->bar[i]);
+}
+
+static int ka_map_bars(struct ka_dev *kd)
+{
+	struct pci_dev *pdev = kd->pdev;
+	int i;
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		if (!(kd->model->bar_mask & BIT(i)))
+			continue;
+		if (!(pci_resource_flags(pdev, i) & IORESOURCE_MEM)) {
+			pci_err(pdev, "BAR%d is not a memory BAR\n", i);
+			goto err;
+		}
+		kd->bar_len[i] = pci_resource_len(pdev, i);
+		kd->bar[i] = pci_iomap(pdev, i, 0);
+		if (!kd->bar[i]) {
+			pci_err(pdev, "cannot map BAR%d\n", i);
+			goto err;
+		}
+	}
+	return 0;
+err:
+	ka_unmap_bars(kd);
+	return -ENODEV;
+}
+
+static int ka_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	const struct ka_model *model = ka_find_model(pdev);
+	struct ka_dev *kd;
+	int ret;
+
+	if (!model) {
+		pci_info(pdev, "no device model for %04x:%04x; kvm_assign supports: edu (1234:11e8)\n",
+			 pdev->vendor, pdev->device);
+		return -ENODEV;
+	}
+
+	kd = kzalloc(sizeof(*kd), GFP_KERNEL);
+	if (!kd)
+		return -ENOMEM;
+	kd->pdev = pdev;
+	kd->model = model;
+	spin_lock_init(&kd->lock);
+	pci_set_drvdata(pdev, kd);
+
+	ret = pci_enable_device_mem(pdev);
+	if (ret)
+		goto err_free;
+	ret = pci_request_regions(pdev, KBUILD_MODNAME);
+	if (ret)
+		goto err_disable;
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(model->dma_bits));
+	if (ret) {
+		pci_err(pdev, "cannot use a %u-bit DMA mask\n", model->dma_bits);
+		goto err_regions;
+	}
+	ret = ka_map_bars(kd);
+	if (ret)
+		goto err_regions;
+	pci_set_master(pdev);
+
+	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI | PCI_IRQ_INTX);
+	if (ret < 0)
+		goto err_bars;
+	kd->irq = pci_irq_vector(pdev, 0);
+
+	ret = model->probe(kd);
+	if (ret)
+		goto err_vectors;
+
+	ret = request_irq(kd->irq, ka_irq, pdev->msi_enabled ? 0 : IRQF_SHARED,
+			  KBUILD_MODNAME, kd);
+	if (ret)
+		goto err_model;
+
+	snprintf(kd->type_name, sizeof(kd->type_name), "%s", model->name);
+	kd->type.sysfs_name = kd->type_name;
+	kd->type.pretty_name = model->name;
+	kd->types[0] = &kd->type;
+	ret = mdev_register_parent(&kd->parent, &pdev->dev, &ka_mdev_driver,
+				   kd->types, ARRAY_SIZE(kd->types));
+	if (ret)
+		goto err_irq;
+
+	pci_info(pdev, "claimed with the %s model (%s interrupts); contexts: mdev type %s-%s\n",
+		 model->name, pdev->msi_enabled ? "MSI" : "INTx",
+		 dev_driver_string(&pdev->dev), kd->type_name);
+	return 0;
+
+err_irq:
+	free_irq(kd->irq, kd);
+err_model:
+	model->remove(kd);
+err_vectors:
+	pci_free_irq_vectors(pdev);
+err_bars:
+	pci_clear_master(pdev);
+	ka_unmap_bars(kd);
+err_regions:
+	pci_release_regions(pdev);
+err_disable:
+	pci_disable_device(pdev);
+err_free:
+	pci_set_drvdata(pdev, NULL);
+	kfree(kd);
+	return ret;
+}
+
+static void ka_remove(struct pci_dev *pdev)
+{
+	struct ka_dev *kd = pci_get_drvdata(pdev);
+
+	/* Removes every context, waiting for their VFIO users to close them. */
+	mdev_unregister_parent(&kd->parent);
+	free_irq(kd->irq, kd);
+	kd->model->remove(kd);
+	pci_free_irq_vectors(pdev);
+	pci_clear_master(pdev);
+	ka_unmap_bars(kd);
+	pci_release_regions(pdev);
+	pci_disable_device(pdev);
+	pci_set_drvdata(pdev, NULL);
+	kfree(kd);
+	pci_info(pdev, "released\n");
+}
+
+static struct pci_driver ka_pci_driver = {
+	.name		= KBUILD_MODNAME,
+	.id_table	= NULL,		/* never claims a device by default */
+	.probe		= ka_probe,
+	.remove		= ka_remove,
+};
+
+static int __init ka_init(void)
+{
+	int ret;
+
+	ret = mdev_register_driver(&ka_mdev_driver);
+	if (ret)
+		return ret;
+	ret = pci_register_driver(&ka_pci_driver);
+	if (ret)
+		goto err_mdev;
+	pr_info("version %s loaded\n", KVMIO_VERSION);
+	return 0;
+
+err_mdev:
+	mdev_unregister_driver(&ka_mdev_driver);
+	return ret;
+}
+
+static void __exit ka_exit(void)
+{
+	pci_unregister_driver(&ka_pci_driver);
+	mdev_unregister_driver(&ka_mdev_driver);
 	pr_info("unloaded\n");
 }
 
-module_init(kvm_assign_init);
-module_exit(kvm_assign_exit);
+module_init(ka_init);
+module_exit(ka_exit);
 
 MODULE_DESCRIPTION("assignment of ordinary PCI devices to KVM guests as VFIO mediated devices");
 MODULE_VERSION(KVMIO_VERSION);

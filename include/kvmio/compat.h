@@ -57,6 +57,13 @@ static inline void kvmio_eventfd_signal(struct eventfd_ctx *ctx)
 #endif
 
 /*
+ * PCI_IRQ_INTX: called PCI_IRQ_LEGACY before 6.8.
+ */
+#if !defined(KVMIO_HAVE_PCI_IRQ_INTX)
+#define PCI_IRQ_INTX	PCI_IRQ_LEGACY
+#endif
+
+/*
  * Workers that run in the owner's context: vhost_task (6.11+ signature with
  * a kill callback) where the kernel has it, else a kthread that adopts the
  * owner's mm with kthread_use_mm().

@@ -77,11 +77,16 @@ step "selftests" make -C "$TOP/selftests" OUT="$B/bin/selftests" -j"$JOBS"
 
 if [ $STRICT -eq 1 ]; then
 	# kernel-doc on every kernel-side file, headers included (W=1 covers
-	# only the .c files it compiles, and without -Wall).
-	step "kernel-doc" bash -c 'cd "$1" && find iommu_soft irq_remap vhost_blk kvm_assign \
-		include selftests/modules -name "*.[ch]" ! -name "*.mod.c" ! -path "*/conftest/*" \
-		! -name compat_gen.h -print0 | sort -z |
-		xargs -0 -r "$2/scripts/kernel-doc" -none -Wall' _ "$TOP" "$KDIR"
+	# only the .c files it compiles, and without -Wall).  It reads source
+	# text only: kernels whose kernel-doc lacks -Wall (6.1) skip it.
+	if "$KDIR/scripts/kernel-doc" -none -Wall "$TOP/include/kvmio/version.h" >/dev/null 2>&1; then
+		step "kernel-doc" bash -c 'cd "$1" && find iommu_soft irq_remap vhost_blk kvm_assign \
+			include selftests/modules -name "*.[ch]" ! -name "*.mod.c" ! -path "*/conftest/*" \
+			! -name compat_gen.h -print0 | sort -z |
+			xargs -0 -r "$2/scripts/kernel-doc" -none -Wall' _ "$TOP" "$KDIR"
+	else
+		echo "build: kernel-doc of $KVER has no -Wall; checked with 6.12 instead" >&2
+	fi
 	# Anything a compiler, sparse or modpost has to say is a failure.
 	if grep -E "(warning|error):|WARNING:" "$LOG" >&2; then
 		die "warnings in the $KVER build (W=1, sparse, kernel-doc); full log in $LOG"

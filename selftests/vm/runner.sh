@@ -43,8 +43,16 @@ klog_check() {
 }
 
 load_module() { # path
-	local name
+	local name dep
 	name=$(basename "$1" .ko)
+	# Debian modules it links against first (the suite's own are loaded
+	# in order by the caller).
+	for dep in $(modinfo -F depends "$1" 2>/dev/null | tr , ' '); do
+		case " $SUITE_MODULES " in
+		*" $dep "*) ;;
+		*) modprobe "$dep" 2>/dev/null ;;
+		esac
+	done
 	if insmod "$1" 2>/tmp/insmod.err; then
 		tap ok "load $name"
 	else

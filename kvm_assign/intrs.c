@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm_assign: interrupts of a context.
+ *
+ * VFIO_DEVICE_SET_IRQS gives a context the VMM's eventfds: one for INTx
+ * (with an unmask eventfd, which QEMU connects to KVM's irqfd resampler)
+ * or one for the single MSI vector.  The model reports the guest-visible
+ * interrupt line of its device view with ka_ctx_interrupt() (raise) and
+ * ka_ctx_intx_deassert() (the guest acknowledged it); this file turns those
+ * into eventfd signals with INTx level semantics: an INTx delivery masks
+ * the line until the VMM unmasks it, and an unmask with the line still
+ * raised delivers again.
+ */
+#include <linux/eventfd.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "kvm_assign_priv.h"
+
+/* Caller holds ctx->irq_lock. */
+static void __ka_signal(struct ka_ctx *ctx)
+{
+	lockdep_assert_held(&ctx->irq_lock);
+
+	if (!ctx->trigger)
+		return;
+	kvmio_eventfd_signal(ctx->trigger);
+	atomic64_inc(&ctx->stats.irqs_delivered);
+}
+
+/**
+ * ka_ctx_interrupt() - the context's device view raises its interrupt
+ * @ctx: the context
+ *
+ * Callable from hard-irq context.  MSI: one delivery.  INTx: the line is
+ * raised; it is delivered unless masked, and then masked automatically.
+ */
+void ka_ctx_interrupt(struct ka_ctx *ctx)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->irq_lock, flags);
+	switch (ctx->irq_type) {
+	case KA_IRQ_MSI:
+		__ka_signal(ctx);
+		break;
+	case KA_IRQ_INTX:
+		ctx->intx_pending = true;
+		if (ctx->intx_masked) {
+			atomic64_inc(&ctx->stats.irqs_masked);
+			break;
+		}
+		ctx->intx_masked = true;
+		__ka_signal(ctx);
+		break;
+	case KA_IRQ_NONE:
+		break;
+	}
+	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+}
+
+/**
+ * ka_ctx_intx_deassert() - the guest lowered the interrupt line
+ * @ctx: the context
+ */
+void ka_ctx_intx_deassert(struct ka_ctx *ctx)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->irq_lock, flags);
+	ctx->intx_pending = false;
+	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+}
+
+static void ka_intx_unmask(struct ka_ctx *ctx)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->irq_lock, flags);
+	ctx->intx_masked = false;
+	if (ctx->irq_type == KA_IRQ_INTX && ctx->intx_pending) {
+		ctx->intx_masked = true;
+		__ka_signal(ctx);
+	}
+	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+}
+
+static void ka_intx_mask(struct ka_ctx *ctx)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->irq_lock, flags);
+	ctx->intx_masked = true;
+	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+}
+
+/*
+ * virqfd handler: the unmask eventfd fired (KVM's resampler, on EOI).  It
+ * runs inside that eventfd's wake-up, where signalling another eventfd is
+ * not allowed: it only unmasks, and asks for ka_unmask_thread() (run from
+ * a workqueue) when the line is still up and must be delivered again.
+ */
+static int ka_unmask_handler(void *opaque, void *unused)
+{
+	struct ka_ctx *ctx = opaque;
+	unsigned long flags;
+	int redeliver = 0;
+
+	spin_lock_irqsave(&ctx->irq_lock, flags);
+	ctx->intx_masked = false;
+	if (ctx->irq_type == KA_IRQ_INTX && ctx->intx_pending) {
+		ctx->intx_masked = true;
+		redeliver = 1;
+	}
+	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+	return redeliver;
+}
+
+static void ka_unmask_thread(void *opaque, void *unused)
+{
+	struct ka_ctx *ctx = opaque;
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->irq_lock, flags);
+	if (ctx->irq_type == KA_IRQ_INTX)
+		__ka_signal(ctx);
+	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+}
+
+/* Replace the trigger; @type KA_IRQ_NONE with a NULL @trigger disables. */
+static void ka_set_trigger(struct ka_ctx *ctx, enum ka_irq_type type,
+			   struct eventfd_ctx *trigger)
+{
+	struct eventfd_ctx *old;
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->irq_lock, flags);
+	old = ctx->trigger;
+	ctx->trigger = trigger;
+	ctx->irq_type = type;
+	ctx->intx_masked = false;
+	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+	if (old)
+		eventfd_ctx_put(old);
+}
+
+/**
+ * ka_irqs_disable() - drop every eventfd of a context
+ * @ctx: the context; its lock is held
+ */
+void ka_irqs_disable(struct ka_ctx *ctx)
+{
+	lockdep_assert_held(&ctx->lock);
+
+	vfio_virqfd_disable(&ctx->unmask);
+	ka_set_trigger(ctx, KA_IRQ_NONE, NULL);
+}
+
+static int ka_set_trigger_fd(struct ka_ctx *ctx, enum ka_irq_type type, s32 fd)
+{
+	struct eventfd_ctx *trigger;
+
+	if (fd < 0) {
+		if (ctx->irq_type == type) {
+			if (type == KA_IRQ_INTX)
+				vfio_virqfd_disable(&ctx->unmask);
+			ka_set_trigger(ctx, KA_IRQ_NONE, NULL);
+		}
+		return 0;
+	}
+	/* One interrupt mode at a time, as on a real function. */
+	if (ctx->irq_type != KA_IRQ_NONE && ctx->irq_type != type)
+		return -EBUSY;
+	trigger = eventfd_ctx_fdget(fd);
+	if (IS_ERR(trigger))
+		return PTR_ERR(trigger);
+	ka_set_trigger(ctx, type, trigger);
+	return 0;
+}
+
+static int ka_set_irqs_intx(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
+			    void *data)
+{
+	u32 dtype = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	bool yes = dtype == VFIO_IRQ_SET_DATA_NONE ||
+		   (dtype == VFIO_IRQ_SET_DATA_BOOL && *(u8 *)data);
+
+	switch (hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) {
+	case VFIO_IRQ_SET_ACTION_TRIGGER:
+		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
+			return ka_set_trigger_fd(ctx, KA_IRQ_INTX, *(s32 *)data);
+		if (dtype == VFIO_IRQ_SET_DATA_NONE && !hdr->count) {
+			if (ctx->irq_type == KA_IRQ_INTX) {
+				vfio_virqfd_disable(&ctx->unmask);
+				ka_set_trigger(ctx, KA_IRQ_NONE, NULL);
+			}
+			return 0;
+		}
+		if (ctx->irq_type != KA_IRQ_INTX)
+			return -EINVAL;
+		if (yes)	/* loopback: the VMM tests its eventfd */
+			ka_ctx_interrupt(ctx);
+		return 0;
+	case VFIO_IRQ_SET_ACTION_MASK:
+		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
+			return -EINVAL;
+		if (yes)
+			ka_intx_mask(ctx);
+		return 0;
+	case VFIO_IRQ_SET_ACTION_UNMASK:
+		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+			s32 fd = *(s32 *)data;
+
+			if (fd < 0) {
+				vfio_virqfd_disable(&ctx->unmask);
+				return 0;
+			}
+			if (ctx->irq_type != KA_IRQ_INTX)
+				return -EINVAL;
+			return vfio_virqfd_enable(ctx, ka_unmask_handler,
+						  ka_unmask_thread, NULL,
+						  &ctx->unmask, fd);
+		}
+		if (yes)
+			ka_intx_unmask(ctx);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int ka_set_irqs_msi(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
+			   void *data)
+{
+	u32 dtype = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+
+	if ((hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) != VFIO_IRQ_SET_ACTION_TRIGGER)
+		return -EINVAL;	/* no per-vector masking */
+
+	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
+		return ka_set_trigger_fd(ctx, KA_IRQ_MSI, *(s32 *)data);
+	if (dtype == VFIO_IRQ_SET_DATA_NONE && !hdr->count) {
+		if (ctx->irq_type == KA_IRQ_MSI)
+			ka_set_trigger(ctx, KA_IRQ_NONE, NULL);
+		return 0;
+	}
+	if (ctx->irq_type != KA_IRQ_MSI)
+		return -EINVAL;
+	if (dtype == VFIO_IRQ_SET_DATA_NONE || *(u8 *)data)
+		ka_ctx_interrupt(ctx);
+	return 0;
+}
+
+/**
+ * ka_set_irqs() - VFIO_DEVICE_SET_IRQS
+ * @ctx: the context; its lock is held
+ * @arg: user pointer to struct vfio_irq_set and its data
+ *
+ * Return: 0 or a negative errno (EINVAL for anything but INTx and the one
+ * MSI vector, EBUSY when switching modes without disabling first).
+ */
+int ka_set_irqs(struct ka_ctx *ctx, unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
+	struct vfio_irq_set hdr;
+	size_t data_size = 0;
+	void *data = NULL;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+
+	if (copy_from_user(&hdr, (void __user *)arg, minsz))
+		return -EFAULT;
+	ret = vfio_set_irqs_validate_and_prepare(&hdr, 1, VFIO_PCI_NUM_IRQS,
+						 &data_size);
+	if (ret)
+		return ret;
+	if (hdr.index != VFIO_PCI_INTX_IRQ_INDEX &&
+	    hdr.index != VFIO_PCI_MSI_IRQ_INDEX)
+		return -EINVAL;
+	if (hdr.count && hdr.start != 0)
+		return -EINVAL;
+	if (data_size) {
+		data = memdup_user((void __user *)(arg + minsz), data_size);
+		if (IS_ERR(data))
+			return PTR_ERR(data);
+	}
+
+	if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX)
+		ret = ka_set_irqs_intx(ctx, &hdr, data);
+	else
+		ret = ka_set_irqs_msi(ctx, &hdr, data);
+	kfree(data);
+	return ret;
+}

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvm_assign private header: the structures shared by the files of the
+ * module and their cross-file functions.
+ *
+ *   main.c        module init/exit, PCI driver (claiming devices), mdev parent
+ *   mdev.c        mdev driver, vfio_device ops, device/region/IRQ info, reset
+ *   config.c      config-space virtualization
+ *   rdwr.c        BAR region access: trapped registers go to the model
+ *   dma.c         translation of guest ranges for one device transfer
+ *   intrs.c       VFIO_DEVICE_SET_IRQS (INTx with unmask eventfd, MSI) and
+ *                 delivery of the device's interrupts to the context
+ *   model_edu.c   the device model for QEMU's edu device
+ *
+ * Object lifetime: a ka_dev exists while kvm_assign is bound to a PCI device;
+ * its contexts (ka_ctx, one per mdev) are created and removed through the
+ * mdev sysfs interface and hold no reference on the ka_dev: the PCI remove
+ * path unregisters the mdev parent first, which removes every context
+ * (waiting for its VFIO users to close it) before the ka_dev goes away.
+ */
+#ifndef _KVM_ASSIGN_PRIV_H
+#define _KVM_ASSIGN_PRIV_H
+
+#include <linux/dma-direction.h>
+#include <linux/mdev.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/spinlock.h>
+#include <linux/vfio.h>
+
+#define KA_CONFIG_SIZE		256
+#define KA_MSI_CAP		0x40	/* offset of the virtual MSI capability */
+#define KA_MSI_CAP_SIZE		14	/* 64-bit MSI, no per-vector masking */
+
+struct ka_ctx;
+struct ka_dev;
+
+#define KA_DMA_MAX		4096	/* longest single transfer a model asks for */
+#define KA_DMA_MAX_PAGES	(KA_DMA_MAX / PAGE_SIZE + 1)
+
+/**
+ * struct ka_xfer - a guest range translated for one device transfer
+ * @iova:	guest (container) address of the range
+ * @len:	its length
+ * @dir:	DMA_TO_DEVICE or DMA_FROM_DEVICE
+ * @bus:	the address the device is given
+ * @bounce:	bounce buffer, or NULL when @bus maps the guest page itself
+ * @npages:	pinned pages (0: nothing held)
+ * @pages:	the pinned guest pages
+ */
+struct ka_xfer {
+	u64			iova;
+	size_t			len;
+	enum dma_data_direction	dir;
+	dma_addr_t		bus;
+	void			*bounce;
+	unsigned int		npages;
+	struct page		*pages[KA_DMA_MAX_PAGES];
+};
+
+/**
+ * struct ka_trap - a range of device registers a model mediates
+ * @bar:	BAR index
+ * @offset:	first byte of the range in the BAR
+ * @size:	length of the range
+ *
+ * Accesses inside a trap go to the model's read/write handlers; accesses
+ * to a BAR outside every trap are refused (the model says what is safe).
+ */
+struct ka_trap {
+	u8	bar;
+	u32	offset;
+	u32	size;
+};
+
+/**
+ * struct ka_model - what kvm_assign knows about one device type
+ * @name:	short name, used in the mdev type ("kvm_assign-<name>")
+ * @vendor:	PCI vendor ID the model applies to
+ * @device:	PCI device ID the model applies to
+ * @dma_bits:	width of the device's DMA addresses
+ * @bar_mask:	BARs the guest sees (bit n = BAR n)
+ * @traps:	register ranges the model mediates
+ * @nr_traps:	number of @traps
+ * @probe:	check the physical device, set up model state in @kd
+ * @remove:	undo @probe
+ * @ctx_init:	set up a context's model state
+ * @ctx_fini:	undo @ctx_init; no transfer may be in flight afterwards
+ * @reset:	bring a context's device view back to its power-on state
+ * @quiesce:	wait until no device transfer of the context is in flight
+ * @read:	trapped read of @size bytes at BAR @bar offset @off
+ * @write:	trapped write
+ * @irq:	physical interrupt handler (hard-irq context); returns
+ *		IRQ_HANDLED if the device raised it
+ *
+ * A new device type is one file that fills in a ka_model and adds it to
+ * ka_models[] in main.c.
+ */
+struct ka_model {
+	const char		*name;
+	u16			vendor;
+	u16			device;
+	unsigned int		dma_bits;
+	u32			bar_mask;
+	const struct ka_trap	*traps;
+	unsigned int		nr_traps;
+	int	(*probe)(struct ka_dev *kd);
+	void	(*remove)(struct ka_dev *kd);
+	int	(*ctx_init)(struct ka_ctx *ctx);
+	void	(*ctx_fini)(struct ka_ctx *ctx);
+	void	(*reset)(struct ka_ctx *ctx);
+	void	(*quiesce)(struct ka_ctx *ctx);
+	int	(*read)(struct ka_ctx *ctx, int bar, u32 off, u64 *val, int size);
+	int	(*write)(struct ka_ctx *ctx, int bar, u32 off, u64 val, int size);
+	irqreturn_t (*irq)(struct ka_dev *kd);
+};
+
+/**
+ * struct ka_dev - a physical device claimed by kvm_assign
+ * @pdev:	the PCI device
+ * @model:	its device model
+ * @bar:	mapped BARs (only those in model->bar_mask)
+ * @bar_len:	their lengths
+ * @irq:	Linux IRQ number of the device's one vector
+ * @parent:	the mdev parent that offers contexts
+ * @type:	the one mdev type ("kvm_assign-<model>")
+ * @types:	array of types passed to mdev_register_parent()
+ * @type_name:	storage for @type's sysfs name
+ * @lock:	protects @owner; taken in hard-irq context
+ * @owner:	the context whose guest owns the device (NULL: none)
+ * @model_data:	the model's per-device state
+ */
+struct ka_dev {
+	struct pci_dev		*pdev;
+	const struct ka_model	*model;
+	void __iomem		*bar[PCI_STD_NUM_BARS];
+	resource_size_t		bar_len[PCI_STD_NUM_BARS];
+	int			irq;
+	struct mdev_parent	parent;
+	struct mdev_type	type;
+	struct mdev_type	*types[1];
+	char			type_name[32];
+	spinlock_t		lock;
+	struct ka_ctx		*owner;
+	void			*model_data;
+};
+
+/**
+ * struct ka_stats - per-context counters (sysfs: <mdev>/kvm_assign/)
+ * @config_writes_dropped: writes that tried to change read-only config bits
+ * @bar_reads:		trapped BAR reads handled by the model
+ * @bar_writes:		trapped BAR writes handled by the model
+ * @bar_refused:	BAR accesses outside every trap, or with memory
+ *			decoding disabled (read all-ones, writes dropped)
+ * @irqs_delivered:	interrupts signalled to the VMM's eventfd
+ * @irqs_masked:	INTx interrupts held because the line was masked
+ * @dma_started:	transfers the model let the device run
+ * @dma_refused:	transfers refused (range, permission, bus mastering)
+ * @resets:		VFIO_DEVICE_RESET calls
+ */
+struct ka_stats {
+	atomic64_t	config_writes_dropped;
+	atomic64_t	bar_reads;
+	atomic64_t	bar_writes;
+	atomic64_t	bar_refused;
+	atomic64_t	irqs_delivered;
+	atomic64_t	irqs_masked;
+	atomic64_t	dma_started;
+	atomic64_t	dma_refused;
+	atomic64_t	resets;
+};
+
+enum ka_irq_type {
+	KA_IRQ_NONE,
+	KA_IRQ_INTX,
+	KA_IRQ_MSI,
+};
+
+/**
+ * struct ka_ctx - one assignment context (one mdev, one VFIO device)
+ * @vdev:	the VFIO device (first: vfio_alloc_device() needs it there)
+ * @kd:		the physical device
+ * @mdev:	the mediated device
+ * @lock:	serializes the VFIO paths of this context: config space,
+ *		BAR access, SET_IRQS, reset, open/close
+ * @config:	the virtual config space (protected by @lock)
+ * @config_wmask: writable bits of @config
+ * @bar_size:	sizes of the BARs the guest sees
+ * @open:	the VFIO device is open (protected by @lock)
+ * @irq_lock:	protects the interrupt state below; hard-irq safe
+ * @irq_type:	how interrupts reach the VMM
+ * @trigger:	eventfd signalled for an interrupt (INTx or MSI vector 0)
+ * @intx_masked: INTx is masked (by the VMM or automatically on delivery)
+ * @intx_pending: an interrupt arrived while INTx was masked
+ * @unmask:	virqfd that unmasks INTx when its eventfd fires
+ * @model_state: the model's per-context state
+ * @stats:	counters
+ */
+struct ka_ctx {
+	struct vfio_device	vdev;
+	struct ka_dev		*kd;
+	struct mdev_device	*mdev;
+	struct mutex		lock;
+	u8			config[KA_CONFIG_SIZE];
+	u8			config_wmask[KA_CONFIG_SIZE];
+	u32			bar_size[PCI_STD_NUM_BARS];
+	bool			open;
+
+	spinlock_t		irq_lock;
+	enum ka_irq_type	irq_type;
+	struct eventfd_ctx	*trigger;
+	bool			intx_masked;
+	bool			intx_pending;
+	struct virqfd		*unmask;
+
+	void			*model_state;
+	struct ka_stats		stats;
+};
+
+static inline struct ka_ctx *vdev_to_ctx(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct ka_ctx, vdev);
+}
+
+/* mdev.c */
+extern struct mdev_driver ka_mdev_driver;
+
+/* config.c */
+void ka_config_init(struct ka_ctx *ctx);
+ssize_t ka_config_rw(struct ka_ctx *ctx, char *buf, size_t count, loff_t pos,
+		     bool write);
+bool ka_config_memory_enabled(struct ka_ctx *ctx);
+bool ka_config_bus_master(struct ka_ctx *ctx);
+
+/* rdwr.c */
+ssize_t ka_bar_rw(struct ka_ctx *ctx, int bar, char *buf, size_t count,
+		  loff_t off, bool write);
+
+/* dma.c */
+int ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
+	       enum dma_data_direction dir, struct ka_xfer *x);
+void ka_dma_unmap(struct ka_ctx *ctx, struct ka_xfer *x);
+
+/* intrs.c */
+int ka_set_irqs(struct ka_ctx *ctx, unsigned long arg);
+void ka_irqs_disable(struct ka_ctx *ctx);
+void ka_ctx_interrupt(struct ka_ctx *ctx);
+void ka_ctx_intx_deassert(struct ka_ctx *ctx);
+
+/* model_edu.c */
+extern const struct ka_model ka_model_edu;
+
+#endif /* _KVM_ASSIGN_PRIV_H */

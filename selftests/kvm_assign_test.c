@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm_assign_test - an edu device assigned through kvm_assign, driven
+ * through the VFIO container/group/device API exactly as QEMU does.
+ *
+ * Each test binds the VM's edu device (1234:11e8) to kvm_assign with
+ * driver_override, creates a context (mdev), opens it through a type1
+ * container with a test buffer mapped at IOVAs different from the test's
+ * own addresses, and tears everything down afterwards.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <linux/vfio.h>
+#include <linux/pci_regs.h>
+#include "lib/kt_test.h"
+
+#define UUID		"5b2c1f6e-7a41-4e0b-9d1c-000000000ed0"
+#define TYPE		"kvm_assign-edu"
+#define IOVA_RW		0x10000000ULL	/* above edu's 28-bit mask: bounced */
+#define IOVA_LOW	0x00200000ULL	/* below it */
+#define IOVA_RO		0x00300000ULL
+#define BUF_PAGES	4
+
+#define EDU_ID		0x00
+#define EDU_LIVENESS	0x04
+#define EDU_FACT	0x08
+#define EDU_STATUS	0x20
+#define EDU_IRQ_STATUS	0x24
+#define EDU_IRQ_RAISE	0x60
+#define EDU_IRQ_ACK	0x64
+#define EDU_DMA_SRC	0x80
+#define EDU_DMA_DST	0x88
+#define EDU_DMA_CNT	0x90
+#define EDU_DMA_CMD	0x98
+#define EDU_BUF		0x40000
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+static int read_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	return 0;
+}
+
+static int find_edu(char *bdf, size_t len)
+{
+	char path[512], v[32], d[32];
+
+	if (len < 256)
+		return -1;
+	struct dirent *e;
+	DIR *dir = opendir("/sys/bus/pci/devices");
+
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
+		if (read_str(path, v, sizeof(v)))
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
+		if (read_str(path, d, sizeof(d)))
+			continue;
+		if (!strcmp(v, "0x1234") && !strcmp(d, "0x11e8")) {
+			size_t l = strlen(e->d_name);
+
+			if (l >= len)
+				break;
+			memcpy(bdf, e->d_name, l + 1);
+			closedir(dir);
+			return 0;
+		}
+	}
+	closedir(dir);
+	return -1;
+}
+
+static long stat_of(const char *name)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/%s", UUID, name);
+	if (read_str(path, buf, sizeof(buf)))
+		return -1;
+	return atol(buf);
+}
+
+FIXTURE(edu) {
+	char bdf[256];
+	int container, group, device;
+	uint8_t *buf;		/* mapped R/W at IOVA_RW and IOVA_LOW */
+	uint8_t *ro;		/* mapped read-only at IOVA_RO */
+	uint64_t cfg_off, bar0_off;
+	int efd;
+};
+
+static int bind_edu(const char *bdf)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	write_str(path, bdf);	/* may have no driver */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	if (write_str(path, "kvm_assign"))
+		return -1;
+	return write_str("/sys/bus/pci/drivers_probe", bdf);
+}
+
+static void unbind_edu(const char *bdf)
+{
+	char path[512];
+
+	write_str("/sys/bus/pci/drivers/kvm_assign/unbind", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	write_str(path, "\n");
+}
+
+FIXTURE_SETUP(edu)
+{
+	struct vfio_group_status gs = { .argsz = sizeof(gs) };
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map) };
+	char path[512], link[256];
+	ssize_t n;
+
+	self->container = self->group = self->device = self->efd = -1;
+	if (find_edu(self->bdf, sizeof(self->bdf)))
+		SKIP("no edu device (1234:11e8) in this VM");
+	ASSERT_EQ(system("modprobe vfio_iommu_type1"), 0);
+
+	ASSERT_OK(bind_edu(self->bdf));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", self->bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_GT(n, 0);
+	link[n] = 0;
+	ASSERT_TRUE(strstr(link, "/kvm_assign") != NULL);
+
+	snprintf(path, sizeof(path),
+		 "/sys/bus/pci/devices/%s/mdev_supported_types/" TYPE "/create", self->bdf);
+	ASSERT_OK(write_str(path, UUID));
+
+	n = readlink("/sys/bus/mdev/devices/" UUID "/iommu_group", link, sizeof(link) - 1);
+	ASSERT_GT(n, 0);
+	link[n] = 0;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
+
+	self->container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_GE(self->container, 0);
+	ASSERT_EQ(ioctl(self->container, VFIO_GET_API_VERSION), VFIO_API_VERSION);
+	ASSERT_TRUE(ioctl(self->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
+	self->group = open(path, O_RDWR);
+	ASSERT_GE(self->group, 0);
+	ASSERT_OK(ioctl(self->group, VFIO_GROUP_GET_STATUS, &gs));
+	ASSERT_TRUE(gs.flags & VFIO_GROUP_FLAGS_VIABLE);
+	ASSERT_OK(ioctl(self->group, VFIO_GROUP_SET_CONTAINER, &self->container));
+	ASSERT_OK(ioctl(self->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	self->device = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, UUID);
+	ASSERT_GE(self->device, 0);
+
+	self->buf = mmap(NULL, BUF_PAGES * 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(self->buf != MAP_FAILED);
+	self->ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(self->ro != MAP_FAILED);
+	memset(self->buf, 0, BUF_PAGES * 4096);
+	memset(self->ro, 0x5a, 4096);
+
+	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+	map.vaddr = (uintptr_t)self->buf;
+	map.iova = IOVA_RW;
+	map.size = BUF_PAGES * 4096;
+	ASSERT_OK(ioctl(self->container, VFIO_IOMMU_MAP_DMA, &map));
+	map.iova = IOVA_LOW;
+	ASSERT_OK(ioctl(self->container, VFIO_IOMMU_MAP_DMA, &map));
+	map.flags = VFIO_DMA_MAP_FLAG_READ;
+	map.vaddr = (uintptr_t)self->ro;
+	map.iova = IOVA_RO;
+	map.size = 4096;
+	ASSERT_OK(ioctl(self->container, VFIO_IOMMU_MAP_DMA, &map));
+
+	ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	self->cfg_off = ri.offset;
+	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
+	ri.argsz = sizeof(ri);
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	self->bar0_off = ri.offset;
+	self->efd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_GE(self->efd, 0);
+}
+
+FIXTURE_TEARDOWN(edu)
+{
+	if (self->efd >= 0)
+		close(self->efd);
+	if (self->device >= 0)
+		close(self->device);
+	if (self->group >= 0)
+		close(self->group);
+	if (self->container >= 0)
+		close(self->container);
+	write_str("/sys/bus/mdev/devices/" UUID "/remove", "1");
+	if (self->bdf[0])
+		unbind_edu(self->bdf);
+}
+
+static uint32_t cfg_read(struct kt_fix_edu *s, unsigned int off, int size)
+{
+	uint32_t v = 0;
+
+	if (pread(s->device, &v, size, s->cfg_off + off) != size)
+		return 0xdeadbeef;
+	return v;
+}
+
+static int cfg_write(struct kt_fix_edu *s, unsigned int off, uint32_t v, int size)
+{
+	return pwrite(s->device, &v, size, s->cfg_off + off) == size ? 0 : -1;
+}
+
+static uint64_t bar_read(struct kt_fix_edu *s, unsigned int off, int size)
+{
+	uint64_t v = 0;
+
+	if (pread(s->device, &v, size, s->bar0_off + off) != size)
+		return 0xdeadbeefdeadbeefULL;
+	return v;
+}
+
+static int bar_write(struct kt_fix_edu *s, unsigned int off, uint64_t v, int size)
+{
+	return pwrite(s->device, &v, size, s->bar0_off + off) == size ? 0 : -1;
+}
+
+static void enable(struct kt_fix_edu *s)
+{
+	cfg_write(s, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+}
+
+static int set_irq(struct kt_fix_edu *s, unsigned int index, unsigned int action, int fd)
+{
+	char b[sizeof(struct vfio_irq_set) + sizeof(int)];
+	struct vfio_irq_set *set = (void *)b;
+
+	set->argsz = sizeof(b);
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | action;
+	set->index = index;
+	set->start = 0;
+	set->count = 1;
+	memcpy(set->data, &fd, sizeof(fd));
+	return ioctl(s->device, VFIO_DEVICE_SET_IRQS, set);
+}
+
+static int set_irq_none(struct kt_fix_edu *s, unsigned int index, unsigned int action,
+			unsigned int count)
+{
+	struct vfio_irq_set set = {
+		.argsz = sizeof(set),
+		.flags = VFIO_IRQ_SET_DATA_NONE | action,
+		.index = index,
+		.count = count,
+	};
+
+	return ioctl(s->device, VFIO_DEVICE_SET_IRQS, &set);
+}
+
+/* Waits up to @ms for the eventfd; returns its counter (0: nothing). */
+static uint64_t wait_efd(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t v = 0;
+
+	if (poll(&p, 1, ms) == 1 && read(fd, &v, sizeof(v)) == sizeof(v))
+		return v;
+	return 0;
+}
+
+/* Runs one edu transfer and waits for its completion interrupt. */
+static int dma(struct kt_fix_edu *s, uint64_t src, uint64_t dst, uint64_t cnt, int to_ram)
+{
+	if (bar_write(s, EDU_DMA_SRC, src, 8) || bar_write(s, EDU_DMA_DST, dst, 8) ||
+	    bar_write(s, EDU_DMA_CNT, cnt, 8) ||
+	    bar_write(s, EDU_DMA_CMD, 1 | (to_ram ? 2 : 0) | 4, 8))
+		return -1;
+	/* edu completes 100 ms of virtual time later; TCG is slow. */
+	if (!wait_efd(s->efd, 20000))
+		return -2;
+	if (bar_read(s, EDU_DMA_CMD, 8) & 1)
+		return -3;
+	bar_write(s, EDU_IRQ_ACK, 0x100, 4);
+	return 0;
+}
+
+TEST_F(edu, identification)
+{
+	struct vfio_device_info di = { .argsz = sizeof(di) };
+
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_INFO, &di));
+	EXPECT_TRUE(di.flags & VFIO_DEVICE_FLAGS_PCI);
+	EXPECT_TRUE(di.flags & VFIO_DEVICE_FLAGS_RESET);
+	EXPECT_EQ(cfg_read(self, PCI_VENDOR_ID, 2), 0x1234);
+	EXPECT_EQ(cfg_read(self, PCI_DEVICE_ID, 2), 0x11e8);
+	EXPECT_EQ(cfg_read(self, PCI_CAPABILITY_LIST, 1), 0x40);
+	EXPECT_EQ(cfg_read(self, 0x40, 1), PCI_CAP_ID_MSI);
+	EXPECT_TRUE(cfg_read(self, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
+
+	/* Memory decoding off: the BAR reads as all ones. */
+	EXPECT_EQ(bar_read(self, EDU_ID, 4), 0xffffffff);
+	enable(self);
+	EXPECT_EQ(bar_read(self, EDU_ID, 4), 0x010000ed);
+
+	EXPECT_OK(bar_write(self, EDU_LIVENESS, 0x12345678, 4));
+	EXPECT_EQ(bar_read(self, EDU_LIVENESS, 4), (uint32_t)~0x12345678);
+}
+
+TEST_F(edu, regions_and_irqs)
+{
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	struct vfio_irq_info ii = { .argsz = sizeof(ii) };
+
+	ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	EXPECT_EQ(ri.size, 256);
+	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	EXPECT_EQ(ri.size, 1 << 20);
+	EXPECT_FALSE(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	ri.index = VFIO_PCI_BAR1_REGION_INDEX;
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	EXPECT_EQ(ri.size, 0);
+	ri.index = VFIO_PCI_NUM_REGIONS;
+	EXPECT_ERRNO(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri), EINVAL);
+
+	ii.index = VFIO_PCI_INTX_IRQ_INDEX;
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_IRQ_INFO, &ii));
+	EXPECT_EQ(ii.count, 1);
+	EXPECT_TRUE(ii.flags & VFIO_IRQ_INFO_AUTOMASKED);
+	ii.index = VFIO_PCI_MSI_IRQ_INDEX;
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_IRQ_INFO, &ii));
+	EXPECT_EQ(ii.count, 1);
+	ii.index = VFIO_PCI_MSIX_IRQ_INDEX;
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_IRQ_INFO, &ii));
+	EXPECT_EQ(ii.count, 0);
+}
+
+TEST_F(edu, config_space_virtualized)
+{
+	long before = stat_of("config_writes_dropped");
+	uint32_t sz;
+
+	/* Read-only identity: the write is dropped and counted. */
+	ASSERT_OK(cfg_write(self, PCI_VENDOR_ID, 0xbeef, 2));
+	EXPECT_EQ(cfg_read(self, PCI_VENDOR_ID, 2), 0x1234);
+	EXPECT_EQ(stat_of("config_writes_dropped"), before + 1);
+
+	/* BAR sizing: all ones reads back the 1 MiB size mask. */
+	ASSERT_OK(cfg_write(self, PCI_BASE_ADDRESS_0, 0xffffffff, 4));
+	sz = cfg_read(self, PCI_BASE_ADDRESS_0, 4);
+	EXPECT_EQ(sz & ~0xfU, 0xfff00000);
+	ASSERT_OK(cfg_write(self, PCI_BASE_ADDRESS_0, 0xfe000000, 4));
+	EXPECT_EQ(cfg_read(self, PCI_BASE_ADDRESS_0, 4) & ~0xfU, 0xfe000000);
+
+	/* Virtual MSI capability: address/data writable, enable bit too. */
+	ASSERT_OK(cfg_write(self, 0x44, 0xfee00000, 4));
+	ASSERT_OK(cfg_write(self, 0x4c, 0x4041, 2));
+	EXPECT_EQ(cfg_read(self, 0x44, 4), 0xfee00000);
+	EXPECT_EQ(cfg_read(self, 0x4c, 2), 0x4041);
+	EXPECT_TRUE(cfg_read(self, 0x42, 2) & 0x80);	/* 64-bit capable */
+
+	/* Accesses outside config space fail. */
+	EXPECT_ERRNO(pread(self->device, &sz, 4, self->cfg_off + 256), EINVAL);
+}
+
+TEST_F(edu, factorial_with_msi)
+{
+	enable(self);
+	ASSERT_OK(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
+	ASSERT_OK(bar_write(self, EDU_STATUS, 0x80, 4));
+	ASSERT_OK(bar_write(self, EDU_FACT, 5, 4));
+	ASSERT_EQ(wait_efd(self->efd, 10000), 1);
+	EXPECT_EQ(bar_read(self, EDU_IRQ_STATUS, 4), 1);
+	EXPECT_EQ(bar_read(self, EDU_FACT, 4), 120);
+	ASSERT_OK(bar_write(self, EDU_IRQ_ACK, 1, 4));
+	EXPECT_EQ(bar_read(self, EDU_IRQ_STATUS, 4), 0);
+	EXPECT_GE(stat_of("irqs_delivered"), 1);
+	ASSERT_OK(set_irq_none(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0));
+}
+
+TEST_F(edu, raised_interrupt_round_trip)
+{
+	int i;
+
+	enable(self);
+	ASSERT_OK(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
+	for (i = 0; i < 20; i++) {
+		ASSERT_OK(bar_write(self, EDU_IRQ_RAISE, 0x10000, 4));
+		ASSERT_EQ(wait_efd(self->efd, 5000), 1);
+		EXPECT_EQ(bar_read(self, EDU_IRQ_STATUS, 4), 0x10000);
+		ASSERT_OK(bar_write(self, EDU_IRQ_ACK, 0x10000, 4));
+	}
+}
+
+TEST_F(edu, intx_masking)
+{
+	enable(self);
+	ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
+	/* MSI cannot be enabled while INTx is. */
+	EXPECT_ERRNO(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER,
+			     self->efd), EBUSY);
+
+	ASSERT_OK(bar_write(self, EDU_IRQ_RAISE, 0x2, 4));
+	ASSERT_EQ(wait_efd(self->efd, 5000), 1);
+	/* Automasked: a second interrupt is held, not delivered. */
+	ASSERT_OK(bar_write(self, EDU_IRQ_RAISE, 0x4, 4));
+	EXPECT_EQ(wait_efd(self->efd, 1000), 0);
+	EXPECT_TRUE(cfg_read(self, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
+	/* Unmask with the line still up: delivered again. */
+	ASSERT_OK(set_irq_none(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 1));
+	EXPECT_EQ(wait_efd(self->efd, 5000), 1);
+	/* Acknowledged and unmasked: nothing more. */
+	ASSERT_OK(bar_write(self, EDU_IRQ_ACK, 0x6, 4));
+	ASSERT_OK(set_irq_none(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 1));
+	EXPECT_EQ(wait_efd(self->efd, 1000), 0);
+	EXPECT_GE(stat_of("irqs_masked"), 1);
+
+	/* An unmask eventfd (KVM's resampler) unmasks too. */
+	{
+		int rfd = eventfd(0, 0);
+		uint64_t one = 1;
+
+		ASSERT_GE(rfd, 0);
+		ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, rfd));
+		ASSERT_OK(bar_write(self, EDU_IRQ_RAISE, 0x8, 4));
+		ASSERT_EQ(wait_efd(self->efd, 5000), 1);
+		ASSERT_OK(bar_write(self, EDU_IRQ_RAISE, 0x8, 4));
+		EXPECT_EQ(wait_efd(self->efd, 1000), 0);
+		ASSERT_EQ(write(rfd, &one, sizeof(one)), sizeof(one));
+		EXPECT_EQ(wait_efd(self->efd, 5000), 1);
+		ASSERT_OK(bar_write(self, EDU_IRQ_ACK, 0x8, 4));
+		ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, -1));
+		close(rfd);
+	}
+	ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, -1));
+}
+
+static void dma_round_trip(struct kt_fix_edu *self, struct kt_ctx *_kt, uint64_t iova)
+{
+	unsigned int i, off = 0xf80;	/* crosses a page boundary */
+
+	for (i = 0; i < 0x100; i++)
+		self->buf[off + i] = i ^ 0xa5;
+	enable(self);
+	ASSERT_OK(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
+	ASSERT_EQ(dma(self, iova + off, EDU_BUF + 0x10, 0x100, 0), 0);
+	ASSERT_EQ(dma(self, EDU_BUF + 0x10, iova + 0x2000, 0x100, 1), 0);
+	EXPECT_EQ(memcmp(self->buf + off, self->buf + 0x2000, 0x100), 0);
+	EXPECT_EQ(stat_of("dma_started"), 2);
+	EXPECT_EQ(stat_of("dma_refused"), 0);
+}
+
+TEST_F(edu, dma_both_ways_low_iova)
+{
+	dma_round_trip(self, _kt, IOVA_LOW);
+}
+
+TEST_F(edu, dma_both_ways_high_iova)
+{
+	/* IOVA beyond edu's 28-bit mask: the device gets a bus address it can
+	 * reach, the guest address is never clamped. */
+	dma_round_trip(self, _kt, IOVA_RW);
+}
+
+TEST_F(edu, dma_refused_unmapped_readonly_and_out_of_buffer)
+{
+	unsigned int i;
+
+	enable(self);
+	ASSERT_OK(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
+	for (i = 0; i < 0x80; i++)
+		self->buf[i] = 0x11;
+	/* Known content in the device buffer. */
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF, 0x80, 0), 0);
+
+	/* From an unmapped IOVA: refused, the device buffer is unchanged. */
+	ASSERT_EQ(dma(self, 0x7000000, EDU_BUF, 0x80, 0), 0);
+	EXPECT_EQ(stat_of("dma_refused"), 1);
+	/* To the read-only mapping: refused, its content unchanged. */
+	ASSERT_EQ(dma(self, EDU_BUF, IOVA_RO, 0x80, 1), 0);
+	EXPECT_EQ(stat_of("dma_refused"), 2);
+	for (i = 0; i < 0x80; i++)
+		EXPECT_EQ(self->ro[i], 0x5a);
+	/* Device-side range ending at or beyond the buffer's end (QEMU 7.2
+	 * would abort the VM), zero length and a range below the buffer. */
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF + 0xf80, 0x80, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF, 0, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF - 0x10, 0x20, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF + 0xfff, 0xffffffffffff0000ULL, 0), 0);
+	EXPECT_EQ(stat_of("dma_refused"), 6);
+
+	/* The device buffer still holds the known content. */
+	ASSERT_EQ(dma(self, EDU_BUF, IOVA_LOW + 0x1000, 0x80, 1), 0);
+	for (i = 0; i < 0x80; i++)
+		EXPECT_EQ(self->buf[0x1000 + i], 0x11);
+	EXPECT_EQ(stat_of("dma_started"), 2);
+}
+
+TEST_F(edu, dma_needs_bus_master)
+{
+	cfg_write(self, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	ASSERT_OK(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF, 0x10, 0), 0);
+	EXPECT_EQ(stat_of("dma_refused"), 1);
+	EXPECT_EQ(stat_of("dma_started"), 0);
+}
+
+TEST_F(edu, reset_mid_dma)
+{
+	enable(self);
+	ASSERT_OK(bar_write(self, EDU_DMA_SRC, IOVA_LOW, 8));
+	ASSERT_OK(bar_write(self, EDU_DMA_DST, EDU_BUF, 8));
+	ASSERT_OK(bar_write(self, EDU_DMA_CNT, 0x40, 8));
+	ASSERT_OK(bar_write(self, EDU_DMA_CMD, 1, 8));
+	EXPECT_EQ(bar_read(self, EDU_DMA_CMD, 8) & 1, 1);
+	/* Returns once the transfer has ended; the view is reset. */
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_RESET));
+	EXPECT_EQ(bar_read(self, EDU_DMA_CMD, 8), 0xffffffffffffffffULL); /* memory off */
+	enable(self);
+	EXPECT_EQ(bar_read(self, EDU_DMA_CMD, 8), 0);
+	EXPECT_EQ(bar_read(self, EDU_DMA_SRC, 8), 0);
+	EXPECT_EQ(stat_of("resets"), 1);
+}
+
+TEST_F(edu, hostile_requests)
+{
+	struct vfio_irq_set set = { .argsz = sizeof(set) };
+	uint64_t v;
+
+	/* Unknown index, bad action, bad region offsets. */
+	set.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set.index = VFIO_PCI_MSIX_IRQ_INDEX;
+	set.count = 1;
+	EXPECT_ERRNO(ioctl(self->device, VFIO_DEVICE_SET_IRQS, &set), EINVAL);
+	set.index = VFIO_PCI_MSI_IRQ_INDEX;
+	set.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK;
+	EXPECT_ERRNO(ioctl(self->device, VFIO_DEVICE_SET_IRQS, &set), EINVAL);
+	set.argsz = 4;
+	EXPECT_ERRNO(ioctl(self->device, VFIO_DEVICE_SET_IRQS, &set), EINVAL);
+	EXPECT_ERRNO(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0),
+		     EINVAL);	/* fd 0 is not an eventfd */
+	EXPECT_ERRNO(pread(self->device, &v, 8, self->bar0_off + (1 << 20)), EINVAL);
+	EXPECT_ERRNO(pread(self->device, &v, 8, (uint64_t)VFIO_PCI_BAR2_REGION_INDEX << 40),
+		     EINVAL);
+	EXPECT_ERRNO(ioctl(self->device, _IO(VFIO_TYPE, VFIO_BASE + 60)), ENOTTY);
+
+	/* Odd sizes the device does not decode read as all ones. */
+	enable(self);
+	EXPECT_EQ(bar_read(self, EDU_ID, 2), 0xffff);
+	/* Outside the registers: refused, counted. */
+	EXPECT_EQ(bar_read(self, 0x1000, 4), 0xffffffff);
+	EXPECT_GE(stat_of("bar_refused"), 1);
+}
+
+TEST_F(edu, unload_refused_while_open)
+{
+	EXPECT_ERRNO(syscall(SYS_delete_module, "kvm_assign", O_NONBLOCK), EWOULDBLOCK);
+}
+
+KT_MAIN()

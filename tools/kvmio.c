@@ -4,10 +4,13 @@
  *
  *   kvmio status            which suite modules are loaded, their versions
  *                           and use counts
+ *   kvmio contexts          kvm_assign contexts (mdevs): model, physical
+ *                           device and statistics
  *   kvmio version           the tool's version
  *
  * Exit status: 0 success, 1 failure (with a message on stderr), 2 usage.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,11 +60,58 @@ static int cmd_status(void)
 	return 0;
 }
 
+static const char *const ctx_stats[] = {
+	"dma_started", "dma_refused", "irqs_delivered", "irqs_masked",
+	"bar_reads", "bar_writes", "bar_refused", "config_writes_dropped",
+	"resets",
+};
+
+static int cmd_contexts(void)
+{
+	char path[512], val[64], model[64], phys[64];
+	struct dirent *e;
+	unsigned int i;
+	int found = 0;
+	DIR *d;
+
+	d = opendir("/sys/bus/mdev/devices");
+	if (!d) {
+		printf("no mediated devices (is the mdev module loaded?)\n");
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/model",
+			 e->d_name);
+		if (read_sysfs(path, model, sizeof(model)) < 0)
+			continue;	/* another vendor driver's mdev */
+		snprintf(path, sizeof(path),
+			 "/sys/bus/mdev/devices/%s/kvm_assign/physical_device", e->d_name);
+		if (read_sysfs(path, phys, sizeof(phys)) < 0)
+			strcpy(phys, "?");
+		printf("context %s: model %s on %s\n", e->d_name, model, phys);
+		for (i = 0; i < sizeof(ctx_stats) / sizeof(ctx_stats[0]); i++) {
+			snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/%s",
+				 e->d_name, ctx_stats[i]);
+			if (read_sysfs(path, val, sizeof(val)) < 0)
+				strcpy(val, "?");
+			printf("  %-22s %s\n", ctx_stats[i], val);
+		}
+		found++;
+	}
+	closedir(d);
+	if (!found)
+		printf("no kvm_assign contexts\n");
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: kvmio <command>\n"
 		"  status     suite modules loaded, their versions and users\n"
+		"  contexts   kvm_assign contexts: model, device, statistics\n"
 		"  version    print the tool's version\n");
 }
 
@@ -73,6 +123,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "status"))
 		return cmd_status() ? 1 : 0;
+	if (!strcmp(argv[1], "contexts"))
+		return cmd_contexts() ? 1 : 0;
 	if (!strcmp(argv[1], "version")) {
 		printf("kvmio %s\n", KVMIO_TOOL_VERSION);
 		return 0;

@@ -108,6 +108,12 @@ build_suite() { # OUTPUT
 		cp "$B/$m/$m.ko" "$s/lib/modules/$KVER/extra/"
 	done
 	cp "$B"/selftests/modules/*.ko "$s/usr/share/kvmio/test-modules/"
+	# Guest-side test modules, as an archive to append to the
+	# second-level guest's initramfs (/lib/kvmio/ there).
+	mkdir -p "$s/l2/lib/kvmio" "$s/usr/share/kvmio/l2"
+	cp "$B"/selftests/modules/kt_edu_guest.ko "$s/l2/lib/kvmio/"
+	mkcpio "$s/l2" "$s/usr/share/kvmio/l2/suite.cpio"
+	rm -rf "$s/l2"
 	cp "$B/bin/kvmio" "$s/usr/bin/kvmio"
 	cp -r "$B/bin/selftests/." "$s/usr/share/kvmio/tests/"
 	install -m 0755 "$VM/init" "$s/init"

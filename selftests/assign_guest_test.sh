@@ -1,0 +1,80 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# assign_guest_test.sh - full stack: a stock QEMU on nested KVM boots a
+# second-level Linux guest with the test VM's edu device assigned through
+# kvm_assign (-device vfio-pci,sysfsdev=/sys/bus/mdev/devices/<uuid>).
+#
+# Inside that guest, kt_edu_guest (a test-only driver built for the same
+# kernel) drives the device with the standard DMA API and prints one
+# KT-EDU-GUEST line per check; this script turns them into TAP, then checks
+# on the host, through the kvmio tool, that the guest's deliberately bad DMA
+# address was refused and counted.
+
+UUID=5b2c1f6e-7a41-4e0b-9d1c-000000000ed1
+L2=/usr/share/kvmio/l2
+n=0
+fail=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+notok() { n=$((n + 1)); fail=1; echo "not ok $n $1"; }
+check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
+
+echo "TAP version 13"
+bdf=
+for d in /sys/bus/pci/devices/*; do
+	if [ "$(cat $d/vendor)" = 0x1234 ] && [ "$(cat $d/device)" = 0x11e8 ]; then
+		bdf=$(basename $d)
+	fi
+done
+if [ -z "$bdf" ] || ! grep -qw svm /proc/cpuinfo; then
+	echo "1..0 # SKIP needs an edu device and SVM"
+	exit 4
+fi
+
+cleanup() {
+	[ -e /sys/bus/mdev/devices/$UUID ] && echo 1 > /sys/bus/mdev/devices/$UUID/remove
+	echo "$bdf" > /sys/bus/pci/drivers/kvm_assign/unbind 2>/dev/null
+	echo > /sys/bus/pci/devices/$bdf/driver_override
+	rmmod kvm_amd kvm 2>/dev/null
+}
+trap cleanup EXIT
+
+modprobe kvm_amd && modprobe vfio_iommu_type1
+check "kvm_amd and vfio_iommu_type1 loaded" "[ -c /dev/kvm ] && [ -c /dev/vfio/vfio ]"
+echo "$bdf" > /sys/bus/pci/devices/$bdf/driver/unbind 2>/dev/null
+echo kvm_assign > /sys/bus/pci/devices/$bdf/driver_override
+echo "$bdf" > /sys/bus/pci/drivers_probe
+echo $UUID > /sys/bus/pci/devices/$bdf/mdev_supported_types/kvm_assign-edu/create
+check "context created for $bdf" "[ -e /sys/bus/mdev/devices/$UUID ]"
+
+cat $L2/initrd $L2/suite.cpio > /tmp/l2-edu.cpio
+start=$(date +%s)
+timeout -s KILL 400 qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 128 \
+	-machine q35 -nodefaults -no-reboot -display none -serial stdio \
+	-L /usr/share/seabios -L /usr/share/qemu \
+	-kernel $L2/vmlinuz -initrd /tmp/l2-edu.cpio \
+	-append "console=ttyS0 panic=-1 loglevel=4 kvmio.l2=edu" \
+	-device vfio-pci,sysfsdev=/sys/bus/mdev/devices/$UUID \
+	> /tmp/l2-edu.log 2>&1
+rc=$?
+echo "# second-level guest ran $(($(date +%s) - start)) s, qemu exit $rc"
+grep -E "KVMIO-L2|KT-EDU-GUEST|qemu-system" /tmp/l2-edu.log | sed 's/^/# /'
+check "QEMU attached the context and the guest powered off" "[ $rc -eq 0 ]"
+
+grep -o "KT-EDU-GUEST: .*" /tmp/l2-edu.log | tr -d '\r' > /tmp/l2-edu.res
+check "guest driver ran to the end" "grep -q '^KT-EDU-GUEST: done' /tmp/l2-edu.res"
+while read -r tag verdict rest; do
+	case "$verdict" in
+	ok) ok "guest: $rest" ;;
+	not) notok "guest: ${rest#ok }" ;;
+	esac
+done < /tmp/l2-edu.res
+
+kvmio contexts > /tmp/ctx.out 2>&1
+sed 's/^/# /' /tmp/ctx.out
+refused=$(awk '$1 == "dma_refused" {print $2}' /tmp/ctx.out)
+started=$(awk '$1 == "dma_started" {print $2}' /tmp/ctx.out)
+check "host: the guest's bad DMA address was refused and counted (kvmio)" "[ \"${refused:-0}\" -ge 1 ]"
+check "host: the guest's good transfers ran on the device" "[ \"${started:-0}\" -ge 3 ]"
+echo "1..$n"
+exit $fail

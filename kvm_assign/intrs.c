@@ -10,6 +10,10 @@
  * into eventfd signals with INTx level semantics: an INTx delivery masks
  * the line until the VMM unmasks it, and an unmask with the line still
  * raised delivers again.
+ *
+ * The request interrupt (VFIO_PCI_REQ_IRQ_INDEX) is how the context asks
+ * the VMM to release the device when its mdev is removed or the physical
+ * device unbound while the VMM holds it.
  */
 #include <linux/eventfd.h>
 #include <linux/slab.h>
@@ -144,6 +148,45 @@ static void ka_set_trigger(struct ka_ctx *ctx, enum ka_irq_type type,
 		eventfd_ctx_put(old);
 }
 
+static void ka_set_req(struct ka_ctx *ctx, struct eventfd_ctx *req)
+{
+	struct eventfd_ctx *old;
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->irq_lock, flags);
+	old = ctx->req_trigger;
+	ctx->req_trigger = req;
+	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+	if (old)
+		eventfd_ctx_put(old);
+}
+
+/**
+ * ka_ctx_request() - ask the VMM to release the device
+ * @ctx:	the context
+ * @count:	how many times VFIO has asked already
+ *
+ * Called by VFIO (the vfio_device request op) while an unregistration
+ * waits for the device to be closed.
+ */
+void ka_ctx_request(struct ka_ctx *ctx, unsigned int count)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->irq_lock, flags);
+	if (ctx->req_trigger) {
+		if (!(count % 10))
+			dev_notice_ratelimited(&ctx->mdev->dev,
+					       "asking the user to release the device (%u)\n",
+					       count);
+		kvmio_eventfd_signal(ctx->req_trigger);
+	} else if (!count) {
+		dev_notice(&ctx->mdev->dev,
+			   "no request eventfd: waiting for the user to close the device\n");
+	}
+	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+}
+
 /**
  * ka_irqs_disable() - drop every eventfd of a context
  * @ctx: the context; its lock is held
@@ -154,6 +197,34 @@ void ka_irqs_disable(struct ka_ctx *ctx)
 
 	vfio_virqfd_disable(&ctx->unmask);
 	ka_set_trigger(ctx, KA_IRQ_NONE, NULL);
+	ka_set_req(ctx, NULL);
+}
+
+static int ka_set_irqs_req(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
+			   void *data)
+{
+	u32 dtype = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	struct eventfd_ctx *req;
+	s32 fd;
+
+	if ((hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) != VFIO_IRQ_SET_ACTION_TRIGGER)
+		return -EINVAL;
+	if (dtype == VFIO_IRQ_SET_DATA_NONE && !hdr->count) {
+		ka_set_req(ctx, NULL);
+		return 0;
+	}
+	if (dtype != VFIO_IRQ_SET_DATA_EVENTFD)
+		return -EINVAL;
+	fd = *(s32 *)data;
+	if (fd < 0) {
+		ka_set_req(ctx, NULL);
+		return 0;
+	}
+	req = eventfd_ctx_fdget(fd);
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	ka_set_req(ctx, req);
+	return 0;
 }
 
 static int ka_set_trigger_fd(struct ka_ctx *ctx, enum ka_irq_type type, s32 fd)
@@ -255,8 +326,9 @@ static int ka_set_irqs_msi(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
  * @ctx: the context; its lock is held
  * @arg: user pointer to struct vfio_irq_set and its data
  *
- * Return: 0 or a negative errno (EINVAL for anything but INTx and the one
- * MSI vector, EBUSY when switching modes without disabling first).
+ * Return: 0 or a negative errno (EINVAL for anything but INTx, the one
+ * MSI vector and the request interrupt, EBUSY when switching between INTx
+ * and MSI without disabling first).
  */
 int ka_set_irqs(struct ka_ctx *ctx, unsigned long arg)
 {
@@ -275,7 +347,8 @@ int ka_set_irqs(struct ka_ctx *ctx, unsigned long arg)
 	if (ret)
 		return ret;
 	if (hdr.index != VFIO_PCI_INTX_IRQ_INDEX &&
-	    hdr.index != VFIO_PCI_MSI_IRQ_INDEX)
+	    hdr.index != VFIO_PCI_MSI_IRQ_INDEX &&
+	    hdr.index != VFIO_PCI_REQ_IRQ_INDEX)
 		return -EINVAL;
 	if (hdr.count && hdr.start != 0)
 		return -EINVAL;
@@ -287,8 +360,10 @@ int ka_set_irqs(struct ka_ctx *ctx, unsigned long arg)
 
 	if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX)
 		ret = ka_set_irqs_intx(ctx, &hdr, data);
-	else
+	else if (hdr.index == VFIO_PCI_MSI_IRQ_INDEX)
 		ret = ka_set_irqs_msi(ctx, &hdr, data);
+	else
+		ret = ka_set_irqs_req(ctx, &hdr, data);
 	kfree(data);
 	return ret;
 }

@@ -193,6 +193,7 @@ enum ka_irq_type {
  * @intx_masked: INTx is masked (by the VMM or automatically on delivery)
  * @intx_pending: an interrupt arrived while INTx was masked
  * @unmask:	virqfd that unmasks INTx when its eventfd fires
+ * @req_trigger: eventfd that asks the VMM to release the device (REQ IRQ)
  * @model_state: the model's per-context state
  * @stats:	counters
  */
@@ -212,6 +213,7 @@ struct ka_ctx {
 	bool			intx_masked;
 	bool			intx_pending;
 	struct virqfd		*unmask;
+	struct eventfd_ctx	*req_trigger;
 
 	void			*model_state;
 	struct ka_stats		stats;
@@ -246,6 +248,7 @@ int ka_set_irqs(struct ka_ctx *ctx, unsigned long arg);
 void ka_irqs_disable(struct ka_ctx *ctx);
 void ka_ctx_interrupt(struct ka_ctx *ctx);
 void ka_ctx_intx_deassert(struct ka_ctx *ctx);
+void ka_ctx_request(struct ka_ctx *ctx, unsigned int count);
 
 /* model_edu.c */
 extern const struct ka_model ka_model_edu;

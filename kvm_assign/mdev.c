@@ -278,6 +278,10 @@ static int ka_ioctl_get_irq_info(struct ka_ctx *ctx, unsigned long arg)
 		info.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE;
 		info.count = 1;
 		break;
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		info.flags = VFIO_IRQ_INFO_EVENTFD;
+		info.count = 1;
+		break;
 	default:
 		break;
 	}
@@ -325,6 +329,11 @@ static void ka_dma_unmap_notify(struct vfio_device *vdev, u64 iova, u64 length)
 	ctx->kd->model->quiesce(ctx);
 }
 
+static void ka_request(struct vfio_device *vdev, unsigned int count)
+{
+	ka_ctx_request(vdev_to_ctx(vdev), count);
+}
+
 static const struct vfio_device_ops ka_vfio_ops = {
 	.name		= "kvm_assign",
 	.init		= ka_init_dev,
@@ -335,6 +344,7 @@ static const struct vfio_device_ops ka_vfio_ops = {
 	.write		= ka_write,
 	.ioctl		= ka_ioctl,
 	.dma_unmap	= ka_dma_unmap_notify,
+	.request	= ka_request,
 #if defined(KVMIO_HAVE_VFIO_DEVICE_OPS_IOMMUFD)
 	.bind_iommufd	= vfio_iommufd_emulated_bind,
 	.unbind_iommufd	= vfio_iommufd_emulated_unbind,

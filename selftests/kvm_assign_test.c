@@ -370,6 +370,9 @@ TEST_F(edu, regions_and_irqs)
 	ii.index = VFIO_PCI_MSIX_IRQ_INDEX;
 	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_IRQ_INFO, &ii));
 	EXPECT_EQ(ii.count, 0);
+	ii.index = VFIO_PCI_REQ_IRQ_INDEX;
+	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_IRQ_INFO, &ii));
+	EXPECT_EQ(ii.count, 1);
 }
 
 TEST_F(edu, config_space_virtualized)
@@ -587,6 +590,63 @@ TEST_F(edu, hostile_requests)
 	/* Outside the registers: refused, counted. */
 	EXPECT_EQ(bar_read(self, 0x1000, 4), 0xffffffff);
 	EXPECT_GE(stat_of("bar_refused"), 1);
+}
+
+struct writer {
+	const char	*path;
+	const char	*val;
+	int		ret;
+	volatile int	done;
+};
+
+static void *write_thread(void *arg)
+{
+	struct writer *w = arg;
+
+	w->ret = write_str(w->path, w->val);
+	w->done = 1;
+	return NULL;
+}
+
+/*
+ * Removing the context, or unbinding the device, while the device is open
+ * asks the user to release it through the request eventfd, and completes
+ * once it has.
+ */
+static void release_on_request(struct kt_fix_edu *self, struct kt_ctx *_kt,
+			       const char *path, const char *val)
+{
+	struct writer w = { .path = path, .val = val, .ret = -1 };
+	int req = eventfd(0, EFD_NONBLOCK);
+	pthread_t t;
+
+	ASSERT_GE(req, 0);
+	ASSERT_OK(set_irq(self, VFIO_PCI_REQ_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, req));
+	ASSERT_EQ(pthread_create(&t, NULL, write_thread, &w), 0);
+	EXPECT_GE(wait_efd(req, 10000), 1);
+	/* The removal waits for the user to release the device. */
+	usleep(200 * 1000);
+	EXPECT_EQ(w.done, 0);
+	close(self->device);
+	self->device = -1;
+	pthread_join(t, NULL);
+	EXPECT_EQ(w.ret, 0);
+	EXPECT_NE(access("/sys/bus/mdev/devices/" UUID, F_OK), 0);
+	close(req);
+}
+
+TEST_F(edu, context_removal_while_open)
+{
+	release_on_request(self, _kt, "/sys/bus/mdev/devices/" UUID "/remove", "1");
+}
+
+TEST_F(edu, unbind_while_open)
+{
+	char path[512];
+
+	release_on_request(self, _kt, "/sys/bus/pci/drivers/kvm_assign/unbind", self->bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", self->bdf);
+	EXPECT_NE(access(path, F_OK), 0);
 }
 
 TEST_F(edu, unload_refused_while_open)

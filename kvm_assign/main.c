@@ -178,11 +178,31 @@ static void ka_remove(struct pci_dev *pdev)
 	pci_info(pdev, "released\n");
 }
 
+/* /sys/bus/pci/drivers/kvm_assign/models: "<name> <vendor>:<device>" lines */
+static ssize_t models_show(struct device_driver *drv, char *buf)
+{
+	ssize_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ka_models); i++)
+		n += sysfs_emit_at(buf, n, "%s %04x:%04x\n", ka_models[i]->name,
+				   ka_models[i]->vendor, ka_models[i]->device);
+	return n;
+}
+static DRIVER_ATTR_RO(models);
+
+static struct attribute *ka_drv_attrs[] = {
+	&driver_attr_models.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(ka_drv);
+
 static struct pci_driver ka_pci_driver = {
 	.name		= KBUILD_MODNAME,
 	.id_table	= NULL,		/* never claims a device by default */
 	.probe		= ka_probe,
 	.remove		= ka_remove,
+	.groups		= ka_drv_groups,
 };
 
 static int __init ka_init(void)

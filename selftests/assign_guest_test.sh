@@ -32,19 +32,25 @@ if [ -z "$bdf" ] || ! grep -qw svm /proc/cpuinfo; then
 fi
 
 cleanup() {
-	[ -e /sys/bus/mdev/devices/$UUID ] && echo 1 > /sys/bus/mdev/devices/$UUID/remove
-	echo "$bdf" > /sys/bus/pci/drivers/kvm_assign/unbind 2>/dev/null
-	echo > /sys/bus/pci/devices/$bdf/driver_override
+	[ -e /sys/bus/mdev/devices/$UUID ] && kvmio remove $UUID
+	[ -e /sys/bus/pci/drivers/kvm_assign/$bdf ] && kvmio unbind $bdf
 	rmmod kvm_amd kvm 2>/dev/null
 }
 trap cleanup EXIT
 
 modprobe kvm_amd && modprobe vfio_iommu_type1
 check "kvm_amd and vfio_iommu_type1 loaded" "[ -c /dev/kvm ] && [ -c /dev/vfio/vfio ]"
-echo "$bdf" > /sys/bus/pci/devices/$bdf/driver/unbind 2>/dev/null
-echo kvm_assign > /sys/bus/pci/devices/$bdf/driver_override
-echo "$bdf" > /sys/bus/pci/drivers_probe
-echo $UUID > /sys/bus/pci/devices/$bdf/mdev_supported_types/kvm_assign-edu/create
+kvmio devices | sed 's/^/# /'
+nic=$(kvmio devices | awk '$2 == "8086:100e" {print $1; exit}')
+if [ -n "$nic" ]; then
+	kvmio bind $nic > /tmp/bind.out 2>&1
+	rc=$?
+	sed 's/^/# /' /tmp/bind.out
+	check "kvmio refuses a device without a model ($nic)" \
+		"[ $rc -ne 0 ] && grep -q 'no device model' /tmp/bind.out"
+fi
+check "kvmio bind $bdf" "kvmio bind $bdf"
+check "kvmio create a context" "kvmio create $bdf $UUID | grep -q sysfsdev=/sys/bus/mdev/devices/$UUID"
 check "context created for $bdf" "[ -e /sys/bus/mdev/devices/$UUID ]"
 
 cat $L2/initrd $L2/suite.cpio > /tmp/l2-edu.cpio
@@ -76,5 +82,7 @@ refused=$(awk '$1 == "dma_refused" {print $2}' /tmp/ctx.out)
 started=$(awk '$1 == "dma_started" {print $2}' /tmp/ctx.out)
 check "host: the guest's bad DMA address was refused and counted (kvmio)" "[ \"${refused:-0}\" -ge 1 ]"
 check "host: the guest's good transfers ran on the device" "[ \"${started:-0}\" -ge 3 ]"
+check "kvmio remove the context" "kvmio remove $UUID"
+check "kvmio unbind gives the device back" "kvmio unbind $bdf && [ ! -e /sys/bus/pci/drivers/kvm_assign/$bdf ]"
 echo "1..$n"
 exit $fail

@@ -4,6 +4,13 @@
  *
  *   kvmio status            which suite modules are loaded, their versions
  *                           and use counts
+ *   kvmio devices           PCI devices, their drivers, and the kvm_assign
+ *                           model that applies to each
+ *   kvmio bind BDF          hand a device to kvm_assign (driver_override)
+ *   kvmio unbind BDF        give it back to its default driver
+ *   kvmio create BDF [UUID] create an assignment context (an mdev) on a
+ *                           claimed device; prints its UUID and QEMU option
+ *   kvmio remove UUID       remove a context
  *   kvmio contexts          kvm_assign contexts (mdevs): model, physical
  *                           device and statistics
  *   kvmio version           the tool's version
@@ -60,6 +67,246 @@ static int cmd_status(void)
 	return 0;
 }
 
+static int write_sysfs(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(val, f) < 0)
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+static int valid_bdf(const char *bdf)
+{
+	char path[300];
+
+	if (strlen(bdf) > 32 || strchr(bdf, '/') || bdf[0] == '.')
+		return 0;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+	return access(path, F_OK) == 0;
+}
+
+static void current_driver(const char *bdf, char *out, size_t len)
+{
+	char path[300], link[512];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		snprintf(out, len, "-");
+		return;
+	}
+	link[n] = 0;
+	snprintf(out, len, "%s", strrchr(link, '/') + 1);
+}
+
+/* The model kvm_assign has for vendor:device, from its driver's "models". */
+static int model_for(const char *ids, char *out, size_t len)
+{
+	char line[128], name[64], vd[32];
+	FILE *f = fopen("/sys/bus/pci/drivers/kvm_assign/models", "r");
+
+	if (!f)
+		return -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %31s", name, vd) == 2 && !strcmp(vd, ids)) {
+			snprintf(out, len, "%s", name);
+			fclose(f);
+			return 0;
+		}
+	}
+	fclose(f);
+	return -ENODEV;
+}
+
+static int device_ids(const char *bdf, char *out, size_t len)
+{
+	char path[300], v[16], d[16];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", bdf);
+	if (read_sysfs(path, v, sizeof(v)) < 0)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", bdf);
+	if (read_sysfs(path, d, sizeof(d)) < 0)
+		return -ENOENT;
+	snprintf(out, len, "%s:%s", v + 2, d + 2);
+	return 0;
+}
+
+static int cmd_devices(void)
+{
+	char ids[32], drv[64], model[64];
+	struct dirent *e;
+	int loaded = access("/sys/bus/pci/drivers/kvm_assign", F_OK) == 0;
+	DIR *d = opendir("/sys/bus/pci/devices");
+
+	if (!d) {
+		fprintf(stderr, "kvmio: cannot list PCI devices: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("%-14s %-10s %-14s %s\n", "DEVICE", "ID", "DRIVER", "KVM_ASSIGN MODEL");
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || device_ids(e->d_name, ids, sizeof(ids)))
+			continue;
+		current_driver(e->d_name, drv, sizeof(drv));
+		if (!loaded)
+			snprintf(model, sizeof(model), "? (kvm_assign not loaded)");
+		else if (model_for(ids, model, sizeof(model)))
+			snprintf(model, sizeof(model), "none");
+		printf("%-14s %-10s %-14s %s\n", e->d_name, ids, drv, model);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int cmd_bind(const char *bdf)
+{
+	char path[300], ids[32], model[64], drv[64];
+	int err;
+
+	if (!valid_bdf(bdf)) {
+		fprintf(stderr, "kvmio: no PCI device %s\n", bdf);
+		return 1;
+	}
+	if (access("/sys/bus/pci/drivers/kvm_assign", F_OK)) {
+		fprintf(stderr, "kvmio: kvm_assign is not loaded (modprobe kvm_assign)\n");
+		return 1;
+	}
+	device_ids(bdf, ids, sizeof(ids));
+	if (model_for(ids, model, sizeof(model))) {
+		fprintf(stderr, "kvmio: kvm_assign has no device model for %s (%s); see /sys/bus/pci/drivers/kvm_assign/models\n",
+			bdf, ids);
+		return 1;
+	}
+	current_driver(bdf, drv, sizeof(drv));
+	if (!strcmp(drv, "kvm_assign")) {
+		printf("%s is already bound to kvm_assign\n", bdf);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	err = write_sysfs(path, "kvm_assign");
+	if (err) {
+		fprintf(stderr, "kvmio: cannot set driver_override of %s: %s\n", bdf, strerror(-err));
+		return 1;
+	}
+	if (strcmp(drv, "-")) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+		err = write_sysfs(path, bdf);
+		if (err) {
+			fprintf(stderr, "kvmio: cannot unbind %s from %s: %s\n", bdf, drv,
+				strerror(-err));
+			return 1;
+		}
+	}
+	write_sysfs("/sys/bus/pci/drivers_probe", bdf);
+	current_driver(bdf, drv, sizeof(drv));
+	if (strcmp(drv, "kvm_assign")) {
+		fprintf(stderr, "kvmio: kvm_assign did not claim %s (see the kernel log)\n", bdf);
+		return 1;
+	}
+	printf("%s (%s) bound to kvm_assign with the %s model\n", bdf, ids, model);
+	return 0;
+}
+
+static int cmd_unbind(const char *bdf)
+{
+	char path[300], drv[64];
+	int err;
+
+	if (!valid_bdf(bdf)) {
+		fprintf(stderr, "kvmio: no PCI device %s\n", bdf);
+		return 1;
+	}
+	current_driver(bdf, drv, sizeof(drv));
+	if (strcmp(drv, "kvm_assign")) {
+		fprintf(stderr, "kvmio: %s is not bound to kvm_assign (driver: %s)\n", bdf, drv);
+		return 1;
+	}
+	/* Blocks while a VMM holds one of its contexts; it is asked to let go. */
+	err = write_sysfs("/sys/bus/pci/drivers/kvm_assign/unbind", bdf);
+	if (err) {
+		fprintf(stderr, "kvmio: cannot unbind %s: %s\n", bdf, strerror(-err));
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	write_sysfs(path, "\n");
+	write_sysfs("/sys/bus/pci/drivers_probe", bdf);
+	current_driver(bdf, drv, sizeof(drv));
+	printf("%s released; now bound to: %s\n", bdf, drv);
+	return 0;
+}
+
+static int cmd_create(const char *bdf, const char *uuid_arg)
+{
+	char path[512], uuid[64], drv[64], model[64], ids[32];
+	int err;
+
+	if (!valid_bdf(bdf)) {
+		fprintf(stderr, "kvmio: no PCI device %s\n", bdf);
+		return 1;
+	}
+	current_driver(bdf, drv, sizeof(drv));
+	if (strcmp(drv, "kvm_assign")) {
+		fprintf(stderr, "kvmio: %s is not bound to kvm_assign (run: kvmio bind %s)\n",
+			bdf, bdf);
+		return 1;
+	}
+	device_ids(bdf, ids, sizeof(ids));
+	if (model_for(ids, model, sizeof(model)))
+		return 1;
+	if (uuid_arg) {
+		if (strlen(uuid_arg) != 36) {
+			fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid_arg);
+			return 2;
+		}
+		snprintf(uuid, sizeof(uuid), "%s", uuid_arg);
+	} else if (read_sysfs("/proc/sys/kernel/random/uuid", uuid, sizeof(uuid))) {
+		fprintf(stderr, "kvmio: cannot generate a UUID\n");
+		return 1;
+	}
+	snprintf(path, sizeof(path),
+		 "/sys/bus/pci/devices/%s/mdev_supported_types/kvm_assign-%s/create", bdf, model);
+	err = write_sysfs(path, uuid);
+	if (err) {
+		fprintf(stderr, "kvmio: cannot create a context on %s: %s%s\n", bdf,
+			strerror(-err), err == -ENOSPC ? " (no free context on this device)" : "");
+		return 1;
+	}
+	printf("%s\n", uuid);
+	printf("QEMU: -device vfio-pci,sysfsdev=/sys/bus/mdev/devices/%s\n", uuid);
+	return 0;
+}
+
+static int cmd_remove(const char *uuid)
+{
+	char path[512];
+	int err;
+
+	if (strlen(uuid) != 36 || strchr(uuid, '/')) {
+		fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid);
+		return 2;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove", uuid);
+	if (access(path, F_OK)) {
+		fprintf(stderr, "kvmio: no context %s\n", uuid);
+		return 1;
+	}
+	/* Blocks while a VMM holds it; it is asked to let go. */
+	err = write_sysfs(path, "1");
+	if (err) {
+		fprintf(stderr, "kvmio: cannot remove %s: %s\n", uuid, strerror(-err));
+		return 1;
+	}
+	printf("context %s removed\n", uuid);
+	return 0;
+}
+
 static const char *const ctx_stats[] = {
 	"dma_started", "dma_refused", "irqs_delivered", "irqs_masked",
 	"bar_reads", "bar_writes", "bar_refused", "config_writes_dropped",
@@ -110,9 +357,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: kvmio <command>\n"
-		"  status     suite modules loaded, their versions and users\n"
-		"  contexts   kvm_assign contexts: model, device, statistics\n"
-		"  version    print the tool's version\n");
+		"  status                suite modules loaded, their versions and users\n"
+		"  devices               PCI devices and the kvm_assign model for each\n"
+		"  bind BDF              hand a device to kvm_assign\n"
+		"  unbind BDF            give it back to its default driver\n"
+		"  create BDF [UUID]     create an assignment context on a bound device\n"
+		"  remove UUID           remove a context\n"
+		"  contexts              kvm_assign contexts: model, device, statistics\n"
+		"  version               print the tool's version\n");
 }
 
 int main(int argc, char **argv)
@@ -125,6 +377,16 @@ int main(int argc, char **argv)
 		return cmd_status() ? 1 : 0;
 	if (!strcmp(argv[1], "contexts"))
 		return cmd_contexts() ? 1 : 0;
+	if (!strcmp(argv[1], "devices"))
+		return cmd_devices();
+	if (!strcmp(argv[1], "bind") && argc == 3)
+		return cmd_bind(argv[2]);
+	if (!strcmp(argv[1], "unbind") && argc == 3)
+		return cmd_unbind(argv[2]);
+	if (!strcmp(argv[1], "create") && (argc == 3 || argc == 4))
+		return cmd_create(argv[2], argc == 4 ? argv[3] : NULL);
+	if (!strcmp(argv[1], "remove") && argc == 3)
+		return cmd_remove(argv[2]);
 	if (!strcmp(argv[1], "version")) {
 		printf("kvmio %s\n", KVMIO_TOOL_VERSION);
 		return 0;

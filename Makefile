@@ -12,6 +12,8 @@
 #   make check-quick      static checks + test VM on 6.12 only
 #   make demo             boot the test VM and show what the suite does
 #   make vm-shell         interactive shell in the test VM (Ctrl-A X quits)
+#   make bench-assign     kvm_assign's mediation cost against vfio-pci behind
+#                         an (emulated) hardware IOMMU; prints ratios
 #   make modules KDIR=... build only the modules against any kernel tree
 #   make clean            remove build products (keeps fetched kernels)
 #   make distclean        remove the whole cache
@@ -39,6 +41,9 @@ demo:
 vm-shell:
 	@$(VM)/run-vm.sh $(SEL) --mode shell --out .cache/runs/shell
 
+bench-assign:
+	@$(VM)/bench-assign.sh $(SEL)
+
 # Plain Kbuild, for a developer's own kernel tree (no compat probing cache).
 KDIR	?= /lib/modules/$(shell uname -r)/build
 modules:
@@ -54,4 +59,4 @@ clean:
 distclean: clean
 	rm -rf .cache
 
-.PHONY: all deps check check-quick demo vm-shell modules clean distclean
+.PHONY: all deps check check-quick demo vm-shell bench-assign modules clean distclean

@@ -25,7 +25,7 @@ KROOT=$CACHE/kernels/$KVER/root
 VM=$TOP/selftests/vm
 
 # Debian modules a test may load (their dependencies are added).
-DEBIAN_MODULES="kvm kvm_amd vfio vfio_iommu_type1 vfio_virqfd mdev vhost vhost_iotlb
+DEBIAN_MODULES="kvm kvm_amd vfio vfio_iommu_type1 vfio_virqfd vfio_pci mdev vhost vhost_iotlb
 	vhost_net tun brd null_blk loop dm_mod dm_flakey ext4 virtio_blk
 	virtio_net virtio_console e1000 e1000e"
 

@@ -6,11 +6,14 @@
 #   run-vm.sh [--series S | --kver V] [--mode check|demo|shell|hang]
 #             [--tests a,b] [--extra m1,m2] [--test-timeout S]
 #             [--vm-timeout S] [--out DIR] [--no-build] [--strict]
-#             [--mem MiB] [--smp N] [--device SPEC]...
+#             [--mem MiB] [--smp N] [--device SPEC]... [--iommu]
+#             [--append ARGS]
 #
 # Builds (build.sh), makes the initramfs, boots the Debian kernel under
 # qemu-system-x86_64 -accel tcg -cpu max (SVM for nested KVM) with the
 # devices tests use: an edu device and two e1000s on one hub by default.
+# --iommu adds QEMU's intel-iommu (interrupt remapping on) before them and
+# boots with intel_iommu=on: the hardware-IOMMU anchor for benchmarks.
 # In check mode the guest writes TAP to its second serial port; this script
 # streams it, then prints the verdict (verdict.sh) and exits with it.
 # The kernel console is kept in OUT/console.log.
@@ -31,6 +34,8 @@ BUILD=1
 MEM=3072
 SMP=2
 DEVICES=()
+IOMMU=()
+EXTRA_APPEND=
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -46,6 +51,9 @@ while [ $# -gt 0 ]; do
 	--mem) MEM=$2; shift 2 ;;
 	--smp) SMP=$2; shift 2 ;;
 	--device) DEVICES+=(-device "$2"); shift 2 ;;
+	--iommu) IOMMU=(-device intel-iommu,intremap=on)
+		 EXTRA_APPEND="$EXTRA_APPEND intel_iommu=on"; shift ;;
+	--append) EXTRA_APPEND="$EXTRA_APPEND $2"; shift 2 ;;
 	*) echo "run-vm.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -72,10 +80,12 @@ APPEND="console=ttyS0,115200 loglevel=5 panic=-1 oops=panic"
 APPEND="$APPEND kvmio.mode=$MODE kvmio.timeout=$TEST_TIMEOUT"
 [ -n "$TESTS" ] && APPEND="$APPEND kvmio.tests=$TESTS"
 [ -n "$EXTRA" ] && APPEND="$APPEND kvmio.extra=$EXTRA"
+APPEND="$APPEND$EXTRA_APPEND"
 
 QEMU=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -smp "$SMP" -m "$MEM"
       -nodefaults -no-reboot -display none
       -kernel "$KIMG" -initrd "$OUT/initramfs.cpio" -append "$APPEND"
+      "${IOMMU[@]}"
       -device edu
       -netdev hubport,id=hp0,hubid=0 -device e1000,netdev=hp0,mac=52:54:00:12:34:01
       -netdev hubport,id=hp1,hubid=0 -device e1000,netdev=hp1,mac=52:54:00:12:34:02

@@ -79,9 +79,12 @@ if [ $STRICT -eq 1 ]; then
 	# kernel-doc on every kernel-side file, headers included (W=1 covers
 	# only the .c files it compiles, and without -Wall).  It reads source
 	# text only: kernels whose kernel-doc lacks -Wall (6.1) skip it.
+	# uAPI headers document their ioctls in blocks like
+	# include/uapi/linux/vfio.h does, which are not kernel-doc.
 	if "$KDIR/scripts/kernel-doc" -none -Wall "$TOP/include/kvmio/version.h" >/dev/null 2>&1; then
 		step "kernel-doc" bash -c 'cd "$1" && find iommu_soft irq_remap vhost_blk kvm_assign \
 			include selftests/modules -name "*.[ch]" ! -name "*.mod.c" ! -path "*/conftest/*" \
+			! -path "include/uapi/*" \
 			! -name compat_gen.h -print0 | sort -z |
 			xargs -0 -r "$2/scripts/kernel-doc" -none -Wall' _ "$TOP" "$KDIR"
 	else

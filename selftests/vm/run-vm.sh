@@ -60,12 +60,16 @@ done
 
 die() { echo "run-vm: error: $*" >&2; exit 1; }
 
+SEL_ARGS=()
+for a in "${BUILD_ARGS[@]}"; do
+	[ "$a" = --strict ] || SEL_ARGS+=("$a")
+done
+KVER=$("$VM/deps.sh" "${SEL_ARGS[@]}") || die "set-up failed"
 if [ $BUILD -eq 1 ]; then
-	B=$("$VM/build.sh" "${BUILD_ARGS[@]}")
+	B=$("$VM/build.sh" "${BUILD_ARGS[@]}") || die "build failed"
 else
-	B=$CACHE/build/$("$VM/deps.sh" "${BUILD_ARGS[@]/--strict/}")
+	B=${KVMIO_BUILD_DIR:-$CACHE/build/$KVER}
 fi
-KVER=$(basename "$B")
 KIMG=$CACHE/kernels/$KVER/root/boot/vmlinuz-$KVER
 [ -e "$KIMG" ] || die "no kernel image $KIMG"
 

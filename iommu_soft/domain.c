@@ -22,6 +22,12 @@ static DEFINE_XARRAY_ALLOC1(iommu_soft_ids);
 /* Next id to try; protected by the xarray's lock inside xa_alloc_cyclic(). */
 static u32 iommu_soft_next_id;
 
+/* Module-wide totals over all live domains (GET_STATS of domain 0). */
+static atomic64_t iommu_soft_total_domains;
+static atomic64_t iommu_soft_total_mappings;
+static atomic64_t iommu_soft_total_bytes;
+static atomic64_t iommu_soft_total_pinned;
+
 static inline unsigned long iommu_soft_npages(const struct iommu_soft_mapping *m)
 {
 	return (unsigned long)((m->last - m->iova + 1) >> PAGE_SHIFT);
@@ -66,6 +72,7 @@ static struct iommu_soft_domain *iommu_soft_domain_create(unsigned int width)
 			      &iommu_soft_next_id, GFP_KERNEL);
 	if (ret < 0)
 		goto err_faults;
+	atomic64_inc(&iommu_soft_total_domains);
 	return d;
 
 err_faults:
@@ -94,6 +101,7 @@ static void iommu_soft_domain_release(struct kref *kref)
 	iommu_soft_iotlb_free(d);
 	mutex_destroy(&d->inval_lock);
 	kfree(d);
+	atomic64_dec(&iommu_soft_total_domains);
 }
 
 void iommu_soft_domain_get(struct iommu_soft_domain *domain)
@@ -188,6 +196,7 @@ static void __iommu_soft_link(struct iommu_soft_domain *d,
 	rb_link_node(&m->node, parent, link);
 	rb_insert_color(&m->node, &d->mappings);
 	d->nr_mappings++;
+	atomic64_inc(&iommu_soft_total_mappings);
 }
 
 /* Check a page-granular range of the domain; *@last is its last byte. */
@@ -254,8 +263,11 @@ static int iommu_soft_insert(struct iommu_soft_domain *d,
 	if (!ret) {
 		__iommu_soft_link(d, m);
 		d->bytes_mapped += m->last - m->iova + 1;
-		if (m->mm)
+		atomic64_add(m->last - m->iova + 1, &iommu_soft_total_bytes);
+		if (m->mm) {
 			d->pinned_pages += iommu_soft_npages(m);
+			atomic64_add(iommu_soft_npages(m), &iommu_soft_total_pinned);
+		}
 	}
 	up_write(&d->map_lock);
 	return ret;
@@ -459,8 +471,12 @@ static s64 __iommu_soft_unlink_range(struct iommu_soft_domain *d, u64 first,
 		rb_erase(&m->node, &d->mappings);
 		d->nr_mappings--;
 		d->bytes_mapped -= m->last - m->iova + 1;
-		if (m->mm)
+		atomic64_dec(&iommu_soft_total_mappings);
+		atomic64_sub(m->last - m->iova + 1, &iommu_soft_total_bytes);
+		if (m->mm) {
 			d->pinned_pages -= iommu_soft_npages(m);
+			atomic64_sub(iommu_soft_npages(m), &iommu_soft_total_pinned);
+		}
 		bytes += m->last - m->iova + 1;
 		list_add(&m->dead_node, dead);
 	}
@@ -563,6 +579,14 @@ void iommu_soft_get_stats(struct iommu_soft_domain *d,
 	for (i = 0; i < IOMMU_SOFT_REJ_NR; i++)
 		st->rejected[i] = atomic64_read(&c->rejected[i]);
 	iommu_soft_faults_pop(d, NULL, 0, &st->fault_overflow, NULL);
+}
+
+void iommu_soft_get_totals(struct iommu_soft_stats *st)
+{
+	st->domains = atomic64_read(&iommu_soft_total_domains);
+	st->mappings = atomic64_read(&iommu_soft_total_mappings);
+	st->bytes_mapped = atomic64_read(&iommu_soft_total_bytes);
+	st->pinned_pages = atomic64_read(&iommu_soft_total_pinned);
 }
 
 int iommu_soft_domains_init(void)

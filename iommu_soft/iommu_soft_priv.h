@@ -170,6 +170,7 @@ struct iommu_soft_mapping *__iommu_soft_find(struct iommu_soft_domain *d,
 					     u64 iova);
 void iommu_soft_get_stats(struct iommu_soft_domain *d,
 			  struct iommu_soft_stats *st);
+void iommu_soft_get_totals(struct iommu_soft_stats *st);
 
 /* xlate.c */
 int __iommu_soft_rw(struct iommu_soft_domain *d, u64 iova, void *buf,

@@ -272,6 +272,7 @@ static long iommu_soft_ioctl_stats(struct iommu_soft_file *f, void __user *uarg)
 {
 	struct iommu_soft_domain *d;
 	struct iommu_soft_stats arg;
+	u32 id;
 	int ret;
 
 	ret = iommu_soft_copy_in(&arg, sizeof(arg), uarg);
@@ -279,6 +280,14 @@ static long iommu_soft_ioctl_stats(struct iommu_soft_file *f, void __user *uarg)
 		return ret;
 	if (arg.flags)
 		return -EINVAL;
+	id = arg.domain_id;
+	memset(&arg, 0, sizeof(arg));
+	arg.argsz = sizeof(arg);
+	arg.domain_id = id;
+	if (!id) {
+		iommu_soft_get_totals(&arg);
+		return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	}
 	d = iommu_soft_file_domain(f, arg.domain_id);
 	if (!d)
 		return -ENOENT;

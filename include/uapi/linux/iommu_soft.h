@@ -267,6 +267,11 @@ struct iommu_soft_set_fault_eventfd {
  * translations and device accesses, @bounced those that needed a bounce
  * buffer.  The iotlb_* counters describe the per-domain translation cache.
  *
+ * @domain_id 0 asks for the module-wide totals instead: @domains (live
+ * domains, including those of other files and of kernel users),
+ * @mappings, @bytes_mapped and @pinned_pages summed over all of them; every
+ * other counter is 0.  Any caller that can open the device may read them.
+ *
  * Errors: EINVAL (argsz, flags, padding), ENOENT (bad domain id).
  */
 struct iommu_soft_stats {
@@ -286,6 +291,7 @@ struct iommu_soft_stats {
 	__u64 iotlb_evictions;
 	__u64 iotlb_invalidations;
 	__u64 fault_overflow;
+	__u64 domains;		/* domain_id 0 only */
 	__u64 faults[IOMMU_SOFT_FAULT_NR];
 	__u64 rejected[IOMMU_SOFT_REJ_NR];
 };

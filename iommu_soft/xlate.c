@@ -289,6 +289,7 @@ int iommu_soft_translate(struct iommu_soft_domain *domain, struct device *dev,
 	u32 need;
 	int ret;
 
+	memset(x, 0, sizeof(*x));
 	switch (dir) {
 	case DMA_TO_DEVICE:
 		need = IOMMU_SOFT_PERM_READ;
@@ -319,7 +320,6 @@ int iommu_soft_translate(struct iommu_soft_domain *domain, struct device *dev,
 		goto err_unlock;
 	for (i = 0; i < npages; i++)
 		get_page(pages[i]);
-	memset(x, 0, sizeof(*x));
 	x->domain = d;
 	x->dev = dev;
 	x->dir = dir;

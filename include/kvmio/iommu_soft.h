@@ -207,7 +207,9 @@ int iommu_soft_query(struct iommu_soft_domain *domain, u64 iova, u64 *start,
  * @len: bytes, 1..max_xlate_bytes
  * @dir: DMA_TO_DEVICE (device reads memory: needs read permission),
  *	DMA_FROM_DEVICE (device writes: needs write) or DMA_BIDIRECTIONAL
- * @x: filled in; release it with iommu_soft_xlate_release()
+ * @x: filled in; release it with iommu_soft_xlate_release().  It must not
+ *	hold another translation.  On failure it is zeroed, and releasing it
+ *	is a no-op.
  *
  * Every byte must be mapped with the needed permission, or a fault is
  * recorded (source: dev_name(@dev)) and -EFAULT returned.  When the range

@@ -420,4 +420,83 @@ TEST_F(edu, unmap_revokes_after_timeout)
 	EXPECT_EQ(st.held, 0);
 }
 
+static int dma_rw(int fd, uint32_t id, uint64_t iova, void *buf, uint64_t len,
+		  int write)
+{
+	struct iommu_soft_dma_rw r = {
+		.argsz = sizeof(r), .domain_id = id, .iova = iova,
+		.buf = (uintptr_t)buf, .len = len,
+		.flags = write ? IOMMU_SOFT_DMA_RW_WRITE : 0,
+	};
+
+	return ioctl(fd, IOMMU_SOFT_DMA_RW, &r);
+}
+
+static int edu_map_pages(int efd, uint32_t id, uint64_t iova, void *va,
+			 uint32_t len, uint32_t perm)
+{
+	struct kt_edu_xfer x = {
+		.op = KT_EDU_OP_MAP_PAGES, .flags = perm, .domain_id = id,
+		.iova = iova, .len = len, .uaddr = (uintptr_t)va,
+	};
+
+	return ioctl(efd, KT_EDU_XFER, &x);
+}
+
+/* Caller-pinned pages (the vfio_pin_pages() path) go back to their owner. */
+TEST_F(edu, caller_pinned_pages_released_to_owner)
+{
+	const uint64_t iova = 0x60000000;
+	unsigned char *p = pages(8), v;
+	struct iommu_soft_stats st;
+	struct kt_edu_xfer s0, s;
+	int i;
+
+	ASSERT_TRUE(p != NULL);
+	for (i = 0; i < 8; i++)
+		p[i * PG + 9] = (unsigned char)(0x40 + i);
+	ASSERT_OK(edu(self->efd, KT_EDU_OP_STATUS, 0, 0, 0, 0, 0, &s0));
+	ASSERT_OK(edu_map_pages(self->efd, self->id, iova, p, 8 * PG,
+				IOMMU_SOFT_MAP_READ | IOMMU_SOFT_MAP_WRITE));
+	ASSERT_ERRNO(edu_map_pages(self->efd, self->id, iova + PG, p, PG,
+				   IOMMU_SOFT_MAP_READ), EEXIST);
+	ASSERT_OK(get_stats(self->fd, self->id, &st));
+	EXPECT_EQ(st.mappings, 1);
+	EXPECT_EQ(st.bytes_mapped, 8 * PG);
+	EXPECT_EQ(st.pinned_pages, 0);	/* pinned by the owner, not here */
+
+	for (i = 0; i < 8; i++) {
+		ASSERT_OK(dma_rw(self->fd, self->id, iova + i * PG + 9, &v, 1, 0));
+		EXPECT_EQ(v, 0x40 + i);
+	}
+	v = 0x99;
+	ASSERT_OK(dma_rw(self->fd, self->id, iova + 7 * PG, &v, 1, 1));
+	EXPECT_EQ(p[7 * PG], 0x99);
+
+	/* A hole in the middle: the owner gets exactly those pages back. */
+	EXPECT_EQ(do_unmap(self->fd, self->id, iova + 3 * PG, 2 * PG), 2 * PG);
+	ASSERT_OK(edu(self->efd, KT_EDU_OP_STATUS, 0, 0, 0, 0, 0, &s));
+	EXPECT_EQ(s.release_calls - s0.release_calls, 1);
+	EXPECT_EQ(s.released_pages - s0.released_pages, 2);
+	EXPECT_EQ(s.last_iova, iova + 3 * PG);
+	EXPECT_EQ(s.last_npages, 2);
+	ASSERT_ERRNO(dma_rw(self->fd, self->id, iova + 4 * PG, &v, 1, 0), EFAULT);
+	ASSERT_OK(dma_rw(self->fd, self->id, iova + 5 * PG + 9, &v, 1, 0));
+	EXPECT_EQ(v, 0x45);
+
+	/* Unload is refused while iommu_soft may still call the owner. */
+	close(self->efd);
+	self->efd = -1;
+	ASSERT_ERRNO(syscall(SYS_delete_module, "kt_edu", O_NONBLOCK), EWOULDBLOCK);
+
+	/* The rest goes when the domain's file is closed. */
+	close(self->fd);
+	self->fd = -1;
+	self->efd = open("/dev/kt_edu", O_RDWR | O_CLOEXEC);
+	ASSERT_GE(self->efd, 0);
+	ASSERT_OK(edu(self->efd, KT_EDU_OP_STATUS, 0, 0, 0, 0, 0, &s));
+	EXPECT_EQ(s.release_calls - s0.release_calls, 3);
+	EXPECT_EQ(s.released_pages - s0.released_pages, 8);
+}
+
 KT_MAIN()

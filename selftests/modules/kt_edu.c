@@ -13,6 +13,11 @@
  *     logged) and the device is never programmed.
  *   HOLD / RELEASE: keep one translation held (no device DMA) to test
  *     unmap while held; an invalidate callback counts its calls.
+ *   MAP_PAGES / STATUS: pin user pages here and map them with
+ *     iommu_soft_map_pages(), as a vfio_pin_pages() user would; the owner
+ *     callback unpins them and counts what it got back.  Each mapped page
+ *     holds a module reference, so kt_edu cannot unload while iommu_soft
+ *     may still call it.
  *
  * edu aborts the whole VM when a transfer's device-side range is not
  * strictly inside [0x40000, 0x41000) and silently clamps bus addresses to
@@ -23,9 +28,11 @@
 #include <linux/fs.h>
 #include <linux/io.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "kvmio/iommu_soft.h"
@@ -63,6 +70,72 @@ struct kt_edu {
 };
 
 static struct kt_edu *kt_edu_dev;
+
+/* Owner callback counters (MAP_PAGES): updated from iommu_soft's unmap. */
+static atomic64_t kt_edu_released;
+static atomic64_t kt_edu_last_iova;
+static atomic64_t kt_edu_last_npages;
+static atomic_t kt_edu_release_calls;
+
+static void kt_edu_owner_release(void *priv, u64 iova, struct page **pages,
+				 unsigned long npages)
+{
+	unsigned long i;
+
+	unpin_user_pages(pages, npages);
+	atomic64_add(npages, &kt_edu_released);
+	atomic64_set(&kt_edu_last_iova, iova);
+	atomic64_set(&kt_edu_last_npages, npages);
+	atomic_inc(&kt_edu_release_calls);
+	for (i = 0; i < npages; i++)
+		module_put(THIS_MODULE);
+}
+
+static const struct iommu_soft_page_owner kt_edu_owner = {
+	.release = kt_edu_owner_release,
+};
+
+static int kt_edu_map_pages(struct kt_edu_xfer *a)
+{
+	unsigned long npages = a->len / PAGE_SIZE, i;
+	struct iommu_soft_domain *d;
+	struct page **pages;
+	int ret, pinned;
+
+	if (!npages || npages > 64 || a->len % PAGE_SIZE)
+		return -EINVAL;
+	d = iommu_soft_domain_get_by_id(a->domain_id);
+	if (!d)
+		return -ENOENT;
+	pages = kcalloc(npages, sizeof(*pages), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!pages)
+		goto out_put;
+	pinned = pin_user_pages_fast(a->uaddr, npages, FOLL_WRITE | FOLL_LONGTERM,
+				     pages);
+	if (pinned < 0) {
+		ret = pinned;
+		goto out_free;
+	}
+	ret = -EFAULT;
+	if (pinned != npages)
+		goto out_unpin;
+	for (i = 0; i < npages; i++)
+		__module_get(THIS_MODULE);
+	ret = iommu_soft_map_pages(d, a->iova, pages, npages, a->flags,
+				   &kt_edu_owner);
+	if (!ret)
+		goto out_free;
+	for (i = 0; i < npages; i++)
+		module_put(THIS_MODULE);
+out_unpin:
+	unpin_user_pages(pages, pinned);
+out_free:
+	kfree(pages);
+out_put:
+	iommu_soft_domain_put(d);
+	return ret;
+}
 
 static int kt_edu_wait(struct kt_edu *e)
 {
@@ -212,6 +285,16 @@ static long kt_edu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		mutex_lock(&e->lock);
 		ret = __kt_edu_release(e, &a);
 		mutex_unlock(&e->lock);
+		break;
+	case KT_EDU_OP_MAP_PAGES:
+		ret = kt_edu_map_pages(&a);
+		break;
+	case KT_EDU_OP_STATUS:
+		a.released_pages = atomic64_read(&kt_edu_released);
+		a.last_iova = atomic64_read(&kt_edu_last_iova);
+		a.last_npages = atomic64_read(&kt_edu_last_npages);
+		a.release_calls = atomic_read(&kt_edu_release_calls);
+		ret = 0;
 		break;
 	default:
 		return -EINVAL;

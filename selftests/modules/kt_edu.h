@@ -14,8 +14,11 @@
 #define KT_EDU_OP_FROM_DEVICE	2	/* edu writes its buffer to [iova, +len) */
 #define KT_EDU_OP_HOLD		3	/* translate and keep it, no device DMA */
 #define KT_EDU_OP_RELEASE	4	/* release the held translation */
+#define KT_EDU_OP_MAP_PAGES	5	/* pin [uaddr, +len) here, map it with
+					 * iommu_soft_map_pages() at iova */
+#define KT_EDU_OP_STATUS	6	/* report the owner callback counters */
 
-/* kt_edu_xfer.flags */
+/* kt_edu_xfer.flags (MAP_PAGES: IOMMU_SOFT_MAP_READ/WRITE) */
 #define KT_EDU_F_FROM_DEVICE	(1U << 0)	/* HOLD: DMA_FROM_DEVICE, else TO */
 #define KT_EDU_F_MASK64		(1U << 1)	/* HOLD: translate with a 64-bit mask */
 
@@ -33,6 +36,12 @@ struct kt_edu_xfer {
 	__u32 bounced;		/* out: the translation used a bounce buffer */
 	__u32 revoked;		/* out (RELEASE): an unmap revoked the hold */
 	__u32 inval_calls;	/* out (RELEASE): invalidate callbacks seen */
+	__u64 uaddr;		/* MAP_PAGES: user address */
+	__u64 released_pages;	/* out (STATUS): pages the owner got back */
+	__u64 last_iova;	/* out (STATUS): iova of the last release */
+	__u64 last_npages;	/* out (STATUS): pages of the last release */
+	__u32 release_calls;	/* out (STATUS): owner release callbacks */
+	__u32 pad;
 };
 
 #define KT_EDU_XFER	_IOWR('k', 0xe0, struct kt_edu_xfer)

@@ -581,6 +581,54 @@ void iommu_soft_get_stats(struct iommu_soft_domain *d,
 	iommu_soft_faults_pop(d, NULL, 0, &st->fault_overflow, NULL);
 }
 
+void iommu_soft_domain_stats(struct iommu_soft_domain *domain,
+			     struct iommu_soft_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->argsz = sizeof(*st);
+	st->domain_id = domain->id;
+	iommu_soft_get_stats(domain, st);
+}
+EXPORT_SYMBOL_GPL(iommu_soft_domain_stats);
+
+unsigned int iommu_soft_read_faults(struct iommu_soft_domain *domain,
+				    struct iommu_soft_fault_record *out,
+				    unsigned int max, u64 *overflow,
+				    unsigned int *pending)
+{
+	return iommu_soft_faults_pop(domain, out, max, overflow, pending);
+}
+EXPORT_SYMBOL_GPL(iommu_soft_read_faults);
+
+unsigned int iommu_soft_get_mappings(struct iommu_soft_domain *domain,
+				     u64 *start,
+				     struct iommu_soft_mapping_info *out,
+				     unsigned int max, bool *more)
+{
+	struct iommu_soft_mapping *m;
+	struct rb_node *n;
+	unsigned int i = 0;
+
+	down_read(&domain->map_lock);
+	m = __iommu_soft_find_le(domain, *start);
+	if (m && m->last >= *start)
+		n = &m->node;
+	else
+		n = m ? rb_next(&m->node) : rb_first(&domain->mappings);
+	for (; n && i < max; n = rb_next(n), i++) {
+		m = rb_entry(n, struct iommu_soft_mapping, node);
+		out[i].iova = m->iova;
+		out[i].size = m->last - m->iova + 1;
+		out[i].flags = m->perm | (m->mm ? 0 : IOMMU_SOFT_MAPPING_OWNED);
+		out[i].pad = 0;
+		*start = m->last + 1;
+	}
+	*more = n != NULL;
+	up_read(&domain->map_lock);
+	return i;
+}
+EXPORT_SYMBOL_GPL(iommu_soft_get_mappings);
+
 void iommu_soft_get_totals(struct iommu_soft_stats *st)
 {
 	st->domains = atomic64_read(&iommu_soft_total_domains);

@@ -16,7 +16,7 @@
 
 /* Most domains one open file may own. */
 #define IOMMU_SOFT_FILE_MAX_DOMAINS	256
-/* Most fault records one GET_FAULTS returns. */
+/* Most entries one GET_FAULTS or GET_MAPPINGS returns. */
 #define IOMMU_SOFT_MAX_FAULT_READ	4096U
 
 /**
@@ -60,6 +60,15 @@ static struct iommu_soft_domain *iommu_soft_file_domain(struct iommu_soft_file *
 		iommu_soft_domain_get(d);
 	xa_unlock(&f->domains);
 	return d;
+}
+
+/* Read-only requests may name any domain: this file's or a global id. */
+static struct iommu_soft_domain *iommu_soft_any_domain(struct iommu_soft_file *f,
+						       u32 id)
+{
+	struct iommu_soft_domain *d = iommu_soft_file_domain(f, id);
+
+	return d ? d : iommu_soft_domain_get_by_id(id);
 }
 
 static void iommu_soft_file_drop(struct iommu_soft_file *f,
@@ -288,12 +297,49 @@ static long iommu_soft_ioctl_stats(struct iommu_soft_file *f, void __user *uarg)
 		iommu_soft_get_totals(&arg);
 		return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 	}
-	d = iommu_soft_file_domain(f, arg.domain_id);
+	d = iommu_soft_any_domain(f, id);
 	if (!d)
 		return -ENOENT;
 	iommu_soft_get_stats(d, &arg);
 	iommu_soft_domain_put(d);
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+static long iommu_soft_ioctl_mappings(struct iommu_soft_file *f,
+				      void __user *uarg)
+{
+	struct iommu_soft_mapping_info *out = NULL;
+	struct iommu_soft_get_mappings arg;
+	struct iommu_soft_domain *d;
+	bool more = false;
+	int ret;
+
+	ret = iommu_soft_copy_in(&arg, sizeof(arg), uarg);
+	if (ret)
+		return ret;
+	if (arg.flags || arg.pad || arg.count > IOMMU_SOFT_MAX_FAULT_READ)
+		return -EINVAL;
+	d = iommu_soft_any_domain(f, arg.domain_id);
+	if (!d)
+		return -ENOENT;
+	if (arg.count) {
+		out = kvcalloc(arg.count, sizeof(*out), GFP_KERNEL_ACCOUNT);
+		if (!out) {
+			ret = -ENOMEM;
+			goto out_put;
+		}
+	}
+	arg.count = iommu_soft_get_mappings(d, &arg.start, out, arg.count, &more);
+	arg.more = more;
+	if (arg.count && copy_to_user(u64_to_user_ptr(arg.entries), out,
+				      arg.count * sizeof(*out)))
+		ret = -EFAULT;
+	else if (copy_to_user(uarg, &arg, sizeof(arg)))
+		ret = -EFAULT;
+	kvfree(out);
+out_put:
+	iommu_soft_domain_put(d);
+	return ret;
 }
 
 static long iommu_soft_ioctl(struct file *file, unsigned int cmd,
@@ -319,6 +365,8 @@ static long iommu_soft_ioctl(struct file *file, unsigned int cmd,
 		return iommu_soft_ioctl_set_eventfd(f, p);
 	case IOMMU_SOFT_GET_STATS:
 		return iommu_soft_ioctl_stats(f, p);
+	case IOMMU_SOFT_GET_MAPPINGS:
+		return iommu_soft_ioctl_mappings(f, p);
 	default:
 		return -ENOTTY;
 	}

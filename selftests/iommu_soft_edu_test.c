@@ -464,6 +464,18 @@ TEST_F(edu, caller_pinned_pages_released_to_owner)
 	EXPECT_EQ(st.mappings, 1);
 	EXPECT_EQ(st.bytes_mapped, 8 * PG);
 	EXPECT_EQ(st.pinned_pages, 0);	/* pinned by the owner, not here */
+	{
+		struct iommu_soft_mapping_info e[2];
+		struct iommu_soft_get_mappings g = {
+			.argsz = sizeof(g), .domain_id = self->id, .count = 2,
+			.entries = (uintptr_t)e,
+		};
+
+		ASSERT_OK(ioctl(self->fd, IOMMU_SOFT_GET_MAPPINGS, &g));
+		ASSERT_EQ(g.count, 1);
+		EXPECT_EQ(e[0].flags, IOMMU_SOFT_MAPPING_OWNED |
+			  IOMMU_SOFT_MAP_READ | IOMMU_SOFT_MAP_WRITE);
+	}
 
 	for (i = 0; i < 8; i++) {
 		ASSERT_OK(dma_rw(self->fd, self->id, iova + i * PG + 9, &v, 1, 0));

@@ -786,4 +786,83 @@ TEST(exit_cleans_up)
 	EXPECT_STREQ(refcnt, "0");
 }
 
+static int get_mappings(int fd, uint32_t id, uint64_t *start,
+			struct iommu_soft_mapping_info *e, uint32_t max,
+			uint32_t *more)
+{
+	struct iommu_soft_get_mappings g = {
+		.argsz = sizeof(g), .domain_id = id, .count = max,
+		.start = *start, .entries = (uintptr_t)e,
+	};
+	int ret = ioctl(fd, IOMMU_SOFT_GET_MAPPINGS, &g);
+
+	if (ret)
+		return ret;
+	*start = g.start;
+	*more = g.more;
+	return (int)g.count;
+}
+
+/* GET_MAPPINGS pages through the mappings in IOVA order. */
+TEST_F(dom, get_mappings_in_order)
+{
+	struct iommu_soft_mapping_info e[8];
+	struct iommu_soft_get_mappings bad = { .argsz = sizeof(bad) };
+	struct iommu_soft_stats st;
+	uint64_t start = 0;
+	uint32_t more = 0;
+	int fd2;
+
+	ASSERT_OK(do_map(self->fd, self->id, 0x900000, self->buf, 4 * PG,
+			 IOMMU_SOFT_MAP_READ | IOMMU_SOFT_MAP_WRITE));
+	ASSERT_OK(do_map(self->fd, self->id, 0x100000, self->buf + 4 * PG, PG,
+			 IOMMU_SOFT_MAP_READ));
+	ASSERT_OK(do_map(self->fd, self->id, 0x500000, self->buf + 5 * PG, 2 * PG,
+			 IOMMU_SOFT_MAP_WRITE));
+	/* Split the first into [0x900000] and [0x902000, 0x903fff]. */
+	ASSERT_EQ(do_unmap(self->fd, self->id, 0x901000, PG), PG);
+
+	ASSERT_EQ(get_mappings(self->fd, self->id, &start, e, 2, &more), 2);
+	EXPECT_EQ(more, 1);
+	EXPECT_EQ(e[0].iova, 0x100000);
+	EXPECT_EQ(e[0].size, PG);
+	EXPECT_EQ(e[0].flags, IOMMU_SOFT_MAP_READ);
+	EXPECT_EQ(e[1].iova, 0x500000);
+	EXPECT_EQ(e[1].size, 2 * PG);
+	EXPECT_EQ(e[1].flags, IOMMU_SOFT_MAP_WRITE);
+	EXPECT_EQ(start, 0x502000);
+	ASSERT_EQ(get_mappings(self->fd, self->id, &start, e, 8, &more), 2);
+	EXPECT_EQ(more, 0);
+	EXPECT_EQ(e[0].iova, 0x900000);
+	EXPECT_EQ(e[0].size, PG);
+	EXPECT_EQ(e[1].iova, 0x902000);
+	EXPECT_EQ(e[1].size, 2 * PG);
+	EXPECT_EQ(e[1].flags, IOMMU_SOFT_MAP_READ | IOMMU_SOFT_MAP_WRITE);
+	/* A start inside a mapping includes it. */
+	start = 0x903800;
+	ASSERT_EQ(get_mappings(self->fd, self->id, &start, e, 8, &more), 1);
+	EXPECT_EQ(e[0].iova, 0x902000);
+	start = 0x904000;
+	ASSERT_EQ(get_mappings(self->fd, self->id, &start, e, 8, &more), 0);
+	EXPECT_EQ(more, 0);
+
+	bad.domain_id = self->id;
+	bad.count = 5000;
+	ASSERT_ERRNO(ioctl(self->fd, IOMMU_SOFT_GET_MAPPINGS, &bad), EINVAL);
+	bad.count = 1;
+	bad.pad = 1;
+	ASSERT_ERRNO(ioctl(self->fd, IOMMU_SOFT_GET_MAPPINGS, &bad), EINVAL);
+
+	/* Read-only requests work on another file's domain; others do not. */
+	fd2 = dev_open();
+	ASSERT_GE(fd2, 0);
+	start = 0;
+	EXPECT_EQ(get_mappings(fd2, self->id, &start, e, 8, &more), 4);
+	ASSERT_OK(get_stats(fd2, self->id, &st));
+	EXPECT_EQ(st.mappings, 4);
+	EXPECT_EQ(st.addr_width, 48);
+	ASSERT_ERRNO(do_unmap(fd2, self->id, 0x100000, PG), ENOENT);
+	close(fd2);
+}
+
 KT_MAIN()

@@ -32,6 +32,9 @@
 #include <linux/list.h>
 #include <linux/dma-direction.h>
 
+/* Statistics, fault records and mapping info are shared with the uAPI. */
+#include "uapi/linux/iommu_soft.h"
+
 struct device;
 struct page;
 struct iommu_soft_domain;
@@ -251,5 +254,47 @@ void iommu_soft_xlate_release(struct iommu_soft_xlate *x);
  */
 int iommu_soft_rw(struct iommu_soft_domain *domain, u64 iova, void *buf,
 		  size_t len, bool write);
+
+/**
+ * iommu_soft_domain_stats() - snapshot of a domain's statistics
+ * @domain: the domain
+ * @st: filled in as IOMMU_SOFT_GET_STATS does (struct in
+ *	<uapi/linux/iommu_soft.h>); argsz, flags and domain_id are set too
+ */
+void iommu_soft_domain_stats(struct iommu_soft_domain *domain,
+			     struct iommu_soft_stats *st);
+
+/**
+ * iommu_soft_read_faults() - consume the oldest fault records
+ * @domain: the domain
+ * @out: room for @max records
+ * @max: most records to consume
+ * @overflow: out, optional: faults dropped because the log was full
+ * @pending: out, optional: records still in the log
+ *
+ * Does not sleep.
+ *
+ * Return: the number of records copied to @out.
+ */
+unsigned int iommu_soft_read_faults(struct iommu_soft_domain *domain,
+				    struct iommu_soft_fault_record *out,
+				    unsigned int max, u64 *overflow,
+				    unsigned int *pending);
+
+/**
+ * iommu_soft_get_mappings() - list mappings in IOVA order
+ * @domain: the domain
+ * @start: in: lowest IOVA of interest (the mapping covering it is
+ *	included); out: where to continue
+ * @out: room for @max entries
+ * @max: most entries
+ * @more: out: whether mappings remain after the ones copied
+ *
+ * Return: the number of entries copied.
+ */
+unsigned int iommu_soft_get_mappings(struct iommu_soft_domain *domain,
+				     u64 *start,
+				     struct iommu_soft_mapping_info *out,
+				     unsigned int max, bool *more);
 
 #endif /* _KVMIO_IOMMU_SOFT_H */

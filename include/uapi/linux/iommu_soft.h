@@ -267,7 +267,9 @@ struct iommu_soft_set_fault_eventfd {
  * translations and device accesses, @bounced those that needed a bounce
  * buffer.  The iotlb_* counters describe the per-domain translation cache.
  *
- * @domain_id 0 asks for the module-wide totals instead: @domains (live
+ * Statistics are read-only: @domain_id may name any domain (also one of
+ * another file or of a kernel user such as kvm_assign), not only this
+ * file's.  @domain_id 0 asks for the module-wide totals instead: @domains (live
  * domains, including those of other files and of kernel users),
  * @mappings, @bytes_mapped and @pinned_pages summed over all of them; every
  * other counter is 0.  Any caller that can open the device may read them.
@@ -296,5 +298,47 @@ struct iommu_soft_stats {
 	__u64 rejected[IOMMU_SOFT_REJ_NR];
 };
 #define IOMMU_SOFT_GET_STATS		_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 7)
+
+/**
+ * struct iommu_soft_mapping_info - one mapping (IOMMU_SOFT_GET_MAPPINGS)
+ * @iova: first IOVA
+ * @size: bytes
+ * @flags: IOMMU_SOFT_MAP_READ / _WRITE, and IOMMU_SOFT_MAPPING_OWNED when
+ *	the pages were pinned by a kernel user (e.g. through VFIO) rather
+ *	than by IOMMU_SOFT_MAP
+ * @pad: zero
+ */
+struct iommu_soft_mapping_info {
+	__u64 iova;
+	__u64 size;
+	__u32 flags;
+#define IOMMU_SOFT_MAPPING_OWNED	(1U << 31)
+	__u32 pad;
+};
+
+/**
+ * IOMMU_SOFT_GET_MAPPINGS - _IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 8),
+ *			     struct iommu_soft_get_mappings
+ *
+ * List the mappings of a domain in IOVA order, starting with the one that
+ * covers or follows @start, into the array at @entries (room for @count,
+ * at most 4096).  On return @count holds the number copied, @more is 1
+ * when further mappings exist and @start the IOVA to pass to continue.
+ * Read-only: @domain_id may name any domain, as for IOMMU_SOFT_GET_STATS.
+ *
+ * Errors: EINVAL (argsz, flags, padding, @count above 4096), EFAULT,
+ * ENOENT (no such domain).
+ */
+struct iommu_soft_get_mappings {
+	__u32 argsz;
+	__u32 flags;		/* none defined, must be 0 */
+	__u32 domain_id;
+	__u32 count;		/* in: room; out: copied */
+	__u64 start;		/* in: lowest IOVA; out: where to continue */
+	__u64 entries;		/* user pointer to struct iommu_soft_mapping_info[] */
+	__u32 more;		/* out */
+	__u32 pad;		/* must be 0 */
+};
+#define IOMMU_SOFT_GET_MAPPINGS		_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 8)
 
 #endif /* _UAPI_LINUX_IOMMU_SOFT_H */

@@ -68,13 +68,25 @@ static struct iommu_soft_domain *iommu_soft_domain_create(unsigned int width)
 	ret = iommu_soft_faults_init(d, READ_ONCE(iommu_soft_fault_log_size));
 	if (ret)
 		goto err_iotlb;
-	ret = xa_alloc_cyclic(&iommu_soft_ids, &d->id, d, XA_LIMIT(1, INT_MAX),
+	/* Reserve an id (lookups see nothing yet), publish when complete. */
+	ret = xa_alloc_cyclic(&iommu_soft_ids, &d->id, NULL, XA_LIMIT(1, INT_MAX),
 			      &iommu_soft_next_id, GFP_KERNEL);
 	if (ret < 0)
 		goto err_faults;
+	ret = iommu_soft_sysfs_add(d);
+	if (ret)
+		goto err_id;
+	ret = xa_err(xa_store(&iommu_soft_ids, d->id, d, GFP_KERNEL));
+	if (ret)
+		goto err_sysfs;
 	atomic64_inc(&iommu_soft_total_domains);
 	return d;
 
+err_sysfs:
+	iommu_soft_sysfs_remove(d);
+
+err_id:
+	xa_erase(&iommu_soft_ids, d->id);
 err_faults:
 	iommu_soft_faults_free(d);
 err_iotlb:
@@ -541,7 +553,8 @@ EXPORT_SYMBOL_GPL(iommu_soft_query);
  * iommu_soft_domain_destroy() - empty a domain for good
  * @d: the domain
  *
- * Marks it dead (no new mappings), removes its id and unmaps everything.
+ * Marks it dead (no new mappings), removes its id and its sysfs directory
+ * and unmaps everything.
  * The memory goes when the last reference is dropped.
  */
 void iommu_soft_domain_destroy(struct iommu_soft_domain *d)
@@ -550,6 +563,7 @@ void iommu_soft_domain_destroy(struct iommu_soft_domain *d)
 	d->dead = true;
 	up_write(&d->map_lock);
 	xa_cmpxchg(&iommu_soft_ids, d->id, d, NULL, GFP_KERNEL);
+	iommu_soft_sysfs_remove(d);
 	/* A split is never needed for the whole space: cannot fail. */
 	iommu_soft_unmap_range(d, 0, d->last_iova);
 }

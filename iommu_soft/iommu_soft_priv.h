@@ -19,6 +19,7 @@
 
 struct eventfd_ctx;
 struct mm_struct;
+struct iommu_soft_sysfs;
 
 /* Module parameters (main.c); read with READ_ONCE(), clamped where used. */
 extern unsigned int iommu_soft_max_mappings;
@@ -135,6 +136,7 @@ struct iommu_soft_counters {
  * @iotlb: the translation cache
  * @faults: the fault log
  * @stats: counters
+ * @sysfs: its sysfs directory (sysfs.c), NULL once removed
  */
 struct iommu_soft_domain {
 	struct kref ref;
@@ -160,6 +162,7 @@ struct iommu_soft_domain {
 	struct iommu_soft_iotlb iotlb;
 	struct iommu_soft_fault_log faults;
 	struct iommu_soft_counters stats;
+	struct iommu_soft_sysfs *sysfs;
 };
 
 /* domain.c */
@@ -199,6 +202,12 @@ unsigned int iommu_soft_faults_pop(struct iommu_soft_domain *d,
 				   unsigned int max, u64 *overflow,
 				   unsigned int *pending);
 int iommu_soft_faults_set_eventfd(struct iommu_soft_domain *d, int fd);
+
+/* sysfs.c */
+int iommu_soft_sysfs_init(void);
+void iommu_soft_sysfs_exit(void);
+int iommu_soft_sysfs_add(struct iommu_soft_domain *d);
+void iommu_soft_sysfs_remove(struct iommu_soft_domain *d);
 
 /* uapi.c */
 int iommu_soft_uapi_init(void);

@@ -5,7 +5,8 @@
  *
  * Files: domain.c (domains, mappings, pinning), xlate.c (translation for a
  * device, CPU-side access, held translations), iotlb.c (translation cache),
- * fault.c (fault log), uapi.c (/dev/iommu_soft).
+ * fault.c (fault log), sysfs.c (per-domain statistics), uapi.c
+ * (/dev/iommu_soft).
  */
 #include <linux/module.h>
 #include <linux/init.h>
@@ -49,12 +50,17 @@ static int __init iommu_soft_init(void)
 	ret = iommu_soft_domains_init();
 	if (ret)
 		return ret;
-	ret = iommu_soft_uapi_init();
+	ret = iommu_soft_sysfs_init();
 	if (ret)
 		goto err_domains;
+	ret = iommu_soft_uapi_init();
+	if (ret)
+		goto err_sysfs;
 	pr_info("version %s loaded\n", KVMIO_VERSION);
 	return 0;
 
+err_sysfs:
+	iommu_soft_sysfs_exit();
 err_domains:
 	iommu_soft_domains_exit();
 	return ret;
@@ -63,6 +69,7 @@ err_domains:
 static void __exit iommu_soft_exit(void)
 {
 	iommu_soft_uapi_exit();
+	iommu_soft_sysfs_exit();
 	iommu_soft_domains_exit();
 	pr_info("unloaded\n");
 }

@@ -865,4 +865,51 @@ TEST_F(dom, get_mappings_in_order)
 	close(fd2);
 }
 
+static long long domain_attr(uint32_t id, const char *name)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%u/%s", id, name);
+	if (read_sysfs(path, buf, sizeof(buf)))
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+/* Per-domain statistics in sysfs match GET_STATS; the folder goes with it. */
+TEST_F(dom, sysfs_domain_stats)
+{
+	struct iommu_soft_stats st;
+	char path[128];
+	unsigned char v;
+
+	ASSERT_OK(do_map(self->fd, self->id, 0x100000, self->buf, 2 * PG,
+			 IOMMU_SOFT_MAP_READ));
+	ASSERT_OK(dma_rw(self->fd, self->id, 0x100000, &v, 1, 0));
+	ASSERT_OK(dma_rw(self->fd, self->id, 0x100001, &v, 1, 0));
+	ASSERT_OK(dma_rw(self->fd, self->id, 0x101000, &v, 1, 0));
+	ASSERT_ERRNO(dma_rw(self->fd, self->id, 0x100000, &v, 1, 1), EFAULT);
+	ASSERT_ERRNO(dma_rw(self->fd, self->id, 0x200000, &v, 1, 0), EFAULT);
+	ASSERT_ERRNO(do_map(self->fd, self->id, 0x100000, self->buf, PG,
+			    IOMMU_SOFT_MAP_READ), EEXIST);
+	ASSERT_OK(get_stats(self->fd, self->id, &st));
+
+	EXPECT_EQ(domain_attr(self->id, "addr_width"), 48);
+	EXPECT_EQ(domain_attr(self->id, "mappings"), 1);
+	EXPECT_EQ(domain_attr(self->id, "bytes_mapped"), 2 * PG);
+	EXPECT_EQ(domain_attr(self->id, "pinned_pages"), 2);
+	EXPECT_EQ(domain_attr(self->id, "translations"), 3);
+	EXPECT_EQ(domain_attr(self->id, "iotlb_hits"), st.iotlb_hits);
+	EXPECT_EQ(domain_attr(self->id, "iotlb_misses"), st.iotlb_misses);
+	EXPECT_GE(st.iotlb_hits, 2);
+	EXPECT_EQ(domain_attr(self->id, "faults_no_write"), 1);
+	EXPECT_EQ(domain_attr(self->id, "faults_not_present"), 1);
+	EXPECT_EQ(domain_attr(self->id, "faults_no_read"), 0);
+	EXPECT_EQ(domain_attr(self->id, "rejected_exist"), 1);
+
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%u", self->id);
+	ASSERT_OK(access(path, F_OK));
+	ASSERT_OK(dom_destroy(self->fd, self->id));
+	ASSERT_ERRNO(access(path, F_OK), ENOENT);
+}
+
 KT_MAIN()

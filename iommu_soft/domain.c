@@ -162,8 +162,8 @@ EXPORT_SYMBOL_GPL(iommu_soft_domain_set_invalidate);
 /* Mapping tree */
 
 /* The mapping with the highest start <= @iova, or NULL. */
-static struct iommu_soft_mapping *__iommu_soft_find_le(struct iommu_soft_domain *d,
-							u64 iova)
+static struct iommu_soft_mapping *
+__iommu_soft_find_le(struct iommu_soft_domain *d, u64 iova)
 {
 	struct rb_node *n = d->mappings.rb_node;
 	struct iommu_soft_mapping *best = NULL;
@@ -342,6 +342,8 @@ int iommu_soft_map_user(struct iommu_soft_domain *domain, u64 iova,
 	u64 last, uend;
 	int ret;
 
+	if (!current->mm)
+		return -EINVAL;
 	ret = iommu_soft_check_map(domain, iova, size, perm, &last);
 	if (ret)
 		return ret;
@@ -637,7 +639,7 @@ unsigned int iommu_soft_get_mappings(struct iommu_soft_domain *domain,
 		out[i].pad = 0;
 		*start = m->last + 1;
 	}
-	*more = n != NULL;
+	*more = !!n;
 	up_read(&domain->map_lock);
 	return i;
 }

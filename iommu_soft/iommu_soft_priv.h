@@ -74,7 +74,7 @@ struct iommu_soft_iotlb_entry {
  * @size: number of entries
  */
 struct iommu_soft_iotlb {
-	spinlock_t lock;
+	spinlock_t lock;		/* protects entries[] */
 	struct iommu_soft_iotlb_entry *entries;
 	unsigned int size;
 };
@@ -90,7 +90,7 @@ struct iommu_soft_iotlb {
  * @eventfd: signalled on every fault, or NULL
  */
 struct iommu_soft_fault_log {
-	spinlock_t lock;
+	spinlock_t lock;		/* protects the fields below */
 	struct iommu_soft_fault_record *records;
 	unsigned int size;
 	unsigned int head;
@@ -144,18 +144,18 @@ struct iommu_soft_domain {
 	unsigned int addr_width;
 	u64 last_iova;
 
-	struct rw_semaphore map_lock;
+	struct rw_semaphore map_lock;	/* protects the mapping tree */
 	struct rb_root mappings;
 	unsigned long nr_mappings;
 	u64 bytes_mapped;
 	u64 pinned_pages;
 	bool dead;
 
-	spinlock_t hold_lock;
+	spinlock_t hold_lock;		/* protects holds, each hold's revoked */
 	struct list_head holds;
 	wait_queue_head_t hold_wq;
 
-	struct mutex inval_lock;
+	struct mutex inval_lock;	/* protects inval_fn, inval_priv */
 	void (*inval_fn)(void *priv, u64 first, u64 last);
 	void *inval_priv;
 
@@ -176,6 +176,7 @@ void iommu_soft_get_stats(struct iommu_soft_domain *d,
 void iommu_soft_get_totals(struct iommu_soft_stats *st);
 
 /* xlate.c */
+size_t iommu_soft_max_xlate(void);
 int __iommu_soft_rw(struct iommu_soft_domain *d, u64 iova, void *buf,
 		    size_t len, bool write, const char *source);
 bool iommu_soft_holds_overlap(struct iommu_soft_domain *d, u64 first,

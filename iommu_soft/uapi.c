@@ -193,7 +193,7 @@ static long iommu_soft_ioctl_dma_rw(struct iommu_soft_file *f, void __user *uarg
 		return ret;
 	if (arg.pad || (arg.flags & ~IOMMU_SOFT_DMA_RW_WRITE))
 		return -EINVAL;
-	if (!arg.len || arg.len > READ_ONCE(iommu_soft_max_xlate_bytes))
+	if (!arg.len || arg.len > iommu_soft_max_xlate())
 		return -EINVAL;
 	write = arg.flags & IOMMU_SOFT_DMA_RW_WRITE;
 	ubuf = u64_to_user_ptr(arg.buf);

@@ -16,7 +16,8 @@
 
 #define IOMMU_SOFT_XLATE_CAP	(16U << 20)
 
-static size_t iommu_soft_max_xlate(void)
+/* The largest translation or access: max_xlate_bytes, capped. */
+size_t iommu_soft_max_xlate(void)
 {
 	return min(READ_ONCE(iommu_soft_max_xlate_bytes), IOMMU_SOFT_XLATE_CAP);
 }

@@ -28,6 +28,7 @@
 #ifndef _KVMIO_IOMMU_SOFT_H
 #define _KVMIO_IOMMU_SOFT_H
 
+#include <linux/bits.h>
 #include <linux/types.h>
 #include <linux/list.h>
 #include <linux/dma-direction.h>
@@ -40,8 +41,8 @@ struct page;
 struct iommu_soft_domain;
 
 /* Mapping permissions: the same values as the uAPI's IOMMU_SOFT_MAP_*. */
-#define IOMMU_SOFT_PERM_READ	(1U << 0)
-#define IOMMU_SOFT_PERM_WRITE	(1U << 1)
+#define IOMMU_SOFT_PERM_READ	BIT(0)
+#define IOMMU_SOFT_PERM_WRITE	BIT(1)
 
 /**
  * struct iommu_soft_page_owner - releases caller-provided pages
@@ -73,7 +74,7 @@ struct iommu_soft_xlate {
 	size_t len;
 	bool bounced;
 
-	/* private */
+	/* private: to iommu_soft */
 	struct iommu_soft_domain *domain;
 	struct device *dev;
 	enum dma_data_direction dir;
@@ -120,6 +121,8 @@ void iommu_soft_domain_put(struct iommu_soft_domain *domain);
 /**
  * iommu_soft_domain_id() - the global id of a domain
  * @domain: the domain
+ *
+ * Return: the id, as iommu_soft_domain_get_by_id() and the uAPI know it.
  */
 u32 iommu_soft_domain_id(struct iommu_soft_domain *domain);
 

@@ -62,7 +62,7 @@
 struct kt_edu {
 	struct pci_dev *pdev;
 	void __iomem *bar;
-	struct mutex lock;
+	struct mutex lock;	/* device programming, hold state */
 	struct iommu_soft_xlate hold;
 	struct iommu_soft_domain *hold_domain;
 	bool held;
@@ -142,10 +142,10 @@ static int kt_edu_wait(struct kt_edu *e)
 	unsigned int i;
 
 	/* edu completes 100 ms of virtual time after the start. */
-	for (i = 0; i < 6000; i++) {
+	for (i = 0; i < 3000; i++) {
 		if (!(readl(e->bar + KT_EDU_REG_DMA_CMD) & KT_EDU_CMD_RUN))
 			return 0;
-		msleep(10);
+		msleep(20);
 	}
 	return -ETIMEDOUT;
 }

@@ -14,16 +14,17 @@
 #define KT_EDU_OP_FROM_DEVICE	2	/* edu writes its buffer to [iova, +len) */
 #define KT_EDU_OP_HOLD		3	/* translate and keep it, no device DMA */
 #define KT_EDU_OP_RELEASE	4	/* release the held translation */
-#define KT_EDU_OP_MAP_PAGES	5	/* pin [uaddr, +len) here, map it with
-					 * iommu_soft_map_pages() at iova */
+#define KT_EDU_OP_MAP_PAGES	5	/* pin [uaddr, +len), map_pages() it */
 #define KT_EDU_OP_STATUS	6	/* report the owner callback counters */
 
 /* kt_edu_xfer.flags (MAP_PAGES: IOMMU_SOFT_MAP_READ/WRITE) */
 #define KT_EDU_F_FROM_DEVICE	(1U << 0)	/* HOLD: DMA_FROM_DEVICE, else TO */
 #define KT_EDU_F_MASK64		(1U << 1)	/* HOLD: translate with a 64-bit mask */
 
-/* The edu buffer is at device address 0x40000, 4 KiB; a transfer must end
- * strictly below 0x41000, so dev_off + len must be below 4096. */
+/*
+ * The edu buffer is at device address 0x40000, 4 KiB; a transfer must end
+ * strictly below 0x41000, so dev_off + len must be below 4096.
+ */
 #define KT_EDU_BUF_SIZE		4096U
 
 struct kt_edu_xfer {

@@ -61,7 +61,7 @@
 #define IOMMU_SOFT_MAP_READ		(1U << 0)
 #define IOMMU_SOFT_MAP_WRITE		(1U << 1)
 
-/**
+/*
  * IOMMU_SOFT_DOMAIN_CREATE - _IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 0),
  *			      struct iommu_soft_domain_create
  *
@@ -78,9 +78,10 @@ struct iommu_soft_domain_create {
 	__u32 addr_width;	/* in */
 	__u32 domain_id;	/* out */
 };
+
 #define IOMMU_SOFT_DOMAIN_CREATE	_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 0)
 
-/**
+/*
  * IOMMU_SOFT_DOMAIN_DESTROY - _IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 1),
  *			       struct iommu_soft_domain_destroy
  *
@@ -98,9 +99,10 @@ struct iommu_soft_domain_destroy {
 	__u32 domain_id;
 	__u32 pad;		/* must be 0 */
 };
+
 #define IOMMU_SOFT_DOMAIN_DESTROY	_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 1)
 
-/**
+/*
  * IOMMU_SOFT_MAP - _IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 2),
  *		    struct iommu_soft_map
  *
@@ -126,9 +128,10 @@ struct iommu_soft_map {
 	__u64 vaddr;
 	__u64 size;
 };
+
 #define IOMMU_SOFT_MAP			_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 2)
 
-/**
+/*
  * IOMMU_SOFT_UNMAP - _IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 3),
  *		      struct iommu_soft_unmap
  *
@@ -148,9 +151,10 @@ struct iommu_soft_unmap {
 	__u64 iova;
 	__u64 size;		/* in: range size; out: bytes unmapped */
 };
+
 #define IOMMU_SOFT_UNMAP		_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 3)
 
-/**
+/*
  * IOMMU_SOFT_DMA_RW - _IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 4),
  *		       struct iommu_soft_dma_rw
  *
@@ -176,6 +180,7 @@ struct iommu_soft_dma_rw {
 	__u64 buf;		/* user pointer */
 	__u64 len;
 };
+
 #define IOMMU_SOFT_DMA_RW		_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 4)
 
 /**
@@ -203,7 +208,7 @@ struct iommu_soft_fault_record {
 	char source[32];
 };
 
-/**
+/*
  * IOMMU_SOFT_GET_FAULTS - _IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 5),
  *			   struct iommu_soft_get_faults
  *
@@ -227,9 +232,10 @@ struct iommu_soft_get_faults {
 	__u32 pending;		/* out */
 	__u32 pad;		/* must be 0 */
 };
+
 #define IOMMU_SOFT_GET_FAULTS		_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 5)
 
-/**
+/*
  * IOMMU_SOFT_SET_FAULT_EVENTFD - _IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 6),
  *				  struct iommu_soft_set_fault_eventfd
  *
@@ -244,6 +250,7 @@ struct iommu_soft_set_fault_eventfd {
 	__u32 domain_id;
 	__s32 fd;
 };
+
 #define IOMMU_SOFT_SET_FAULT_EVENTFD	_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 6)
 
 /* Indices of iommu_soft_stats.rejected[]: refused requests by cause. */
@@ -258,7 +265,7 @@ struct iommu_soft_set_fault_eventfd {
 /* Indices of iommu_soft_stats.faults[]: the fault reason values. */
 #define IOMMU_SOFT_FAULT_NR		8
 
-/**
+/*
  * IOMMU_SOFT_GET_STATS - _IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 7),
  *			  struct iommu_soft_stats
  *
@@ -297,6 +304,7 @@ struct iommu_soft_stats {
 	__u64 faults[IOMMU_SOFT_FAULT_NR];
 	__u64 rejected[IOMMU_SOFT_REJ_NR];
 };
+
 #define IOMMU_SOFT_GET_STATS		_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 7)
 
 /**
@@ -316,7 +324,7 @@ struct iommu_soft_mapping_info {
 	__u32 pad;
 };
 
-/**
+/*
  * IOMMU_SOFT_GET_MAPPINGS - _IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 8),
  *			     struct iommu_soft_get_mappings
  *
@@ -339,6 +347,7 @@ struct iommu_soft_get_mappings {
 	__u32 more;		/* out */
 	__u32 pad;		/* must be 0 */
 };
+
 #define IOMMU_SOFT_GET_MAPPINGS		_IO(IOMMU_SOFT_TYPE, IOMMU_SOFT_BASE + 8)
 
 #endif /* _UAPI_LINUX_IOMMU_SOFT_H */

@@ -511,4 +511,64 @@ TEST_F(edu, caller_pinned_pages_released_to_owner)
 	EXPECT_EQ(s.released_pages - s0.released_pages, 8);
 }
 
+struct racer {
+	int fd, efd;
+	uint32_t id;
+	unsigned char *buf;
+	volatile int stop;
+	int errors, holds, faults, unmaps;
+};
+
+static void *hold_loop(void *arg)
+{
+	struct racer *r = arg;
+	struct kt_edu_xfer x;
+
+	while (!r->stop) {
+		if (edu(r->efd, KT_EDU_OP_HOLD, KT_EDU_F_FROM_DEVICE, r->id,
+			0x70000800, 2 * PG, 0, &x)) {
+			if (errno == EFAULT)
+				r->faults++;
+			else
+				r->errors++;
+			continue;
+		}
+		r->holds++;
+		if (edu(r->efd, KT_EDU_OP_RELEASE, 0, 0, 0, 0, 0, &x) || x.revoked)
+			r->errors++;
+	}
+	return NULL;
+}
+
+/* Holds and unmaps of the same range race without errors or time-outs. */
+TEST_F_TIMEOUT(edu, hold_unmap_race, 120)
+{
+	struct racer r = { .fd = self->fd, .efd = self->efd, .id = self->id };
+	struct iommu_soft_stats st;
+	pthread_t t;
+	int i;
+
+	r.buf = pages(4);
+	ASSERT_TRUE(r.buf != NULL);
+	ASSERT_OK(pthread_create(&t, NULL, hold_loop, &r));
+	for (i = 0; i < 300; i++) {
+		if (do_map(self->fd, self->id, 0x70000000, r.buf, 4 * PG,
+			   IOMMU_SOFT_MAP_READ | IOMMU_SOFT_MAP_WRITE))
+			r.errors++;
+		if (i % 2)
+			usleep(100);
+		if (do_unmap(self->fd, self->id, 0x70000000, 4 * PG) != 4 * PG)
+			r.errors++;
+	}
+	r.stop = 1;
+	pthread_join(t, NULL);
+	KT_LOG("%d holds, %d faults", r.holds, r.faults);
+	EXPECT_EQ(r.errors, 0);
+	ASSERT_OK(get_stats(self->fd, self->id, &st));
+	EXPECT_EQ(st.held, 0);
+	EXPECT_EQ(st.mappings, 0);
+	EXPECT_EQ(st.unmap_wait_timeouts, 0);
+	EXPECT_EQ(st.faults[IOMMU_SOFT_FAULT_NOT_PRESENT], r.faults);
+}
+
 KT_MAIN()

@@ -11,6 +11,8 @@
 #include <linux/module.h>
 #include <linux/init.h>
 #include <linux/moduleparam.h>
+#include <linux/build_bug.h>
+#include <linux/mm.h>
 
 #include "kvmio/version.h"
 #include "iommu_soft_priv.h"
@@ -46,6 +48,13 @@ MODULE_PARM_DESC(unmap_wait_ms,
 static int __init iommu_soft_init(void)
 {
 	int ret;
+
+	/* uAPI map flags and fault directions are used as permissions. */
+	BUILD_BUG_ON(IOMMU_SOFT_MAP_READ != IOMMU_SOFT_PERM_READ);
+	BUILD_BUG_ON(IOMMU_SOFT_MAP_WRITE != IOMMU_SOFT_PERM_WRITE);
+	BUILD_BUG_ON(IOMMU_SOFT_DIR_READ != IOMMU_SOFT_PERM_READ);
+	BUILD_BUG_ON(IOMMU_SOFT_DIR_WRITE != IOMMU_SOFT_PERM_WRITE);
+	BUILD_BUG_ON(PAGE_SIZE != IOMMU_SOFT_PAGE_SIZE);
 
 	ret = iommu_soft_domains_init();
 	if (ret)

@@ -36,6 +36,23 @@ void __irq_remap_signal(struct irq_remap_entry *e)
 	kvmio_eventfd_signal(e->trigger);
 }
 
+/**
+ * __irq_remap_flush_deferred() - make the signals deferred to the irq_work
+ * @e: the entry
+ *
+ * Called by the irq_work, and before the trigger is replaced or dropped so
+ * that a signal already counted reaches the eventfd it was meant for.
+ */
+void __irq_remap_flush_deferred(struct irq_remap_entry *e)
+{
+	lockdep_assert_held(&e->table->lock);
+
+	if (!e->trigger || !eventfd_signal_allowed())
+		return;
+	for (; e->deferred; e->deferred--)
+		kvmio_eventfd_signal(e->trigger);
+}
+
 static bool irq_remap_source_ok(const struct irq_remap_entry *e, u16 source)
 {
 	static const u16 sq_mask[] = {
@@ -362,11 +379,7 @@ static void irq_remap_work_fn(struct irq_work *work)
 	unsigned long irqflags;
 
 	spin_lock_irqsave(&t->lock, irqflags);
-	while (e->deferred && e->trigger && eventfd_signal_allowed()) {
-		e->deferred--;
-		kvmio_eventfd_signal(e->trigger);
-	}
-	e->deferred = 0;
+	__irq_remap_flush_deferred(e);
 	spin_unlock_irqrestore(&t->lock, irqflags);
 
 	if (test_and_clear_bit(IRQ_REMAP_KICK_RESAMPLE, &e->kick))

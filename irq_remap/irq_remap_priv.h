@@ -162,6 +162,7 @@ int irq_remap_entry_info(struct irq_remap_table *t, unsigned int handle,
 /* deliver.c */
 void irq_remap_entry_init(struct irq_remap_table *t, unsigned int handle);
 void __irq_remap_signal(struct irq_remap_entry *e);
+void __irq_remap_flush_deferred(struct irq_remap_entry *e);
 void __irq_remap_unmask(struct irq_remap_entry *e);
 int irq_remap_resample_register(struct irq_remap_entry *e, struct file *file);
 void irq_remap_resample_unregister(struct irq_remap_entry *e,

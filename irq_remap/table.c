@@ -127,6 +127,7 @@ static void __irq_remap_entry_reset(struct irq_remap_entry *e, bool free)
 		irq_remap_resample_unregister(e, resample);
 
 	spin_lock_irqsave(&t->lock, irqflags);
+	__irq_remap_flush_deferred(e);
 	trigger = e->trigger;
 	e->trigger = NULL;
 	e->resample = NULL;
@@ -420,6 +421,8 @@ int irq_remap_entry_program(struct irq_remap_table *t, const void *owner,
 		irq_remap_resample_unregister(e, old_resample);
 
 	spin_lock_irqsave(&t->lock, irqflags);
+	if (e->trigger != trigger)
+		__irq_remap_flush_deferred(e);
 	old_trigger = e->trigger;
 	had_eoi = e->eoi;
 	e->trigger = trigger;
@@ -445,7 +448,6 @@ int irq_remap_entry_program(struct irq_remap_table *t, const void *owner,
 	if (!(e->flags & IRQ_REMAP_ENTRY_PRESENT)) {
 		e->pending = false;
 		e->coalescing = false;
-		e->deferred = 0;
 	}
 	if (cfg->flags & IRQ_REMAP_ENTRY_MASKED)
 		e->flags |= IRQ_REMAP_ENTRY_MASKED;

@@ -943,6 +943,53 @@ TEST(close_cleans_up)
 	EXPECT_EQ(read_refcnt(), refcnt);
 }
 
+#define CLIENT_KO "/usr/share/kvmio/test-modules/kt_irq_remap_client.ko"
+
+static int run_cmd(char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * A kernel module uses the kernel API the way kvm_assign does (ownership,
+ * programming from a fd, delivery, faults, masking, INTx with an EOI
+ * callback, and a delivery from inside another eventfd's wake-up, which
+ * must be deferred instead of tripping eventfd_signal()'s warning); its
+ * checks run in module_init.  Its signals arrive on our eventfd.
+ */
+TEST(kernel_api_client_module)
+{
+	char a1[32], a2[32];
+	int efd = eventfd(0, EFD_NONBLOCK), nfd = eventfd(0, EFD_NONBLOCK);
+	char *insmod[] = { "insmod", CLIENT_KO, a1, a2, NULL };
+	char *rmmod[] = { "rmmod", "kt_irq_remap_client", NULL };
+	uint64_t got = 0, v;
+
+	ASSERT_GE(efd, 0);
+	ASSERT_GE(nfd, 0);
+	ASSERT_OK(access(CLIENT_KO, R_OK));
+	snprintf(a1, sizeof(a1), "trigger_fd=%d", efd);
+	snprintf(a2, sizeof(a2), "nest_fd=%d", nfd);
+	ASSERT_EQ(run_cmd(insmod), 0);
+	while ((v = efd_wait(efd, 500)))
+		got += v;
+	EXPECT_EQ(got, 5);
+	ASSERT_EQ(run_cmd(rmmod), 0);
+	close(efd);
+	close(nfd);
+}
+
 /* Concurrency: raisers on every entry while another thread reprograms. */
 #define NR_ENT		4
 #define NR_RAISERS	3

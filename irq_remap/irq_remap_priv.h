@@ -101,7 +101,7 @@ struct irq_remap_entry {
  * @work: signals @eventfd outside the delivery path
  */
 struct irq_remap_fault_log {
-	spinlock_t		lock;
+	spinlock_t		lock;		/* see above */
 	struct irq_remap_fault	*recs;
 	unsigned int		size;
 	unsigned int		head;
@@ -139,10 +139,10 @@ struct irq_remap_table {
 	u32				id;
 	u16				requester_id;
 	unsigned int			nr_entries;
-	struct mutex			cfg_lock;
+	struct mutex			cfg_lock;	/* see above */
 	bool				dead;
 	unsigned int			nr_allocated;
-	spinlock_t			lock;
+	spinlock_t			lock;		/* see above */
 	u64				coalesce_ns;
 	u64				raised;
 	struct irq_remap_fault_log	log;

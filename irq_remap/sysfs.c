@@ -214,7 +214,7 @@ static void irq_remap_sysfs_release(struct kobject *kobj)
 	kfree(container_of(kobj, struct irq_remap_sysfs, kobj));
 }
 
-static struct kobj_type irq_remap_table_ktype = {
+static const struct kobj_type irq_remap_table_ktype = {
 	.release	= irq_remap_sysfs_release,
 	.sysfs_ops	= &kobj_sysfs_ops,
 	.default_groups	= irq_remap_table_groups,

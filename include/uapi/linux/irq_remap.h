@@ -60,7 +60,7 @@ enum irq_remap_fault_index {
 #define IRQ_REMAP_SQ_IGN_2_1	2	/* ignore bits 2:1 */
 #define IRQ_REMAP_SQ_IGN_2_0	3	/* ignore bits 2:0 (the whole function) */
 
-/**
+/*
  * IRQ_REMAP_TABLE_CREATE - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 0)
  *
  * Create a table for the physical source @requester_id (bus << 8 | devfn)
@@ -80,9 +80,10 @@ struct irq_remap_table_create {
 	__u32	table_id;	/* out */
 	__u32	pad1;
 };
+
 #define IRQ_REMAP_TABLE_CREATE	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 0)
 
-/**
+/*
  * IRQ_REMAP_TABLE_DESTROY - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 1)
  *
  * Destroy table @table_id: every entry is freed and its eventfds dropped.
@@ -94,9 +95,10 @@ struct irq_remap_table_op {
 	__u32	table_id;
 	__u32	pad0;
 };
+
 #define IRQ_REMAP_TABLE_DESTROY	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 1)
 
-/**
+/*
  * IRQ_REMAP_ENTRY_ALLOC - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 2)
  *
  * Allocate an entry of table @table_id to this file: the lowest free handle,
@@ -113,9 +115,10 @@ struct irq_remap_entry_alloc {
 	__u32	table_id;
 	__u32	handle;		/* in with ALLOC_FIXED, out */
 };
+
 #define IRQ_REMAP_ENTRY_ALLOC	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 2)
 
-/**
+/*
  * IRQ_REMAP_ENTRY_FREE - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 3)
  * IRQ_REMAP_ENTRY_MASK - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 5)
  * IRQ_REMAP_ENTRY_UNMASK - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 6)
@@ -143,9 +146,10 @@ struct irq_remap_entry_op {
 	__u32	table_id;
 	__u32	handle;
 };
+
 #define IRQ_REMAP_ENTRY_FREE	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 3)
 
-/**
+/*
  * IRQ_REMAP_ENTRY_SET - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 4)
  *
  * Program entry @handle (allocated to this file) of table @table_id.
@@ -189,12 +193,13 @@ struct irq_remap_entry_set {
 	__u32	pad1;
 	__u64	msi_addr;
 };
+
 #define IRQ_REMAP_ENTRY_SET	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 4)
 
 #define IRQ_REMAP_ENTRY_MASK	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 5)
 #define IRQ_REMAP_ENTRY_UNMASK	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 6)
 
-/**
+/*
  * IRQ_REMAP_RAISE - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 7)
  * IRQ_REMAP_INTX_ASSERT - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 8)
  *
@@ -222,12 +227,13 @@ struct irq_remap_raise {
 	__u32	delivered;	/* out */
 	__u32	faulted;	/* out */
 };
+
 #define IRQ_REMAP_RAISE		_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 7)
 #define IRQ_REMAP_INTX_ASSERT	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 8)
 #define IRQ_REMAP_INTX_DEASSERT	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 9)
 #define IRQ_REMAP_INTX_RESAMPLE	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 10)
 
-/**
+/*
  * IRQ_REMAP_GET_FAULTS - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 11)
  *
  * Consume up to @nr records (oldest first) from the fault log of table
@@ -258,9 +264,10 @@ struct irq_remap_get_faults {
 	__u32	remaining;	/* out */
 	__u32	pad0;
 };
+
 #define IRQ_REMAP_GET_FAULTS	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 11)
 
-/**
+/*
  * IRQ_REMAP_SET_FAULT_EVENTFD - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 12)
  *
  * Signal eventfd @fd (or none with -1) whenever table @table_id logs a
@@ -274,9 +281,10 @@ struct irq_remap_fault_eventfd {
 	__u32	table_id;
 	__s32	fd;
 };
+
 #define IRQ_REMAP_SET_FAULT_EVENTFD	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 12)
 
-/**
+/*
  * IRQ_REMAP_GET_TABLE_STATS - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 13)
  *
  * Table-wide state and statistics.  @faults[] counts faults by
@@ -296,9 +304,10 @@ struct irq_remap_table_stats {
 	__u64	fault_overflow;	/* out */
 	__u64	faults[IRQ_REMAP_FI_NR];	/* out */
 };
+
 #define IRQ_REMAP_GET_TABLE_STATS	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 13)
 
-/**
+/*
  * IRQ_REMAP_GET_ENTRY - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 14)
  *
  * State, programming and statistics of entry @handle of table @table_id
@@ -349,9 +358,10 @@ struct irq_remap_entry_info {
 	__u64	deferred;
 	__u64	faults;
 };
+
 #define IRQ_REMAP_GET_ENTRY	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 14)
 
-/**
+/*
  * IRQ_REMAP_SET_COALESCE - _IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 15)
  *
  * Set the coalescing interval of table @table_id to @interval_us
@@ -368,6 +378,7 @@ struct irq_remap_coalesce {
 	__u32	table_id;
 	__u32	interval_us;
 };
+
 #define IRQ_REMAP_SET_COALESCE	_IO(IRQ_REMAP_TYPE, IRQ_REMAP_BASE + 15)
 
 #define IRQ_REMAP_MAX_COALESCE_US	10000000u

@@ -42,7 +42,7 @@ int irq_remap_fault_init(struct irq_remap_fault_log *log, unsigned int size)
 	spin_lock_init(&log->lock);
 	init_irq_work(&log->work, irq_remap_fault_work_fn);
 	log->size = clamp(size, 1U, 65536U);
-	log->recs = kvcalloc(log->size, sizeof(*log->recs), GFP_KERNEL);
+	log->recs = kvcalloc(log->size, sizeof(*log->recs), GFP_KERNEL_ACCOUNT);
 	return log->recs ? 0 : -ENOMEM;
 }
 

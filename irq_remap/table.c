@@ -72,7 +72,7 @@ struct irq_remap_table *irq_remap_table_create(u16 requester_id,
 	if (!max_tables)
 		return ERR_PTR(-ENOSPC);
 
-	t = kvzalloc(struct_size(t, entries, nr_entries), GFP_KERNEL);
+	t = kvzalloc(struct_size(t, entries, nr_entries), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&t->ref);

@@ -501,6 +501,17 @@ static struct miscdevice irq_remap_misc = {
 
 int irq_remap_uapi_init(void)
 {
+	/* The same layout for 32-bit and 64-bit callers (compat_ptr_ioctl). */
+	BUILD_BUG_ON(sizeof(struct irq_remap_table_create) != 24);
+	BUILD_BUG_ON(sizeof(struct irq_remap_entry_set) != 48);
+	BUILD_BUG_ON(sizeof(struct irq_remap_raise) != 32);
+	BUILD_BUG_ON(sizeof(struct irq_remap_fault) != 16);
+	BUILD_BUG_ON(sizeof(struct irq_remap_get_faults) != 40);
+	BUILD_BUG_ON(sizeof(struct irq_remap_table_stats) != 80);
+	BUILD_BUG_ON(sizeof(struct irq_remap_entry_info) != 120);
+	BUILD_BUG_ON(offsetof(struct irq_remap_entry_set, msi_addr) != 40);
+	BUILD_BUG_ON(offsetof(struct irq_remap_table_stats, raised) != 32);
+
 	return misc_register(&irq_remap_misc);
 }
 

@@ -943,6 +943,84 @@ TEST(close_cleans_up)
 	EXPECT_EQ(read_refcnt(), refcnt);
 }
 
+/* Module parameters: limits and defaults of new tables. */
+#define PARAM(n) "/sys/module/irq_remap/parameters/" n
+
+static const char *const params[] = {
+	PARAM("max_tables"), PARAM("max_entries"), PARAM("fault_log_size"),
+	PARAM("default_coalesce_us"),
+};
+
+static int param_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -1;
+	close(fd);
+	return ret;
+}
+
+FIXTURE(param) {
+	char saved[4][32];
+	int fd;
+};
+
+FIXTURE_SETUP(param)
+{
+	unsigned int i;
+
+	for (i = 0; i < 4; i++)
+		ASSERT_OK(sysfs_read(params[i], self->saved[i], sizeof(self->saved[i])));
+	self->fd = ir_open();
+	ASSERT_GE(self->fd, 0);
+}
+
+FIXTURE_TEARDOWN(param)
+{
+	unsigned int i;
+
+	close(self->fd);
+	for (i = 0; i < 4; i++)
+		if (self->saved[i][0])
+			EXPECT_OK(param_write(params[i], self->saved[i]));
+}
+
+TEST_F(param, limits_and_defaults)
+{
+	struct irq_remap_fault recs[16];
+	struct irq_remap_get_faults g;
+	struct irq_remap_table_stats ts;
+	int tid;
+
+	/* Out-of-range values are refused. */
+	ASSERT_ERRNO(param_write(params[1], "0"), EINVAL);
+	ASSERT_ERRNO(param_write(params[1], "65537"), EINVAL);
+	ASSERT_ERRNO(param_write(params[2], "0"), EINVAL);
+	ASSERT_ERRNO(param_write(params[3], "10000001"), EINVAL);
+
+	ASSERT_OK(param_write(params[0], "0"));
+	ASSERT_ERRNO(ir_table(self->fd, RID, 4), ENOSPC);
+	ASSERT_OK(param_write(params[0], self->saved[0]));
+
+	ASSERT_OK(param_write(params[1], "8"));
+	ASSERT_ERRNO(ir_table(self->fd, RID, 9), EINVAL);
+	ASSERT_GE(ir_table(self->fd, RID, 8), 0);
+
+	ASSERT_OK(param_write(params[2], "4"));
+	ASSERT_OK(param_write(params[3], "1234"));
+	tid = ir_table(self->fd, RID, 2);
+	ASSERT_GE(tid, 0);
+	ASSERT_EQ(ir_raise(self->fd, tid, 0, RID, 10), 0);
+	ASSERT_OK(ir_faults(self->fd, tid, recs, 16, 0, &g));
+	EXPECT_EQ(g.nr, 4);
+	EXPECT_EQ(g.overflow, 6);
+	ASSERT_OK(ir_stats(self->fd, tid, &ts));
+	EXPECT_EQ(ts.coalesce_us, 1234);
+}
+
 #define CLIENT_KO "/usr/share/kvmio/test-modules/kt_irq_remap_client.ko"
 
 static int run_cmd(char *const argv[])
@@ -993,6 +1071,7 @@ TEST(kernel_api_client_module)
 /* Concurrency: raisers on every entry while another thread reprograms. */
 #define NR_ENT		4
 #define NR_RAISERS	3
+#define NR_ITER		2000
 
 struct stress {
 	int		fd;
@@ -1015,7 +1094,7 @@ static void *raiser_fn(void *arg)
 	struct stress *s = r->s;
 	unsigned int i;
 
-	for (i = 0; i < 400; i++) {
+	for (i = 0; i < NR_ITER; i++) {
 		uint32_t faulted = 0;
 		int h = (i + r->idx) % (NR_ENT + 1);	/* NR_ENT is not allocated */
 		int n = ir_raise_cmd(s->fd, IRQ_REMAP_RAISE, s->tid, h, RID, 8,
@@ -1040,7 +1119,7 @@ static void *reprogram_fn(void *arg)
 	while (!s->stop) {
 		int h = i % NR_ENT;
 
-		switch ((i / NR_ENT) % 4) {
+		switch ((i / NR_ENT) % 6) {
 		case 0:
 			ir_op(s->fd, IRQ_REMAP_ENTRY_MASK, s->tid, h);
 			break;
@@ -1051,8 +1130,16 @@ static void *reprogram_fn(void *arg)
 		case 2:
 			ir_op(s->fd, IRQ_REMAP_ENTRY_UNMASK, s->tid, h);
 			break;
-		default:
+		case 3:
 			ir_coalesce(s->fd, s->tid, (i & 8) ? 500 : 0);
+			break;
+		case 4:		/* now and then an INTx entry */
+			if (!(i & 0x70))
+				ir_set(s->fd, s->tid, h, IRQ_REMAP_ENTRY_PRESENT |
+				       IRQ_REMAP_ENTRY_INTX, s->efd[h][0]);
+			break;
+		default:
+			ir_op(s->fd, IRQ_REMAP_INTX_RESAMPLE, s->tid, h);
 			break;
 		}
 		i++;
@@ -1066,6 +1153,7 @@ TEST_TIMEOUT(concurrent_raise_and_reprogram, 300)
 	struct raiser r[NR_RAISERS];
 	struct stress *s = calloc(1, sizeof(*s));
 	uint64_t accepted = 0, faulted = 0, sum_acc = 0, sum_sig = 0, got = 0, v;
+	uint64_t masked = 0, coalesced = 0, suppressed = 0;
 	struct irq_remap_table_stats ts;
 	int i, j;
 
@@ -1098,6 +1186,9 @@ TEST_TIMEOUT(concurrent_raise_and_reprogram, 300)
 		struct irq_remap_entry_info info;
 
 		ASSERT_OK(ir_op(s->fd, IRQ_REMAP_ENTRY_UNMASK, s->tid, i));
+		ASSERT_OK(ir_entry(s->fd, s->tid, i, &info));
+		if (info.state & IRQ_REMAP_STATE_INTX)
+			ASSERT_OK(ir_op(s->fd, IRQ_REMAP_INTX_DEASSERT, s->tid, i));
 		ASSERT_OK(wait_not_coalescing(s->fd, s->tid, i, &info));
 	}
 	for (i = 0; i < NR_RAISERS; i++) {
@@ -1112,6 +1203,9 @@ TEST_TIMEOUT(concurrent_raise_and_reprogram, 300)
 		EXPECT_EQ(info.accepted, info.delivered + info.coalesced +
 			  info.masked + info.intx_suppressed);
 		sum_acc += info.accepted;
+		masked += info.masked;
+		coalesced += info.coalesced;
+		suppressed += info.intx_suppressed;
 		sum_sig += info.delivered + info.timer_fires +
 			   info.unmask_fires + info.resample_fires;
 		for (j = 0; j < 2; j++)
@@ -1119,10 +1213,12 @@ TEST_TIMEOUT(concurrent_raise_and_reprogram, 300)
 				got += v;
 	}
 	ASSERT_OK(ir_stats(s->fd, s->tid, &ts));
-	KT_LOG("accepted %llu faulted %llu signals %llu eventfd %llu",
-	       (unsigned long long)accepted, (unsigned long long)faulted,
-	       (unsigned long long)sum_sig, (unsigned long long)got);
-	EXPECT_EQ(accepted + faulted, NR_RAISERS * 400 * 8);
+	KT_LOG("accepted %llu (masked %llu coalesced %llu intx held %llu) faulted %llu signals %llu eventfd %llu",
+	       (unsigned long long)accepted, (unsigned long long)masked,
+	       (unsigned long long)coalesced, (unsigned long long)suppressed,
+	       (unsigned long long)faulted, (unsigned long long)sum_sig,
+	       (unsigned long long)got);
+	EXPECT_EQ(accepted + faulted, NR_RAISERS * NR_ITER * 8);
 	EXPECT_EQ(sum_acc, accepted);
 	EXPECT_EQ(got, sum_sig);
 	EXPECT_EQ(ts.raised, accepted + faulted);

@@ -156,8 +156,6 @@ void irq_remap_table_put(struct irq_remap_table *t);
 void irq_remap_table_totals(struct irq_remap_table *t,
 			    struct irq_remap_stats *sum,
 			    unsigned int *nr_allocated, u32 *coalesce_us);
-int irq_remap_entry_info(struct irq_remap_table *t, unsigned int handle,
-			 const void *owner, struct irq_remap_entry_info *info);
 
 /* deliver.c */
 void irq_remap_entry_init(struct irq_remap_table *t, unsigned int handle);

@@ -569,7 +569,19 @@ int irq_remap_entry_stats(struct irq_remap_table *t, unsigned int handle,
 }
 EXPORT_SYMBOL_GPL(irq_remap_entry_stats);
 
-/* Programming, state and statistics of an entry for the uAPI. */
+/**
+ * irq_remap_entry_info() - programming, state and statistics of an entry
+ * @t: the table
+ * @handle: the entry
+ * @owner: IRQ_REMAP_STATE_OWNED is set in @info->state if the entry is
+ *	allocated to this owner (may be NULL)
+ * @info: filled in from @info->state on (the header fields are left alone);
+ *	the layout is the uAPI's IRQ_REMAP_GET_ENTRY, so an owner can pass it
+ *	on to its own users (e.g. to show a context's interrupt table)
+ *
+ * Context: any, including hard-irq.
+ * Return: 0 or -EINVAL (handle beyond the table).
+ */
 int irq_remap_entry_info(struct irq_remap_table *t, unsigned int handle,
 			 const void *owner, struct irq_remap_entry_info *info)
 {
@@ -603,6 +615,7 @@ int irq_remap_entry_info(struct irq_remap_table *t, unsigned int handle,
 	spin_unlock_irqrestore(&t->lock, irqflags);
 	return 0;
 }
+EXPORT_SYMBOL_GPL(irq_remap_entry_info);
 
 /**
  * irq_remap_table_totals() - statistics summed over a table's entries

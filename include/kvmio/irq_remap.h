@@ -35,8 +35,10 @@ struct irq_remap_table;
  * @msi_addr: guest-visible MSI address (stored and reported)
  * @msi_data: guest-visible MSI data (stored and reported)
  * @eoi: optional, INTx only: called after each resample (EOI) of the
- *	entry, from hard-irq context, without irq_remap locks held; the owner
- *	typically unmasks the physical INTx there.
+ *	entry, without irq_remap locks held, in the context of the resample:
+ *	hard-irq (an irq_work) for a signal on @resample_fd, the caller's for
+ *	irq_remap_intx_resample().  The owner typically unmasks the physical
+ *	INTx there.
  * @eoi_data: argument of @eoi
  */
 struct irq_remap_entry_cfg {
@@ -107,6 +109,8 @@ int irq_remap_intx_resample(struct irq_remap_table *t, unsigned int handle);
 
 int irq_remap_entry_stats(struct irq_remap_table *t, unsigned int handle,
 			  struct irq_remap_stats *st);
+int irq_remap_entry_info(struct irq_remap_table *t, unsigned int handle,
+			 const void *owner, struct irq_remap_entry_info *info);
 unsigned int irq_remap_fault_read(struct irq_remap_table *t,
 				  struct irq_remap_fault *recs,
 				  unsigned int nr, bool consume,

@@ -107,6 +107,7 @@ static int __init kt_irq_remap_client_init(void)
 		.resample_fd = -1, .svt = IRQ_REMAP_SVT_RID, .sid = KT_RID,
 		.sq = IRQ_REMAP_SQ_ALL, .msi_addr = 0xfee00000, .msi_data = 0x31,
 	};
+	struct irq_remap_entry_info info = {};
 	struct irq_remap_fault recs[8];
 	struct irq_remap_stats st;
 	struct irq_remap_table *t;
@@ -128,6 +129,14 @@ static int __init kt_irq_remap_client_init(void)
 	KT_CHECK(irq_remap_entry_program(t, &kt_owner_b, h, &cfg) == -EPERM);
 	KT_CHECK(irq_remap_entry_program(t, &kt_owner_a, h, &cfg) == 0);
 	KT_CHECK(irq_remap_entry_set_masked(t, &kt_owner_b, h, true) == -EPERM);
+	KT_CHECK(irq_remap_entry_info(t, h, &kt_owner_a, &info) == 0);
+	KT_CHECK(info.state == (IRQ_REMAP_STATE_ALLOCATED | IRQ_REMAP_STATE_OWNED |
+				IRQ_REMAP_STATE_PRESENT));
+	KT_CHECK(info.msi_addr == 0xfee00000 && info.msi_data == 0x31);
+	KT_CHECK(info.svt == IRQ_REMAP_SVT_RID && info.sid == KT_RID);
+	KT_CHECK(irq_remap_entry_info(t, h, &kt_owner_b, &info) == 0);
+	KT_CHECK(!(info.state & IRQ_REMAP_STATE_OWNED));
+	KT_CHECK(irq_remap_entry_info(t, 8, NULL, &info) == -EINVAL);
 
 	/* Delivery and faults: signal 1. */
 	KT_CHECK(irq_remap_deliver(t, KT_RID, h) == 0);

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * deliver.c - the delivery path: from a physical (or software) interrupt to
+ * the eventfd of the right entry, with source checks, masking, coalescing
+ * and INTx level semantics.  Everything here runs in any context,
+ * hard-irq included: it only takes table->lock (irqsave) and the fault
+ * log's lock, and never sleeps.
+ */
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+
+#include "irq_remap_priv.h"
+
+/**
+ * __irq_remap_signal() - signal an entry's eventfd
+ * @e: the entry, present with a trigger
+ *
+ * eventfd_signal() refuses (and warns) when called from inside another
+ * eventfd's wake-up on the same task (eventfd_signal_allowed() false): a
+ * caller may reach us from such a callback (an owner's EOI eventfd, for
+ * instance).  The signal is then counted and made from the entry's
+ * irq_work, which runs in a context of its own.
+ */
+void __irq_remap_signal(struct irq_remap_entry *e)
+{
+	lockdep_assert_held(&e->table->lock);
+
+	if (!eventfd_signal_allowed()) {
+		e->deferred++;
+		e->st.deferred++;
+		irq_work_queue(&e->work);
+		return;
+	}
+	kvmio_eventfd_signal(e->trigger);
+}
+
+/**
+ * __irq_remap_flush_deferred() - make the signals deferred to the irq_work
+ * @e: the entry
+ *
+ * Called by the irq_work, and before the trigger is replaced or dropped so
+ * that a signal already counted reaches the eventfd it was meant for.
+ */
+void __irq_remap_flush_deferred(struct irq_remap_entry *e)
+{
+	lockdep_assert_held(&e->table->lock);
+
+	if (!e->trigger || !eventfd_signal_allowed())
+		return;
+	for (; e->deferred; e->deferred--)
+		kvmio_eventfd_signal(e->trigger);
+}
+
+static bool irq_remap_source_ok(const struct irq_remap_entry *e, u16 source)
+{
+	static const u16 sq_mask[] = {
+		[IRQ_REMAP_SQ_ALL]	= 0xffff,
+		[IRQ_REMAP_SQ_IGN_2]	= 0xfffb,
+		[IRQ_REMAP_SQ_IGN_2_1]	= 0xfff9,
+		[IRQ_REMAP_SQ_IGN_2_0]	= 0xfff8,
+	};
+	u8 bus = source >> 8;
+
+	switch (e->svt) {
+	case IRQ_REMAP_SVT_RID:
+		return !((source ^ e->sid) & sq_mask[e->sq & 3]);
+	case IRQ_REMAP_SVT_BUS:
+		return bus >= e->bus_start && bus <= e->bus_end;
+	default:
+		return true;
+	}
+}
+
+/* Called with the lock held; returns the fault reason, or 0. */
+static u8 __irq_remap_check(struct irq_remap_table *t, u16 source,
+			    unsigned int handle, bool intx)
+{
+	struct irq_remap_entry *e;
+
+	lockdep_assert_held(&t->lock);
+
+	t->raised++;
+	if (handle >= t->nr_entries)
+		return IRQ_REMAP_FAULT_INDEX;
+	e = &t->entries[handle];
+	if (!(e->flags & IRQ_REMAP_ENTRY_PRESENT))
+		return IRQ_REMAP_FAULT_NOT_PRESENT;
+	if (!irq_remap_source_ok(e, source)) {
+		e->st.faults++;
+		return IRQ_REMAP_FAULT_SOURCE_ID;
+	}
+	if (intx && !(e->flags & IRQ_REMAP_ENTRY_INTX)) {
+		e->st.faults++;
+		return IRQ_REMAP_FAULT_MODE;
+	}
+	return 0;
+}
+
+static int irq_remap_fault_errno(u8 reason)
+{
+	switch (reason) {
+	case IRQ_REMAP_FAULT_INDEX:
+		return -ERANGE;
+	case IRQ_REMAP_FAULT_NOT_PRESENT:
+		return -ENOENT;
+	case IRQ_REMAP_FAULT_SOURCE_ID:
+		return -EPERM;
+	default:
+		return -EINVAL;
+	}
+}
+
+static void __irq_remap_intx_assert(struct irq_remap_entry *e)
+{
+	lockdep_assert_held(&e->table->lock);
+
+	e->st.accepted++;
+	e->asserted = true;
+	if (e->flags & IRQ_REMAP_ENTRY_MASKED) {
+		e->pending = true;
+		e->st.masked++;
+	} else if (e->in_service) {
+		e->st.intx_suppressed++;
+	} else {
+		e->in_service = true;
+		e->st.delivered++;
+		e->last = ktime_get();
+		__irq_remap_signal(e);
+	}
+}
+
+static void __irq_remap_msi(struct irq_remap_entry *e)
+{
+	struct irq_remap_table *t = e->table;
+	ktime_t now;
+
+	lockdep_assert_held(&t->lock);
+
+	e->st.accepted++;
+	if (e->flags & IRQ_REMAP_ENTRY_MASKED) {
+		e->pending = true;
+		e->st.masked++;
+		return;
+	}
+	if (e->coalescing) {
+		e->st.coalesced++;
+		return;
+	}
+	now = ktime_get();
+	if (t->coalesce_ns && e->last &&
+	    ktime_to_ns(ktime_sub(now, e->last)) < t->coalesce_ns) {
+		e->coalescing = true;
+		e->st.coalesced++;
+		hrtimer_start(&e->timer, ktime_add_ns(e->last, t->coalesce_ns),
+			      HRTIMER_MODE_ABS);
+		return;
+	}
+	e->st.delivered++;
+	e->last = now;
+	__irq_remap_signal(e);
+}
+
+static int irq_remap_request(struct irq_remap_table *t, u16 source,
+			     unsigned int handle, bool intx)
+{
+	struct irq_remap_entry *e;
+	unsigned long irqflags;
+	u8 reason;
+
+	spin_lock_irqsave(&t->lock, irqflags);
+	reason = __irq_remap_check(t, source, handle, intx);
+	if (!reason) {
+		e = &t->entries[handle];
+		if (e->flags & IRQ_REMAP_ENTRY_INTX)
+			__irq_remap_intx_assert(e);
+		else
+			__irq_remap_msi(e);
+	}
+	spin_unlock_irqrestore(&t->lock, irqflags);
+
+	if (!reason)
+		return 0;
+	irq_remap_fault_record(t, source, handle, reason);
+	return irq_remap_fault_errno(reason);
+}
+
+/**
+ * irq_remap_deliver() - deliver one interrupt of a physical source
+ * @t: the table
+ * @source: requester id the interrupt came from (bus << 8 | devfn)
+ * @handle: entry the interrupt names
+ *
+ * The entry must be present and its source check must accept @source;
+ * otherwise a fault is logged and nothing is delivered.  A masked entry
+ * keeps the interrupt pending (delivered once on unmask); inside the
+ * table's coalescing interval the interrupt is merged into one delivery at
+ * the end of the interval; otherwise the entry's eventfd is signalled.  On
+ * an INTx entry this is irq_remap_intx_assert().
+ *
+ * Context: any, including hard-irq.
+ * Return: 0 when the entry accepted the interrupt (delivered, pending or
+ * coalesced); -ERANGE (handle beyond the table), -ENOENT (entry not
+ * present) or -EPERM (source check failed) after logging a fault.
+ */
+int irq_remap_deliver(struct irq_remap_table *t, u16 source,
+		      unsigned int handle)
+{
+	return irq_remap_request(t, source, handle, false);
+}
+EXPORT_SYMBOL_GPL(irq_remap_deliver);
+
+/**
+ * irq_remap_intx_assert() - raise the INTx line of an entry
+ * @t: the table
+ * @source: requester id asserting the line
+ * @handle: an entry programmed with IRQ_REMAP_ENTRY_INTX
+ *
+ * Checks as irq_remap_deliver().  The first assert signals the eventfd and
+ * puts the line in service: later asserts are not delivered until a
+ * resample (irq_remap_intx_resample() or the entry's resample eventfd),
+ * which delivers again if the line is still asserted.  While masked, the
+ * assert is left pending and delivered on unmask if the line is still high.
+ *
+ * Context: any, including hard-irq.
+ * Return: as irq_remap_deliver(); -EINVAL (after a fault) when the entry is
+ * not an INTx entry.
+ */
+int irq_remap_intx_assert(struct irq_remap_table *t, u16 source,
+			  unsigned int handle)
+{
+	return irq_remap_request(t, source, handle, true);
+}
+EXPORT_SYMBOL_GPL(irq_remap_intx_assert);
+
+static struct irq_remap_entry *__irq_remap_intx_entry(struct irq_remap_table *t,
+						      unsigned int handle,
+						      int *err)
+{
+	struct irq_remap_entry *e;
+
+	lockdep_assert_held(&t->lock);
+
+	if (handle >= t->nr_entries) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	e = &t->entries[handle];
+	if (!(e->flags & IRQ_REMAP_ENTRY_INTX)) {
+		*err = -ENXIO;
+		return NULL;
+	}
+	return e;
+}
+
+/**
+ * irq_remap_intx_deassert() - lower the INTx line of an entry
+ * @t: the table
+ * @handle: an INTx entry
+ *
+ * An assert left pending by a mask is dropped (the level is gone).
+ *
+ * Context: any, including hard-irq.
+ * Return: 0, -EINVAL (handle beyond the table) or -ENXIO (not INTx).
+ */
+int irq_remap_intx_deassert(struct irq_remap_table *t, unsigned int handle)
+{
+	struct irq_remap_entry *e;
+	unsigned long irqflags;
+	int err = 0;
+
+	spin_lock_irqsave(&t->lock, irqflags);
+	e = __irq_remap_intx_entry(t, handle, &err);
+	if (e) {
+		e->asserted = false;
+		e->pending = false;
+	}
+	spin_unlock_irqrestore(&t->lock, irqflags);
+	return err;
+}
+EXPORT_SYMBOL_GPL(irq_remap_intx_deassert);
+
+/**
+ * irq_remap_intx_resample() - end of interrupt for an INTx entry
+ * @t: the table
+ * @handle: an INTx entry
+ *
+ * The line leaves service; if it is still asserted (and the entry present
+ * and unmasked), it is delivered again.  Then the owner's EOI callback, if
+ * any, runs.  A signal on the entry's resample eventfd does the same.
+ *
+ * Context: any, including hard-irq.
+ * Return: 0, -EINVAL (handle beyond the table) or -ENXIO (not INTx).
+ */
+int irq_remap_intx_resample(struct irq_remap_table *t, unsigned int handle)
+{
+	void (*eoi)(void *eoi_data, unsigned int handle) = NULL;
+	struct irq_remap_entry *e;
+	unsigned long irqflags;
+	void *eoi_data = NULL;
+	int err = 0;
+
+	spin_lock_irqsave(&t->lock, irqflags);
+	e = __irq_remap_intx_entry(t, handle, &err);
+	if (e) {
+		e->in_service = false;
+		if ((e->flags & IRQ_REMAP_ENTRY_PRESENT) && e->asserted &&
+		    !(e->flags & IRQ_REMAP_ENTRY_MASKED)) {
+			e->in_service = true;
+			e->st.resample_fires++;
+			e->last = ktime_get();
+			__irq_remap_signal(e);
+		}
+		eoi = e->eoi;
+		eoi_data = e->eoi_data;
+	}
+	spin_unlock_irqrestore(&t->lock, irqflags);
+
+	if (eoi)
+		eoi(eoi_data, handle);
+	return err;
+}
+EXPORT_SYMBOL_GPL(irq_remap_intx_resample);
+
+/**
+ * __irq_remap_unmask() - clear an entry's mask and deliver what is pending
+ * @e: the entry
+ */
+void __irq_remap_unmask(struct irq_remap_entry *e)
+{
+	lockdep_assert_held(&e->table->lock);
+
+	if (!(e->flags & IRQ_REMAP_ENTRY_MASKED))
+		return;
+	e->flags &= ~IRQ_REMAP_ENTRY_MASKED;
+	if (!e->pending || !(e->flags & IRQ_REMAP_ENTRY_PRESENT))
+		return;
+	e->pending = false;
+	if (e->flags & IRQ_REMAP_ENTRY_INTX) {
+		if (!e->asserted || e->in_service)
+			return;
+		e->in_service = true;
+	}
+	e->st.unmask_fires++;
+	e->last = ktime_get();
+	__irq_remap_signal(e);
+}
+
+/* The end of a coalescing interval: make the merged delivery. */
+static enum hrtimer_restart irq_remap_timer_fn(struct hrtimer *timer)
+{
+	struct irq_remap_entry *e = container_of(timer, struct irq_remap_entry,
+						 timer);
+	struct irq_remap_table *t = e->table;
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&t->lock, irqflags);
+	if (e->coalescing) {
+		e->coalescing = false;
+		if (e->flags & IRQ_REMAP_ENTRY_MASKED) {
+			e->pending = true;
+		} else if (e->flags & IRQ_REMAP_ENTRY_PRESENT) {
+			e->st.timer_fires++;
+			e->last = ktime_get();
+			__irq_remap_signal(e);
+		}
+	}
+	spin_unlock_irqrestore(&t->lock, irqflags);
+	return HRTIMER_NORESTART;
+}
+
+/* Deferred signals and resamples of one entry, in hard-irq context. */
+static void irq_remap_work_fn(struct irq_work *work)
+{
+	struct irq_remap_entry *e = container_of(work, struct irq_remap_entry,
+						 work);
+	struct irq_remap_table *t = e->table;
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&t->lock, irqflags);
+	__irq_remap_flush_deferred(e);
+	spin_unlock_irqrestore(&t->lock, irqflags);
+
+	if (test_and_clear_bit(IRQ_REMAP_KICK_RESAMPLE, &e->kick))
+		irq_remap_intx_resample(t, e->handle);
+}
+
+/*
+ * Wake-up function on the resample eventfd's wait queue: called with that
+ * eventfd's lock held, possibly inside eventfd_signal(), so it only consumes
+ * the count and kicks the entry's irq_work.
+ */
+static int irq_remap_resample_wakeup(wait_queue_entry_t *wait,
+				     unsigned int mode, int sync, void *key)
+{
+	struct irq_remap_entry *e = container_of(wait, struct irq_remap_entry,
+						 resample_wait);
+	__poll_t flags = key_to_poll(key);
+	u64 cnt;
+
+	if (flags & EPOLLIN) {
+		eventfd_ctx_do_read(e->resample, &cnt);
+		set_bit(IRQ_REMAP_KICK_RESAMPLE, &e->kick);
+		irq_work_queue(&e->work);
+	}
+	return 0;
+}
+
+struct irq_remap_ptable {
+	poll_table			pt;
+	struct irq_remap_entry		*e;
+};
+
+static void irq_remap_resample_queue(struct file *file,
+				     wait_queue_head_t *wqh, poll_table *pt)
+{
+	struct irq_remap_ptable *p = container_of(pt, struct irq_remap_ptable,
+						  pt);
+
+	add_wait_queue(wqh, &p->e->resample_wait);
+}
+
+/**
+ * irq_remap_resample_register() - listen to an entry's resample eventfd
+ * @e: the entry, whose @resample is already set to @file's eventfd
+ * @file: the eventfd's file
+ *
+ * Context: process, table->cfg_lock held.
+ * Return: 0.
+ */
+int irq_remap_resample_register(struct irq_remap_entry *e, struct file *file)
+{
+	struct irq_remap_ptable p = { .e = e };
+
+	lockdep_assert_held(&e->table->cfg_lock);
+
+	init_waitqueue_func_entry(&e->resample_wait, irq_remap_resample_wakeup);
+	init_poll_funcptr(&p.pt, irq_remap_resample_queue);
+	vfs_poll(file, &p.pt);
+	return 0;
+}
+
+/**
+ * irq_remap_resample_unregister() - stop listening to a resample eventfd
+ * @e: the entry
+ * @ctx: the eventfd it was registered on
+ *
+ * Once this returns, the wake-up function no longer runs for @e.
+ * Context: process, table->cfg_lock held.
+ */
+void irq_remap_resample_unregister(struct irq_remap_entry *e,
+				   struct eventfd_ctx *ctx)
+{
+	u64 cnt;
+
+	lockdep_assert_held(&e->table->cfg_lock);
+	eventfd_ctx_remove_wait_queue(ctx, &e->resample_wait, &cnt);
+}
+
+/**
+ * irq_remap_entry_init() - set up an entry of a new table
+ * @t: the table
+ * @handle: the entry's index
+ */
+void irq_remap_entry_init(struct irq_remap_table *t, unsigned int handle)
+{
+	struct irq_remap_entry *e = &t->entries[handle];
+
+	e->table = t;
+	e->handle = handle;
+	init_irq_work(&e->work, irq_remap_work_fn);
+	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
+	e->timer.function = irq_remap_timer_fn;
+}

@@ -73,6 +73,8 @@ step() {
 step "modules" make -C "$KDIR" M="$B" "${KFLAGS[@]}" -j"$JOBS" modules
 step "test modules" make -C "$KDIR" M="$B/selftests/modules" "${KFLAGS[@]}" -j"$JOBS" modules
 step "tool" make -C "$TOP/tools" OUT="$B/bin" -j"$JOBS"
+# Rebuilt from scratch (it is small): a deleted test must not linger.
+rm -rf "$B/bin/selftests"
 step "selftests" make -C "$TOP/selftests" OUT="$B/bin/selftests" -j"$JOBS"
 
 if [ $STRICT -eq 1 ]; then

@@ -92,6 +92,21 @@ void ka_config_init(struct ka_ctx *ctx)
 	ka_cfg_set(ctx, KA_MSI_CAP + PCI_MSI_DATA_64, 2, 0, 0xffff);
 }
 
+/**
+ * ka_config_msi_vector() - the guest's MSI address and data
+ * @ctx:	the context; its lock is held
+ * @addr:	out: the 64-bit message address
+ * @data:	out: the message data
+ */
+void ka_config_msi_vector(struct ka_ctx *ctx, u64 *addr, u32 *data)
+{
+	lockdep_assert_held(&ctx->lock);
+
+	*addr = ka_cfg_get(ctx, KA_MSI_CAP + PCI_MSI_ADDRESS_LO, 4) |
+		(u64)ka_cfg_get(ctx, KA_MSI_CAP + PCI_MSI_ADDRESS_HI, 4) << 32;
+	*data = ka_cfg_get(ctx, KA_MSI_CAP + PCI_MSI_DATA_64, 2);
+}
+
 bool ka_config_memory_enabled(struct ka_ctx *ctx)
 {
 	return ka_cfg_get(ctx, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY;
@@ -131,7 +146,7 @@ ssize_t ka_config_rw(struct ka_ctx *ctx, char *buf, size_t count, loff_t pos,
 			bool pending;
 
 			spin_lock_irqsave(&ctx->irq_lock, flags);
-			pending = ctx->intx_pending || ctx->intx_masked;
+			pending = ctx->intx_pending;
 			spin_unlock_irqrestore(&ctx->irq_lock, flags);
 			if (pending && ctx->irq_type == KA_IRQ_INTX)
 				buf[PCI_STATUS - pos] |= PCI_STATUS_INTERRUPT;

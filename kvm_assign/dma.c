@@ -1,117 +1,112 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvm_assign: DMA on behalf of a context.
+ * kvm_assign: DMA on behalf of a context, through its iommu_soft domain.
  *
- * A model that is about to let the device touch guest memory asks for a
- * translation of the guest's address range (an IOVA of the VFIO container:
- * QEMU maps guest RAM there as usual).  The pages are pinned through VFIO
- * (vfio_pin_pages(), which refuses IOVAs the VMM has not mapped, or mapped
- * without the needed permission), and the device gets one bus address for
- * the whole range: the page itself when the range lies in one page the
- * device can reach, otherwise a bounce buffer allocated within the device's
- * DMA mask, copied in before a transfer to the device and out after a
- * transfer from it.  Nothing is programmed into the device unless every
- * byte of the range was granted.
+ * Each context owns an iommu_soft domain.  The domain is fed by VFIO's
+ * pinning of the guest's memory: QEMU maps guest RAM into the VFIO
+ * container as usual, and the first time a model needs a guest page, the
+ * page is pinned with vfio_pin_pages() (which refuses IOVAs the VMM has not
+ * mapped, or mapped without the needed permission) and mapped into the
+ * domain with the permissions the container grants.  The model then asks
+ * iommu_soft_translate() for one transfer's bus address: every byte must be
+ * mapped with the permission the direction needs, or a fault is recorded in
+ * the domain's log and nothing happens; pages beyond the device's DMA mask
+ * are bounced.  The translation is held for the duration of the transfer
+ * and released when the device reports completion.
  *
- * A translation is held for the duration of one transfer and released by
- * ka_dma_unmap() when the device reports completion; VFIO's dma_unmap
- * notification waits for in-flight transfers of the context (model).
+ * VFIO's dma_unmap notification unmaps the range from the domain:
+ * iommu_soft_unmap() waits for held translations, then gives each page back
+ * through ka_dma_release(), which unpins it.  Closing the device unmaps
+ * everything the same way.
  */
 #include <linux/dma-mapping.h>
-#include <linux/highmem.h>
 #include <linux/iommu.h>
-#include <linux/slab.h>
 
 #include "kvm_assign_priv.h"
+#include "kvmio/iommu_soft.h"
 
-static int ka_dma_copy(struct ka_xfer *x, bool to_bounce)
+/* iommu_soft gives a piece of a mapping back: unpin it from VFIO. */
+static void ka_dma_release(void *priv, u64 iova, struct page **pages,
+			   unsigned long npages)
 {
-	size_t done = 0;
-	unsigned int i;
+	struct ka_ctx *ctx = priv;
 
-	for (i = 0; i < x->npages; i++) {
-		size_t pofs = i ? 0 : offset_in_page(x->iova);
-		size_t n = min_t(size_t, PAGE_SIZE - pofs, x->len - done);
-		void *va = kmap_local_page(x->pages[i]);
-
-		if (to_bounce)
-			memcpy(x->bounce + done, va + pofs, n);
-		else
-			memcpy(va + pofs, x->bounce + done, n);
-		kunmap_local(va);
-		done += n;
-	}
-	return 0;
+	vfio_unpin_pages(&ctx->vdev, iova, npages);
+	atomic64_sub(npages, &ctx->stats.pages_pinned);
 }
 
 /*
- * Can the device reach the page directly?  Behind an IOMMU the DMA API
- * hands out addresses within the mask; without one the bus address is the
- * physical address, and asking dma_map_page() for a page beyond the mask
- * would warn, so such pages are bounced here instead.
+ * Map one guest page into the domain, pinned with the widest permission the
+ * container grants (read+write, else read, else write).
  */
-static bool ka_dma_reachable(struct device *dev, struct page *page, u64 iova,
-			     size_t len)
+static int ka_dma_fault_in(struct ka_ctx *ctx, u64 iova)
 {
-	phys_addr_t last = page_to_phys(page) + offset_in_page(iova) + len - 1;
+	static const struct { int prot; u32 perm; } tries[] = {
+		{ IOMMU_READ | IOMMU_WRITE, IOMMU_SOFT_PERM_READ | IOMMU_SOFT_PERM_WRITE },
+		{ IOMMU_READ, IOMMU_SOFT_PERM_READ },
+		{ IOMMU_WRITE, IOMMU_SOFT_PERM_WRITE },
+	};
+	const struct iommu_soft_page_owner owner = {
+		.release = ka_dma_release,
+		.priv = ctx,
+	};
+	struct page *page;
+	unsigned int i;
+	int ret;
 
-	if (device_iommu_mapped(dev))
-		return true;
-	return dev->dma_mask && last <= *dev->dma_mask;
+	for (i = 0; i < ARRAY_SIZE(tries); i++) {
+		ret = vfio_pin_pages(&ctx->vdev, iova, 1, tries[i].prot, &page);
+		if (ret == 1)
+			break;
+	}
+	if (i == ARRAY_SIZE(tries))
+		return -ENOENT;	/* not mapped by the VMM: left to translate() */
+
+	ret = iommu_soft_map_pages(ctx->domain, iova, &page, 1, tries[i].perm, &owner);
+	if (ret) {
+		vfio_unpin_pages(&ctx->vdev, iova, 1);
+		return ret == -EEXIST ? 0 : ret;
+	}
+	atomic64_inc(&ctx->stats.pages_pinned);
+	return 0;
 }
 
 /**
  * ka_dma_map() - translate a guest range for one device transfer
  * @ctx:	the context
  * @iova:	guest (container) address
- * @len:	length in bytes, at most KA_DMA_MAX
+ * @len:	length in bytes, 1..KA_DMA_MAX
  * @dir:	DMA_TO_DEVICE (device reads guest memory) or DMA_FROM_DEVICE
- * @x:		filled in; x->bus is what the device is given
+ * @x:		filled in; x->xlate.dma_addr is what the device is given
  *
- * Return: 0, or -EFAULT when VFIO refuses a page (not mapped, or mapped
- * without the permission @dir needs), -EINVAL for a bad range, -ENOMEM.
+ * Return: 0, or -EFAULT when the domain refuses the range (a fault is in
+ * its log), -EINVAL for a bad range, -ENOMEM, -EIO.
  */
 int ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
 	       enum dma_data_direction dir, struct ka_xfer *x)
 {
-	struct device *dev = &ctx->kd->pdev->dev;
-	int prot = dir == DMA_TO_DEVICE ? IOMMU_READ : IOMMU_WRITE;
-	u64 end, first;
+	u64 end, page, start, size, i, npages;
+	u32 perm;
 	int ret;
 
 	memset(x, 0, sizeof(*x));
 	if (!len || len > KA_DMA_MAX || check_add_overflow(iova, (u64)len - 1, &end))
 		return -EINVAL;
-	first = iova & PAGE_MASK;
-	x->npages = ((end & PAGE_MASK) - first) / PAGE_SIZE + 1;
-	x->iova = iova;
-	x->len = len;
-	x->dir = dir;
 
-	ret = vfio_pin_pages(&ctx->vdev, first, x->npages, prot, x->pages);
-	if (ret != x->npages) {
-		if (ret > 0)
-			vfio_unpin_pages(&ctx->vdev, first, ret);
-		x->npages = 0;
-		return -EFAULT;
+	npages = ((end & PAGE_MASK) - (iova & PAGE_MASK)) / PAGE_SIZE + 1;
+	for (i = 0, page = iova & PAGE_MASK; i < npages; i++, page += PAGE_SIZE) {
+		if (!iommu_soft_query(ctx->domain, page, &start, &size, &perm))
+			continue;
+		ret = ka_dma_fault_in(ctx, page);
+		if (ret && ret != -ENOENT)
+			return ret;
 	}
 
-	if (x->npages == 1 && ka_dma_reachable(dev, x->pages[0], iova, len)) {
-		x->bus = dma_map_page(dev, x->pages[0], offset_in_page(iova),
-				      len, dir);
-		if (!dma_mapping_error(dev, x->bus))
-			return 0;
-	}
-
-	/* Spans pages, or the page is out of the device's reach: bounce. */
-	x->bounce = dma_alloc_coherent(dev, len, &x->bus, GFP_KERNEL);
-	if (!x->bounce) {
-		vfio_unpin_pages(&ctx->vdev, first, x->npages);
-		x->npages = 0;
-		return -ENOMEM;
-	}
-	if (dir == DMA_TO_DEVICE)
-		ka_dma_copy(x, true);
+	ret = iommu_soft_translate(ctx->domain, &ctx->kd->pdev->dev, iova, len,
+				   dir, &x->xlate);
+	if (ret)
+		return ret;
+	x->held = true;
 	return 0;
 }
 
@@ -120,22 +115,65 @@ int ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
  * @ctx:	the context
  * @x:		the translation from ka_dma_map()
  *
- * Copies a bounced transfer from the device back into guest memory, then
- * unmaps and unpins.  May sleep.
+ * Copies a bounced transfer from the device back into guest memory.  May
+ * sleep.
  */
 void ka_dma_unmap(struct ka_ctx *ctx, struct ka_xfer *x)
 {
-	struct device *dev = &ctx->kd->pdev->dev;
-
-	if (!x->npages)
+	if (!x->held)
 		return;
-	if (x->bounce) {
-		if (x->dir == DMA_FROM_DEVICE)
-			ka_dma_copy(x, false);
-		dma_free_coherent(dev, x->len, x->bounce, x->bus);
-	} else {
-		dma_unmap_page(dev, x->bus, x->len, x->dir);
+	iommu_soft_xlate_release(&x->xlate);
+	x->held = false;
+}
+
+/**
+ * ka_dma_invalidate() - the VMM unmapped a range from the container
+ * @ctx:	the context
+ * @iova:	first address
+ * @len:	length
+ *
+ * Waits for transfers holding pages of the range, then unmaps and unpins.
+ */
+void ka_dma_invalidate(struct ka_ctx *ctx, u64 iova, u64 len)
+{
+	u64 first = iova & PAGE_MASK, last;
+
+	if (!len || check_add_overflow(iova, len - 1, &last))
+		last = U64_MAX;
+	last |= ~PAGE_MASK;
+	if (last == U64_MAX && first == 0) {
+		/* The whole space: in two halves (size must fit in u64). */
+		iommu_soft_unmap(ctx->domain, 0, 1ULL << 63);
+		iommu_soft_unmap(ctx->domain, 1ULL << 63, 1ULL << 63);
+		return;
 	}
-	vfio_unpin_pages(&ctx->vdev, x->iova & PAGE_MASK, x->npages);
-	x->npages = 0;
+	iommu_soft_unmap(ctx->domain, first, last - first + 1);
+}
+
+/**
+ * ka_dma_ctx_init() - give a context its domain
+ * @ctx: the context
+ *
+ * Return: 0 or a negative errno.
+ */
+int ka_dma_ctx_init(struct ka_ctx *ctx)
+{
+	ctx->domain = iommu_soft_domain_alloc(64);
+	if (IS_ERR(ctx->domain)) {
+		int ret = PTR_ERR(ctx->domain);
+
+		ctx->domain = NULL;
+		return ret;
+	}
+	return 0;
+}
+
+/**
+ * ka_dma_ctx_fini() - drop a context's domain (nothing may be mapped)
+ * @ctx: the context
+ */
+void ka_dma_ctx_fini(struct ka_ctx *ctx)
+{
+	iommu_soft_domain_put(ctx->domain);
+	ctx->domain = NULL;
 }

@@ -4,12 +4,15 @@
  *
  * VFIO_DEVICE_SET_IRQS gives a context the VMM's eventfds: one for INTx
  * (with an unmask eventfd, which QEMU connects to KVM's irqfd resampler)
- * or one for the single MSI vector.  The model reports the guest-visible
- * interrupt line of its device view with ka_ctx_interrupt() (raise) and
- * ka_ctx_intx_deassert() (the guest acknowledged it); this file turns those
- * into eventfd signals with INTx level semantics: an INTx delivery masks
- * the line until the VMM unmasks it, and an unmask with the line still
- * raised delivers again.
+ * or one for the single MSI vector.  They are programmed into the
+ * context's entry of the device's irq_remap table (source check: the
+ * physical device's requester ID; the guest's MSI address/data recorded).
+ * The model reports the guest-visible interrupt line of its device view
+ * with ka_ctx_interrupt() (raise) and ka_ctx_intx_deassert() (the guest
+ * acknowledged it); irq_remap turns those into eventfd signals, with INTx
+ * level semantics: a delivery puts the line in service until the VMM's
+ * unmask (resample), and an unmask with the line still raised delivers
+ * again.
  *
  * The request interrupt (VFIO_PCI_REQ_IRQ_INDEX) is how the context asks
  * the VMM to release the device when its mdev is removed or the physical
@@ -21,46 +24,41 @@
 
 #include "kvm_assign_priv.h"
 
-/* Caller holds ctx->irq_lock. */
-static void __ka_signal(struct ka_ctx *ctx)
+static u16 ka_source_id(struct ka_ctx *ctx)
 {
-	lockdep_assert_held(&ctx->irq_lock);
-
-	if (!ctx->trigger)
-		return;
-	kvmio_eventfd_signal(ctx->trigger);
-	atomic64_inc(&ctx->stats.irqs_delivered);
+	return pci_dev_id(ctx->kd->pdev);
 }
 
 /**
  * ka_ctx_interrupt() - the context's device view raises its interrupt
  * @ctx: the context
  *
- * Callable from hard-irq context.  MSI: one delivery.  INTx: the line is
- * raised; it is delivered unless masked, and then masked automatically.
+ * Callable from hard-irq context.  The interrupt goes through the context's
+ * irq_remap entry, as coming from the physical device's requester ID: MSI,
+ * one delivery; INTx, the line is raised (delivered unless the entry is in
+ * service or masked, then held until the VMM's resample or unmask).
  */
 void ka_ctx_interrupt(struct ka_ctx *ctx)
 {
+	struct irq_remap_table *t = ctx->kd->irq_table;
 	unsigned long flags;
+	int ret = -ENODEV;
 
 	spin_lock_irqsave(&ctx->irq_lock, flags);
 	switch (ctx->irq_type) {
 	case KA_IRQ_MSI:
-		__ka_signal(ctx);
+		ret = irq_remap_deliver(t, ka_source_id(ctx), ctx->irq_handle);
 		break;
 	case KA_IRQ_INTX:
 		ctx->intx_pending = true;
-		if (ctx->intx_masked) {
-			atomic64_inc(&ctx->stats.irqs_masked);
-			break;
-		}
-		ctx->intx_masked = true;
-		__ka_signal(ctx);
+		ret = irq_remap_intx_assert(t, ka_source_id(ctx), ctx->irq_handle);
 		break;
 	case KA_IRQ_NONE:
 		break;
 	}
 	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+	if (!ret)
+		atomic64_inc(&ctx->stats.irqs_delivered);
 }
 
 /**
@@ -72,80 +70,85 @@ void ka_ctx_intx_deassert(struct ka_ctx *ctx)
 	unsigned long flags;
 
 	spin_lock_irqsave(&ctx->irq_lock, flags);
+	if (ctx->intx_pending && ctx->irq_type == KA_IRQ_INTX)
+		irq_remap_intx_deassert(ctx->kd->irq_table, ctx->irq_handle);
 	ctx->intx_pending = false;
 	spin_unlock_irqrestore(&ctx->irq_lock, flags);
 }
 
+/* End of INTx service (EOI): re-delivers if the line is still raised. */
 static void ka_intx_unmask(struct ka_ctx *ctx)
 {
-	unsigned long flags;
+	struct irq_remap_table *t = ctx->kd->irq_table;
 
-	spin_lock_irqsave(&ctx->irq_lock, flags);
-	ctx->intx_masked = false;
-	if (ctx->irq_type == KA_IRQ_INTX && ctx->intx_pending) {
-		ctx->intx_masked = true;
-		__ka_signal(ctx);
-	}
-	spin_unlock_irqrestore(&ctx->irq_lock, flags);
-}
-
-static void ka_intx_mask(struct ka_ctx *ctx)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&ctx->irq_lock, flags);
-	ctx->intx_masked = true;
-	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+	irq_remap_entry_set_masked(t, ctx, ctx->irq_handle, false);
+	irq_remap_intx_resample(t, ctx->irq_handle);
 }
 
 /*
  * virqfd handler: the unmask eventfd fired (KVM's resampler, on EOI).  It
- * runs inside that eventfd's wake-up, where signalling another eventfd is
- * not allowed: it only unmasks, and asks for ka_unmask_thread() (run from
- * a workqueue) when the line is still up and must be delivered again.
+ * runs inside that eventfd's wake-up; irq_remap defers a re-delivery made
+ * there to its irq_work, where signalling the trigger eventfd is allowed.
  */
 static int ka_unmask_handler(void *opaque, void *unused)
 {
-	struct ka_ctx *ctx = opaque;
-	unsigned long flags;
-	int redeliver = 0;
-
-	spin_lock_irqsave(&ctx->irq_lock, flags);
-	ctx->intx_masked = false;
-	if (ctx->irq_type == KA_IRQ_INTX && ctx->intx_pending) {
-		ctx->intx_masked = true;
-		redeliver = 1;
-	}
-	spin_unlock_irqrestore(&ctx->irq_lock, flags);
-	return redeliver;
+	ka_intx_unmask(opaque);
+	return 0;
 }
 
-static void ka_unmask_thread(void *opaque, void *unused)
+/* Program the context's entry; @type KA_IRQ_NONE with @fd -1 disables. */
+static int ka_program(struct ka_ctx *ctx, enum ka_irq_type type, int fd)
 {
-	struct ka_ctx *ctx = opaque;
+	struct irq_remap_entry_cfg cfg = {
+		.trigger_fd = fd,
+		.resample_fd = -1,
+		.svt = IRQ_REMAP_SVT_RID,
+		.sid = ka_source_id(ctx),
+		.sq = IRQ_REMAP_SQ_ALL,
+	};
 	unsigned long flags;
+	int ret;
 
+	if (type != KA_IRQ_NONE)
+		cfg.flags = IRQ_REMAP_ENTRY_PRESENT;
+	if (type == KA_IRQ_INTX)
+		cfg.flags |= IRQ_REMAP_ENTRY_INTX;
+	if (type == KA_IRQ_MSI)
+		ka_config_msi_vector(ctx, &cfg.msi_addr, &cfg.msi_data);
+
+	ret = irq_remap_entry_program(ctx->kd->irq_table, ctx, ctx->irq_handle, &cfg);
+	if (ret)
+		return ret;
 	spin_lock_irqsave(&ctx->irq_lock, flags);
-	if (ctx->irq_type == KA_IRQ_INTX)
-		__ka_signal(ctx);
-	spin_unlock_irqrestore(&ctx->irq_lock, flags);
-}
-
-/* Replace the trigger; @type KA_IRQ_NONE with a NULL @trigger disables. */
-static void ka_set_trigger(struct ka_ctx *ctx, enum ka_irq_type type,
-			   struct eventfd_ctx *trigger)
-{
-	struct eventfd_ctx *old;
-	unsigned long flags;
-
-	spin_lock_irqsave(&ctx->irq_lock, flags);
-	old = ctx->trigger;
-	ctx->trigger = trigger;
 	ctx->irq_type = type;
-	ctx->intx_masked = false;
+	ctx->intx_pending = false;
 	spin_unlock_irqrestore(&ctx->irq_lock, flags);
-	if (old)
-		eventfd_ctx_put(old);
+	return 0;
+}
+
+/**
+ * ka_irq_ctx_init() - give a context its interrupt remapping entry
+ * @ctx: the context
+ *
+ * Return: 0 or a negative errno (-ENOSPC: the device's table is full).
+ */
+int ka_irq_ctx_init(struct ka_ctx *ctx)
+{
+	int h = irq_remap_entry_alloc(ctx->kd->irq_table, ctx, -1);
+
+	if (h < 0)
+		return h;
+	ctx->irq_handle = h;
+	return 0;
+}
+
+/**
+ * ka_irq_ctx_fini() - free a context's entry
+ * @ctx: the context
+ */
+void ka_irq_ctx_fini(struct ka_ctx *ctx)
+{
+	irq_remap_entry_free(ctx->kd->irq_table, ctx, ctx->irq_handle);
 }
 
 static void ka_set_req(struct ka_ctx *ctx, struct eventfd_ctx *req)
@@ -196,7 +199,7 @@ void ka_irqs_disable(struct ka_ctx *ctx)
 	lockdep_assert_held(&ctx->lock);
 
 	vfio_virqfd_disable(&ctx->unmask);
-	ka_set_trigger(ctx, KA_IRQ_NONE, NULL);
+	ka_program(ctx, KA_IRQ_NONE, -1);
 	ka_set_req(ctx, NULL);
 }
 
@@ -229,24 +232,17 @@ static int ka_set_irqs_req(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
 
 static int ka_set_trigger_fd(struct ka_ctx *ctx, enum ka_irq_type type, s32 fd)
 {
-	struct eventfd_ctx *trigger;
-
 	if (fd < 0) {
-		if (ctx->irq_type == type) {
-			if (type == KA_IRQ_INTX)
-				vfio_virqfd_disable(&ctx->unmask);
-			ka_set_trigger(ctx, KA_IRQ_NONE, NULL);
-		}
-		return 0;
+		if (ctx->irq_type != type)
+			return 0;
+		if (type == KA_IRQ_INTX)
+			vfio_virqfd_disable(&ctx->unmask);
+		return ka_program(ctx, KA_IRQ_NONE, -1);
 	}
 	/* One interrupt mode at a time, as on a real function. */
 	if (ctx->irq_type != KA_IRQ_NONE && ctx->irq_type != type)
 		return -EBUSY;
-	trigger = eventfd_ctx_fdget(fd);
-	if (IS_ERR(trigger))
-		return PTR_ERR(trigger);
-	ka_set_trigger(ctx, type, trigger);
-	return 0;
+	return ka_program(ctx, type, fd);
 }
 
 static int ka_set_irqs_intx(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
@@ -260,13 +256,8 @@ static int ka_set_irqs_intx(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
 	case VFIO_IRQ_SET_ACTION_TRIGGER:
 		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
 			return ka_set_trigger_fd(ctx, KA_IRQ_INTX, *(s32 *)data);
-		if (dtype == VFIO_IRQ_SET_DATA_NONE && !hdr->count) {
-			if (ctx->irq_type == KA_IRQ_INTX) {
-				vfio_virqfd_disable(&ctx->unmask);
-				ka_set_trigger(ctx, KA_IRQ_NONE, NULL);
-			}
-			return 0;
-		}
+		if (dtype == VFIO_IRQ_SET_DATA_NONE && !hdr->count)
+			return ka_set_trigger_fd(ctx, KA_IRQ_INTX, -1);
 		if (ctx->irq_type != KA_IRQ_INTX)
 			return -EINVAL;
 		if (yes)	/* loopback: the VMM tests its eventfd */
@@ -276,7 +267,8 @@ static int ka_set_irqs_intx(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
 		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
 			return -EINVAL;
 		if (yes)
-			ka_intx_mask(ctx);
+			irq_remap_entry_set_masked(ctx->kd->irq_table, ctx,
+						   ctx->irq_handle, true);
 		return 0;
 	case VFIO_IRQ_SET_ACTION_UNMASK:
 		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
@@ -288,9 +280,8 @@ static int ka_set_irqs_intx(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
 			}
 			if (ctx->irq_type != KA_IRQ_INTX)
 				return -EINVAL;
-			return vfio_virqfd_enable(ctx, ka_unmask_handler,
-						  ka_unmask_thread, NULL,
-						  &ctx->unmask, fd);
+			return vfio_virqfd_enable(ctx, ka_unmask_handler, NULL,
+						  NULL, &ctx->unmask, fd);
 		}
 		if (yes)
 			ka_intx_unmask(ctx);
@@ -309,11 +300,8 @@ static int ka_set_irqs_msi(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
 
 	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
 		return ka_set_trigger_fd(ctx, KA_IRQ_MSI, *(s32 *)data);
-	if (dtype == VFIO_IRQ_SET_DATA_NONE && !hdr->count) {
-		if (ctx->irq_type == KA_IRQ_MSI)
-			ka_set_trigger(ctx, KA_IRQ_NONE, NULL);
-		return 0;
-	}
+	if (dtype == VFIO_IRQ_SET_DATA_NONE && !hdr->count)
+		return ka_set_trigger_fd(ctx, KA_IRQ_MSI, -1);
 	if (ctx->irq_type != KA_IRQ_MSI)
 		return -EINVAL;
 	if (dtype == VFIO_IRQ_SET_DATA_NONE || *(u8 *)data)

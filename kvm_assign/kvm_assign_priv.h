@@ -28,6 +28,9 @@
 #include <linux/spinlock.h>
 #include <linux/vfio.h>
 
+#include "kvmio/iommu_soft.h"
+#include "kvmio/irq_remap.h"
+
 #define KA_CONFIG_SIZE		256
 #define KA_MSI_CAP		0x40	/* offset of the virtual MSI capability */
 #define KA_MSI_CAP_SIZE		14	/* 64-bit MSI, no per-vector masking */
@@ -36,26 +39,15 @@ struct ka_ctx;
 struct ka_dev;
 
 #define KA_DMA_MAX		4096	/* longest single transfer a model asks for */
-#define KA_DMA_MAX_PAGES	(KA_DMA_MAX / PAGE_SIZE + 1)
 
 /**
  * struct ka_xfer - a guest range translated for one device transfer
- * @iova:	guest (container) address of the range
- * @len:	its length
- * @dir:	DMA_TO_DEVICE or DMA_FROM_DEVICE
- * @bus:	the address the device is given
- * @bounce:	bounce buffer, or NULL when @bus maps the guest page itself
- * @npages:	pinned pages (0: nothing held)
- * @pages:	the pinned guest pages
+ * @xlate:	the iommu_soft translation (xlate.dma_addr goes to the device)
+ * @held:	@xlate must be released
  */
 struct ka_xfer {
-	u64			iova;
-	size_t			len;
-	enum dma_data_direction	dir;
-	dma_addr_t		bus;
-	void			*bounce;
-	unsigned int		npages;
-	struct page		*pages[KA_DMA_MAX_PAGES];
+	struct iommu_soft_xlate	xlate;
+	bool			held;
 };
 
 /**
@@ -126,6 +118,8 @@ struct ka_model {
  * @type:	the one mdev type ("kvm_assign-<model>")
  * @types:	array of types passed to mdev_register_parent()
  * @type_name:	storage for @type's sysfs name
+ * @irq_table:	irq_remap table of the device (its requester ID); each
+ *		context owns one entry
  * @lock:	protects @owner; taken in hard-irq context
  * @owner:	the context whose guest owns the device (NULL: none)
  * @model_data:	the model's per-device state
@@ -140,6 +134,7 @@ struct ka_dev {
 	struct mdev_type	type;
 	struct mdev_type	*types[1];
 	char			type_name[32];
+	struct irq_remap_table	*irq_table;
 	spinlock_t		lock;
 	struct ka_ctx		*owner;
 	void			*model_data;
@@ -157,6 +152,8 @@ struct ka_dev {
  * @dma_started:	transfers the model let the device run
  * @dma_refused:	transfers refused (range, permission, bus mastering)
  * @resets:		VFIO_DEVICE_RESET calls
+ * @pages_pinned:	guest pages pinned through VFIO and mapped in the
+ *			context's iommu_soft domain
  */
 struct ka_stats {
 	atomic64_t	config_writes_dropped;
@@ -168,6 +165,7 @@ struct ka_stats {
 	atomic64_t	dma_started;
 	atomic64_t	dma_refused;
 	atomic64_t	resets;
+	atomic64_t	pages_pinned;
 };
 
 enum ka_irq_type {
@@ -187,12 +185,12 @@ enum ka_irq_type {
  * @config_wmask: writable bits of @config
  * @bar_size:	sizes of the BARs the guest sees
  * @open:	the VFIO device is open (protected by @lock)
+ * @domain:	iommu_soft domain of the guest memory the device may reach
+ * @irq_handle:	this context's entry in kd->irq_table
  * @irq_lock:	protects the interrupt state below; hard-irq safe
- * @irq_type:	how interrupts reach the VMM
- * @trigger:	eventfd signalled for an interrupt (INTx or MSI vector 0)
- * @intx_masked: INTx is masked (by the VMM or automatically on delivery)
- * @intx_pending: an interrupt arrived while INTx was masked
- * @unmask:	virqfd that unmasks INTx when its eventfd fires
+ * @irq_type:	how interrupts reach the VMM (through the irq_remap entry)
+ * @intx_pending: the virtual INTx line is raised
+ * @unmask:	virqfd that ends INTx service (resample) when its eventfd fires
  * @req_trigger: eventfd that asks the VMM to release the device (REQ IRQ)
  * @model_state: the model's per-context state
  * @stats:	counters
@@ -206,11 +204,11 @@ struct ka_ctx {
 	u8			config_wmask[KA_CONFIG_SIZE];
 	u32			bar_size[PCI_STD_NUM_BARS];
 	bool			open;
+	struct iommu_soft_domain *domain;
+	unsigned int		irq_handle;
 
 	spinlock_t		irq_lock;
 	enum ka_irq_type	irq_type;
-	struct eventfd_ctx	*trigger;
-	bool			intx_masked;
 	bool			intx_pending;
 	struct virqfd		*unmask;
 	struct eventfd_ctx	*req_trigger;
@@ -232,6 +230,7 @@ void ka_config_init(struct ka_ctx *ctx);
 ssize_t ka_config_rw(struct ka_ctx *ctx, char *buf, size_t count, loff_t pos,
 		     bool write);
 bool ka_config_memory_enabled(struct ka_ctx *ctx);
+void ka_config_msi_vector(struct ka_ctx *ctx, u64 *addr, u32 *data);
 bool ka_config_bus_master(struct ka_ctx *ctx);
 
 /* rdwr.c */
@@ -242,8 +241,13 @@ ssize_t ka_bar_rw(struct ka_ctx *ctx, int bar, char *buf, size_t count,
 int ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
 	       enum dma_data_direction dir, struct ka_xfer *x);
 void ka_dma_unmap(struct ka_ctx *ctx, struct ka_xfer *x);
+void ka_dma_invalidate(struct ka_ctx *ctx, u64 iova, u64 len);
+int ka_dma_ctx_init(struct ka_ctx *ctx);
+void ka_dma_ctx_fini(struct ka_ctx *ctx);
 
 /* intrs.c */
+int ka_irq_ctx_init(struct ka_ctx *ctx);
+void ka_irq_ctx_fini(struct ka_ctx *ctx);
 int ka_set_irqs(struct ka_ctx *ctx, unsigned long arg);
 void ka_irqs_disable(struct ka_ctx *ctx);
 void ka_ctx_interrupt(struct ka_ctx *ctx);

@@ -122,10 +122,17 @@ static int ka_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_vectors;
 
+	/* One entry per context; one context per device for now. */
+	kd->irq_table = irq_remap_table_create(pci_dev_id(pdev), 1);
+	if (IS_ERR(kd->irq_table)) {
+		ret = PTR_ERR(kd->irq_table);
+		goto err_model;
+	}
+
 	ret = request_irq(kd->irq, ka_irq, pdev->msi_enabled ? 0 : IRQF_SHARED,
 			  KBUILD_MODNAME, kd);
 	if (ret)
-		goto err_model;
+		goto err_table;
 
 	snprintf(kd->type_name, sizeof(kd->type_name), "%s", model->name);
 	kd->type.sysfs_name = kd->type_name;
@@ -143,6 +150,8 @@ static int ka_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 err_irq:
 	free_irq(kd->irq, kd);
+err_table:
+	irq_remap_table_destroy(kd->irq_table);
 err_model:
 	model->remove(kd);
 err_vectors:
@@ -167,6 +176,7 @@ static void ka_remove(struct pci_dev *pdev)
 	/* Removes every context, waiting for their VFIO users to close them. */
 	mdev_unregister_parent(&kd->parent);
 	free_irq(kd->irq, kd);
+	irq_remap_table_destroy(kd->irq_table);
 	kd->model->remove(kd);
 	pci_free_irq_vectors(pdev);
 	pci_clear_master(pdev);

@@ -40,7 +40,38 @@ KA_STAT_ATTR(bar_reads);
 KA_STAT_ATTR(bar_writes);
 KA_STAT_ATTR(bar_refused);
 KA_STAT_ATTR(irqs_delivered);
-KA_STAT_ATTR(irqs_masked);
+KA_STAT_ATTR(pages_pinned);
+
+/* Interrupts held by the context's irq_remap entry: masked or in service. */
+static ssize_t irqs_masked_show(struct device *dev, struct device_attribute *attr,
+				char *buf)
+{
+	struct ka_ctx *ctx = dev_get_drvdata(dev);
+	struct irq_remap_stats st;
+
+	if (irq_remap_entry_stats(ctx->kd->irq_table, ctx->irq_handle, &st))
+		return -EIO;
+	return sysfs_emit(buf, "%llu\n", (unsigned long long)(st.masked + st.intx_suppressed));
+}
+static DEVICE_ATTR_RO(irqs_masked);
+
+static ssize_t iommu_domain_show(struct device *dev, struct device_attribute *attr,
+				 char *buf)
+{
+	struct ka_ctx *ctx = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%u\n", iommu_soft_domain_id(ctx->domain));
+}
+static DEVICE_ATTR_RO(iommu_domain);
+
+static ssize_t irq_entry_show(struct device *dev, struct device_attribute *attr,
+			      char *buf)
+{
+	struct ka_ctx *ctx = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%u\n", ctx->irq_handle);
+}
+static DEVICE_ATTR_RO(irq_entry);
 KA_STAT_ATTR(dma_started);
 KA_STAT_ATTR(dma_refused);
 KA_STAT_ATTR(resets);
@@ -75,6 +106,9 @@ static struct attribute *ka_ctx_attrs[] = {
 	&dev_attr_dma_started.attr,
 	&dev_attr_dma_refused.attr,
 	&dev_attr_resets.attr,
+	&dev_attr_pages_pinned.attr,
+	&dev_attr_iommu_domain.attr,
+	&dev_attr_irq_entry.attr,
 	NULL,
 };
 
@@ -95,7 +129,7 @@ static int ka_init_dev(struct vfio_device *vdev)
 	struct ka_ctx *ctx = vdev_to_ctx(vdev);
 	struct mdev_device *mdev = to_mdev_device(vdev->dev);
 	struct ka_dev *kd = container_of(mdev->type->parent, struct ka_dev, parent);
-	int i;
+	int i, ret;
 
 	ctx->kd = kd;
 	ctx->mdev = mdev;
@@ -105,7 +139,22 @@ static int ka_init_dev(struct vfio_device *vdev)
 		if (kd->model->bar_mask & BIT(i))
 			ctx->bar_size[i] = kd->bar_len[i];
 	ka_config_init(ctx);
-	return kd->model->ctx_init(ctx);
+	ret = ka_dma_ctx_init(ctx);
+	if (ret)
+		return ret;
+	ret = ka_irq_ctx_init(ctx);
+	if (ret)
+		goto err_dma;
+	ret = kd->model->ctx_init(ctx);
+	if (ret)
+		goto err_irq;
+	return 0;
+
+err_irq:
+	ka_irq_ctx_fini(ctx);
+err_dma:
+	ka_dma_ctx_fini(ctx);
+	return ret;
 }
 
 static void ka_release_dev(struct vfio_device *vdev)
@@ -113,6 +162,8 @@ static void ka_release_dev(struct vfio_device *vdev)
 	struct ka_ctx *ctx = vdev_to_ctx(vdev);
 
 	ctx->kd->model->ctx_fini(ctx);
+	ka_irq_ctx_fini(ctx);
+	ka_dma_ctx_fini(ctx);
 	mutex_destroy(&ctx->lock);
 }
 
@@ -145,6 +196,8 @@ static void ka_close_device(struct vfio_device *vdev)
 	mutex_lock(&ctx->lock);
 	ka_irqs_disable(ctx);
 	kd->model->reset(ctx);
+	/* Unpin every guest page while VFIO still allows it. */
+	ka_dma_invalidate(ctx, 0, 0);
 	spin_lock_irq(&kd->lock);
 	if (kd->owner == ctx)
 		kd->owner = NULL;
@@ -319,14 +372,16 @@ static long ka_ioctl(struct vfio_device *vdev, unsigned int cmd,
 }
 
 /*
- * The VMM unmapped guest memory from the container: a transfer in flight
- * may use it, so wait for it to end (its pages are unpinned then).
+ * The VMM unmapped guest memory from the container: let a transfer in
+ * flight end, then unmap the range from the context's domain (which waits
+ * for any translation still held) and unpin its pages.
  */
 static void ka_dma_unmap_notify(struct vfio_device *vdev, u64 iova, u64 length)
 {
 	struct ka_ctx *ctx = vdev_to_ctx(vdev);
 
 	ctx->kd->model->quiesce(ctx);
+	ka_dma_invalidate(ctx, iova, length);
 }
 
 static void ka_request(struct vfio_device *vdev, unsigned int count)

@@ -200,7 +200,8 @@ static void ka_edu_dma_start(struct ka_ctx *ctx, u64 cmd)
 	if (ret)
 		goto refuse;
 	/* edu clamps addresses to its mask; a bus address beyond it is a bug. */
-	if (WARN_ON_ONCE(edu->xfer.bus + cnt > DMA_BIT_MASK(ctx->kd->model->dma_bits) + 1)) {
+	if (WARN_ON_ONCE(edu->xfer.xlate.dma_addr + cnt >
+			 DMA_BIT_MASK(ctx->kd->model->dma_bits) + 1)) {
 		ka_dma_unmap(ctx, &edu->xfer);
 		ret = -EIO;
 		goto refuse;
@@ -211,8 +212,8 @@ static void ka_edu_dma_start(struct ka_ctx *ctx, u64 cmd)
 	 * and a 32-bit write sets the whole edu register.
 	 */
 	atomic64_inc(&ctx->stats.dma_started);
-	iowrite32(to_ram ? dev_addr : edu->xfer.bus, regs + EDU_DMA_SRC);
-	iowrite32(to_ram ? edu->xfer.bus : dev_addr, regs + EDU_DMA_DST);
+	iowrite32(to_ram ? dev_addr : edu->xfer.xlate.dma_addr, regs + EDU_DMA_SRC);
+	iowrite32(to_ram ? edu->xfer.xlate.dma_addr : dev_addr, regs + EDU_DMA_DST);
 	iowrite32(cnt, regs + EDU_DMA_CNT);
 	/* Always ask for the completion interrupt: it releases the pages. */
 	iowrite32(EDU_DMA_RUN | (to_ram ? EDU_DMA_TO_RAM : 0) | EDU_DMA_IRQ,

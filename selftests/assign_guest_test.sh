@@ -82,6 +82,9 @@ refused=$(awk '$1 == "dma_refused" {print $2}' /tmp/ctx.out)
 started=$(awk '$1 == "dma_started" {print $2}' /tmp/ctx.out)
 check "host: the guest's bad DMA address was refused and counted (kvmio)" "[ \"${refused:-0}\" -ge 1 ]"
 check "host: the guest's good transfers ran on the device" "[ \"${started:-0}\" -ge 3 ]"
+notpresent=$(awk '$1 == "faults_not_present" {print $2}' /tmp/ctx.out)
+check "host: the refused DMA is a not-present fault in the context's iommu_soft domain" \
+	"[ \"${notpresent:-0}\" -ge 1 ]"
 check "kvmio remove the context" "kvmio remove $UUID"
 check "kvmio unbind gives the device back" "kvmio unbind $bdf && [ ! -e /sys/bus/pci/drivers/kvm_assign/$bdf ]"
 echo "1..$n"

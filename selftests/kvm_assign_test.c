@@ -103,6 +103,21 @@ static int find_edu(char *bdf, size_t len)
 	return -1;
 }
 
+/* A statistic of the context's iommu_soft domain. */
+static long domain_stat(const char *name)
+{
+	char path[256], buf[64];
+	long id = -1;
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/iommu_domain", UUID);
+	if (!read_str(path, buf, sizeof(buf)))
+		id = atol(buf);
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%ld/%s", id, name);
+	if (read_str(path, buf, sizeof(buf)))
+		return -1;
+	return atol(buf);
+}
+
 static long stat_of(const char *name)
 {
 	char path[256], buf[64];
@@ -488,6 +503,20 @@ static void dma_round_trip(struct kt_fix_edu *self, struct kt_ctx *_kt, uint64_t
 	EXPECT_EQ(memcmp(self->buf + off, self->buf + 0x2000, 0x100), 0);
 	EXPECT_EQ(stat_of("dma_started"), 2);
 	EXPECT_EQ(stat_of("dma_refused"), 0);
+	/* The guest pages came into the context's domain through VFIO pins. */
+	EXPECT_EQ(stat_of("pages_pinned"), 3);
+	EXPECT_EQ(domain_stat("mappings"), 3);
+	EXPECT_EQ(domain_stat("translations"), 2);
+	/* The VMM unmapping its memory unpins everything. */
+	{
+		struct vfio_iommu_type1_dma_unmap um = { .argsz = sizeof(um) };
+
+		um.iova = iova;
+		um.size = BUF_PAGES * 4096;
+		ASSERT_OK(ioctl(self->container, VFIO_IOMMU_UNMAP_DMA, &um));
+		EXPECT_EQ(stat_of("pages_pinned"), 0);
+		EXPECT_EQ(domain_stat("mappings"), 0);
+	}
 }
 
 TEST_F(edu, dma_both_ways_low_iova)
@@ -513,12 +542,16 @@ TEST_F(edu, dma_refused_unmapped_readonly_and_out_of_buffer)
 	/* Known content in the device buffer. */
 	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF, 0x80, 0), 0);
 
-	/* From an unmapped IOVA: refused, the device buffer is unchanged. */
+	/* From an unmapped IOVA: refused, the device buffer is unchanged, and
+	 * the context's domain logs a not-present fault. */
 	ASSERT_EQ(dma(self, 0x7000000, EDU_BUF, 0x80, 0), 0);
 	EXPECT_EQ(stat_of("dma_refused"), 1);
-	/* To the read-only mapping: refused, its content unchanged. */
+	EXPECT_EQ(domain_stat("faults_not_present"), 1);
+	/* To the read-only mapping: refused (write-permission fault), its
+	 * content unchanged. */
 	ASSERT_EQ(dma(self, EDU_BUF, IOVA_RO, 0x80, 1), 0);
 	EXPECT_EQ(stat_of("dma_refused"), 2);
+	EXPECT_EQ(domain_stat("faults_no_write"), 1);
 	for (i = 0; i < 0x80; i++)
 		EXPECT_EQ(self->ro[i], 0x5a);
 	/* Device-side range ending at or beyond the buffer's end (QEMU 7.2

@@ -308,9 +308,16 @@ static int cmd_remove(const char *uuid)
 }
 
 static const char *const ctx_stats[] = {
-	"dma_started", "dma_refused", "irqs_delivered", "irqs_masked",
-	"bar_reads", "bar_writes", "bar_refused", "config_writes_dropped",
-	"resets",
+	"dma_started", "dma_refused", "pages_pinned", "irqs_delivered",
+	"irqs_masked", "bar_reads", "bar_writes", "bar_refused",
+	"config_writes_dropped", "resets", "iommu_domain", "irq_entry",
+};
+
+/* The context's iommu_soft domain: /sys/kernel/iommu_soft/domains/<id>/ */
+static const char *const domain_stats[] = {
+	"mappings", "pinned_pages", "translations", "bounced", "iotlb_hits",
+	"iotlb_misses", "faults_not_present", "faults_no_read", "faults_no_write",
+	"faults_beyond_width", "fault_overflow",
 };
 
 static int cmd_contexts(void)
@@ -344,6 +351,21 @@ static int cmd_contexts(void)
 			if (read_sysfs(path, val, sizeof(val)) < 0)
 				strcpy(val, "?");
 			printf("  %-22s %s\n", ctx_stats[i], val);
+		}
+		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/iommu_domain",
+			 e->d_name);
+		if (!read_sysfs(path, val, sizeof(val))) {
+			char dom[32];
+
+			snprintf(dom, sizeof(dom), "%s", val);
+			printf("  iommu_soft domain %s:\n", dom);
+			for (i = 0; i < sizeof(domain_stats) / sizeof(domain_stats[0]); i++) {
+				snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%s/%s",
+					 dom, domain_stats[i]);
+				if (read_sysfs(path, val, sizeof(val)) < 0)
+					strcpy(val, "?");
+				printf("    %-20s %s\n", domain_stats[i], val);
+			}
 		}
 		found++;
 	}

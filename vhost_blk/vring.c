@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost_blk split-ring handling (VIRTIO_F_VERSION_1: little-endian).
+ *
+ * The rings live in the owner's memory at the addresses VHOST_SET_VRING_ADDR
+ * gave; descriptors carry guest-physical addresses translated through the
+ * memory table.  All access goes through copy_{from,to}_user and friends in
+ * the worker, which runs in the owner's mm.  Every value read from a ring is
+ * guest-controlled: a request whose status byte can be located fails with
+ * VIRTIO_BLK_S_IOERR, anything worse breaks the ring (it is no longer
+ * processed until VHOST_SET_VRING_BASE re-arms it) and signals its error
+ * eventfd.
+ */
+#include <linux/uaccess.h>
+
+#include "vhost_blk_priv.h"
+
+/* offsets inside the split ring structures */
+#define VBLK_AVAIL_IDX		2
+#define VBLK_AVAIL_RING		4
+#define VBLK_USED_IDX		2
+#define VBLK_USED_RING		4
+
+static bool vblk_uaddr_in_mem(const struct vblk_mem *mem, u64 uaddr, u64 size)
+{
+	u32 i;
+
+	for (i = 0; i < mem->nregions; i++) {
+		const struct vblk_region *r = &mem->regions[i];
+
+		if (uaddr >= r->uaddr && uaddr - r->uaddr <= r->size &&
+		    size <= r->size - (uaddr - r->uaddr))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * vblk_translate() - translate a guest-physical range to owner addresses
+ * @mem: memory table
+ * @gpa: start of the range
+ * @len: its length
+ * @iov: where to store the pieces (one per memory region crossed)
+ * @max_iov: room in @iov
+ *
+ * Return: number of iovecs used, -EFAULT if part of the range is not in the
+ * table, -E2BIG if @max_iov is too small.
+ */
+int vblk_translate(const struct vblk_mem *mem, u64 gpa, u64 len,
+		   struct iovec *iov, unsigned int max_iov)
+{
+	unsigned int n = 0;
+	u32 i;
+
+	while (len) {
+		const struct vblk_region *r = NULL;
+		u64 off, chunk;
+
+		for (i = 0; i < mem->nregions; i++) {
+			if (gpa >= mem->regions[i].gpa &&
+			    gpa - mem->regions[i].gpa < mem->regions[i].size) {
+				r = &mem->regions[i];
+				break;
+			}
+		}
+		if (!r)
+			return -EFAULT;
+		if (n == max_iov)
+			return -E2BIG;
+		off = gpa - r->gpa;
+		chunk = min(len, r->size - off);
+		iov[n].iov_base = u64_to_user_ptr(r->uaddr + off);
+		iov[n].iov_len = chunk;
+		n++;
+		gpa += chunk;	/* regions end below 2^64: no wrap */
+		len -= chunk;
+	}
+	return n;
+}
+
+bool vblk_vq_active(struct vblk_vq *vq)
+{
+	lockdep_assert_held(&vq->mutex);
+	return vq->be && vq->kick.file && !vq->stopped && !vq->broken;
+}
+
+static bool vblk_vq_ready(struct vblk_vq *vq)
+{
+	return vq->num && vq->addr_set && vq->mem && vq->be &&
+	       !vq->stopped && !vq->broken;
+}
+
+static void vblk_vq_break(struct vblk_vq *vq, const char *why)
+{
+	vq->broken = true;
+	vblk_count(vq->dev, rings_broken);
+	vq_err(vq, "ring broken: %s\n", why);
+	if (vq->err)
+		kvmio_eventfd_signal(vq->err);
+}
+
+static __le16 __user *vblk_avail_ptr(struct vblk_vq *vq, u32 off)
+{
+	return u64_to_user_ptr(vq->avail_uaddr + off);
+}
+
+static void __user *vblk_used_ptr(struct vblk_vq *vq, u32 off)
+{
+	return u64_to_user_ptr(vq->used_uaddr + off);
+}
+
+/* First access after (re)configuration: check the ring lies in memory. */
+static int vblk_vq_init_access(struct vblk_vq *vq)
+{
+	u64 num = vq->num;
+	__le16 idx;
+
+	if (!vblk_uaddr_in_mem(vq->mem, vq->desc_uaddr, num * 16) ||
+	    !vblk_uaddr_in_mem(vq->mem, vq->avail_uaddr, 6 + num * 2) ||
+	    !vblk_uaddr_in_mem(vq->mem, vq->used_uaddr, 6 + num * 8))
+		return -EFAULT;
+	if (get_user(idx, (__le16 __user *)vblk_used_ptr(vq, VBLK_USED_IDX)))
+		return -EFAULT;
+	vq->used_idx = le16_to_cpu(idx);
+	vq->signalled_valid = false;
+	vq->need_init = false;
+	return 0;
+}
+
+/* Decide whether the guest wants an interrupt, then signal it. */
+void vblk_vq_signal(struct vblk_vq *vq)
+{
+	struct vblk_dev *dev = vq->dev;
+	bool notify = true;
+	__le16 v;
+
+	/* the used index is visible before we read the guest's wishes */
+	smp_mb();
+	if (vq->event_idx) {
+		u16 old = vq->signalled_used;
+		bool valid = vq->signalled_valid;
+
+		vq->signalled_used = vq->used_idx;
+		vq->signalled_valid = true;
+		if (valid &&
+		    !get_user(v, vblk_avail_ptr(vq, VBLK_AVAIL_RING + 2 * vq->num)))
+			notify = vring_need_event(le16_to_cpu(v), vq->used_idx,
+						  old);
+	} else if (!get_user(v, vblk_avail_ptr(vq, 0))) {
+		notify = !(le16_to_cpu(v) & VRING_AVAIL_F_NO_INTERRUPT);
+	}
+	if (!notify) {
+		vblk_count(dev, suppressed);
+		return;
+	}
+	if (vq->call) {
+		kvmio_eventfd_signal(vq->call);
+		vblk_count(dev, interrupts);
+	}
+}
+
+/*
+ * Walk the chain starting at @head and fill @req.  Returns 0 when the
+ * request has a status byte (req->bad tells whether it is malformed), or a
+ * negative value when the ring must be broken, with *why set.
+ */
+static int vblk_walk(struct vblk_vq *vq, u16 head, struct vblk_req *req,
+		     const char **why)
+{
+	const struct vblk_desc __user *table = u64_to_user_ptr(vq->desc_uaddr);
+	bool indirect = false, seen_write = false, last_write = false;
+	u32 size = vq->num, idx = head, count = 0;
+	u64 last_addr = 0, last_len = 0;
+	unsigned int used = 0;
+	struct vblk_desc d;
+	struct iovec tiov;
+	int n;
+
+	if (idx >= size) {
+		*why = "head index out of range";
+		return -EINVAL;
+	}
+	for (;;) {
+		u16 flags;
+		u64 addr;
+		u32 len;
+
+		if (++count > size) {
+			*why = "descriptor chain loops or exceeds the ring";
+			return -EINVAL;
+		}
+		if (copy_from_user(&d, table + idx, sizeof(d))) {
+			*why = "descriptor table unreadable";
+			return -EFAULT;
+		}
+		flags = le16_to_cpu(d.flags);
+		addr = le64_to_cpu(d.addr);
+		len = le32_to_cpu(d.len);
+
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (!(vq->dev->features &
+			      (1ULL << VIRTIO_RING_F_INDIRECT_DESC))) {
+				*why = "indirect descriptor not negotiated";
+				return -EINVAL;
+			}
+			if (indirect) {
+				*why = "nested indirect descriptor";
+				return -EINVAL;
+			}
+			if (flags & VRING_DESC_F_NEXT) {
+				*why = "indirect descriptor with NEXT";
+				return -EINVAL;
+			}
+			if (!len || len % sizeof(d) ||
+			    len / sizeof(d) > VBLK_MAX_RING) {
+				*why = "bad indirect table length";
+				return -EINVAL;
+			}
+			if (vblk_translate(vq->mem, addr, len, &tiov, 1) != 1) {
+				*why = "indirect table outside guest memory";
+				return -EFAULT;
+			}
+			table = tiov.iov_base;
+			size = len / sizeof(d);
+			idx = 0;
+			count = 0;
+			indirect = true;
+			continue;
+		}
+
+		if (flags & VRING_DESC_F_WRITE)
+			seen_write = true;
+		else if (seen_write)
+			req->bad = true;	/* readable after writable */
+		if (len && !req->bad) {
+			n = vblk_translate(vq->mem, addr, len, vq->iov + used,
+					   VBLK_MAX_IOV - used);
+			if (n < 0) {
+				req->bad = true;
+			} else {
+				used += n;
+				if (flags & VRING_DESC_F_WRITE) {
+					req->nr_wr += n;
+					req->wr_len += len;
+				} else {
+					req->nr_rd += n;
+					req->rd_len += len;
+				}
+			}
+		}
+		last_addr = addr;
+		last_len = len;
+		last_write = flags & VRING_DESC_F_WRITE;
+
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		idx = le16_to_cpu(d.next);
+		if (idx >= size) {
+			*why = "next index out of range";
+			return -EINVAL;
+		}
+	}
+
+	/* the status byte is the last byte of the final descriptor */
+	if (!last_write || !last_len) {
+		*why = "no writable status byte";
+		return -EINVAL;
+	}
+	if (vblk_translate(vq->mem, last_addr + last_len - 1, 1, &tiov, 1) != 1) {
+		*why = "status byte outside guest memory";
+		return -EFAULT;
+	}
+	req->status = tiov.iov_base;
+	return 0;
+}
+
+/* Put one completion in the used ring and publish it. */
+static int vblk_push_used(struct vblk_vq *vq, u16 head, u32 len)
+{
+	struct vblk_used_elem e = {
+		.id = cpu_to_le32(head),
+		.len = cpu_to_le32(len),
+	};
+	u32 slot = vq->used_idx & (vq->num - 1);
+
+	if (copy_to_user(vblk_used_ptr(vq, VBLK_USED_RING + slot * sizeof(e)),
+			 &e, sizeof(e)))
+		return -EFAULT;
+	/* the element is visible before the index that covers it */
+	smp_wmb();
+	if (put_user(cpu_to_le16(vq->used_idx + 1),
+		     (__le16 __user *)vblk_used_ptr(vq, VBLK_USED_IDX)))
+		return -EFAULT;
+	vq->used_idx++;
+	return 0;
+}
+
+static int vblk_read_avail_idx(struct vblk_vq *vq, u16 *idx)
+{
+	__le16 v;
+
+	if (get_user(v, vblk_avail_ptr(vq, VBLK_AVAIL_IDX)))
+		return -EFAULT;
+	*idx = le16_to_cpu(v);
+	return 0;
+}
+
+/* Tell the guest how far we got (EVENT_IDX), then look once more. */
+static int vblk_enable_notify(struct vblk_vq *vq, u16 *avail)
+{
+	__le16 __user *ev = vblk_used_ptr(vq, VBLK_USED_RING + 8 * vq->num);
+
+	if (put_user(cpu_to_le16(vq->last_avail_idx), ev))
+		return -EFAULT;
+	smp_mb();
+	return vblk_read_avail_idx(vq, avail);
+}
+
+/**
+ * vblk_vq_process() - handle the requests available on one ring
+ * @vq: the ring
+ *
+ * Called by the worker.  Handles up to VBLK_BATCH requests, then queues the
+ * ring again so that the other rings get their turn.
+ */
+void vblk_vq_process(struct vblk_vq *vq)
+{
+	struct vblk_dev *dev = vq->dev;
+	const char *why = NULL;
+	unsigned int done = 0;
+	u16 avail, head;
+	__le16 v;
+	u32 len;
+
+	mutex_lock(&vq->mutex);
+	if (!vblk_vq_ready(vq))
+		goto out;
+	if (vq->need_init && vblk_vq_init_access(vq)) {
+		why = "ring outside guest memory";
+		goto out;
+	}
+
+	for (;;) {
+		struct vblk_req req = { .vq = vq };
+
+		if (vblk_read_avail_idx(vq, &avail)) {
+			why = "avail ring unreadable";
+			break;
+		}
+		if ((u16)(avail - vq->last_avail_idx) > vq->num) {
+			why = "avail index moved by more than the ring size";
+			break;
+		}
+		if (avail == vq->last_avail_idx) {
+			if (!vq->event_idx)
+				break;
+			if (vblk_enable_notify(vq, &avail)) {
+				why = "used ring unwritable";
+				break;
+			}
+			if (avail == vq->last_avail_idx)
+				break;
+			continue;
+		}
+		if (done == VBLK_BATCH) {
+			vblk_worker_queue(vq);
+			break;
+		}
+		/* read the entries only after the index that covers them */
+		smp_rmb();
+		if (get_user(v, vblk_avail_ptr(vq, VBLK_AVAIL_RING + 2 *
+					       (vq->last_avail_idx & (vq->num - 1))))) {
+			why = "avail ring unreadable";
+			break;
+		}
+		head = le16_to_cpu(v);
+		if (vblk_walk(vq, head, &req, &why))
+			break;
+		vq->last_avail_idx++;
+		atomic64_inc(&dev->stats.inflight);
+		len = vblk_req_handle(&req);
+		atomic64_dec(&dev->stats.inflight);
+		if (vblk_push_used(vq, head, len)) {
+			why = "used ring unwritable";
+			break;
+		}
+		done++;
+	}
+	if (done)
+		vblk_vq_signal(vq);
+out:
+	if (why)
+		vblk_vq_break(vq, why);
+	mutex_unlock(&vq->mutex);
+}

@@ -14,6 +14,7 @@
 #define _VHOST_BLK_PRIV_H
 
 #include <linux/atomic.h>
+#include <linux/blk_types.h>
 #include <linux/fs.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>

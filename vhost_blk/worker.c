@@ -2,30 +2,20 @@
 /*
  * vhost_blk workers and kicks.
  *
- * One worker per device runs in the owner's context: a vhost_task (a thread
- * of the owner's process) where the kernel has the API, else a kthread that
- * adopts the owner's mm and joins the owner's cgroups.  Kicks arrive through
+ * One worker per device runs in the owner's context (kvmio_vtask of
+ * compat.h: a vhost_task where the kernel has the API, else a kthread that
+ * adopts the owner's mm and joins the owner's cgroups).  Kicks arrive through
  * a wait-queue entry on each ring's kick eventfd; they mark the ring pending
  * and wake the worker, which processes the pending rings.
  */
-#include <linux/cgroup.h>
 #include <linux/file.h>
-#include <linux/kthread.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
 #include "vhost_blk_priv.h"
 
-#if defined(KVMIO_USE_VHOST_TASK)
-#include <linux/sched/vhost_task.h>
-#endif
-
 struct vblk_worker {
-#if defined(KVMIO_USE_VHOST_TASK)
-	struct vhost_task *vtsk;
-#else
-	struct task_struct *task;
-#endif
+	struct kvmio_vtask task;
 	struct vblk_dev *dev;
 };
 
@@ -44,15 +34,6 @@ static bool vblk_worker_run(struct vblk_dev *dev)
 	return true;
 }
 
-static void vblk_worker_wake(struct vblk_worker *w)
-{
-#if defined(KVMIO_USE_VHOST_TASK)
-	vhost_task_wake(w->vtsk);
-#else
-	wake_up_process(w->task);
-#endif
-}
-
 void vblk_worker_queue(struct vblk_vq *vq)
 {
 	struct vblk_dev *dev = vq->dev;
@@ -61,21 +42,17 @@ void vblk_worker_queue(struct vblk_vq *vq)
 	set_bit(vq->index, &dev->pending);
 	spin_lock_irqsave(&dev->wake_lock, flags);
 	if (dev->worker_live)
-		vblk_worker_wake(dev->worker);
+		kvmio_vtask_wake(&dev->worker->task);
 	spin_unlock_irqrestore(&dev->wake_lock, flags);
 }
 
-/* ---- worker threads (the shim of compat.h's KVMIO_USE_VHOST_TASK) ---- */
-
-#if defined(KVMIO_USE_VHOST_TASK)
-
-static bool vblk_vtask_fn(void *data)
+static bool vblk_worker_fn(void *data)
 {
 	return vblk_worker_run(data);
 }
 
-/* The owner was killed: the task exits and stops taking work. */
-static void vblk_vtask_kill(void *data)
+/* vhost_task only: the owner was killed; the task takes no more work. */
+static void vblk_worker_kill(void *data)
 {
 	struct vblk_dev *dev = data;
 
@@ -84,70 +61,9 @@ static void vblk_vtask_kill(void *data)
 	spin_unlock_irq(&dev->wake_lock);
 }
 
-static int vblk_worker_create(struct vblk_worker *w, struct vblk_dev *dev)
-{
-	char name[TASK_COMM_LEN];
-
-	snprintf(name, sizeof(name), "vhost-blk-%d", current->pid);
-	w->vtsk = vhost_task_create(vblk_vtask_fn, vblk_vtask_kill, dev, name);
-	if (IS_ERR(w->vtsk))
-		return PTR_ERR(w->vtsk);
-	vhost_task_start(w->vtsk);
-	return 0;
-}
-
-static void vblk_worker_destroy(struct vblk_worker *w)
-{
-	vhost_task_stop(w->vtsk);
-}
-
-#else /* !KVMIO_USE_VHOST_TASK */
-
-static int vblk_kthread_fn(void *data)
-{
-	struct vblk_dev *dev = data;
-
-	kthread_use_mm(dev->mm);
-	for (;;) {
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (kthread_should_stop()) {
-			__set_current_state(TASK_RUNNING);
-			break;
-		}
-		if (!vblk_worker_run(dev))
-			schedule();
-	}
-	kthread_unuse_mm(dev->mm);
-	return 0;
-}
-
-static int vblk_worker_create(struct vblk_worker *w, struct vblk_dev *dev)
-{
-	int ret;
-
-	w->task = kthread_create(vblk_kthread_fn, dev, "vhost-blk-%d",
-				 current->pid);
-	if (IS_ERR(w->task))
-		return PTR_ERR(w->task);
-	/* account the worker to the owner's cgroups, as vhost does */
-	ret = cgroup_attach_task_all(current, w->task);
-	if (ret) {
-		kthread_stop(w->task);
-		return ret;
-	}
-	wake_up_process(w->task);
-	return 0;
-}
-
-static void vblk_worker_destroy(struct vblk_worker *w)
-{
-	kthread_stop(w->task);
-}
-
-#endif /* KVMIO_USE_VHOST_TASK */
-
 int vblk_worker_start(struct vblk_dev *dev)
 {
+	char name[TASK_COMM_LEN];
 	struct vblk_worker *w;
 	int ret;
 
@@ -155,7 +71,9 @@ int vblk_worker_start(struct vblk_dev *dev)
 	if (!w)
 		return -ENOMEM;
 	w->dev = dev;
-	ret = vblk_worker_create(w, dev);
+	snprintf(name, sizeof(name), "vhost-blk-%d", current->pid);
+	ret = kvmio_vtask_create(&w->task, vblk_worker_fn, vblk_worker_kill,
+				 dev, name);
 	if (ret) {
 		kfree(w);
 		return ret;
@@ -178,7 +96,7 @@ void vblk_worker_stop(struct vblk_dev *dev)
 	dev->worker_live = false;
 	dev->worker = NULL;
 	spin_unlock_irq(&dev->wake_lock);
-	vblk_worker_destroy(w);
+	kvmio_vtask_stop(&w->task);
 	kfree(w);
 	dev->pending = 0;
 }

@@ -154,8 +154,9 @@ void vblk_vq_signal(struct vblk_vq *vq)
 		return;
 	}
 	if (vq->call) {
-		kvmio_eventfd_signal(vq->call);
+		/* counted first: a driver woken by the signal sees the count */
 		vblk_count(dev, interrupts);
+		kvmio_eventfd_signal(vq->call);
 	}
 }
 

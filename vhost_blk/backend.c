@@ -23,13 +23,13 @@ int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out)
 	file = fget(fd);
 	if (!file)
 		return -EBADF;
-	ret = -EBADF;
-	if (!(file->f_mode & FMODE_READ) ||
-	    (!readonly && !(file->f_mode & FMODE_WRITE)))
-		goto err_put;
 	inode = file->f_mapping->host;
 	ret = -EINVAL;
 	if (!S_ISREG(inode->i_mode) && !S_ISBLK(inode->i_mode))
+		goto err_put;
+	ret = -EBADF;
+	if (!(file->f_mode & FMODE_READ) ||
+	    (!readonly && !(file->f_mode & FMODE_WRITE)))
 		goto err_put;
 	ret = -ENOMEM;
 	be = kzalloc(sizeof(*be), GFP_KERNEL_ACCOUNT);

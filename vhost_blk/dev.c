@@ -55,6 +55,7 @@ static void vblk_vq_reset(struct vblk_vq *vq)
 	vq->stopped = false;
 	vq->broken = false;
 	vq->event_idx = false;
+	vq->indirect = false;
 	vq->mem = NULL;
 	vq->be = NULL;
 	mutex_unlock(&vq->mutex);
@@ -97,6 +98,7 @@ int vblk_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	mutex_init(&dev->mutex);
 	spin_lock_init(&dev->wake_lock);
+	spin_lock_init(&dev->serial_lock);
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
 		struct vblk_vq *vq = &dev->vqs[i];
 
@@ -177,6 +179,7 @@ static long vblk_set_features(struct vblk_dev *dev, u64 __user *argp)
 
 		mutex_lock(&vq->mutex);
 		vq->event_idx = f & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+		vq->indirect = f & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 		vq->signalled_valid = false;
 		mutex_unlock(&vq->mutex);
 	}
@@ -436,7 +439,9 @@ static long vblk_set_serial(struct vblk_dev *dev, void __user *argp)
 		return -EFAULT;
 	if (s.argsz < sizeof(s) || s.flags || s.pad)
 		return -EINVAL;
+	spin_lock(&dev->serial_lock);
 	memcpy(dev->serial, s.serial, sizeof(dev->serial));
+	spin_unlock(&dev->serial_lock);
 	return 0;
 }
 

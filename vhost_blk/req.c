@@ -58,6 +58,7 @@ u32 vblk_req_handle(struct vblk_req *req)
 	struct vblk_vq *vq = req->vq;
 	struct vblk_dev *dev = vq->dev;
 	struct iov_iter rd, wr;
+	u8 serial[VHOST_BLK_SERIAL_LEN];
 	struct vblk_outhdr hdr;
 	u32 written = 0;
 	size_t n;
@@ -95,8 +96,11 @@ u32 vblk_req_handle(struct vblk_req *req)
 		break;
 	case VIRTIO_BLK_T_GET_ID:
 		vblk_count(dev, req_get_id);
-		n = min_t(size_t, iov_iter_count(&wr), sizeof(dev->serial));
-		written = copy_to_iter(dev->serial, n, &wr);
+		spin_lock(&dev->serial_lock);
+		memcpy(serial, dev->serial, sizeof(serial));
+		spin_unlock(&dev->serial_lock);
+		n = min_t(size_t, iov_iter_count(&wr), sizeof(serial));
+		written = copy_to_iter(serial, n, &wr);
 		status = written == n ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 		break;
 	default:

@@ -103,7 +103,8 @@ struct vblk_vq {
 	bool need_init;		/* check addresses, read used->idx */
 	bool stopped;		/* VHOST_GET_VRING_BASE */
 	bool broken;		/* unrecoverable guest error */
-	bool event_idx;
+	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX acked */
+	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC acked */
 
 	struct vblk_poll kick;
 	struct eventfd_ctx *call;
@@ -135,6 +136,8 @@ struct vblk_dev {
 	struct vblk_mem *mem;
 	struct vblk_backend *be;
 	bool readonly;
+	/* protects serial (read by the worker, written by an ioctl) */
+	spinlock_t serial_lock;
 	u8 serial[VHOST_BLK_SERIAL_LEN];
 
 	/* protects worker_live as seen from kick callbacks and the worker */

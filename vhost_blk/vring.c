@@ -199,8 +199,7 @@ static int vblk_walk(struct vblk_vq *vq, u16 head, struct vblk_req *req,
 		len = le32_to_cpu(d.len);
 
 		if (flags & VRING_DESC_F_INDIRECT) {
-			if (!(vq->dev->features &
-			      (1ULL << VIRTIO_RING_F_INDIRECT_DESC))) {
+			if (!vq->indirect) {
 				*why = "indirect descriptor not negotiated";
 				return -EINVAL;
 			}
@@ -375,6 +374,7 @@ void vblk_vq_process(struct vblk_vq *vq)
 			break;
 		}
 		head = le16_to_cpu(v);
+		req.head = head;
 		if (vblk_walk(vq, head, &req, &why))
 			break;
 		vq->last_avail_idx++;

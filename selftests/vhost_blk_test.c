@@ -15,6 +15,8 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <linux/dm-ioctl.h>
 #include <linux/vhost.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -914,6 +916,116 @@ TEST_TIMEOUT(multiqueue_brd, 180)
 	close(disk);
 	if (loaded)
 		EXPECT_EQ(system("rmmod brd"), 0);
+}
+
+/* ---- backend I/O errors: a device-mapper "error" target ---- */
+
+#define DM_NAME "vblk-test-error"
+
+static void dm_init(struct dm_ioctl *io, size_t size, const char *name)
+{
+	memset(io, 0, size);
+	io->version[0] = DM_VERSION_MAJOR;
+	io->data_size = size;
+	io->data_start = sizeof(*io);
+	snprintf(io->name, sizeof(io->name), "%s", name);
+}
+
+/* Create a 2048-sector device whose every I/O fails (no dmsetup here). */
+static int dm_error_create(int ctl, dev_t *dev)
+{
+	struct {
+		struct dm_ioctl io;
+		struct dm_target_spec spec;
+		char params[8];
+	} t;
+
+	dm_init(&t.io, sizeof(t.io), DM_NAME);
+	if (ioctl(ctl, DM_DEV_CREATE, &t.io))
+		FAIL("DM_DEV_CREATE: %s", strerror(errno));
+	dm_init(&t.io, sizeof(t), DM_NAME);
+	t.io.target_count = 1;
+	t.spec.sector_start = 0;
+	t.spec.length = 2048;
+	snprintf(t.spec.target_type, sizeof(t.spec.target_type), "error");
+	t.params[0] = 0;
+	if (ioctl(ctl, DM_TABLE_LOAD, &t.io))
+		FAIL("DM_TABLE_LOAD: %s", strerror(errno));
+	dm_init(&t.io, sizeof(t.io), DM_NAME);
+	if (ioctl(ctl, DM_DEV_SUSPEND, &t.io))	/* no SUSPEND flag: resume */
+		FAIL("DM_DEV_SUSPEND (resume): %s", strerror(errno));
+	*dev = (dev_t)t.io.dev;
+	return 0;
+}
+
+static void dm_error_remove(int ctl)
+{
+	struct dm_ioctl io;
+
+	dm_init(&io, sizeof(io), DM_NAME);
+	if (ioctl(ctl, DM_DEV_REMOVE, &io))
+		KT_LOG("DM_DEV_REMOVE: %s", strerror(errno));
+}
+
+static void dm_error_io(struct kt_ctx *_kt, const char *node, int flags)
+{
+	struct vhost_blk_stats s0, s1;
+	uint8_t buf[4096];
+	struct tdev t;
+	uint8_t st;
+	int disk;
+
+	disk = open(node, O_RDWR | O_CLOEXEC | flags);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	ASSERT_OK(get_stats(&t, &s0));
+	fill(buf, sizeof(buf), 3);
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_IN, 8, buf, sizeof(buf)),
+		  VIRTIO_BLK_S_IOERR);
+	st = req_status(&t, 0, VIRTIO_BLK_T_OUT, 8, buf, sizeof(buf));
+	if (flags & O_DIRECT) {
+		EXPECT_EQ(st, VIRTIO_BLK_S_IOERR);
+	} else if (st == VIRTIO_BLK_S_OK) {
+		/* buffered: the write fails at writeback, FLUSH reports it */
+		EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
+			  VIRTIO_BLK_S_IOERR);
+	} else {
+		EXPECT_EQ(st, VIRTIO_BLK_S_IOERR);
+	}
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.err_io - s0.err_io, 2);
+	EXPECT_EQ(s1.bytes_read - s0.bytes_read, 0);
+	tdev_close(&t);
+	close(disk);
+}
+
+TEST_TIMEOUT(backend_dm_error, 60)
+{
+	uint8_t buf[SECT];
+	char node[64];
+	int ctl, disk;
+	dev_t dev;
+
+	if (system("modprobe dm_mod >/dev/null 2>&1") && access("/dev/mapper/control", F_OK))
+		SKIP("device-mapper not available");
+	ctl = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		SKIP("no /dev/mapper/control: %s", strerror(errno));
+	ASSERT_OK(dm_error_create(ctl, &dev));
+	snprintf(node, sizeof(node), "/tmp/vblk-dm-%d", getpid());
+	unlink(node);
+	ASSERT_OK(mknod(node, S_IFBLK | 0600, makedev(major(dev), minor(dev))));
+	/* the backend really fails */
+	disk = open(node, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_ERRNO(pread(disk, buf, SECT, 0), EIO);
+	close(disk);
+	dm_error_io(_kt, node, 0);
+	dm_error_io(_kt, node, O_DIRECT);
+	unlink(node);
+	dm_error_remove(ctl);
+	close(ctl);
 }
 
 /* ---- notification suppression ---- */

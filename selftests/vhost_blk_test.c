@@ -427,8 +427,8 @@ TEST(features_and_config)
 	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_BLK_SIZE));
 	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_RO));
 	EXPECT_FALSE(f & (1ULL << VIRTIO_F_RING_PACKED));
-	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_DISCARD));
-	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_DISCARD));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
 	/* ring and owner ioctls need an owner */
 	ASSERT_ERRNO(ioctl(fd, VHOST_SET_FEATURES, &f), EPERM);
 	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER));
@@ -443,6 +443,9 @@ TEST(features_and_config)
 	EXPECT_EQ(c.capacity, 0);
 	EXPECT_EQ(c.num_queues, NQ);
 	EXPECT_EQ(c.seg_max, VHOST_BLK_SEG_MAX);
+	EXPECT_EQ(c.max_discard_seg, VHOST_BLK_DISCARD_SEG_MAX);
+	EXPECT_EQ(c.max_write_zeroes_seg, VHOST_BLK_DISCARD_SEG_MAX);
+	EXPECT_EQ(c.discard_sector_alignment, 1);
 	c.argsz = 8;
 	ASSERT_ERRNO(ioctl(fd, VHOST_BLK_GET_CONFIG, &c), EINVAL);
 	ASSERT_ERRNO(ioctl(fd, _IO(VHOST_VIRTIO, 0xEE)), ENOTTY);
@@ -659,10 +662,10 @@ TEST_F(file, get_id_and_unsupported)
 			  false, &st, NULL));
 	ASSERT_EQ(st, VIRTIO_BLK_S_OK);
 	EXPECT_EQ(memcmp(id, "abc\0\0\0", 6), 0);
-	/* unknown types, and the ones not implemented yet */
+	/* unknown types, and the ones not implemented (secure erase) */
 	EXPECT_EQ(req_status(&self->t, 0, 0x1234, 0, NULL, 0),
 		  VIRTIO_BLK_S_UNSUPP);
-	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_DISCARD, 0, NULL, 0),
+	EXPECT_EQ(req_status(&self->t, 0, 14, 0, NULL, 0),
 		  VIRTIO_BLK_S_UNSUPP);
 	ASSERT_OK(get_stats(&self->t, &s1));
 	EXPECT_EQ(s1.req_get_id - s0.req_get_id, 2);
@@ -728,6 +731,115 @@ TEST_F(file, detach_and_reattach_backend)
 		  VIRTIO_BLK_S_OK);
 }
 
+/* A DISCARD or WRITE_ZEROES request with @n segments. */
+static uint8_t dwz_req(struct tdev *t, uint32_t type,
+		       const struct virtio_blk_discard_write_zeroes *segs,
+		       unsigned int n, uint32_t len)
+{
+	if (!len)
+		len = n * sizeof(*segs);
+	return req_status(t, 0, type, 0, (void *)segs, len);
+}
+
+#define DWZ(sec, num, fl) (struct virtio_blk_discard_write_zeroes){ .sector = (sec), .num_sectors = (num), .flags = (fl) }
+
+static bool all_byte(const uint8_t *p, size_t len, uint8_t v)
+{
+	while (len--)
+		if (*p++ != v)
+			return false;
+	return true;
+}
+
+static void check_discard_zeroes(struct kt_ctx *_kt, struct tdev *t, int img,
+				 uint64_t capacity)
+{
+	struct virtio_blk_discard_write_zeroes segs[VHOST_BLK_DISCARD_SEG_MAX + 1];
+	static uint8_t buf[64 * SECT], back[64 * SECT];
+	struct vhost_blk_stats s0, s1;
+	unsigned int i;
+
+	ASSERT_OK(get_stats(t, &s0));
+	fill(buf, sizeof(buf), 11);
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] |= 1;		/* no zero bytes in the pattern */
+	ASSERT_EQ(pwrite(img, buf, sizeof(buf), 0), sizeof(buf));
+	ASSERT_OK(fsync(img));
+	/* zeroes, without and with unmap, and two segments in one request */
+	segs[0] = DWZ(8, 8, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0),
+		  VIRTIO_BLK_S_OK);
+	segs[0] = DWZ(20, 4, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0),
+		  VIRTIO_BLK_S_OK);
+	segs[0] = DWZ(48, 2, 0);
+	segs[1] = DWZ(56, 2, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0),
+		  VIRTIO_BLK_S_OK);
+	/* discard: the range's contents are unspecified, the rest is kept */
+	segs[0] = DWZ(32, 8, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_DISCARD, segs, 1, 0),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_EQ(pread(img, back, sizeof(back), 0), sizeof(back));
+	for (i = 0; i < 64; i++) {
+		bool zero = (i >= 8 && i < 16) || (i >= 20 && i < 24) ||
+			    i == 48 || i == 49 || i == 56 || i == 57;
+
+		if (i >= 32 && i < 40)
+			continue;
+		if (zero)
+			EXPECT_TRUE(all_byte(back + i * SECT, SECT, 0));
+		else
+			EXPECT_EQ(memcmp(back + i * SECT, buf + i * SECT, SECT), 0);
+	}
+	/* through the ring too */
+	ASSERT_OK(blk_req(t, 1, VIRTIO_BLK_T_IN, 8, back, 8 * SECT, false,
+			  &(uint8_t){ 0 }, NULL));
+	EXPECT_TRUE(all_byte(back, 8 * SECT, 0));
+
+	/* refused: unmap on discard, unknown flags */
+	segs[0] = DWZ(0, 1, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_DISCARD, segs, 1, 0),
+		  VIRTIO_BLK_S_UNSUPP);
+	segs[0] = DWZ(0, 1, 2);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0),
+		  VIRTIO_BLK_S_UNSUPP);
+	/* out of range, too long, malformed, too many segments */
+	segs[0] = DWZ(capacity - 1, 2, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	segs[0] = DWZ(~0ULL, 1, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_DISCARD, segs, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	segs[0] = DWZ(0, VHOST_BLK_DISCARD_SECTORS_MAX + 1, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_DISCARD, segs, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	segs[0] = DWZ(0, 1, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 12),
+		  VIRTIO_BLK_S_IOERR);
+	for (i = 0; i <= VHOST_BLK_DISCARD_SEG_MAX; i++)
+		segs[i] = DWZ(i, 1, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs,
+			  VHOST_BLK_DISCARD_SEG_MAX + 1, 0), VIRTIO_BLK_S_IOERR);
+	/* an all-or-nothing check: the valid first segment was not run */
+	segs[0] = DWZ(0, 1, 0);
+	segs[1] = DWZ(capacity, 1, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0),
+		  VIRTIO_BLK_S_IOERR);
+	ASSERT_EQ(pread(img, back, SECT, 0), SECT);
+	EXPECT_EQ(memcmp(back, buf, SECT), 0);
+	ASSERT_OK(get_stats(t, &s1));
+	EXPECT_EQ(s1.req_write_zeroes - s0.req_write_zeroes, 8);
+	EXPECT_EQ(s1.req_discard - s0.req_discard, 4);
+	EXPECT_EQ(s1.err_unsupp - s0.err_unsupp, 2);
+	EXPECT_EQ(s1.err_range - s0.err_range, 6);
+}
+
+TEST_F(file, discard_write_zeroes)
+{
+	check_discard_zeroes(_kt, &self->t, self->img, IMG_SIZE / SECT);
+}
+
 TEST(read_only)
 {
 	struct vhost_blk_flags fl = { .argsz = sizeof(fl),
@@ -764,13 +876,21 @@ TEST(read_only)
 	memset(back, 0, sizeof(back));
 	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_OUT, 0, back, sizeof(back)),
 		  VIRTIO_BLK_S_IOERR);
+	{
+		struct virtio_blk_discard_write_zeroes z = DWZ(0, 8, 0);
+
+		EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+			  VIRTIO_BLK_S_IOERR);
+		EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_DISCARD, &z, 1, 0),
+			  VIRTIO_BLK_S_IOERR);
+	}
 	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_IN, 0, back, sizeof(back)),
 		  VIRTIO_BLK_S_OK);
 	EXPECT_EQ(memcmp(buf, back, sizeof(buf)), 0);
 	ASSERT_EQ(pread(img, back, sizeof(back), 0), sizeof(back));
 	EXPECT_EQ(memcmp(buf, back, sizeof(buf)), 0);	/* untouched */
 	ASSERT_OK(get_stats(&t, &s1));
-	EXPECT_EQ(s1.err_readonly - s0.err_readonly, 1);
+	EXPECT_EQ(s1.err_readonly - s0.err_readonly, 3);
 	EXPECT_EQ(s1.bytes_written - s0.bytes_written, 0);
 	/* a writable device on a writable fd works again after a detach */
 	tdev_close(&t);
@@ -898,6 +1018,7 @@ TEST_F_TIMEOUT(brd, read_write_flush, 120)
 	EXPECT_EQ(memcmp(buf, back, SECT), 0);
 	EXPECT_EQ(req_status(&self->t, 2, VIRTIO_BLK_T_OUT, c.capacity, buf,
 			     SECT), VIRTIO_BLK_S_IOERR);
+	check_discard_zeroes(_kt, &self->t, self->disk, c.capacity);
 }
 
 TEST_TIMEOUT(multiqueue_brd, 180)

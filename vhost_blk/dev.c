@@ -480,6 +480,12 @@ static long vblk_get_config(struct vblk_dev *dev, void __user *argp)
 		c.flags |= VHOST_BLK_CONFIG_READONLY;
 	c.seg_max = VHOST_BLK_SEG_MAX;
 	c.num_queues = VBLK_NUM_QUEUES;
+	c.max_discard_sectors = VHOST_BLK_DISCARD_SECTORS_MAX;
+	c.max_discard_seg = VHOST_BLK_DISCARD_SEG_MAX;
+	c.discard_sector_alignment = c.blk_size >> SECTOR_SHIFT;
+	c.max_write_zeroes_sectors = VHOST_BLK_DISCARD_SECTORS_MAX;
+	c.max_write_zeroes_seg = VHOST_BLK_DISCARD_SEG_MAX;
+	c.write_zeroes_may_unmap = 1;
 	if (copy_to_user(argp, &c, sizeof(c)))
 		return -EFAULT;
 	return 0;

@@ -46,6 +46,76 @@ static u8 vblk_req_rw(struct vblk_req *req, struct iov_iter *data, u64 sector,
 	return VIRTIO_BLK_S_OK;
 }
 
+/* struct virtio_blk_discard_write_zeroes, little-endian */
+struct vblk_dwz {
+	__le64 sector;
+	__le32 num_sectors;
+	__le32 flags;
+};
+
+/*
+ * DISCARD or WRITE_ZEROES: @data holds the segments.  All of them are
+ * checked before any is run.
+ */
+static u8 vblk_req_dwz(struct vblk_req *req, struct iov_iter *data,
+		       bool zeroes)
+{
+	struct vblk_dev *dev = req->vq->dev;
+	struct vblk_backend *be = req->vq->be;
+	struct vblk_dwz seg[VHOST_BLK_DISCARD_SEG_MAX];
+	u64 align = be->blk_size >> SECTOR_SHIFT;
+	size_t len = iov_iter_count(data);
+	unsigned int i, nr = len / sizeof(seg[0]);
+	u32 allowed = zeroes ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
+	int ret;
+
+	if (be->readonly) {
+		vblk_count(dev, err_readonly);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (!len || len % sizeof(seg[0]) || nr > ARRAY_SIZE(seg)) {
+		vblk_count(dev, err_range);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (copy_from_iter(seg, len, data) != len) {
+		vblk_count(dev, err_bad_desc);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	for (i = 0; i < nr; i++) {
+		u64 sector = le64_to_cpu(seg[i].sector);
+		u32 num = le32_to_cpu(seg[i].num_sectors);
+
+		if (le32_to_cpu(seg[i].flags) & ~allowed) {
+			vblk_count(dev, err_unsupp);
+			return VIRTIO_BLK_S_UNSUPP;
+		}
+		if (num > VHOST_BLK_DISCARD_SECTORS_MAX ||
+		    sector > be->capacity || num > be->capacity - sector ||
+		    sector % align || num % align) {
+			vblk_count(dev, err_range);
+			return VIRTIO_BLK_S_IOERR;
+		}
+	}
+	for (i = 0; i < nr; i++) {
+		u64 pos = le64_to_cpu(seg[i].sector) << SECTOR_SHIFT;
+		u64 n = (u64)le32_to_cpu(seg[i].num_sectors) << SECTOR_SHIFT;
+
+		if (!n)
+			continue;
+		if (zeroes)
+			ret = vblk_backend_write_zeroes(be, pos, n,
+				le32_to_cpu(seg[i].flags) &
+				VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+		else
+			ret = vblk_backend_discard(be, pos, n);
+		if (ret) {
+			vblk_count(dev, err_io);
+			return VIRTIO_BLK_S_IOERR;
+		}
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
 /**
  * vblk_req_handle() - run one request
  * @req: the request, as vblk_walk() described it
@@ -102,6 +172,14 @@ u32 vblk_req_handle(struct vblk_req *req)
 		n = min_t(size_t, iov_iter_count(&wr), sizeof(serial));
 		written = copy_to_iter(serial, n, &wr);
 		status = written == n ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		vblk_count(dev, req_discard);
+		status = vblk_req_dwz(req, &rd, false);
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		vblk_count(dev, req_write_zeroes);
+		status = vblk_req_dwz(req, &rd, true);
 		break;
 	default:
 		vblk_count(dev, req_other);

@@ -30,6 +30,8 @@ static void vblk_stats_fill(struct vblk_dev *dev, struct vhost_blk_stats *s)
 	s->kicks = atomic64_read(&c->kicks);
 	s->interrupts = atomic64_read(&c->interrupts);
 	s->interrupts_suppressed = atomic64_read(&c->suppressed);
+	s->req_discard = atomic64_read(&c->req_discard);
+	s->req_write_zeroes = atomic64_read(&c->req_write_zeroes);
 }
 
 static int vblk_stats_show(struct seq_file *m, void *unused)
@@ -50,6 +52,8 @@ static int vblk_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "inflight %llu\nkicks %llu\ninterrupts %llu\n",
 		   s.inflight, s.kicks, s.interrupts);
 	seq_printf(m, "interrupts_suppressed %llu\n", s.interrupts_suppressed);
+	seq_printf(m, "req_discard %llu\nreq_write_zeroes %llu\n",
+		   s.req_discard, s.req_write_zeroes);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vblk_stats);

@@ -41,7 +41,9 @@
 			 (1ULL << VIRTIO_BLK_F_SEG_MAX) |		\
 			 (1ULL << VIRTIO_BLK_F_BLK_SIZE) |		\
 			 (1ULL << VIRTIO_BLK_F_FLUSH) |			\
-			 (1ULL << VIRTIO_BLK_F_MQ))
+			 (1ULL << VIRTIO_BLK_F_MQ) |			\
+			 (1ULL << VIRTIO_BLK_F_DISCARD) |		\
+			 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
 
 /* Guest memory: guest-physical ranges mapped at the owner's addresses. */
 struct vblk_region {
@@ -123,6 +125,7 @@ struct vblk_stats {
 	atomic64_t bytes_read, bytes_written;
 	atomic64_t err_bad_desc, err_range, err_io, err_unsupp, err_readonly;
 	atomic64_t rings_broken, inflight, kicks, interrupts, suppressed;
+	atomic64_t req_discard, req_write_zeroes;
 };
 
 struct vblk_worker;
@@ -183,6 +186,9 @@ void vblk_backend_put(struct vblk_backend *be);
 ssize_t vblk_backend_rw(struct vblk_backend *be, struct iov_iter *iter,
 			u64 pos, bool write);
 int vblk_backend_flush(struct vblk_backend *be);
+int vblk_backend_discard(struct vblk_backend *be, u64 pos, u64 len);
+int vblk_backend_write_zeroes(struct vblk_backend *be, u64 pos, u64 len,
+			      bool unmap);
 
 /* worker.c */
 int vblk_worker_start(struct vblk_dev *dev);

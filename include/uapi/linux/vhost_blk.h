@@ -23,6 +23,10 @@
 /* Largest number of data segments per request (VIRTIO_BLK_F_SEG_MAX). */
 #define VHOST_BLK_SEG_MAX	128
 
+/* Limits of VIRTIO_BLK_T_DISCARD and VIRTIO_BLK_T_WRITE_ZEROES requests. */
+#define VHOST_BLK_DISCARD_SEG_MAX	16
+#define VHOST_BLK_DISCARD_SECTORS_MAX	(1U << 22)
+
 /* Length of the serial number returned by VIRTIO_BLK_T_GET_ID. */
 #define VHOST_BLK_SERIAL_LEN	20
 
@@ -93,6 +97,11 @@ struct vhost_blk_flags {
  * VHOST_BLK_CONFIG_READONLY.  @capacity is in 512-byte sectors (0 without a
  * backend), @blk_size the backend's logical block size (512 for a regular
  * file), @seg_max VHOST_BLK_SEG_MAX, @num_queues VHOST_BLK_NUM_QUEUES.
+ * The discard and write-zeroes limits are those of the virtio-blk
+ * configuration space: at most @max_discard_seg segments of at most
+ * @max_discard_sectors sectors each, starting and ending on multiples of
+ * @discard_sector_alignment sectors (the logical block size); the same for
+ * write zeroes, which may deallocate (@write_zeroes_may_unmap).
  *
  * Return: 0 on success, -1 and errno: EFAULT, EINVAL (@argsz too small).
  */
@@ -105,7 +114,12 @@ struct vhost_blk_config {
 	__u32 blk_size;
 	__u32 seg_max;
 	__u32 num_queues;
-	__u32 pad;
+	__u32 max_discard_sectors;
+	__u32 max_discard_seg;
+	__u32 discard_sector_alignment;
+	__u32 max_write_zeroes_sectors;
+	__u32 max_write_zeroes_seg;
+	__u32 write_zeroes_may_unmap;
 };
 
 #define VHOST_BLK_GET_CONFIG	_IOWR(VHOST_VIRTIO, 0xF2, struct vhost_blk_config)
@@ -141,6 +155,8 @@ struct vhost_blk_stats {
 	__u64 kicks;		/* kick eventfd wake-ups */
 	__u64 interrupts;	/* call eventfd signals */
 	__u64 interrupts_suppressed; /* completions the guest did not want signalled */
+	__u64 req_discard;	/* VIRTIO_BLK_T_DISCARD */
+	__u64 req_write_zeroes;	/* VIRTIO_BLK_T_WRITE_ZEROES */
 };
 
 #define VHOST_BLK_GET_STATS	_IOWR(VHOST_VIRTIO, 0xF3, struct vhost_blk_stats)

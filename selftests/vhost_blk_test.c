@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -1801,6 +1802,59 @@ TEST(reset_owner_and_reuse)
 	tdev_close(&t);
 	close(img);
 	unlink(path);
+}
+
+/* Threads named vblk-<pid>-<ring>: vhost_tasks in this process, or kthreads. */
+static int count_workers(void)
+{
+	const char *dirs[] = { "/proc/self/task", "/proc" };
+	char prefix[32], path[300], comm[64];
+	struct dirent *de;
+	unsigned int i;
+	int n = 0;
+
+	snprintf(prefix, sizeof(prefix), "vblk-%d-", getpid());
+	for (i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			FILE *f;
+
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/comm", dirs[i],
+				 de->d_name);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			if (fgets(comm, sizeof(comm), f) &&
+			    !strncmp(comm, prefix, strlen(prefix)))
+				n++;
+			fclose(f);
+		}
+		closedir(d);
+	}
+	return n;
+}
+
+TEST(one_worker_per_ring)
+{
+	struct tdev t;
+	int i, n;
+
+	ASSERT_EQ(count_workers(), 0);
+	ASSERT_OK(tdev_open(&t, 0, 4, QNUM));
+	EXPECT_EQ(count_workers(), 4);
+	tdev_close(&t);
+	for (i = 0; i < 100; i++) {
+		n = count_workers();
+		if (!n)
+			break;
+		usleep(20000);
+	}
+	EXPECT_EQ(n, 0);
 }
 
 TEST(debugfs_stats)

@@ -73,7 +73,8 @@ static void __vblk_dev_reset_owner(struct vblk_dev *dev)
 		vblk_poll_stop(&dev->vqs[i]);
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
-	vblk_worker_stop(dev);
+	for (i = 0; i < VBLK_NUM_QUEUES; i++)
+		vblk_worker_stop(&dev->vqs[i]);
 	for (i = 0; i < VBLK_NUM_QUEUES; i++)
 		vblk_vq_reset(&dev->vqs[i]);
 	kvfree(dev->mem);
@@ -145,21 +146,10 @@ int vblk_release(struct inode *inode, struct file *file)
 
 static long vblk_set_owner(struct vblk_dev *dev)
 {
-	struct mm_struct *mm;
-	int ret;
-
 	if (dev->mm)
 		return -EBUSY;
-	mm = get_task_mm(current);
-	if (!mm)
-		return -EINVAL;
-	dev->mm = mm;
-	ret = vblk_worker_start(dev);
-	if (ret) {
-		dev->mm = NULL;
-		mmput(mm);
-	}
-	return ret;
+	dev->mm = get_task_mm(current);
+	return dev->mm ? 0 : -EINVAL;
 }
 
 static long vblk_set_features(struct vblk_dev *dev, u64 __user *argp)
@@ -309,6 +299,11 @@ static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
 	if (index >= VBLK_NUM_QUEUES)
 		return -ENOBUFS;
 	vq = &dev->vqs[index];
+	if (cmd != VHOST_GET_VRING_BASE) {
+		ret = vblk_worker_start(vq);
+		if (ret)
+			return ret;
+	}
 
 	switch (cmd) {
 	case VHOST_SET_VRING_KICK:

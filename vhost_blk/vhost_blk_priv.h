@@ -8,7 +8,8 @@
  *   vblk_vq.mutex    - one virtqueue's ring state; held by the worker while
  *                      it processes that ring (so holding it means no request
  *                      of the ring is in flight) and by ioctls changing it.
- *   vblk_dev.wake_lock - the worker pointer as seen from the kick callbacks.
+ *   vblk_dev.wake_lock - every ring's worker pointer as seen from the kick
+ *                      callbacks (which run in the eventfd's wait-queue lock).
  */
 #ifndef _VHOST_BLK_PRIV_H
 #define _VHOST_BLK_PRIV_H
@@ -32,7 +33,7 @@
 #define VBLK_MAX_RING		32768
 /* iovecs per request: data segments, header, status, region splits */
 #define VBLK_MAX_IOV		(VHOST_BLK_SEG_MAX + 64)
-/* requests handled on one ring before the worker looks at the others */
+/* requests handled on one ring before its worker yields the CPU */
 #define VBLK_BATCH		64
 
 #define VBLK_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |			\
@@ -118,6 +119,11 @@ struct vblk_vq {
 
 	/* per-request scratch, only used by the worker */
 	struct iovec *iov;
+
+	/* the ring's worker; pointer and liveness under dev->wake_lock */
+	struct vblk_worker *worker;
+	bool worker_live;
+	unsigned long pending;		/* bit 0: the ring needs a look */
 };
 
 struct vblk_stats {
@@ -134,7 +140,6 @@ struct vblk_dev {
 	/* protects the configuration; see the top of this file */
 	struct mutex mutex;
 	struct mm_struct *mm;		/* owner's mm, NULL without owner */
-	struct vblk_worker *worker;
 	u64 features;			/* acked */
 	struct vblk_mem *mem;
 	struct vblk_backend *be;
@@ -143,10 +148,8 @@ struct vblk_dev {
 	spinlock_t serial_lock;
 	u8 serial[VHOST_BLK_SERIAL_LEN];
 
-	/* protects worker_live as seen from kick callbacks and the worker */
+	/* protects each vq's worker and worker_live; see the top of this file */
 	spinlock_t wake_lock;
-	bool worker_live;
-	unsigned long pending;		/* bit per vq: ring needs a look */
 
 	struct vblk_stats stats;
 	struct dentry *debugfs;
@@ -191,8 +194,8 @@ int vblk_backend_write_zeroes(struct vblk_backend *be, u64 pos, u64 len,
 			      bool unmap);
 
 /* worker.c */
-int vblk_worker_start(struct vblk_dev *dev);
-void vblk_worker_stop(struct vblk_dev *dev);
+int vblk_worker_start(struct vblk_vq *vq);
+void vblk_worker_stop(struct vblk_vq *vq);
 void vblk_worker_queue(struct vblk_vq *vq);
 void vblk_poll_init(struct vblk_vq *vq);
 int vblk_poll_start(struct vblk_vq *vq, struct file *file);

@@ -2,11 +2,12 @@
 /*
  * vhost_blk workers and kicks.
  *
- * One worker per device runs in the owner's context (kvmio_vtask of
- * compat.h: a vhost_task where the kernel has the API, else a kthread that
- * adopts the owner's mm and joins the owner's cgroups).  Kicks arrive through
- * a wait-queue entry on each ring's kick eventfd; they mark the ring pending
- * and wake the worker, which processes the pending rings.
+ * Every ring has its own worker, created by the first ioctl that configures
+ * the ring, running in the owner's context (kvmio_vtask of compat.h: a
+ * vhost_task where the kernel has the API, else a kthread that adopts the
+ * owner's mm and joins the owner's cgroups).  Kicks arrive through a
+ * wait-queue entry on the ring's kick eventfd; they mark the ring pending
+ * and wake its worker.
  */
 #include <linux/file.h>
 #include <linux/sched.h>
@@ -16,20 +17,18 @@
 
 struct vblk_worker {
 	struct kvmio_vtask task;
-	struct vblk_dev *dev;
+	struct vblk_vq *vq;
 };
 
-/* One pass over the pending rings; false when there was nothing to do. */
-static bool vblk_worker_run(struct vblk_dev *dev)
+/* One pass over the ring; false when there was nothing to do. */
+static bool vblk_worker_fn(void *data)
 {
-	unsigned long pending = xchg(&dev->pending, 0);
-	unsigned int i;
+	struct vblk_vq *vq = data;
 
-	if (!pending)
+	if (!test_and_clear_bit(0, &vq->pending))
 		return false;
 	__set_current_state(TASK_RUNNING);
-	for_each_set_bit(i, &pending, VBLK_NUM_QUEUES)
-		vblk_vq_process(&dev->vqs[i]);
+	vblk_vq_process(vq);
 	cond_resched();
 	return true;
 }
@@ -39,66 +38,68 @@ void vblk_worker_queue(struct vblk_vq *vq)
 	struct vblk_dev *dev = vq->dev;
 	unsigned long flags;
 
-	set_bit(vq->index, &dev->pending);
+	set_bit(0, &vq->pending);
 	spin_lock_irqsave(&dev->wake_lock, flags);
-	if (dev->worker_live)
-		kvmio_vtask_wake(&dev->worker->task);
+	if (vq->worker_live)
+		kvmio_vtask_wake(&vq->worker->task);
 	spin_unlock_irqrestore(&dev->wake_lock, flags);
-}
-
-static bool vblk_worker_fn(void *data)
-{
-	return vblk_worker_run(data);
 }
 
 /* vhost_task only: the owner was killed; the task takes no more work. */
 static void vblk_worker_kill(void *data)
 {
-	struct vblk_dev *dev = data;
+	struct vblk_vq *vq = data;
 
-	spin_lock_irq(&dev->wake_lock);
-	dev->worker_live = false;
-	spin_unlock_irq(&dev->wake_lock);
+	spin_lock_irq(&vq->dev->wake_lock);
+	vq->worker_live = false;
+	spin_unlock_irq(&vq->dev->wake_lock);
 }
 
-int vblk_worker_start(struct vblk_dev *dev)
+/* Give @vq its worker if it has none (called by the owner, dev->mutex held). */
+int vblk_worker_start(struct vblk_vq *vq)
 {
+	struct vblk_dev *dev = vq->dev;
 	char name[TASK_COMM_LEN];
 	struct vblk_worker *w;
 	int ret;
 
+	lockdep_assert_held(&dev->mutex);
+	if (vq->worker)
+		return 0;
 	w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
 	if (!w)
 		return -ENOMEM;
-	w->dev = dev;
-	snprintf(name, sizeof(name), "vhost-blk-%d", current->pid);
+	w->vq = vq;
+	snprintf(name, sizeof(name), "vblk-%d-%u", current->pid, vq->index);
 	ret = kvmio_vtask_create(&w->task, vblk_worker_fn, vblk_worker_kill,
-				 dev, name);
+				 vq, name);
 	if (ret) {
 		kfree(w);
 		return ret;
 	}
 	spin_lock_irq(&dev->wake_lock);
-	dev->worker = w;
-	dev->worker_live = true;
+	vq->worker = w;
+	vq->worker_live = true;
 	spin_unlock_irq(&dev->wake_lock);
+	/* anything queued before the worker existed */
+	vblk_worker_queue(vq);
 	return 0;
 }
 
-/* Stop the worker; it finishes the ring it is processing first. */
-void vblk_worker_stop(struct vblk_dev *dev)
+/* Stop the ring's worker; it finishes the requests it is running first. */
+void vblk_worker_stop(struct vblk_vq *vq)
 {
-	struct vblk_worker *w = dev->worker;
+	struct vblk_worker *w = vq->worker;
 
 	if (!w)
 		return;
-	spin_lock_irq(&dev->wake_lock);
-	dev->worker_live = false;
-	dev->worker = NULL;
-	spin_unlock_irq(&dev->wake_lock);
+	spin_lock_irq(&vq->dev->wake_lock);
+	vq->worker_live = false;
+	vq->worker = NULL;
+	spin_unlock_irq(&vq->dev->wake_lock);
 	kvmio_vtask_stop(&w->task);
 	kfree(w);
-	dev->pending = 0;
+	vq->pending = 0;
 }
 
 /* ---- kick eventfds ---- */

@@ -99,13 +99,13 @@ static u8 vblk_req_dwz(struct vblk_req *req, struct iov_iter *data,
 	for (i = 0; i < nr; i++) {
 		u64 pos = le64_to_cpu(seg[i].sector) << SECTOR_SHIFT;
 		u64 n = (u64)le32_to_cpu(seg[i].num_sectors) << SECTOR_SHIFT;
+		bool unmap = le32_to_cpu(seg[i].flags) &
+			     VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
 
 		if (!n)
 			continue;
 		if (zeroes)
-			ret = vblk_backend_write_zeroes(be, pos, n,
-				le32_to_cpu(seg[i].flags) &
-				VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+			ret = vblk_backend_write_zeroes(be, pos, n, unmap);
 		else
 			ret = vblk_backend_discard(be, pos, n);
 		if (ret) {

@@ -312,6 +312,7 @@ static int vblk_enable_notify(struct vblk_vq *vq, u16 *avail)
 
 	if (put_user(cpu_to_le16(vq->last_avail_idx), ev))
 		return -EFAULT;
+	/* avail_event is visible before we look at avail->idx again */
 	smp_mb();
 	return vblk_read_avail_idx(vq, avail);
 }

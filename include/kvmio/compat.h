@@ -66,7 +66,6 @@ static inline void kvmio_eventfd_signal(struct eventfd_ctx *ctx)
 #define KVMIO_USE_VHOST_TASK 1
 #endif
 
-
 /*
  * ==== vhost_blk: a worker thread in the owner's context ====
  *

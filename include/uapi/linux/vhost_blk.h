@@ -120,6 +120,7 @@ struct vhost_blk_config {
 	__u32 max_write_zeroes_sectors;
 	__u32 max_write_zeroes_seg;
 	__u32 write_zeroes_may_unmap;
+	__u32 pad;			/* written as 0 */
 };
 
 #define VHOST_BLK_GET_CONFIG	_IOWR(VHOST_VIRTIO, 0xF2, struct vhost_blk_config)

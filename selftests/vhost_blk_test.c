@@ -1040,6 +1040,62 @@ TEST_TIMEOUT(multiqueue_brd, 180)
 		EXPECT_EQ(system("rmmod brd"), 0);
 }
 
+/* A block device with 4 KiB logical blocks: null_blk, memory backed. */
+TEST_TIMEOUT(nullb_4k_alignment, 120)
+{
+	struct virtio_blk_discard_write_zeroes z;
+	struct vhost_blk_config c = { .argsz = sizeof(c) };
+	struct vhost_blk_stats s0, s1;
+	static uint8_t buf[16384], back[16384];
+	struct tdev t;
+	int disk;
+
+	if (!access("/dev/nullb0", F_OK))
+		SKIP("null_blk already loaded by someone else");
+	if (system("modprobe null_blk nr_devices=1 bs=4096 gb=1 memory_backed=1 >/dev/null 2>&1"))
+		SKIP("null_blk not available");
+	disk = open("/dev/nullb0", O_RDWR | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	ASSERT_OK(ioctl(t.fd, VHOST_BLK_GET_CONFIG, &c));
+	EXPECT_EQ(c.blk_size, 4096);
+	EXPECT_EQ(c.discard_sector_alignment, 8);
+	EXPECT_EQ(c.capacity, 1ULL << 21);
+
+	fill(buf, sizeof(buf), 5);
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_OUT, 8, buf, sizeof(buf)),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_EQ(pread(disk, back, sizeof(back), 8 * SECT), sizeof(back));
+	EXPECT_EQ(memcmp(buf, back, sizeof(back)), 0);
+	ASSERT_OK(get_stats(&t, &s0));
+	/* misaligned start, misaligned length: refused, nothing changed */
+	z = DWZ(12, 8, 0);
+	EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	z = DWZ(8, 4, 0);
+	EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	z = DWZ(9, 8, 0);
+	EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_DISCARD, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	ASSERT_EQ(pread(disk, back, sizeof(back), 8 * SECT), sizeof(back));
+	EXPECT_EQ(memcmp(buf, back, sizeof(back)), 0);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.err_range - s0.err_range, 3);
+	/* aligned: done */
+	z = DWZ(16, 8, 0);
+	EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_EQ(pread(disk, back, sizeof(back), 8 * SECT), sizeof(back));
+	EXPECT_EQ(memcmp(buf, back, 4096), 0);
+	EXPECT_TRUE(all_byte(back + 4096, 4096, 0));
+	EXPECT_EQ(memcmp(buf + 8192, back + 8192, 8192), 0);
+	tdev_close(&t);
+	close(disk);
+	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
 /* ---- backend I/O errors: a device-mapper "error" target ---- */
 
 #define DM_NAME "vblk-test-error"

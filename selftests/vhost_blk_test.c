@@ -44,6 +44,11 @@ struct tvq {
 	uint16_t avail_idx, last_used, next_desc;
 	uint8_t *data;
 	size_t data_off;
+	/* packed rings (VIRTIO_F_RING_PACKED) */
+	bool packed;
+	uint16_t p_avail, p_used, p_id;
+	bool p_avail_wrap, p_used_wrap;
+	uint16_t p_ndesc[QNUM];
 };
 
 struct tdev {
@@ -93,6 +98,9 @@ static int ring_setup(struct tdev *t, unsigned int i, unsigned int num)
 	q->avail = (void *)(ring + 4096);
 	q->used = (void *)(ring + 8192);
 	q->avail_idx = q->last_used = q->next_desc = 0;
+	q->packed = t->features & (1ULL << VIRTIO_F_RING_PACKED);
+	q->p_avail = q->p_used = q->p_id = 0;
+	q->p_avail_wrap = q->p_used_wrap = true;
 	q->data = t->mem + NQ * RING_AREA + i * DATA_AREA;
 	q->data_off = 0;
 	a.desc_user_addr = (uintptr_t)q->desc;
@@ -102,7 +110,7 @@ static int ring_setup(struct tdev *t, unsigned int i, unsigned int num)
 		FAIL("SET_VRING_NUM %u: %s", i, strerror(errno));
 	if (ioctl(t->fd, VHOST_SET_VRING_ADDR, &a))
 		FAIL("SET_VRING_ADDR %u: %s", i, strerror(errno));
-	s.num = 0;
+	s.num = q->packed ? 0x80008000u : 0;
 	if (ioctl(t->fd, VHOST_SET_VRING_BASE, &s))
 		FAIL("SET_VRING_BASE %u: %s", i, strerror(errno));
 	if (q->kick <= 0) {
@@ -304,6 +312,130 @@ static int pop_used(struct tvq *q, uint32_t *id, uint32_t *len)
 	return 0;
 }
 
+/* ---- the driver side of a packed ring ---- */
+
+#define P_AVAIL	(1 << VRING_PACKED_DESC_F_AVAIL)
+#define P_USED	(1 << VRING_PACKED_DESC_F_USED)
+
+static struct vring_packed_desc *pring(struct tvq *q)
+{
+	return (struct vring_packed_desc *)q->desc;
+}
+
+static struct vring_packed_desc_event *pdriver(struct tvq *q)
+{
+	return (struct vring_packed_desc_event *)q->avail;
+}
+
+/* Make a chain of @n descriptors available; returns its buffer id. */
+static uint16_t pq_add(struct tdev *t, struct tvq *q, const struct seg *segs,
+		       int n, bool indirect)
+{
+	struct vring_packed_desc *r = pring(q);
+	struct seg ind;
+	uint16_t id = q->p_id++ % q->num, head = q->p_avail, head_flags = 0;
+	int i;
+
+	if (indirect) {
+		struct vring_packed_desc *tbl = qalloc(q, n * sizeof(*tbl));
+
+		for (i = 0; i < n; i++) {
+			tbl[i].addr = segs[i].gpa;
+			tbl[i].len = segs[i].len;
+			tbl[i].id = 0;
+			tbl[i].flags = segs[i].flags;
+		}
+		ind = (struct seg){ gpa_of(t, tbl), n * sizeof(*tbl),
+				    VRING_DESC_F_INDIRECT };
+		segs = &ind;
+		n = 1;
+	}
+	for (i = 0; i < n; i++) {
+		uint16_t pos = q->p_avail;
+		uint16_t f = segs[i].flags | (i + 1 < n ? VRING_DESC_F_NEXT : 0) |
+			     (q->p_avail_wrap ? P_AVAIL : P_USED);
+
+		r[pos].addr = segs[i].gpa;
+		r[pos].len = segs[i].len;
+		r[pos].id = id;
+		if (i)
+			r[pos].flags = f;
+		else
+			head_flags = f;
+		if (++q->p_avail == q->num) {
+			q->p_avail = 0;
+			q->p_avail_wrap = !q->p_avail_wrap;
+		}
+	}
+	q->p_ndesc[id] = n;
+	/* the head's flags last: they hand the whole chain over */
+	__atomic_store_n(&r[head].flags, head_flags, __ATOMIC_RELEASE);
+	return id;
+}
+
+static bool pq_used_ready(struct tvq *q)
+{
+	uint16_t f = __atomic_load_n(&pring(q)[q->p_used].flags,
+				     __ATOMIC_ACQUIRE);
+
+	return !!(f & P_AVAIL) == q->p_used_wrap &&
+	       !!(f & P_USED) == q->p_used_wrap;
+}
+
+static int pq_pop(struct tvq *q, uint32_t *id, uint32_t *len)
+{
+	struct pollfd p = { .fd = q->call, .events = POLLIN };
+	struct vring_packed_desc *d;
+	int ms = 10000;
+	uint64_t v;
+
+	while (!pq_used_ready(q)) {
+		if (ms <= 0)
+			FAIL("timeout waiting for packed used descriptor %u",
+			     q->p_used);
+		if (poll(&p, 1, 20) > 0 &&
+		    read(q->call, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			FAIL("read call eventfd: %s", strerror(errno));
+		ms -= 20;
+	}
+	d = &pring(q)[q->p_used];
+	*id = d->id;
+	*len = d->len;
+	if (*id >= q->num)
+		FAIL("used id %u out of range", *id);
+	q->p_used += q->p_ndesc[*id];
+	if (q->p_used >= q->num) {
+		q->p_used -= q->num;
+		q->p_used_wrap = !q->p_used_wrap;
+	}
+	return 0;
+}
+
+/* Submit one request's segments and wait for it, on either ring layout. */
+static int run_chain(struct tdev *t, struct tvq *q, const struct seg *segs,
+		     int n, bool indirect, uint32_t *ulen)
+{
+	uint32_t id;
+	uint16_t head;
+
+	if (q->packed) {
+		head = pq_add(t, q, segs, n, indirect);
+		kick(q);
+		if (pq_pop(q, &id, ulen))
+			return -1;
+	} else {
+		head = indirect ? put_indirect(t, q, segs, n) :
+				  put_chain(q, segs, n);
+		publish(q, head);
+		kick(q);
+		if (pop_used(q, &id, ulen))
+			return -1;
+	}
+	if (id != head)
+		FAIL("used id %u, want %u", id, head);
+	return 0;
+}
+
 /* One virtio-blk request, start to end. */
 static int blk_req(struct tdev *t, unsigned int qi, uint32_t type,
 		   uint64_t sector, void *buf, uint32_t len, bool indirect,
@@ -315,8 +447,7 @@ static int blk_req(struct tdev *t, unsigned int qi, uint32_t type,
 	uint8_t *st = qalloc(q, 1);
 	bool in = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
 	struct seg segs[3];
-	uint32_t id, ulen;
-	uint16_t head;
+	uint32_t ulen;
 	int n = 0;
 
 	h->type = type;
@@ -333,13 +464,8 @@ static int blk_req(struct tdev *t, unsigned int qi, uint32_t type,
 					  in ? VRING_DESC_F_WRITE : 0 };
 	}
 	segs[n++] = (struct seg){ gpa_of(t, st), 1, VRING_DESC_F_WRITE };
-	head = indirect ? put_indirect(t, q, segs, n) : put_chain(q, segs, n);
-	publish(q, head);
-	kick(q);
-	if (pop_used(q, &id, &ulen))
+	if (run_chain(t, q, segs, n, indirect, &ulen))
 		return -1;
-	if (id != head)
-		FAIL("used id %u, want %u", id, head);
 	*status = *st;
 	if (used_len)
 		*used_len = ulen;
@@ -427,14 +553,14 @@ TEST(features_and_config)
 	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_SEG_MAX));
 	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_BLK_SIZE));
 	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_RO));
-	EXPECT_FALSE(f & (1ULL << VIRTIO_F_RING_PACKED));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_F_RING_PACKED));
 	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_DISCARD));
 	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
 	/* ring and owner ioctls need an owner */
 	ASSERT_ERRNO(ioctl(fd, VHOST_SET_FEATURES, &f), EPERM);
 	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER));
 	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER), EBUSY);
-	bad = f | (1ULL << VIRTIO_F_RING_PACKED);
+	bad = f | (1ULL << VIRTIO_F_IOMMU_PLATFORM);
 	ASSERT_ERRNO(ioctl(fd, VHOST_SET_FEATURES, &bad), EOPNOTSUPP);
 	bad = f & ~(1ULL << VIRTIO_F_VERSION_1);
 	ASSERT_ERRNO(ioctl(fd, VHOST_SET_FEATURES, &bad), EINVAL);
@@ -966,6 +1092,9 @@ TEST_TIMEOUT(multiqueue_file, 180)
 	ASSERT_GE(img, 0);
 	run_mq(_kt, img, 0);
 	run_mq(_kt, img, 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	run_mq(_kt, img, 1ULL << VIRTIO_F_RING_PACKED);
+	run_mq(_kt, img, (1ULL << VIRTIO_F_RING_PACKED) |
+			 (1ULL << VIRTIO_RING_F_EVENT_IDX));
 	close(img);
 	unlink(path);
 }
@@ -1682,6 +1811,240 @@ TEST_F(hostile, ring_outside_memory)
 	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_ADDR, &a));
 	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
 	munmap(outside, 65536);
+}
+
+/* ---- packed rings ---- */
+
+#define PACKED	(1ULL << VIRTIO_F_RING_PACKED)
+
+static uint32_t pbase(struct tvq *q)
+{
+	return q->p_avail | (uint32_t)q->p_avail_wrap << 15 |
+	       (uint32_t)q->p_used << 16 | (uint32_t)q->p_used_wrap << 31;
+}
+
+FIXTURE(packed) {
+	struct tdev t;
+	char path[64];
+	int img;
+};
+
+FIXTURE_SETUP(packed)
+{
+	self->img = make_img(self->path, IMG_SIZE);
+	ASSERT_GE(self->img, 0);
+	/* a small ring: the wrap counters flip every few requests */
+	ASSERT_OK(tdev_open(&self->t, PACKED |
+			    (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+			    (1ULL << VIRTIO_RING_F_EVENT_IDX), 2, 8));
+	ASSERT_OK(tdev_backend(&self->t, self->img));
+}
+
+FIXTURE_TEARDOWN(packed)
+{
+	tdev_close(&self->t);
+	if (self->img > 0)
+		close(self->img);
+	unlink(self->path);
+}
+
+TEST_F(packed, read_write_flush_wrapping)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		check_rw(_kt, &self->t, self->img, i & 1);
+	/* we went round the 8-entry ring several times */
+	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+	EXPECT_EQ(s.num, pbase(&self->t.vq[0]));
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	check_rw(_kt, &self->t, self->img, false);
+}
+
+TEST_F(packed, discard_get_id_unsupported)
+{
+	uint8_t id[VHOST_BLK_SERIAL_LEN];
+
+	check_discard_zeroes(_kt, &self->t, self->img, IMG_SIZE / SECT);
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_GET_ID, 0, id,
+			     sizeof(id)), VIRTIO_BLK_S_OK);
+	EXPECT_EQ(req_status(&self->t, 0, 0x777, 0, NULL, 0),
+		  VIRTIO_BLK_S_UNSUPP);
+}
+
+TEST_F(packed, vring_base_encoding)
+{
+	struct vhost_vring_state s = { .index = 1 };
+	struct tvq *q = &self->t.vq[1];
+	uint8_t buf[SECT];
+	int i;
+
+	/* 3 descriptors per request on an 8-entry ring */
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(req_status(&self->t, 1, VIRTIO_BLK_T_IN, i, buf, SECT),
+			  VIRTIO_BLK_S_OK);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+	/* position 9 % 8 = 1, in the second lap: wrap counters flipped */
+	EXPECT_EQ(s.num, 1u | 1u << 16);
+	EXPECT_EQ(s.num, pbase(q));
+	/* positions past the largest ring are refused */
+	s.num = 0x7fff;
+	ASSERT_ERRNO(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s), EINVAL);
+	s.num = pbase(q);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	EXPECT_EQ(req_status(&self->t, 1, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+}
+
+TEST_F(packed, event_suppression)
+{
+	struct vring_packed_desc_event *drv = pdriver(&self->t.vq[0]);
+	struct vhost_blk_stats s0, s1;
+	struct tvq *q = &self->t.vq[0];
+	uint8_t buf[SECT];
+	int i;
+
+	/* interrupts disabled: completions arrive silently */
+	drv->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+	ASSERT_OK(get_stats(&self->t, &s0));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, i, buf, SECT),
+			  VIRTIO_BLK_S_OK);
+	/* an interrupt only for the used descriptor at position 6 of this lap */
+	drv->off_wrap = ((q->p_used + 6) % 8) |
+			((q->p_used + 6 >= 8 ? !q->p_used_wrap : q->p_used_wrap) << 15);
+	drv->flags = VRING_PACKED_EVENT_FLAG_DESC;
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);	/* used descs p..p+2: no interrupt */
+	ASSERT_OK(get_stats(&self->t, &s1));
+	EXPECT_EQ(s1.interrupts - s0.interrupts, 0);
+	EXPECT_GE(s1.interrupts_suppressed - s0.interrupts_suppressed, 3);
+	{
+		struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+		uint8_t *d = qalloc(q, SECT), *st = qalloc(q, 1);
+		struct seg segs[3] = {
+			{ gpa_of(&self->t, h), sizeof(*h), 0 },
+			{ gpa_of(&self->t, d), SECT, VRING_DESC_F_WRITE },
+			{ gpa_of(&self->t, st), 1, VRING_DESC_F_WRITE },
+		};
+		uint32_t id, len;
+
+		h->type = VIRTIO_BLK_T_IN;
+		h->sector = 0;
+		/* used descs p+3..p+5 cover the event at p+6? no: p+3 is next */
+		pq_add(&self->t, q, segs, 3, false);
+		kick(q);
+		ASSERT_OK(pq_pop(q, &id, &len));
+		pq_add(&self->t, q, segs, 3, false);
+		kick(q);
+		/* this one is used at p+6: the guest asked for it */
+		ASSERT_OK(wait_call(q, 10000));
+		ASSERT_OK(pq_pop(q, &id, &len));
+	}
+	ASSERT_OK(get_stats(&self->t, &s1));
+	EXPECT_EQ(s1.interrupts - s0.interrupts, 1);
+	drv->flags = VRING_PACKED_EVENT_FLAG_ENABLE;
+}
+
+/* Broken packed ring: re-arm after the bad chain, the device works again. */
+static void packed_expect_broken(struct kt_ctx *_kt, struct tdev *t,
+				 uint16_t bad_pos, bool bad_wrap)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	struct vhost_blk_stats st;
+	struct tvq *q = &t->vq[0];
+	uint8_t buf[SECT];
+
+	ASSERT_OK(wait_err(q, 10000));
+	ASSERT_OK(get_stats(t, &st));
+	EXPECT_EQ(st.rings_broken, 1);
+	ASSERT_OK(ioctl(t->fd, VHOST_GET_VRING_BASE, &s));
+	EXPECT_EQ(s.num & 0xffff, bad_pos | (uint32_t)bad_wrap << 15);
+	/* the driver gives the chain up: both sides continue after it */
+	q->p_used = q->p_avail;
+	q->p_used_wrap = q->p_avail_wrap;
+	s.num = pbase(q);
+	ASSERT_OK(ioctl(t->fd, VHOST_SET_VRING_BASE, &s));
+	EXPECT_EQ(req_status(t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+}
+
+TEST_F(packed, hostile_chain_longer_than_ring)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct seg segs[9];
+	uint16_t pos = q->p_avail;
+	bool wrap = q->p_avail_wrap;
+	int i;
+
+	/* every descriptor of the ring chained, and more */
+	for (i = 0; i < 9; i++)
+		segs[i] = (struct seg){ gpa_of(&self->t, q->data), 1,
+					VRING_DESC_F_WRITE };
+	pq_add(&self->t, q, segs, 9, false);
+	/* the 9th overwrote the head's slot: make the head available again */
+	pring(q)[pos].flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT |
+			      (wrap ? P_AVAIL : P_USED);
+	kick(q);
+	packed_expect_broken(_kt, &self->t, pos, wrap);
+}
+
+TEST_F(packed, hostile_status_read_only)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *st = qalloc(q, 1);
+	struct seg segs[2] = {
+		{ gpa_of(&self->t, h), sizeof(*h), 0 },
+		{ gpa_of(&self->t, st), 1, 0 },
+	};
+	uint16_t pos = q->p_avail;
+	bool wrap = q->p_avail_wrap;
+
+	h->type = VIRTIO_BLK_T_IN;
+	*st = 0xee;
+	pq_add(&self->t, q, segs, 2, false);
+	kick(q);
+	packed_expect_broken(_kt, &self->t, pos, wrap);
+	EXPECT_EQ(*st, 0xee);
+}
+
+TEST_F(packed, hostile_indirect_nested)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct vring_packed_desc *tbl = qalloc(q, 2 * sizeof(*tbl));
+	struct seg seg;
+	uint16_t pos = q->p_avail;
+	bool wrap = q->p_avail_wrap;
+
+	tbl[0] = (struct vring_packed_desc){ gpa_of(&self->t, tbl), 32, 0,
+					     VRING_DESC_F_INDIRECT };
+	tbl[1] = tbl[0];
+	seg = (struct seg){ gpa_of(&self->t, tbl), 32, VRING_DESC_F_INDIRECT };
+	pq_add(&self->t, q, &seg, 1, false);
+	kick(q);
+	packed_expect_broken(_kt, &self->t, pos, wrap);
+}
+
+TEST_F(packed, hostile_data_outside_memory)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *st = qalloc(q, 1);
+	struct seg segs[3] = {
+		{ gpa_of(&self->t, h), sizeof(*h), 0 },
+		{ 0x2000, SECT, VRING_DESC_F_WRITE },
+		{ gpa_of(&self->t, st), 1, VRING_DESC_F_WRITE },
+	};
+	uint32_t len;
+
+	h->type = VIRTIO_BLK_T_IN;
+	h->sector = 0;
+	*st = 0xee;
+	ASSERT_OK(run_chain(&self->t, q, segs, 3, false, &len));
+	EXPECT_EQ(*st, VIRTIO_BLK_S_IOERR);
+	EXPECT_EQ(len, 1);
 }
 
 /* ---- stopping and closing ---- */

@@ -56,6 +56,9 @@ static void vblk_vq_reset(struct vblk_vq *vq)
 	vq->broken = false;
 	vq->event_idx = false;
 	vq->indirect = false;
+	vq->packed = false;
+	vq->avail_wrap = false;
+	vq->used_wrap = false;
 	vq->mem = NULL;
 	vq->be = NULL;
 	mutex_unlock(&vq->mutex);
@@ -170,6 +173,8 @@ static long vblk_set_features(struct vblk_dev *dev, u64 __user *argp)
 		mutex_lock(&vq->mutex);
 		vq->event_idx = f & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 		vq->indirect = f & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+		vq->packed = f & (1ULL << VIRTIO_F_RING_PACKED);
+		vq->need_init = true;
 		vq->signalled_valid = false;
 		mutex_unlock(&vq->mutex);
 	}
@@ -369,7 +374,9 @@ static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
 			ret = -EOPNOTSUPP;	/* no dirty logging */
 			break;
 		}
-		if ((a.desc_user_addr & 15) || (a.avail_user_addr & 1) ||
+		/* packed rings: both event areas are 4-byte aligned */
+		if ((a.desc_user_addr & 15) ||
+		    (a.avail_user_addr & (vq->packed ? 3 : 1)) ||
 		    (a.used_user_addr & 3)) {
 			ret = -EINVAL;
 			break;
@@ -385,11 +392,9 @@ static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
 			ret = -EBUSY;
 			break;
 		}
-		if (s.num > 0xffff) {
-			ret = -EINVAL;
+		ret = vblk_vq_set_base(vq, s.num);
+		if (ret)
 			break;
-		}
-		vq->last_avail_idx = s.num;
 		vq->stopped = false;
 		vq->broken = false;
 		vq->need_init = true;
@@ -397,7 +402,7 @@ static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
 	case VHOST_GET_VRING_BASE:
 		/* holding the mutex means the worker finished this ring */
 		vq->stopped = true;
-		s.num = vq->last_avail_idx;
+		s.num = vblk_vq_get_base(vq);
 		break;
 	case VHOST_SET_VRING_KICK:
 		vblk_poll_stop(vq);

@@ -44,7 +44,8 @@
 			 (1ULL << VIRTIO_BLK_F_FLUSH) |			\
 			 (1ULL << VIRTIO_BLK_F_MQ) |			\
 			 (1ULL << VIRTIO_BLK_F_DISCARD) |		\
-			 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
+			 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES) |		\
+			 (1ULL << VIRTIO_F_RING_PACKED))
 
 /* Guest memory: guest-physical ranges mapped at the owner's addresses. */
 struct vblk_region {
@@ -64,6 +65,20 @@ struct vblk_desc {
 	__le32 len;
 	__le16 flags;
 	__le16 next;
+};
+
+/* Packed-ring descriptor (VIRTIO_F_RING_PACKED). */
+struct vblk_pdesc {
+	__le64 addr;
+	__le32 len;
+	__le16 id;
+	__le16 flags;
+};
+
+/* Packed-ring event suppression structure (driver and device areas). */
+struct vblk_pevent {
+	__le16 off_wrap;
+	__le16 flags;
 };
 
 struct vblk_used_elem {
@@ -99,8 +114,11 @@ struct vblk_vq {
 	u32 num;
 	u64 desc_uaddr, avail_uaddr, used_uaddr;
 	bool addr_set;
-	u16 last_avail_idx;	/* next avail entry to take */
-	u16 used_idx;		/* shadow of used->idx */
+	u16 last_avail_idx;	/* next avail entry (packed: ring position) */
+	u16 used_idx;		/* shadow of used->idx (packed: position) */
+	bool avail_wrap;	/* packed: driver's wrap counter to expect */
+	bool used_wrap;		/* packed: our used wrap counter */
+	u16 used_unsignalled;	/* packed: entries used since last signal */
 	u16 signalled_used;	/* used idx at the last interrupt */
 	bool signalled_valid;
 	bool need_init;		/* check addresses, read used->idx */
@@ -108,6 +126,7 @@ struct vblk_vq {
 	bool broken;		/* unrecoverable guest error */
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX acked */
 	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC acked */
+	bool packed;		/* VIRTIO_F_RING_PACKED acked */
 
 	struct vblk_poll kick;
 	struct eventfd_ctx *call;
@@ -168,6 +187,8 @@ int vblk_release(struct inode *inode, struct file *file);
 void vblk_vq_process(struct vblk_vq *vq);
 void vblk_vq_signal(struct vblk_vq *vq);
 bool vblk_vq_active(struct vblk_vq *vq);
+u32 vblk_vq_get_base(struct vblk_vq *vq);
+int vblk_vq_set_base(struct vblk_vq *vq, u32 base);
 int vblk_translate(const struct vblk_mem *mem, u64 gpa, u64 len,
 		   struct iovec *iov, unsigned int max_iov);
 

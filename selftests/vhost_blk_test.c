@@ -554,6 +554,7 @@ TEST(features_and_config)
 	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_BLK_SIZE));
 	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_RO));
 	EXPECT_TRUE(f & (1ULL << VIRTIO_F_RING_PACKED));
+	EXPECT_TRUE(f & (1ULL << VHOST_F_LOG_ALL));
 	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_DISCARD));
 	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
 	/* ring and owner ioctls need an owner */
@@ -2045,6 +2046,125 @@ TEST_F(packed, hostile_data_outside_memory)
 	ASSERT_OK(run_chain(&self->t, q, segs, 3, false, &len));
 	EXPECT_EQ(*st, VIRTIO_BLK_S_IOERR);
 	EXPECT_EQ(len, 1);
+}
+
+/* ---- dirty logging ---- */
+
+static bool log_bit(const uint8_t *bm, uint64_t gpa)
+{
+	uint64_t page = gpa >> 12;
+
+	return bm[page / 8] & (1 << (page % 8));
+}
+
+static size_t log_bits_set(const uint8_t *bm, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		n += __builtin_popcount(bm[i]);
+	return n;
+}
+
+TEST(dirty_log)
+{
+	size_t bm_len = ((GPA_BASE + GMEM_SIZE) >> 12) / 8;
+	uint64_t kernel = 0xffff800000000000ULL, zero = 0;
+	struct pollfd p;
+	struct tdev t;
+	struct tvq *q;
+	uint8_t *bm, *hdrp, *in, *out, *st;
+	struct virtio_blk_outhdr *h;
+	char path[64];
+	uint32_t len;
+	int img, logfd, none = -1;
+	uint64_t v;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, 1ULL << VHOST_F_LOG_ALL, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	q = &t.vq[0];
+	bm = mmap(NULL, bm_len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(bm != MAP_FAILED);
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_LOG_BASE, &kernel), EFAULT);
+	{
+		uint64_t base = (uintptr_t)bm;
+
+		ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_BASE, &base));
+	}
+	logfd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_FD, &logfd));
+
+	/* one page each: header, IN data, OUT data, status */
+	hdrp = q->data;
+	in = q->data + 0x1000;
+	out = q->data + 0x2000;
+	st = q->data + 0x3000;
+	h = (void *)hdrp;
+	h->type = VIRTIO_BLK_T_IN;
+	h->sector = 0;
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, in), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(run_chain(&t, q, segs, 3, false, &len));
+	}
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	p = (struct pollfd){ .fd = logfd, .events = POLLIN };
+	ASSERT_EQ(poll(&p, 1, 10000), 1);
+	ASSERT_EQ(read(logfd, &v, sizeof(v)), sizeof(v));
+	EXPECT_TRUE(log_bit(bm, gpa_of(&t, in)));
+	EXPECT_TRUE(log_bit(bm, gpa_of(&t, st)));
+	EXPECT_TRUE(log_bit(bm, gpa_of(&t, q->used)));	/* used ring */
+	EXPECT_FALSE(log_bit(bm, gpa_of(&t, hdrp)));	/* only read */
+	EXPECT_FALSE(log_bit(bm, gpa_of(&t, q->desc)));
+	EXPECT_EQ(log_bits_set(bm, bm_len), 3);
+
+	/* a write request dirties only the status and the used ring */
+	memset(bm, 0, bm_len);
+	h->type = VIRTIO_BLK_T_OUT;
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, out), 4096, 0 },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(run_chain(&t, q, segs, 3, false, &len));
+	}
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	ASSERT_EQ(poll(&p, 1, 10000), 1);
+	ASSERT_EQ(read(logfd, &v, sizeof(v)), sizeof(v));
+	EXPECT_FALSE(log_bit(bm, gpa_of(&t, out)));
+	EXPECT_TRUE(log_bit(bm, gpa_of(&t, st)));
+	EXPECT_TRUE(log_bit(bm, gpa_of(&t, q->used)));
+	EXPECT_EQ(log_bits_set(bm, bm_len), 2);
+
+	/* logging off: nothing more */
+	memset(bm, 0, bm_len);
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_FD, &none));
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_BASE, &zero));
+	h->type = VIRTIO_BLK_T_IN;
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, in), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(run_chain(&t, q, segs, 3, false, &len));
+	}
+	EXPECT_EQ(log_bits_set(bm, bm_len), 0);
+	close(logfd);
+	munmap(bm, bm_len);
+	tdev_close(&t);
+	close(img);
+	unlink(path);
 }
 
 /* ---- stopping and closing ---- */

@@ -61,6 +61,10 @@ static void vblk_vq_reset(struct vblk_vq *vq)
 	vq->used_wrap = false;
 	vq->mem = NULL;
 	vq->be = NULL;
+	vq->log_all = false;
+	vq->log_base = 0;
+	vq->log_ctx = NULL;
+	vq->logged = false;
 	mutex_unlock(&vq->mutex);
 }
 
@@ -85,6 +89,10 @@ static void __vblk_dev_reset_owner(struct vblk_dev *dev)
 	if (dev->be)
 		vblk_backend_put(dev->be);
 	dev->be = NULL;
+	if (dev->log_ctx)
+		eventfd_ctx_put(dev->log_ctx);
+	dev->log_ctx = NULL;
+	dev->log_base = 0;
 	dev->features = 0;
 	if (dev->mm)
 		mmput(dev->mm);
@@ -113,8 +121,13 @@ int vblk_open(struct inode *inode, struct file *file)
 		vblk_poll_init(vq);
 		vq->iov = kmalloc_array(VBLK_MAX_IOV, sizeof(*vq->iov),
 					GFP_KERNEL_ACCOUNT);
-		if (!vq->iov)
+		vq->wlog = kmalloc_array(VBLK_MAX_IOV, sizeof(*vq->wlog),
+					 GFP_KERNEL_ACCOUNT);
+		if (!vq->iov || !vq->wlog) {
+			kfree(vq->iov);
+			kfree(vq->wlog);
 			goto err_iov;
+		}
 	}
 	snprintf(name, sizeof(name), "%d-%d", task_tgid_nr(current),
 		 atomic_inc_return(&vblk_dev_ids));
@@ -123,8 +136,10 @@ int vblk_open(struct inode *inode, struct file *file)
 	return 0;
 
 err_iov:
-	while (i--)
+	while (i--) {
 		kfree(dev->vqs[i].iov);
+		kfree(dev->vqs[i].wlog);
+	}
 	kfree(dev);
 	return -ENOMEM;
 }
@@ -140,6 +155,7 @@ int vblk_release(struct inode *inode, struct file *file)
 	mutex_unlock(&dev->mutex);
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
 		kfree(dev->vqs[i].iov);
+		kfree(dev->vqs[i].wlog);
 		mutex_destroy(&dev->vqs[i].mutex);
 	}
 	mutex_destroy(&dev->mutex);
@@ -174,6 +190,7 @@ static long vblk_set_features(struct vblk_dev *dev, u64 __user *argp)
 		vq->event_idx = f & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 		vq->indirect = f & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 		vq->packed = f & (1ULL << VIRTIO_F_RING_PACKED);
+		vq->log_all = f & (1ULL << VHOST_F_LOG_ALL);
 		vq->need_init = true;
 		vq->signalled_valid = false;
 		mutex_unlock(&vq->mutex);
@@ -231,6 +248,9 @@ static long vblk_set_mem_table(struct vblk_dev *dev,
 		if (p->gpa + p->size > mem->regions[i].gpa)
 			goto err_inval;
 	}
+	/* a dirty log in use must cover the new table */
+	if (!vblk_log_access_ok(dev->log_base, mem))
+		goto err_fault;
 
 	old = dev->mem;
 	dev->mem = mem;
@@ -252,6 +272,48 @@ err_fault:
 err_inval:
 	kvfree(mem);
 	return -EINVAL;
+}
+
+static long vblk_set_log_base(struct vblk_dev *dev, u64 __user *argp)
+{
+	unsigned int i;
+	u64 base;
+
+	if (copy_from_user(&base, argp, sizeof(base)))
+		return -EFAULT;
+	if (!vblk_log_access_ok(base, dev->mem))
+		return -EFAULT;
+	dev->log_base = base;
+	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
+		mutex_lock(&dev->vqs[i].mutex);
+		dev->vqs[i].log_base = base;
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+	return 0;
+}
+
+static long vblk_set_log_fd(struct vblk_dev *dev, int __user *argp)
+{
+	struct eventfd_ctx *ctx = NULL;
+	unsigned int i;
+	int fd;
+
+	if (get_user(fd, argp))
+		return -EFAULT;
+	if (fd != VHOST_FILE_UNBIND) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	swap(dev->log_ctx, ctx);
+	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
+		mutex_lock(&dev->vqs[i].mutex);
+		dev->vqs[i].log_ctx = dev->log_ctx;
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+	if (ctx)
+		eventfd_ctx_put(ctx);
+	return 0;
 }
 
 static long vblk_set_backend(struct vblk_dev *dev,
@@ -366,12 +428,12 @@ static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
 			ret = -EBUSY;
 			break;
 		}
+		/*
+		 * VHOST_VRING_F_LOG is accepted; log_guest_addr is not needed:
+		 * ring writes are logged through the memory table.
+		 */
 		if (a.flags & ~(1U << VHOST_VRING_F_LOG)) {
 			ret = -EINVAL;
-			break;
-		}
-		if (a.flags) {
-			ret = -EOPNOTSUPP;	/* no dirty logging */
 			break;
 		}
 		/* packed rings: both event areas are 4-byte aligned */
@@ -524,6 +586,8 @@ long vblk_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case VHOST_RESET_OWNER:
 	case VHOST_SET_FEATURES:
 	case VHOST_SET_MEM_TABLE:
+	case VHOST_SET_LOG_BASE:
+	case VHOST_SET_LOG_FD:
 	case VHOST_BLK_SET_BACKEND:
 	case VHOST_SET_VRING_NUM:
 	case VHOST_SET_VRING_ADDR:
@@ -543,6 +607,10 @@ long vblk_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			ret = vblk_set_features(dev, argp);
 		} else if (cmd == VHOST_SET_MEM_TABLE) {
 			ret = vblk_set_mem_table(dev, argp);
+		} else if (cmd == VHOST_SET_LOG_BASE) {
+			ret = vblk_set_log_base(dev, argp);
+		} else if (cmd == VHOST_SET_LOG_FD) {
+			ret = vblk_set_log_fd(dev, argp);
 		} else if (cmd == VHOST_BLK_SET_BACKEND) {
 			ret = vblk_set_backend(dev, argp);
 		} else {

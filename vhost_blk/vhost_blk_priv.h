@@ -26,6 +26,8 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ring.h>
 
+#include <linux/vhost_types.h>
+
 #include "uapi/linux/vhost_blk.h"
 
 #define VBLK_NUM_QUEUES		VHOST_BLK_NUM_QUEUES
@@ -45,7 +47,8 @@
 			 (1ULL << VIRTIO_BLK_F_MQ) |			\
 			 (1ULL << VIRTIO_BLK_F_DISCARD) |		\
 			 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES) |		\
-			 (1ULL << VIRTIO_F_RING_PACKED))
+			 (1ULL << VIRTIO_F_RING_PACKED) |		\
+			 (1ULL << VHOST_F_LOG_ALL))
 
 /* Guest memory: guest-physical ranges mapped at the owner's addresses. */
 struct vblk_region {
@@ -104,6 +107,12 @@ struct vblk_backend {
 
 struct vblk_dev;
 
+/* A writable guest range of a request (dirty logging). */
+struct vblk_wrange {
+	u64 gpa;
+	u32 len;
+};
+
 struct vblk_vq {
 	struct vblk_dev *dev;
 	unsigned int index;
@@ -138,6 +147,13 @@ struct vblk_vq {
 
 	/* per-request scratch, only used by the worker */
 	struct iovec *iov;
+	struct vblk_wrange *wlog;	/* writable ranges, for the log */
+
+	/* dirty logging: copies of the device's settings */
+	bool log_all;			/* VHOST_F_LOG_ALL acked */
+	u64 log_base;			/* owner address of the bitmap, 0: none */
+	struct eventfd_ctx *log_ctx;	/* the device's reference */
+	bool logged;			/* pages logged since the last signal */
 
 	/* the ring's worker; pointer and liveness under dev->wake_lock */
 	struct vblk_worker *worker;
@@ -162,6 +178,8 @@ struct vblk_dev {
 	u64 features;			/* acked */
 	struct vblk_mem *mem;
 	struct vblk_backend *be;
+	u64 log_base;
+	struct eventfd_ctx *log_ctx;
 	bool readonly;
 	/* protects serial (read by the worker, written by an ioctl) */
 	spinlock_t serial_lock;
@@ -192,13 +210,25 @@ int vblk_vq_set_base(struct vblk_vq *vq, u32 base);
 int vblk_translate(const struct vblk_mem *mem, u64 gpa, u64 len,
 		   struct iovec *iov, unsigned int max_iov);
 
+/* log.c */
+static inline bool vblk_logging(struct vblk_vq *vq)
+{
+	return vq->log_all && vq->log_base;
+}
+
+int vblk_log_gpa(struct vblk_vq *vq, u64 gpa, u64 len);
+int vblk_log_uaddr(struct vblk_vq *vq, u64 uaddr, u64 len);
+bool vblk_log_access_ok(u64 base, const struct vblk_mem *mem);
+
 /* req.c */
 struct vblk_req {
 	struct vblk_vq *vq;
 	u16 head;
 	unsigned int nr_rd, nr_wr;	/* iovecs readable, then writable */
+	unsigned int nr_wlog;		/* entries of vq->wlog */
 	u64 rd_len, wr_len;
 	u8 __user *status;		/* last byte of the final descriptor */
+	u64 status_gpa;
 	bool bad;			/* malformed but with a status byte */
 };
 

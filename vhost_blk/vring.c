@@ -124,7 +124,8 @@ static int vblk_vq_init_access(struct vblk_vq *vq)
 		    vq->last_avail_idx >= num || vq->used_idx >= num)
 			return -EFAULT;
 		/* kicks always wanted */
-		if (copy_to_user(vblk_used_ptr(vq, 0), &ev, sizeof(ev)))
+		if (copy_to_user(vblk_used_ptr(vq, 0), &ev, sizeof(ev)) ||
+		    vblk_log_uaddr(vq, vq->used_uaddr, sizeof(ev)))
 			return -EFAULT;
 		vq->used_unsignalled = 0;
 		vq->need_init = false;
@@ -252,6 +253,13 @@ static void vblk_walk_desc(struct vblk_vq *vq, struct vblk_req *req,
 		ws->seen_write = true;
 	else if (ws->seen_write)
 		req->bad = true;	/* readable after writable */
+	if (write && len && vblk_logging(vq)) {
+		if (req->nr_wlog < VBLK_MAX_IOV)
+			vq->wlog[req->nr_wlog++] = (struct vblk_wrange){
+				.gpa = addr, .len = len };
+		else
+			req->bad = true;
+	}
 	if (len && !req->bad) {
 		n = vblk_translate(vq->mem, addr, len, vq->iov + ws->used,
 				   VBLK_MAX_IOV - ws->used);
@@ -318,7 +326,21 @@ static int vblk_walk_finish(struct vblk_vq *vq, struct vblk_req *req,
 		return -EFAULT;
 	}
 	req->status = tiov.iov_base;
+	req->status_gpa = ws->last_addr + ws->last_len - 1;
 	return 0;
+}
+
+/* Log what a completed request may have written (whole buffers). */
+static int vblk_log_req(struct vblk_vq *vq, struct vblk_req *req)
+{
+	unsigned int i;
+
+	if (!vblk_logging(vq))
+		return 0;
+	for (i = 0; i < req->nr_wlog; i++)
+		if (vblk_log_gpa(vq, vq->wlog[i].gpa, vq->wlog[i].len))
+			return -EFAULT;
+	return vblk_log_gpa(vq, req->status_gpa, 1);
 }
 
 /*
@@ -465,6 +487,10 @@ static int vblk_push_used(struct vblk_vq *vq, u16 head, u32 len)
 		     (__le16 __user *)vblk_used_ptr(vq, VBLK_USED_IDX)))
 		return -EFAULT;
 	vq->used_idx++;
+	if (vblk_log_uaddr(vq, vq->used_uaddr + VBLK_USED_RING + slot * sizeof(e),
+			   sizeof(e)) ||
+	    vblk_log_uaddr(vq, vq->used_uaddr + VBLK_USED_IDX, 2))
+		return -EFAULT;
 	return 0;
 }
 
@@ -482,7 +508,8 @@ static int vblk_push_used_packed(struct vblk_vq *vq, u16 id, u32 len,
 		return -EFAULT;
 	/* id and len are visible before the flags that hand them over */
 	smp_wmb();
-	if (put_user(cpu_to_le16(flags), &d->flags))
+	if (put_user(cpu_to_le16(flags), &d->flags) ||
+	    vblk_log_uaddr(vq, (u64)(uintptr_t)d, sizeof(*d)))
 		return -EFAULT;
 	vq->used_idx += ndesc;
 	if (vq->used_idx >= vq->num) {
@@ -544,6 +571,10 @@ static unsigned int vblk_vq_process_packed(struct vblk_vq *vq,
 		atomic64_inc(&dev->stats.inflight);
 		len = vblk_req_handle(&req);
 		atomic64_dec(&dev->stats.inflight);
+		if (vblk_log_req(vq, &req)) {
+			*why = "dirty log unwritable";
+			break;
+		}
 		if (vblk_push_used_packed(vq, id, len, ndesc)) {
 			*why = "descriptor ring unwritable";
 			break;
@@ -568,7 +599,8 @@ static int vblk_enable_notify(struct vblk_vq *vq, u16 *avail)
 {
 	__le16 __user *ev = vblk_used_ptr(vq, VBLK_USED_RING + 8 * vq->num);
 
-	if (put_user(cpu_to_le16(vq->last_avail_idx), ev))
+	if (put_user(cpu_to_le16(vq->last_avail_idx), ev) ||
+	    vblk_log_uaddr(vq, (u64)(uintptr_t)ev, sizeof(*ev)))
 		return -EFAULT;
 	/* avail_event is visible before we look at avail->idx again */
 	smp_mb();
@@ -644,6 +676,10 @@ void vblk_vq_process(struct vblk_vq *vq)
 		atomic64_inc(&dev->stats.inflight);
 		len = vblk_req_handle(&req);
 		atomic64_dec(&dev->stats.inflight);
+		if (vblk_log_req(vq, &req)) {
+			why = "dirty log unwritable";
+			break;
+		}
 		if (vblk_push_used(vq, head, len)) {
 			why = "used ring unwritable";
 			break;
@@ -654,6 +690,9 @@ signal:
 	if (done)
 		vblk_vq_signal(vq);
 out:
+	if (vq->logged && vq->log_ctx)
+		kvmio_eventfd_signal(vq->log_ctx);
+	vq->logged = false;
 	if (why)
 		vblk_vq_break(vq, why);
 	mutex_unlock(&vq->mutex);

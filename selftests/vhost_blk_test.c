@@ -2396,37 +2396,112 @@ TEST(one_worker_per_ring)
 	EXPECT_EQ(n, 0);
 }
 
-TEST(debugfs_stats)
+/* The sysfs directory of this process's only device. */
+static int sysfs_dir(char *dir, size_t len)
 {
-	char path[128], line[128];
-	struct tdev t;
-	FILE *f;
-	int found = 0;
+	char prefix[32];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
 
-	if (access("/sys/kernel/debug/vhost_blk", F_OK) &&
-	    system("mount -t debugfs none /sys/kernel/debug >/dev/null 2>&1"))
-		SKIP("debugfs not available");
+	snprintf(prefix, sizeof(prefix), "%d-", getpid());
+	d = opendir("/sys/kernel/vhost_blk");
+	if (!d)
+		FAIL("no /sys/kernel/vhost_blk: %s", strerror(errno));
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix))) {
+			snprintf(dir, len, "/sys/kernel/vhost_blk/%s",
+				 de->d_name);
+			n++;
+		}
+	closedir(d);
+	return n == 1 ? 0 : -1;
+}
+
+static long long sysfs_read(const char *dir, const char *name)
+{
+	char path[400], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return atoll(buf);
+}
+
+static int sysfs_write(const char *dir, const char *name, const char *val)
+{
+	char path[400];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+TEST(sysfs_stats_and_max_batch)
+{
+	static const char *const names[] = {
+		"req_in", "req_out", "req_flush", "req_get_id", "req_discard",
+		"req_write_zeroes", "req_other", "bytes_read", "bytes_written",
+		"err_bad_desc", "err_range", "err_io", "err_unsupp",
+		"err_readonly", "rings_broken", "inflight", "kicks",
+		"interrupts", "interrupts_suppressed",
+	};
+	struct vhost_blk_stats st;
+	uint8_t *sts[16], buf[SECT];
+	char dir[320], path[64];
+	struct tdev t;
+	struct tvq *q;
+	unsigned int i;
+	int img;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
 	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
-	snprintf(path, sizeof(path), "ls /sys/kernel/debug/vhost_blk/ | grep -c '^%d-'",
-		 getpid());
-	f = popen(path, "r");
-	ASSERT_TRUE(f != NULL);
-	if (fgets(line, sizeof(line), f))
-		found = atoi(line);
-	pclose(f);
-	EXPECT_EQ(found, 1);
-	snprintf(path, sizeof(path),
-		 "cat /sys/kernel/debug/vhost_blk/%d-*/stats", getpid());
-	f = popen(path, "r");
-	ASSERT_TRUE(f != NULL);
-	found = 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "rings_broken 0", 14) ||
-		    !strncmp(line, "req_in 0", 8))
-			found++;
-	pclose(f);
-	EXPECT_EQ(found, 2);
+	ASSERT_OK(tdev_backend(&t, img));
+	ASSERT_OK(sysfs_dir(dir, sizeof(dir)));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		EXPECT_EQ(sysfs_read(dir, names[i]), 0);
+	EXPECT_EQ(sysfs_read(dir, "max_batch"), 64);
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+	EXPECT_EQ(sysfs_read(dir, "req_in"), 1);
+	EXPECT_EQ(sysfs_read(dir, "bytes_read"), SECT);
+	/* the knob: 1..1024 */
+	ASSERT_OK(sysfs_write(dir, "max_batch", "1"));
+	EXPECT_EQ(sysfs_read(dir, "max_batch"), 1);
+	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "0"), EINVAL);
+	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "1025"), EINVAL);
+	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "many"), EINVAL);
+	/* one request per pass: 16 requests on one kick still all complete */
+	q = &t.vq[0];
+	for (i = 0; i < 16; i++)
+		sts[i] = submit_in(&t, q, i);
+	ASSERT_OK(wait_used_n(q, 16, 10000));
+	q->last_used += 16;
+	for (i = 0; i < 16; i++)
+		EXPECT_EQ(*sts[i], VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &st));
+	EXPECT_EQ(st.req_in, 17);
+	EXPECT_EQ(sysfs_read(dir, "req_in"), 17);
 	tdev_close(&t);
+	/* the directory goes with the device */
+	EXPECT_NE(sysfs_dir(dir, sizeof(dir)), 0);
+	close(img);
+	unlink(path);
 }
 
 KT_MAIN()

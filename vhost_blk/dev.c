@@ -102,6 +102,7 @@ static void __vblk_dev_reset_owner(struct vblk_dev *dev)
 int vblk_open(struct inode *inode, struct file *file)
 {
 	struct vblk_dev *dev;
+	int ret = -ENOMEM;
 	char name[32];
 	unsigned int i;
 
@@ -129,9 +130,12 @@ int vblk_open(struct inode *inode, struct file *file)
 			goto err_iov;
 		}
 	}
+	dev->max_batch = VBLK_BATCH;
 	snprintf(name, sizeof(name), "%d-%d", task_tgid_nr(current),
 		 atomic_inc_return(&vblk_dev_ids));
-	vblk_stats_debugfs_add(dev, name);
+	ret = vblk_sysfs_add(dev, name);
+	if (ret)
+		goto err_iov;
 	file->private_data = dev;
 	return 0;
 
@@ -141,7 +145,7 @@ err_iov:
 		kfree(dev->vqs[i].wlog);
 	}
 	kfree(dev);
-	return -ENOMEM;
+	return ret;
 }
 
 int vblk_release(struct inode *inode, struct file *file)
@@ -149,7 +153,7 @@ int vblk_release(struct inode *inode, struct file *file)
 	struct vblk_dev *dev = file->private_data;
 	unsigned int i;
 
-	vblk_stats_debugfs_remove(dev);
+	vblk_sysfs_remove(dev);
 	mutex_lock(&dev->mutex);
 	__vblk_dev_reset_owner(dev);
 	mutex_unlock(&dev->mutex);

@@ -2,18 +2,18 @@
 /*
  * vhost_blk: in-kernel virtio-blk backend driven by the vhost uAPI
  *
- * Module set-up: the /dev/vhost-blk misc device and the debugfs root.  Each
+ * Module set-up: the /dev/vhost-blk misc device and /sys/kernel/vhost_blk.  Each
  * open of the device is one virtio-blk device (dev.c).
  */
-#include <linux/debugfs.h>
 #include <linux/init.h>
+#include <linux/kobject.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 
 #include "kvmio/version.h"
 #include "vhost_blk_priv.h"
 
-struct dentry *vblk_debugfs_root;
+struct kobject *vblk_sysfs_root;
 
 static const struct file_operations vblk_fops = {
 	.owner		= THIS_MODULE,
@@ -35,22 +35,24 @@ static int __init vblk_init(void)
 {
 	int ret;
 
-	vblk_debugfs_root = debugfs_create_dir("vhost_blk", NULL);
+	vblk_sysfs_root = kobject_create_and_add("vhost_blk", kernel_kobj);
+	if (!vblk_sysfs_root)
+		return -ENOMEM;
 	ret = misc_register(&vblk_misc);
 	if (ret)
-		goto err_debugfs;
+		goto err_sysfs;
 	pr_info("version %s loaded\n", KVMIO_VERSION);
 	return 0;
 
-err_debugfs:
-	debugfs_remove_recursive(vblk_debugfs_root);
+err_sysfs:
+	kobject_put(vblk_sysfs_root);
 	return ret;
 }
 
 static void __exit vblk_exit(void)
 {
 	misc_deregister(&vblk_misc);
-	debugfs_remove_recursive(vblk_debugfs_root);
+	kobject_put(vblk_sysfs_root);
 	pr_info("unloaded\n");
 }
 

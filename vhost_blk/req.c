@@ -191,7 +191,7 @@ u32 vblk_req_handle(struct vblk_req *req)
 
 bad:
 	vblk_count(dev, err_bad_desc);
-	vq_err(vq, "malformed request (head %u)\n", req->head);
+	vblk_vq_err(vq, "malformed request (head %u)\n", req->head);
 	status = VIRTIO_BLK_S_IOERR;
 out:
 	if (put_user(status, req->status))

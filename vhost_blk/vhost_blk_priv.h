@@ -35,8 +35,9 @@
 #define VBLK_MAX_RING		32768
 /* iovecs per request: data segments, header, status, region splits */
 #define VBLK_MAX_IOV		(VHOST_BLK_SEG_MAX + 64)
-/* requests handled on one ring before its worker yields the CPU */
+/* requests a ring's worker handles in a row before it yields (knob) */
 #define VBLK_BATCH		64
+#define VBLK_MAX_BATCH		1024
 
 #define VBLK_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |			\
 			 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |	\
@@ -189,12 +190,13 @@ struct vblk_dev {
 	spinlock_t wake_lock;
 
 	struct vblk_stats stats;
-	struct dentry *debugfs;
+	unsigned int max_batch;		/* sysfs knob, read with READ_ONCE */
+	struct kobject *kobj;		/* sysfs directory */
 	struct vblk_vq vqs[VBLK_NUM_QUEUES];
 };
 
 /* main.c */
-extern struct dentry *vblk_debugfs_root;
+extern struct kobject *vblk_sysfs_root;
 
 /* dev.c */
 long vblk_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
@@ -252,14 +254,14 @@ void vblk_poll_init(struct vblk_vq *vq);
 int vblk_poll_start(struct vblk_vq *vq, struct file *file);
 void vblk_poll_stop(struct vblk_vq *vq);
 
-/* stats.c */
-void vblk_stats_debugfs_add(struct vblk_dev *dev, const char *name);
-void vblk_stats_debugfs_remove(struct vblk_dev *dev);
+/* sysfs.c */
+int vblk_sysfs_add(struct vblk_dev *dev, const char *name);
+void vblk_sysfs_remove(struct vblk_dev *dev);
 long vblk_stats_ioctl(struct vblk_dev *dev, void __user *argp);
 
 #define vblk_count(dev, ctr)	atomic64_inc(&(dev)->stats.ctr)
 
-#define vq_err(vq, fmt, ...)						\
+#define vblk_vq_err(vq, fmt, ...)						\
 	pr_debug_ratelimited("queue %u: " fmt, (vq)->index, ##__VA_ARGS__)
 
 #endif /* _VHOST_BLK_PRIV_H */

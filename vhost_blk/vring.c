@@ -94,7 +94,7 @@ static void vblk_vq_break(struct vblk_vq *vq, const char *why)
 {
 	vq->broken = true;
 	vblk_count(vq->dev, rings_broken);
-	vq_err(vq, "ring broken: %s\n", why);
+	vblk_vq_err(vq, "ring broken: %s\n", why);
 	if (vq->err)
 		kvmio_eventfd_signal(vq->err);
 }
@@ -554,7 +554,7 @@ static unsigned int vblk_vq_process_packed(struct vblk_vq *vq,
 		}
 		if (!avail)
 			break;
-		if (done == VBLK_BATCH) {
+		if (done >= READ_ONCE(dev->max_batch)) {
 			vblk_worker_queue(vq);
 			break;
 		}
@@ -611,8 +611,8 @@ static int vblk_enable_notify(struct vblk_vq *vq, u16 *avail)
  * vblk_vq_process() - handle the requests available on one ring
  * @vq: the ring
  *
- * Called by the worker.  Handles up to VBLK_BATCH requests, then queues the
- * ring again so that the other rings get their turn.
+ * Called by the ring's worker.  Handles up to max_batch requests (a sysfs
+ * knob), then queues the ring again and yields the CPU.
  */
 void vblk_vq_process(struct vblk_vq *vq)
 {
@@ -657,7 +657,7 @@ void vblk_vq_process(struct vblk_vq *vq)
 				break;
 			continue;
 		}
-		if (done == VBLK_BATCH) {
+		if (done >= READ_ONCE(dev->max_batch)) {
 			vblk_worker_queue(vq);
 			break;
 		}

@@ -128,7 +128,8 @@ struct vhost_blk_config {
 /**
  * VHOST_BLK_GET_STATS - _IOWR(VHOST_VIRTIO, 0xF3, struct vhost_blk_stats)
  *
- * Read the device's counters (the same ones as its debugfs "stats" file;
+ * Read the device's counters (the same ones as its sysfs directory
+ * /sys/kernel/vhost_blk/<pid>-<n>/;
  * Documentation/vhost_blk.rst describes each).  The caller sets @argsz;
  * the kernel fills at most @argsz bytes of the structure, so older callers
  * keep working when counters are appended.  @flags must be 0.

@@ -1100,6 +1100,83 @@ TEST_TIMEOUT(multiqueue_file, 180)
 	unlink(path);
 }
 
+/* Rings keep running while the owner reconfigures the device. */
+struct busy_arg {
+	struct tdev *t;
+	unsigned int q;
+	volatile int *stop;
+	int done, fails;
+};
+
+static void *busy_thread(void *p)
+{
+	struct busy_arg *a = p;
+	uint8_t buf[4096], back[4096];
+	uint64_t sector = a->q * 64;
+	uint8_t st;
+
+	while (!*a->stop) {
+		fill(buf, sizeof(buf), a->q + a->done);
+		if (blk_req(a->t, a->q, VIRTIO_BLK_T_OUT, sector, buf,
+			    sizeof(buf), a->done & 1, &st, NULL) ||
+		    st != VIRTIO_BLK_S_OK ||
+		    blk_req(a->t, a->q, VIRTIO_BLK_T_IN, sector, back,
+			    sizeof(back), false, &st, NULL) ||
+		    st != VIRTIO_BLK_S_OK || memcmp(buf, back, sizeof(buf))) {
+			a->fails++;
+			break;
+		}
+		a->done++;
+	}
+	return NULL;
+}
+
+TEST_TIMEOUT(reconfigure_while_running, 120)
+{
+	struct vhost_vring_file off = { .index = 0, .fd = -1 };
+	struct busy_arg args[4];
+	volatile int stop = 0;
+	struct vhost_blk_stats st;
+	pthread_t th[4];
+	char path[64];
+	struct tdev t;
+	unsigned int i;
+	int img, round;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, 4, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	for (i = 0; i < 4; i++) {
+		args[i] = (struct busy_arg){ &t, i, &stop, 0, 0 };
+		ASSERT_EQ(pthread_create(&th[i], NULL, busy_thread, &args[i]), 0);
+	}
+	for (round = 0; round < 200; round++) {
+		EXPECT_OK(set_mem(&t));
+		if (round % 10 == 5) {
+			/* rings wait while there is no backend */
+			EXPECT_OK(ioctl(t.fd, VHOST_BLK_SET_BACKEND, &off));
+			usleep(1000);
+		}
+		EXPECT_OK(tdev_backend(&t, img));
+		EXPECT_OK(ioctl(t.fd, VHOST_SET_FEATURES, &t.features));
+		EXPECT_OK(get_stats(&t, &st));
+		if (round % 50 == 0)
+			usleep(10000);
+	}
+	stop = 1;
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(args[i].fails, 0);
+		EXPECT_GT(args[i].done, 0);
+		KT_LOG("ring %u: %d write+read pairs", i, args[i].done);
+	}
+	EXPECT_EQ(st.err_bad_desc + st.err_io + st.rings_broken, 0);
+	tdev_close(&t);
+	close(img);
+	unlink(path);
+}
+
 /* ---- block device backend (brd) ---- */
 
 FIXTURE(brd) {

@@ -73,4 +73,120 @@ static inline void kvmio_eventfd_signal(struct eventfd_ctx *ctx)
 #define KVMIO_USE_VHOST_TASK 1
 #endif
 
+/*
+ * ==== vhost_blk: a worker thread in the owner's context ====
+ *
+ * struct kvmio_vtask runs @fn(@arg) whenever it is woken, until stopped;
+ * @fn returns false when it found no work (the task then sleeps) and is
+ * entered in TASK_INTERRUPTIBLE, so it must set TASK_RUNNING before it
+ * blocks.  Create it from the owner (an ioctl of the owning process).
+ *
+ * - vhost_task (6.11+ API with a kill callback): the worker is a thread of
+ *   the owner's process, so it shares its mm, cgroups and accounting; @kill
+ *   runs if the owner is SIGKILLed, after which @fn is never called again.
+ * - otherwise a kthread that adopts the owner's mm with kthread_use_mm()
+ *   and joins the owner's cgroups (cgroup_attach_task_all(), as vhost did
+ *   before vhost_task); @kill is never called.
+ */
+#if defined(KVMIO_USE_VHOST_TASK)
+#include <linux/err.h>
+#include <linux/sched/vhost_task.h>
+
+struct kvmio_vtask {
+	struct vhost_task *vtsk;
+};
+
+static inline int kvmio_vtask_create(struct kvmio_vtask *t,
+				     bool (*fn)(void *), void (*kill)(void *),
+				     void *arg, const char *name)
+{
+	t->vtsk = vhost_task_create(fn, kill, arg, name);
+	if (IS_ERR(t->vtsk))
+		return PTR_ERR(t->vtsk);
+	vhost_task_start(t->vtsk);
+	return 0;
+}
+
+static inline void kvmio_vtask_wake(struct kvmio_vtask *t)
+{
+	vhost_task_wake(t->vtsk);
+}
+
+static inline void kvmio_vtask_stop(struct kvmio_vtask *t)
+{
+	vhost_task_stop(t->vtsk);
+}
+#else /* kthread with the owner's mm */
+#include <linux/cgroup.h>
+#include <linux/err.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+
+struct kvmio_vtask {
+	struct task_struct *task;
+	bool (*fn)(void *arg);
+	void *arg;
+	struct mm_struct *mm;
+};
+
+static inline int kvmio_vtask_thread(void *data)
+{
+	struct kvmio_vtask *t = data;
+
+	kthread_use_mm(t->mm);
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop()) {
+			__set_current_state(TASK_RUNNING);
+			break;
+		}
+		if (!t->fn(t->arg))
+			schedule();
+	}
+	kthread_unuse_mm(t->mm);
+	return 0;
+}
+
+static inline int kvmio_vtask_create(struct kvmio_vtask *t,
+				     bool (*fn)(void *), void (*kill)(void *),
+				     void *arg, const char *name)
+{
+	int ret;
+
+	t->fn = fn;
+	t->arg = arg;
+	t->mm = get_task_mm(current);
+	if (!t->mm)
+		return -EINVAL;
+	t->task = kthread_create(kvmio_vtask_thread, t, "%s", name);
+	if (IS_ERR(t->task)) {
+		ret = PTR_ERR(t->task);
+		goto err_mm;
+	}
+	ret = cgroup_attach_task_all(current, t->task);
+	if (ret)
+		goto err_thread;
+	wake_up_process(t->task);
+	return 0;
+
+err_thread:
+	kthread_stop(t->task);
+err_mm:
+	mmput(t->mm);
+	return ret;
+}
+
+static inline void kvmio_vtask_wake(struct kvmio_vtask *t)
+{
+	wake_up_process(t->task);
+}
+
+static inline void kvmio_vtask_stop(struct kvmio_vtask *t)
+{
+	kthread_stop(t->task);
+	mmput(t->mm);
+}
+#endif
+/* ==== end of vhost_blk ==== */
+
 #endif /* _KVMIO_COMPAT_H */

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vhost_blk.h - private ioctls of /dev/vhost-blk (kvmio's in-kernel
+ * virtio-blk backend)
+ *
+ * /dev/vhost-blk is driven by the standard vhost ioctls of <linux/vhost.h>
+ * (VHOST_SET_OWNER, VHOST_SET_MEM_TABLE, VHOST_SET_VRING_*, ...; see
+ * Documentation/vhost_blk.rst for the subset and its exact semantics).  This
+ * header adds the backend ioctl and the device's private ioctls.  The private
+ * numbers (0xF0..0xF3 and 0xFF in the VHOST_VIRTIO space) are not used by
+ * <linux/vhost.h> of Linux 6.1 or 6.12.
+ */
+#ifndef _UAPI_LINUX_VHOST_BLK_H
+#define _UAPI_LINUX_VHOST_BLK_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#include <linux/vhost.h>
+
+/* Number of virtqueues of every /dev/vhost-blk device (vring index 0..15). */
+#define VHOST_BLK_NUM_QUEUES	16
+
+/* Largest number of data segments per request (VIRTIO_BLK_F_SEG_MAX). */
+#define VHOST_BLK_SEG_MAX	128
+
+/* Limits of VIRTIO_BLK_T_DISCARD and VIRTIO_BLK_T_WRITE_ZEROES requests. */
+#define VHOST_BLK_DISCARD_SEG_MAX	16
+#define VHOST_BLK_DISCARD_SECTORS_MAX	(1U << 22)
+
+/* Length of the serial number returned by VIRTIO_BLK_T_GET_ID. */
+#define VHOST_BLK_SERIAL_LEN	20
+
+/**
+ * VHOST_BLK_SET_BACKEND - _IOW(VHOST_VIRTIO, 0xFF, struct vhost_vring_file)
+ *
+ * Attach the backend of the device: @fd is an open regular file or block
+ * device; @index must be 0.  The file must be open for reading, and for
+ * writing unless the device is read-only (VHOST_BLK_SET_FLAGS).  The device
+ * takes its own reference; the caller may close @fd afterwards.  The capacity
+ * is the file's size rounded down to 512-byte sectors, read when the backend
+ * is attached.  fd == -1 detaches the backend after every request in flight
+ * has completed.  Rings are processed only while a backend is attached.
+ *
+ * Caller must own the device (VHOST_SET_OWNER).
+ *
+ * Return: 0 on success, -1 and errno: EPERM (not the owner), EINVAL (@index
+ * not 0, @fd neither a regular file nor a block device, or smaller than one
+ * sector), EBADF (@fd not open, not readable, or not writable on a writable
+ * device).
+ */
+#define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0xFF, struct vhost_vring_file)
+
+/**
+ * VHOST_BLK_SET_SERIAL - _IOW(VHOST_VIRTIO, 0xF0, struct vhost_blk_serial)
+ *
+ * Set the serial number that VIRTIO_BLK_T_GET_ID returns (20 bytes, padded
+ * with NUL bytes if shorter, as the virtio specification describes).  The
+ * default is empty (20 NUL bytes).  Allowed at any time.
+ *
+ * Return: 0 on success, -1 and errno: EFAULT, EINVAL (@argsz too small,
+ * unknown @flags, nonzero @pad).
+ */
+struct vhost_blk_serial {
+	__u32 argsz;
+	__u32 flags;			/* none defined: must be 0 */
+	__u8 serial[VHOST_BLK_SERIAL_LEN];
+	__u32 pad;			/* must be 0 */
+};
+
+#define VHOST_BLK_SET_SERIAL	_IOW(VHOST_VIRTIO, 0xF0, struct vhost_blk_serial)
+
+/**
+ * VHOST_BLK_SET_FLAGS - _IOW(VHOST_VIRTIO, 0xF1, struct vhost_blk_flags)
+ *
+ * Set device flags.  VHOST_BLK_FLAG_READONLY makes the device read-only:
+ * VHOST_GET_FEATURES then offers VIRTIO_BLK_F_RO, and every VIRTIO_BLK_T_OUT
+ * request completes with VIRTIO_BLK_S_IOERR without reaching the backend.
+ * Only while no backend is attached.
+ *
+ * Return: 0 on success, -1 and errno: EFAULT, EINVAL (@argsz too small,
+ * unknown flag bits), EBUSY (a backend is attached).
+ */
+struct vhost_blk_flags {
+	__u32 argsz;
+	__u32 flags;
+#define VHOST_BLK_FLAG_READONLY	(1U << 0)
+};
+
+#define VHOST_BLK_SET_FLAGS	_IOW(VHOST_VIRTIO, 0xF1, struct vhost_blk_flags)
+
+/**
+ * VHOST_BLK_GET_CONFIG - _IOWR(VHOST_VIRTIO, 0xF2, struct vhost_blk_config)
+ *
+ * Report what a VMM needs for the virtio-blk configuration space.  The
+ * caller sets @argsz; the kernel fills the rest.  @flags reports
+ * VHOST_BLK_CONFIG_BACKEND (a backend is attached) and
+ * VHOST_BLK_CONFIG_READONLY.  @capacity is in 512-byte sectors (0 without a
+ * backend), @blk_size the backend's logical block size (512 for a regular
+ * file), @seg_max VHOST_BLK_SEG_MAX, @num_queues VHOST_BLK_NUM_QUEUES.
+ * The discard and write-zeroes limits are those of the virtio-blk
+ * configuration space: at most @max_discard_seg segments of at most
+ * @max_discard_sectors sectors each, starting and ending on multiples of
+ * @discard_sector_alignment sectors (the logical block size); the same for
+ * write zeroes, which may deallocate (@write_zeroes_may_unmap).
+ *
+ * Return: 0 on success, -1 and errno: EFAULT, EINVAL (@argsz too small).
+ */
+struct vhost_blk_config {
+	__u32 argsz;
+	__u32 flags;
+#define VHOST_BLK_CONFIG_BACKEND	(1U << 0)
+#define VHOST_BLK_CONFIG_READONLY	(1U << 1)
+	__u64 capacity;
+	__u32 blk_size;
+	__u32 seg_max;
+	__u32 num_queues;
+	__u32 max_discard_sectors;
+	__u32 max_discard_seg;
+	__u32 discard_sector_alignment;
+	__u32 max_write_zeroes_sectors;
+	__u32 max_write_zeroes_seg;
+	__u32 write_zeroes_may_unmap;
+	__u32 pad;			/* written as 0 */
+};
+
+#define VHOST_BLK_GET_CONFIG	_IOWR(VHOST_VIRTIO, 0xF2, struct vhost_blk_config)
+
+/**
+ * VHOST_BLK_GET_STATS - _IOWR(VHOST_VIRTIO, 0xF3, struct vhost_blk_stats)
+ *
+ * Read the device's counters (the same ones as its sysfs directory
+ * /sys/kernel/vhost_blk/<pid>-<n>/;
+ * Documentation/vhost_blk.rst describes each).  The caller sets @argsz;
+ * the kernel fills at most @argsz bytes of the structure, so older callers
+ * keep working when counters are appended.  @flags must be 0.
+ *
+ * Return: 0 on success, -1 and errno: EFAULT, EINVAL (@argsz smaller than
+ * the first two fields, nonzero @flags).
+ */
+struct vhost_blk_stats {
+	__u32 argsz;
+	__u32 flags;
+	__u64 req_in;		/* VIRTIO_BLK_T_IN completed (any status) */
+	__u64 req_out;		/* VIRTIO_BLK_T_OUT */
+	__u64 req_flush;	/* VIRTIO_BLK_T_FLUSH */
+	__u64 req_get_id;	/* VIRTIO_BLK_T_GET_ID */
+	__u64 req_other;	/* any other type */
+	__u64 bytes_read;	/* bytes read from the backend for the guest */
+	__u64 bytes_written;	/* bytes written to the backend */
+	__u64 err_bad_desc;	/* requests failed for malformed descriptors */
+	__u64 err_range;	/* sectors past capacity or partial sectors */
+	__u64 err_io;		/* backend I/O errors */
+	__u64 err_unsupp;	/* unsupported request types */
+	__u64 err_readonly;	/* writes refused on a read-only device */
+	__u64 rings_broken;	/* rings stopped for unrecoverable guest errors */
+	__u64 inflight;		/* requests being processed now */
+	__u64 kicks;		/* kick eventfd wake-ups */
+	__u64 interrupts;	/* call eventfd signals */
+	__u64 interrupts_suppressed; /* completions the guest did not want signalled */
+	__u64 req_discard;	/* VIRTIO_BLK_T_DISCARD */
+	__u64 req_write_zeroes;	/* VIRTIO_BLK_T_WRITE_ZEROES */
+};
+
+#define VHOST_BLK_GET_STATS	_IOWR(VHOST_VIRTIO, 0xF3, struct vhost_blk_stats)
+
+#endif /* _UAPI_LINUX_VHOST_BLK_H */

@@ -1,0 +1,2584 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost_blk_test - a userspace driver for /dev/vhost-blk that plays the
+ * guest: "guest memory" is an mmap registered at guest-physical 4 GiB (not
+ * at its own address), split rings are built in it, requests are kicked
+ * through the kick eventfd and completions awaited on the call eventfd.
+ * Data is verified against the backend (a file on /tmp, or brd's /dev/ram0)
+ * read and written directly with pread/pwrite.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <linux/dm-ioctl.h>
+#include <linux/vhost.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <linux/vhost_blk.h>
+
+#include "lib/kt_test.h"
+
+#define GPA_BASE	0x100000000ULL
+#define GMEM_SIZE	(8UL << 20)
+#define NQ		VHOST_BLK_NUM_QUEUES
+#define QNUM		256
+#define RING_AREA	0x4000UL	/* desc 4 KiB, avail at 4 KiB, used at 8 KiB */
+#define DATA_AREA	(256UL << 10)
+#define IMG_SIZE	(4UL << 20)	/* 8192 sectors */
+#define SECT		512
+
+struct tvq {
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	unsigned int num;
+	int kick, call, err;
+	uint16_t avail_idx, last_used, next_desc;
+	uint8_t *data;
+	size_t data_off;
+	/* packed rings (VIRTIO_F_RING_PACKED) */
+	bool packed;
+	uint16_t p_avail, p_used, p_id;
+	bool p_avail_wrap, p_used_wrap;
+	uint16_t p_ndesc[QNUM];
+};
+
+struct tdev {
+	int fd;
+	uint8_t *mem;
+	unsigned int nq;
+	uint64_t features;
+	struct tvq vq[NQ];
+};
+
+struct seg {
+	uint64_t gpa;
+	uint32_t len;
+	uint16_t flags;
+};
+
+#define FAIL(...) do { KT_LOG(__VA_ARGS__); return -1; } while (0)
+
+static uint64_t gpa_of(struct tdev *t, const void *p)
+{
+	return GPA_BASE + (uint64_t)((const uint8_t *)p - t->mem);
+}
+
+static void *qalloc(struct tvq *q, size_t len)
+{
+	void *p;
+
+	q->data_off = (q->data_off + SECT - 1) & ~(size_t)(SECT - 1);
+	if (q->data_off + len > DATA_AREA)
+		q->data_off = 0;
+	p = q->data + q->data_off;
+	q->data_off += len;
+	return p;
+}
+
+static int ring_setup(struct tdev *t, unsigned int i, unsigned int num)
+{
+	struct tvq *q = &t->vq[i];
+	uint8_t *ring = t->mem + i * RING_AREA;
+	struct vhost_vring_state s = { .index = i, .num = num };
+	struct vhost_vring_addr a = { .index = i };
+	struct vhost_vring_file f = { .index = i };
+
+	memset(ring, 0, RING_AREA);
+	q->num = num;
+	q->desc = (void *)ring;
+	q->avail = (void *)(ring + 4096);
+	q->used = (void *)(ring + 8192);
+	q->avail_idx = q->last_used = q->next_desc = 0;
+	q->packed = t->features & (1ULL << VIRTIO_F_RING_PACKED);
+	q->p_avail = q->p_used = q->p_id = 0;
+	q->p_avail_wrap = q->p_used_wrap = true;
+	q->data = t->mem + NQ * RING_AREA + i * DATA_AREA;
+	q->data_off = 0;
+	a.desc_user_addr = (uintptr_t)q->desc;
+	a.avail_user_addr = (uintptr_t)q->avail;
+	a.used_user_addr = (uintptr_t)q->used;
+	if (ioctl(t->fd, VHOST_SET_VRING_NUM, &s))
+		FAIL("SET_VRING_NUM %u: %s", i, strerror(errno));
+	if (ioctl(t->fd, VHOST_SET_VRING_ADDR, &a))
+		FAIL("SET_VRING_ADDR %u: %s", i, strerror(errno));
+	s.num = q->packed ? 0x80008000u : 0;
+	if (ioctl(t->fd, VHOST_SET_VRING_BASE, &s))
+		FAIL("SET_VRING_BASE %u: %s", i, strerror(errno));
+	if (q->kick <= 0) {
+		q->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		q->call = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		q->err = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	}
+	f.fd = q->kick;
+	if (ioctl(t->fd, VHOST_SET_VRING_KICK, &f))
+		FAIL("SET_VRING_KICK %u: %s", i, strerror(errno));
+	f.fd = q->call;
+	if (ioctl(t->fd, VHOST_SET_VRING_CALL, &f))
+		FAIL("SET_VRING_CALL %u: %s", i, strerror(errno));
+	f.fd = q->err;
+	if (ioctl(t->fd, VHOST_SET_VRING_ERR, &f))
+		FAIL("SET_VRING_ERR %u: %s", i, strerror(errno));
+	return 0;
+}
+
+static int set_mem(struct tdev *t)
+{
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r[1];
+	} mt;
+
+	memset(&mt, 0, sizeof(mt));
+	mt.m.nregions = 1;
+	mt.r[0].guest_phys_addr = GPA_BASE;
+	mt.r[0].memory_size = GMEM_SIZE;
+	mt.r[0].userspace_addr = (uintptr_t)t->mem;
+	if (ioctl(t->fd, VHOST_SET_MEM_TABLE, &mt))
+		FAIL("SET_MEM_TABLE: %s", strerror(errno));
+	return 0;
+}
+
+/* Open a device, own it, negotiate @features, set memory and @nq rings. */
+static int tdev_open(struct tdev *t, uint64_t features, unsigned int nq,
+		     unsigned int num)
+{
+	uint64_t offered;
+	unsigned int i;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = open("/dev/vhost-blk", O_RDWR | O_CLOEXEC);
+	if (t->fd < 0)
+		FAIL("open /dev/vhost-blk: %s", strerror(errno));
+	t->mem = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (t->mem == MAP_FAILED)
+		FAIL("mmap: %s", strerror(errno));
+	if (ioctl(t->fd, VHOST_SET_OWNER))
+		FAIL("SET_OWNER: %s", strerror(errno));
+	if (ioctl(t->fd, VHOST_GET_FEATURES, &offered))
+		FAIL("GET_FEATURES: %s", strerror(errno));
+	features |= 1ULL << VIRTIO_F_VERSION_1;
+	if ((features & offered) != features)
+		FAIL("features %llx not offered (%llx)",
+		     (unsigned long long)features, (unsigned long long)offered);
+	if (ioctl(t->fd, VHOST_SET_FEATURES, &features))
+		FAIL("SET_FEATURES: %s", strerror(errno));
+	t->features = features;
+	if (set_mem(t))
+		return -1;
+	t->nq = nq;
+	for (i = 0; i < nq; i++)
+		if (ring_setup(t, i, num))
+			return -1;
+	return 0;
+}
+
+static int tdev_backend(struct tdev *t, int fd)
+{
+	struct vhost_vring_file f = { .index = 0, .fd = fd };
+
+	if (ioctl(t->fd, VHOST_BLK_SET_BACKEND, &f))
+		FAIL("SET_BACKEND: %s", strerror(errno));
+	return 0;
+}
+
+static void tdev_close(struct tdev *t)
+{
+	unsigned int i;
+
+	if (t->fd > 0)
+		close(t->fd);
+	t->fd = -1;
+	for (i = 0; i < NQ; i++) {
+		if (t->vq[i].kick > 0) {
+			close(t->vq[i].kick);
+			close(t->vq[i].call);
+			close(t->vq[i].err);
+		}
+		t->vq[i].kick = 0;
+	}
+	if (t->mem && t->mem != MAP_FAILED)
+		munmap(t->mem, GMEM_SIZE);
+	t->mem = NULL;
+}
+
+static int get_stats(struct tdev *t, struct vhost_blk_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->argsz = sizeof(*s);
+	return ioctl(t->fd, VHOST_BLK_GET_STATS, s);
+}
+
+/* ---- the driver side of a split ring ---- */
+
+static uint16_t put_chain(struct tvq *q, const struct seg *segs, int n)
+{
+	uint16_t head = q->next_desc, idx = head;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		uint16_t next = (idx + 1) % q->num;
+
+		q->desc[idx].addr = segs[i].gpa;
+		q->desc[idx].len = segs[i].len;
+		q->desc[idx].flags = segs[i].flags |
+				     (i + 1 < n ? VRING_DESC_F_NEXT : 0);
+		q->desc[idx].next = next;
+		idx = next;
+	}
+	q->next_desc = idx;
+	return head;
+}
+
+static uint16_t put_indirect(struct tdev *t, struct tvq *q,
+			     const struct seg *segs, int n)
+{
+	struct vring_desc *tbl = qalloc(q, n * sizeof(*tbl));
+	struct seg ind = {
+		.gpa = gpa_of(t, tbl),
+		.len = n * sizeof(*tbl),
+		.flags = VRING_DESC_F_INDIRECT,
+	};
+	int i;
+
+	for (i = 0; i < n; i++) {
+		tbl[i].addr = segs[i].gpa;
+		tbl[i].len = segs[i].len;
+		tbl[i].flags = segs[i].flags |
+			       (i + 1 < n ? VRING_DESC_F_NEXT : 0);
+		tbl[i].next = i + 1;
+	}
+	return put_chain(q, &ind, 1);
+}
+
+static void publish(struct tvq *q, uint16_t head)
+{
+	q->avail->ring[q->avail_idx % q->num] = head;
+	q->avail_idx++;
+	__atomic_store_n(&q->avail->idx, q->avail_idx, __ATOMIC_RELEASE);
+}
+
+static void kick(struct tvq *q)
+{
+	uint64_t one = 1;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (write(q->kick, &one, sizeof(one)) != sizeof(one))
+		KT_LOG("kick write failed: %s", strerror(errno));
+}
+
+static uint16_t used_idx(struct tvq *q)
+{
+	return __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+}
+
+/* Wait until the device used at least @n entries beyond last_used. */
+static int wait_used_n(struct tvq *q, unsigned int n, int ms)
+{
+	struct pollfd p = { .fd = q->call, .events = POLLIN };
+	uint64_t v;
+
+	while ((uint16_t)(used_idx(q) - q->last_used) < n) {
+		if (ms <= 0)
+			FAIL("timeout: used idx %u, want %u", used_idx(q),
+			     (uint16_t)(q->last_used + n));
+		if (poll(&p, 1, 20) > 0 &&
+		    read(q->call, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			FAIL("read call eventfd: %s", strerror(errno));
+		ms -= 20;
+	}
+	return 0;
+}
+
+static int pop_used(struct tvq *q, uint32_t *id, uint32_t *len)
+{
+	struct vring_used_elem *e;
+
+	if (wait_used_n(q, 1, 10000))
+		return -1;
+	e = &q->used->ring[q->last_used % q->num];
+	*id = e->id;
+	*len = e->len;
+	q->last_used++;
+	return 0;
+}
+
+/* ---- the driver side of a packed ring ---- */
+
+#define P_AVAIL	(1 << VRING_PACKED_DESC_F_AVAIL)
+#define P_USED	(1 << VRING_PACKED_DESC_F_USED)
+
+static struct vring_packed_desc *pring(struct tvq *q)
+{
+	return (struct vring_packed_desc *)q->desc;
+}
+
+static struct vring_packed_desc_event *pdriver(struct tvq *q)
+{
+	return (struct vring_packed_desc_event *)q->avail;
+}
+
+/* Make a chain of @n descriptors available; returns its buffer id. */
+static uint16_t pq_add(struct tdev *t, struct tvq *q, const struct seg *segs,
+		       int n, bool indirect)
+{
+	struct vring_packed_desc *r = pring(q);
+	struct seg ind;
+	uint16_t id = q->p_id++ % q->num, head = q->p_avail, head_flags = 0;
+	int i;
+
+	if (indirect) {
+		struct vring_packed_desc *tbl = qalloc(q, n * sizeof(*tbl));
+
+		for (i = 0; i < n; i++) {
+			tbl[i].addr = segs[i].gpa;
+			tbl[i].len = segs[i].len;
+			tbl[i].id = 0;
+			tbl[i].flags = segs[i].flags;
+		}
+		ind = (struct seg){ gpa_of(t, tbl), n * sizeof(*tbl),
+				    VRING_DESC_F_INDIRECT };
+		segs = &ind;
+		n = 1;
+	}
+	for (i = 0; i < n; i++) {
+		uint16_t pos = q->p_avail;
+		uint16_t f = segs[i].flags | (i + 1 < n ? VRING_DESC_F_NEXT : 0) |
+			     (q->p_avail_wrap ? P_AVAIL : P_USED);
+
+		r[pos].addr = segs[i].gpa;
+		r[pos].len = segs[i].len;
+		r[pos].id = id;
+		if (i)
+			r[pos].flags = f;
+		else
+			head_flags = f;
+		if (++q->p_avail == q->num) {
+			q->p_avail = 0;
+			q->p_avail_wrap = !q->p_avail_wrap;
+		}
+	}
+	q->p_ndesc[id] = n;
+	/* the head's flags last: they hand the whole chain over */
+	__atomic_store_n(&r[head].flags, head_flags, __ATOMIC_RELEASE);
+	return id;
+}
+
+static bool pq_used_ready(struct tvq *q)
+{
+	uint16_t f = __atomic_load_n(&pring(q)[q->p_used].flags,
+				     __ATOMIC_ACQUIRE);
+
+	return !!(f & P_AVAIL) == q->p_used_wrap &&
+	       !!(f & P_USED) == q->p_used_wrap;
+}
+
+static int pq_pop(struct tvq *q, uint32_t *id, uint32_t *len)
+{
+	struct pollfd p = { .fd = q->call, .events = POLLIN };
+	struct vring_packed_desc *d;
+	int ms = 10000;
+	uint64_t v;
+
+	while (!pq_used_ready(q)) {
+		if (ms <= 0)
+			FAIL("timeout waiting for packed used descriptor %u",
+			     q->p_used);
+		if (poll(&p, 1, 20) > 0 &&
+		    read(q->call, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			FAIL("read call eventfd: %s", strerror(errno));
+		ms -= 20;
+	}
+	d = &pring(q)[q->p_used];
+	*id = d->id;
+	*len = d->len;
+	if (*id >= q->num)
+		FAIL("used id %u out of range", *id);
+	q->p_used += q->p_ndesc[*id];
+	if (q->p_used >= q->num) {
+		q->p_used -= q->num;
+		q->p_used_wrap = !q->p_used_wrap;
+	}
+	return 0;
+}
+
+/* Submit one request's segments and wait for it, on either ring layout. */
+static int run_chain(struct tdev *t, struct tvq *q, const struct seg *segs,
+		     int n, bool indirect, uint32_t *ulen)
+{
+	uint32_t id;
+	uint16_t head;
+
+	if (q->packed) {
+		head = pq_add(t, q, segs, n, indirect);
+		kick(q);
+		if (pq_pop(q, &id, ulen))
+			return -1;
+	} else {
+		head = indirect ? put_indirect(t, q, segs, n) :
+				  put_chain(q, segs, n);
+		publish(q, head);
+		kick(q);
+		if (pop_used(q, &id, ulen))
+			return -1;
+	}
+	if (id != head)
+		FAIL("used id %u, want %u", id, head);
+	return 0;
+}
+
+/* One virtio-blk request, start to end. */
+static int blk_req(struct tdev *t, unsigned int qi, uint32_t type,
+		   uint64_t sector, void *buf, uint32_t len, bool indirect,
+		   uint8_t *status, uint32_t *used_len)
+{
+	struct tvq *q = &t->vq[qi];
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *data = len ? qalloc(q, len) : NULL;
+	uint8_t *st = qalloc(q, 1);
+	bool in = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
+	struct seg segs[3];
+	uint32_t ulen;
+	int n = 0;
+
+	h->type = type;
+	h->ioprio = 0;
+	h->sector = sector;
+	*st = 0xee;
+	segs[n++] = (struct seg){ gpa_of(t, h), sizeof(*h), 0 };
+	if (len) {
+		if (!in)
+			memcpy(data, buf, len);
+		else
+			memset(data, 0xcc, len);
+		segs[n++] = (struct seg){ gpa_of(t, data), len,
+					  in ? VRING_DESC_F_WRITE : 0 };
+	}
+	segs[n++] = (struct seg){ gpa_of(t, st), 1, VRING_DESC_F_WRITE };
+	if (run_chain(t, q, segs, n, indirect, &ulen))
+		return -1;
+	*status = *st;
+	if (used_len)
+		*used_len = ulen;
+	if (in && len && *st == VIRTIO_BLK_S_OK)
+		memcpy(buf, data, len);
+	return 0;
+}
+
+static uint8_t req_status(struct tdev *t, unsigned int qi, uint32_t type,
+			  uint64_t sector, void *buf, uint32_t len)
+{
+	uint8_t st = 0xff;
+
+	if (blk_req(t, qi, type, sector, buf, len, false, &st, NULL))
+		return 0xff;
+	return st;
+}
+
+static void fill(uint8_t *buf, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
+}
+
+static int make_img(char *path, size_t len)
+{
+	int fd;
+
+	snprintf(path, 64, "/tmp/vblk-%d.img", getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- fixtures ---- */
+
+FIXTURE(file) {
+	struct tdev t;
+	char path[64];
+	int img;
+};
+
+FIXTURE_SETUP(file)
+{
+	self->img = make_img(self->path, IMG_SIZE);
+	ASSERT_GE(self->img, 0);
+	ASSERT_OK(tdev_open(&self->t, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, 4,
+			    QNUM));
+	ASSERT_OK(tdev_backend(&self->t, self->img));
+}
+
+FIXTURE_TEARDOWN(file)
+{
+	tdev_close(&self->t);
+	if (self->img > 0)
+		close(self->img);
+	unlink(self->path);
+}
+
+/* ---- ioctl checks ---- */
+
+TEST(features_and_config)
+{
+	struct vhost_blk_config c = { .argsz = sizeof(c) };
+	uint64_t f, bad;
+	int fd = open("/dev/vhost-blk", O_RDWR);
+	struct stat st;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(stat("/dev/vhost-blk", &st));
+	EXPECT_EQ(st.st_mode & 0777, 0600);
+	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &f));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_F_VERSION_1));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_FLUSH));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_MQ));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_SEG_MAX));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_BLK_SIZE));
+	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_RO));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_F_RING_PACKED));
+	EXPECT_TRUE(f & (1ULL << VHOST_F_LOG_ALL));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_DISCARD));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	/* ring and owner ioctls need an owner */
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_FEATURES, &f), EPERM);
+	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER));
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER), EBUSY);
+	bad = f | (1ULL << VIRTIO_F_IOMMU_PLATFORM);
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_FEATURES, &bad), EOPNOTSUPP);
+	bad = f & ~(1ULL << VIRTIO_F_VERSION_1);
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_FEATURES, &bad), EINVAL);
+	ASSERT_OK(ioctl(fd, VHOST_SET_FEATURES, &f));
+	ASSERT_OK(ioctl(fd, VHOST_BLK_GET_CONFIG, &c));
+	EXPECT_EQ(c.flags, 0);
+	EXPECT_EQ(c.capacity, 0);
+	EXPECT_EQ(c.num_queues, NQ);
+	EXPECT_EQ(c.seg_max, VHOST_BLK_SEG_MAX);
+	EXPECT_EQ(c.max_discard_seg, VHOST_BLK_DISCARD_SEG_MAX);
+	EXPECT_EQ(c.max_write_zeroes_seg, VHOST_BLK_DISCARD_SEG_MAX);
+	EXPECT_EQ(c.discard_sector_alignment, 1);
+	c.argsz = 8;
+	ASSERT_ERRNO(ioctl(fd, VHOST_BLK_GET_CONFIG, &c), EINVAL);
+	ASSERT_ERRNO(ioctl(fd, _IO(VHOST_VIRTIO, 0xEE)), ENOTTY);
+	ASSERT_OK(ioctl(fd, VHOST_RESET_OWNER));
+	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER));
+	close(fd);
+}
+
+TEST(bad_ioctls)
+{
+	struct vhost_vring_state s = { .index = 0, .num = 100 };
+	struct vhost_vring_addr a = { .index = 0 };
+	struct vhost_vring_file f = { .index = 0 };
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r[2];
+	} mt;
+	struct vhost_memory big = { .nregions = 65 };
+	struct vhost_blk_serial ser = { .argsz = sizeof(ser) };
+	struct tdev t;
+	int pfd[2], efd;
+
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	/* ring size */
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_NUM, &s), EINVAL);
+	s.num = 0;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_NUM, &s), EINVAL);
+	s.num = 65536;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_NUM, &s), EINVAL);
+	s.num = 32768;
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_VRING_NUM, &s));
+	s.num = 0x10000;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_BASE, &s), EINVAL);
+	/* index past the queues */
+	s.index = NQ;
+	s.num = 64;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_NUM, &s), ENOBUFS);
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_GET_VRING_BASE, &s), ENOBUFS);
+	f.index = 1000;
+	f.fd = t.vq[0].kick;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_KICK, &f), ENOBUFS);
+	/* ring alignment */
+	a.desc_user_addr = (uintptr_t)t.mem + 8;
+	a.avail_user_addr = (uintptr_t)t.mem + 4096;
+	a.used_user_addr = (uintptr_t)t.mem + 8192;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_ADDR, &a), EINVAL);
+	a.desc_user_addr = (uintptr_t)t.mem;
+	a.used_user_addr = (uintptr_t)t.mem + 8194;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_ADDR, &a), EINVAL);
+	a.used_user_addr = (uintptr_t)t.mem + 8192;
+	a.flags = 0x80;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_ADDR, &a), EINVAL);
+	/* eventfds: bad fd, not an eventfd */
+	ASSERT_OK(pipe(pfd));
+	f.index = 0;
+	f.fd = pfd[0];
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_KICK, &f), EINVAL);
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_CALL, &f), EINVAL);
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_ERR, &f), EINVAL);
+	f.fd = 999;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_KICK, &f), EBADF);
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_CALL, &f), EBADF);
+	f.fd = -1;
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_VRING_CALL, &f));
+	efd = eventfd(0, 0);
+	f.fd = efd;
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_VRING_CALL, &f));
+	/* memory table */
+	memset(&mt, 0, sizeof(mt));
+	mt.m.nregions = 2;
+	mt.r[0].guest_phys_addr = GPA_BASE;
+	mt.r[0].memory_size = 1 << 20;
+	mt.r[0].userspace_addr = (uintptr_t)t.mem;
+	mt.r[1].guest_phys_addr = GPA_BASE + (1 << 20) - 4096;
+	mt.r[1].memory_size = 1 << 20;
+	mt.r[1].userspace_addr = (uintptr_t)t.mem + (2 << 20);
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt), EINVAL);
+	mt.r[1].guest_phys_addr = GPA_BASE - (1 << 20) + 4096;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt), EINVAL);
+	mt.r[1].guest_phys_addr = GPA_BASE + (1 << 20);
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt));
+	mt.r[1].memory_size = 0;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt), EINVAL);
+	mt.r[1].memory_size = 1 << 20;
+	mt.r[1].guest_phys_addr = ~0ULL - 4095;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt), EINVAL);
+	mt.r[1].guest_phys_addr = GPA_BASE + (1 << 20);
+	mt.r[1].flags_padding = 1;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt), EINVAL);
+	mt.r[1].flags_padding = 0;
+	mt.r[1].userspace_addr = 0xffff800000000000ULL;	/* kernel address */
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt), EFAULT);
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_MEM_TABLE, &big), E2BIG);
+	/* backend: index must be 0; a pipe is no disk */
+	f.index = 1;
+	f.fd = -1;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_BLK_SET_BACKEND, &f), EINVAL);
+	f.index = 0;
+	f.fd = pfd[0];
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_BLK_SET_BACKEND, &f), EINVAL);
+	f.fd = 999;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_BLK_SET_BACKEND, &f), EBADF);
+	/* private ioctls */
+	ser.flags = 1;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_BLK_SET_SERIAL, &ser), EINVAL);
+	ser.flags = 0;
+	ser.pad = 1;
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_BLK_SET_SERIAL, &ser), EINVAL);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(efd);
+	tdev_close(&t);
+}
+
+TEST(not_owner)
+{
+	struct vhost_vring_state s = { .index = 0, .num = 64 };
+	struct tdev t;
+	pid_t pid;
+	int st;
+
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		/* another mm: not the owner */
+		_exit(ioctl(t.fd, VHOST_SET_VRING_NUM, &s) == -1 &&
+		      errno == EPERM ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	tdev_close(&t);
+}
+
+/* ---- data path ---- */
+
+static void check_rw(struct kt_ctx *_kt, struct tdev *t, int img,
+		     bool indirect)
+{
+	uint8_t buf[8192], back[8192];
+	struct vhost_blk_stats s0, s1;
+	uint32_t ulen;
+	uint8_t st;
+
+	ASSERT_OK(get_stats(t, &s0));
+	/* OUT through the ring, check on the backend */
+	fill(buf, sizeof(buf), 1);
+	ASSERT_OK(blk_req(t, 0, VIRTIO_BLK_T_OUT, 16, buf, sizeof(buf),
+			  indirect, &st, &ulen));
+	ASSERT_EQ(st, VIRTIO_BLK_S_OK);
+	EXPECT_EQ(ulen, 1);
+	ASSERT_EQ(pread(img, back, sizeof(back), 16 * SECT), sizeof(back));
+	ASSERT_EQ(memcmp(buf, back, sizeof(buf)), 0);
+	/* written directly, read through the ring */
+	fill(buf, sizeof(buf), 2);
+	ASSERT_EQ(pwrite(img, buf, sizeof(buf), 100 * SECT), sizeof(buf));
+	memset(back, 0, sizeof(back));
+	ASSERT_OK(blk_req(t, 1, VIRTIO_BLK_T_IN, 100, back, sizeof(back),
+			  indirect, &st, &ulen));
+	ASSERT_EQ(st, VIRTIO_BLK_S_OK);
+	EXPECT_EQ(ulen, sizeof(back) + 1);
+	ASSERT_EQ(memcmp(buf, back, sizeof(buf)), 0);
+	/* last sector of the disk */
+	ASSERT_OK(blk_req(t, 0, VIRTIO_BLK_T_IN, IMG_SIZE / SECT - 1, back,
+			  SECT, indirect, &st, NULL));
+	ASSERT_EQ(st, VIRTIO_BLK_S_OK);
+	/* flush */
+	ASSERT_OK(blk_req(t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, indirect, &st,
+			  NULL));
+	ASSERT_EQ(st, VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(t, &s1));
+	EXPECT_EQ(s1.req_out - s0.req_out, 1);
+	EXPECT_EQ(s1.req_in - s0.req_in, 2);
+	EXPECT_EQ(s1.req_flush - s0.req_flush, 1);
+	EXPECT_EQ(s1.bytes_written - s0.bytes_written, sizeof(buf));
+	EXPECT_EQ(s1.bytes_read - s0.bytes_read, sizeof(buf) + SECT);
+	EXPECT_GE(s1.kicks - s0.kicks, 4);
+	/* the last interrupt may still be on its way */
+	EXPECT_GE(s1.interrupts - s0.interrupts, 3);
+	EXPECT_EQ(s1.inflight, 0);
+}
+
+TEST_F(file, read_write_flush)
+{
+	check_rw(_kt, &self->t, self->img, false);
+}
+
+TEST_F(file, indirect_descriptors)
+{
+	check_rw(_kt, &self->t, self->img, true);
+}
+
+TEST_F(file, get_id_and_unsupported)
+{
+	struct vhost_blk_serial ser = { .argsz = sizeof(ser) };
+	struct vhost_blk_stats s0, s1;
+	uint8_t id[VHOST_BLK_SERIAL_LEN];
+	uint32_t ulen;
+	uint8_t st;
+
+	memcpy(ser.serial, "kvmio-vblk-serial-01", VHOST_BLK_SERIAL_LEN);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_BLK_SET_SERIAL, &ser));
+	ASSERT_OK(get_stats(&self->t, &s0));
+	ASSERT_OK(blk_req(&self->t, 0, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id),
+			  false, &st, &ulen));
+	ASSERT_EQ(st, VIRTIO_BLK_S_OK);
+	EXPECT_EQ(ulen, VHOST_BLK_SERIAL_LEN + 1);
+	ASSERT_EQ(memcmp(id, "kvmio-vblk-serial-01", VHOST_BLK_SERIAL_LEN), 0);
+	/* short serial: NUL padded */
+	memset(ser.serial, 0, sizeof(ser.serial));
+	memcpy(ser.serial, "abc", 3);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_BLK_SET_SERIAL, &ser));
+	ASSERT_OK(blk_req(&self->t, 0, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id),
+			  false, &st, NULL));
+	ASSERT_EQ(st, VIRTIO_BLK_S_OK);
+	EXPECT_EQ(memcmp(id, "abc\0\0\0", 6), 0);
+	/* unknown types, and the ones not implemented (secure erase) */
+	EXPECT_EQ(req_status(&self->t, 0, 0x1234, 0, NULL, 0),
+		  VIRTIO_BLK_S_UNSUPP);
+	EXPECT_EQ(req_status(&self->t, 0, 14, 0, NULL, 0),
+		  VIRTIO_BLK_S_UNSUPP);
+	ASSERT_OK(get_stats(&self->t, &s1));
+	EXPECT_EQ(s1.req_get_id - s0.req_get_id, 2);
+	EXPECT_EQ(s1.err_unsupp - s0.err_unsupp, 2);
+}
+
+TEST_F(file, past_capacity)
+{
+	struct vhost_blk_config c = { .argsz = sizeof(c) };
+	struct vhost_blk_stats s0, s1;
+	uint8_t buf[1024];
+
+	ASSERT_OK(ioctl(self->t.fd, VHOST_BLK_GET_CONFIG, &c));
+	ASSERT_EQ(c.capacity, IMG_SIZE / SECT);
+	EXPECT_EQ(c.blk_size, SECT);
+	EXPECT_EQ(c.flags, VHOST_BLK_CONFIG_BACKEND);
+	ASSERT_OK(get_stats(&self->t, &s0));
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, c.capacity, buf,
+			     SECT), VIRTIO_BLK_S_IOERR);
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_OUT, c.capacity - 1,
+			     buf, 2 * SECT), VIRTIO_BLK_S_IOERR);
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, ~0ULL, buf, SECT),
+		  VIRTIO_BLK_S_IOERR);
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, ~0ULL >> 9, buf,
+			     SECT), VIRTIO_BLK_S_IOERR);
+	/* not a whole number of sectors */
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, 0, buf, 100),
+		  VIRTIO_BLK_S_IOERR);
+	ASSERT_OK(get_stats(&self->t, &s1));
+	EXPECT_EQ(s1.err_range - s0.err_range, 5);
+	EXPECT_EQ(s1.bytes_read - s0.bytes_read, 0);
+	EXPECT_EQ(s1.bytes_written - s0.bytes_written, 0);
+}
+
+TEST_F(file, backend_io_error)
+{
+	struct vhost_blk_stats s0, s1;
+	uint8_t buf[SECT];
+
+	/* the disk shrinks under the device: reads past EOF come back short */
+	ASSERT_OK(ftruncate(self->img, IMG_SIZE / 2));
+	ASSERT_OK(get_stats(&self->t, &s0));
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, IMG_SIZE / SECT - 1,
+			     buf, SECT), VIRTIO_BLK_S_IOERR);
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&self->t, &s1));
+	EXPECT_EQ(s1.err_io - s0.err_io, 1);
+}
+
+TEST_F(file, detach_and_reattach_backend)
+{
+	struct vhost_vring_file f = { .index = 0, .fd = -1 };
+	struct vhost_blk_config c = { .argsz = sizeof(c) };
+	uint8_t buf[SECT];
+
+	ASSERT_OK(ioctl(self->t.fd, VHOST_BLK_SET_BACKEND, &f));
+	ASSERT_OK(ioctl(self->t.fd, VHOST_BLK_GET_CONFIG, &c));
+	EXPECT_EQ(c.flags, 0);
+	EXPECT_EQ(c.capacity, 0);
+	ASSERT_OK(tdev_backend(&self->t, self->img));
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+}
+
+/* A DISCARD or WRITE_ZEROES request with @n segments. */
+static uint8_t dwz_req(struct tdev *t, uint32_t type,
+		       const struct virtio_blk_discard_write_zeroes *segs,
+		       unsigned int n, uint32_t len)
+{
+	if (!len)
+		len = n * sizeof(*segs);
+	return req_status(t, 0, type, 0, (void *)segs, len);
+}
+
+#define DWZ(sec, num, fl) (struct virtio_blk_discard_write_zeroes){ .sector = (sec), .num_sectors = (num), .flags = (fl) }
+
+static bool all_byte(const uint8_t *p, size_t len, uint8_t v)
+{
+	while (len--)
+		if (*p++ != v)
+			return false;
+	return true;
+}
+
+static void check_discard_zeroes(struct kt_ctx *_kt, struct tdev *t, int img,
+				 uint64_t capacity)
+{
+	struct virtio_blk_discard_write_zeroes segs[VHOST_BLK_DISCARD_SEG_MAX + 1];
+	static uint8_t buf[64 * SECT], back[64 * SECT];
+	struct vhost_blk_stats s0, s1;
+	unsigned int i;
+
+	ASSERT_OK(get_stats(t, &s0));
+	fill(buf, sizeof(buf), 11);
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] |= 1;		/* no zero bytes in the pattern */
+	ASSERT_EQ(pwrite(img, buf, sizeof(buf), 0), sizeof(buf));
+	ASSERT_OK(fsync(img));
+	/* zeroes, without and with unmap, and two segments in one request */
+	segs[0] = DWZ(8, 8, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0),
+		  VIRTIO_BLK_S_OK);
+	segs[0] = DWZ(20, 4, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0),
+		  VIRTIO_BLK_S_OK);
+	segs[0] = DWZ(48, 2, 0);
+	segs[1] = DWZ(56, 2, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0),
+		  VIRTIO_BLK_S_OK);
+	/* discard: the range's contents are unspecified, the rest is kept */
+	segs[0] = DWZ(32, 8, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_DISCARD, segs, 1, 0),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_EQ(pread(img, back, sizeof(back), 0), sizeof(back));
+	for (i = 0; i < 64; i++) {
+		bool zero = (i >= 8 && i < 16) || (i >= 20 && i < 24) ||
+			    i == 48 || i == 49 || i == 56 || i == 57;
+
+		if (i >= 32 && i < 40)
+			continue;
+		if (zero)
+			EXPECT_TRUE(all_byte(back + i * SECT, SECT, 0));
+		else
+			EXPECT_EQ(memcmp(back + i * SECT, buf + i * SECT, SECT), 0);
+	}
+	/* through the ring too */
+	ASSERT_OK(blk_req(t, 1, VIRTIO_BLK_T_IN, 8, back, 8 * SECT, false,
+			  &(uint8_t){ 0 }, NULL));
+	EXPECT_TRUE(all_byte(back, 8 * SECT, 0));
+
+	/* refused: unmap on discard, unknown flags */
+	segs[0] = DWZ(0, 1, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_DISCARD, segs, 1, 0),
+		  VIRTIO_BLK_S_UNSUPP);
+	segs[0] = DWZ(0, 1, 2);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0),
+		  VIRTIO_BLK_S_UNSUPP);
+	/* out of range, too long, malformed, too many segments */
+	segs[0] = DWZ(capacity - 1, 2, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	segs[0] = DWZ(~0ULL, 1, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_DISCARD, segs, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	segs[0] = DWZ(0, VHOST_BLK_DISCARD_SECTORS_MAX + 1, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_DISCARD, segs, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	segs[0] = DWZ(0, 1, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 12),
+		  VIRTIO_BLK_S_IOERR);
+	for (i = 0; i <= VHOST_BLK_DISCARD_SEG_MAX; i++)
+		segs[i] = DWZ(i, 1, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs,
+			  VHOST_BLK_DISCARD_SEG_MAX + 1, 0), VIRTIO_BLK_S_IOERR);
+	/* an all-or-nothing check: the valid first segment was not run */
+	segs[0] = DWZ(0, 1, 0);
+	segs[1] = DWZ(capacity, 1, 0);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0),
+		  VIRTIO_BLK_S_IOERR);
+	ASSERT_EQ(pread(img, back, SECT, 0), SECT);
+	EXPECT_EQ(memcmp(back, buf, SECT), 0);
+	ASSERT_OK(get_stats(t, &s1));
+	EXPECT_EQ(s1.req_write_zeroes - s0.req_write_zeroes, 8);
+	EXPECT_EQ(s1.req_discard - s0.req_discard, 4);
+	EXPECT_EQ(s1.err_unsupp - s0.err_unsupp, 2);
+	EXPECT_EQ(s1.err_range - s0.err_range, 6);
+}
+
+TEST_F(file, discard_write_zeroes)
+{
+	check_discard_zeroes(_kt, &self->t, self->img, IMG_SIZE / SECT);
+}
+
+TEST(read_only)
+{
+	struct vhost_blk_flags fl = { .argsz = sizeof(fl),
+				      .flags = VHOST_BLK_FLAG_READONLY };
+	struct vhost_blk_config c = { .argsz = sizeof(c) };
+	struct vhost_blk_stats s0, s1;
+	uint8_t buf[4096], back[4096];
+	char path[64];
+	struct tdev t;
+	uint64_t f;
+	int img, ro;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	fill(buf, sizeof(buf), 7);
+	ASSERT_EQ(pwrite(img, buf, sizeof(buf), 0), sizeof(buf));
+	ro = open(path, O_RDONLY);
+	ASSERT_GE(ro, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	/* a read-only file needs a read-only device */
+	{
+		struct vhost_vring_file bf = { .index = 0, .fd = ro };
+
+		ASSERT_ERRNO(ioctl(t.fd, VHOST_BLK_SET_BACKEND, &bf), EBADF);
+	}
+	ASSERT_OK(ioctl(t.fd, VHOST_BLK_SET_FLAGS, &fl));
+	ASSERT_OK(ioctl(t.fd, VHOST_GET_FEATURES, &f));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_RO));
+	ASSERT_OK(tdev_backend(&t, ro));
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_BLK_SET_FLAGS, &fl), EBUSY);
+	ASSERT_OK(ioctl(t.fd, VHOST_BLK_GET_CONFIG, &c));
+	EXPECT_EQ(c.flags, VHOST_BLK_CONFIG_BACKEND | VHOST_BLK_CONFIG_READONLY);
+	ASSERT_OK(get_stats(&t, &s0));
+	memset(back, 0, sizeof(back));
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_OUT, 0, back, sizeof(back)),
+		  VIRTIO_BLK_S_IOERR);
+	{
+		struct virtio_blk_discard_write_zeroes z = DWZ(0, 8, 0);
+
+		EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+			  VIRTIO_BLK_S_IOERR);
+		EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_DISCARD, &z, 1, 0),
+			  VIRTIO_BLK_S_IOERR);
+	}
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_IN, 0, back, sizeof(back)),
+		  VIRTIO_BLK_S_OK);
+	EXPECT_EQ(memcmp(buf, back, sizeof(buf)), 0);
+	ASSERT_EQ(pread(img, back, sizeof(back), 0), sizeof(back));
+	EXPECT_EQ(memcmp(buf, back, sizeof(buf)), 0);	/* untouched */
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.err_readonly - s0.err_readonly, 3);
+	EXPECT_EQ(s1.bytes_written - s0.bytes_written, 0);
+	/* a writable device on a writable fd works again after a detach */
+	tdev_close(&t);
+	close(ro);
+	close(img);
+	unlink(path);
+}
+
+/* ---- multi-queue ---- */
+
+struct mq_arg {
+	struct tdev *t;
+	int img;
+	unsigned int q;
+	int fails;
+};
+
+static void *mq_thread(void *p)
+{
+	struct mq_arg *a = p;
+	uint8_t buf[4096], back[4096];
+	unsigned int i;
+	uint64_t sector;
+	uint8_t st;
+
+	for (i = 0; i < 8; i++) {
+		sector = (a->q * 64 + i * 8) % (IMG_SIZE / SECT);
+		fill(buf, sizeof(buf), a->q * 100 + i);
+		if (blk_req(a->t, a->q, VIRTIO_BLK_T_OUT, sector, buf,
+			    sizeof(buf), i & 1, &st, NULL) ||
+		    st != VIRTIO_BLK_S_OK) {
+			a->fails++;
+			continue;
+		}
+		if (blk_req(a->t, a->q, VIRTIO_BLK_T_IN, sector, back,
+			    sizeof(back), !(i & 1), &st, NULL) ||
+		    st != VIRTIO_BLK_S_OK || memcmp(buf, back, sizeof(buf)))
+			a->fails++;
+		if (pread(a->img, back, sizeof(back), sector * SECT) !=
+		    sizeof(back) || memcmp(buf, back, sizeof(buf)))
+			a->fails++;
+	}
+	return NULL;
+}
+
+static void run_mq(struct kt_ctx *_kt, int img, uint64_t features)
+{
+	struct mq_arg args[NQ];
+	pthread_t th[NQ];
+	struct tdev t;
+	unsigned int i;
+
+	ASSERT_OK(tdev_open(&t, features | (1ULL << VIRTIO_RING_F_INDIRECT_DESC),
+			    NQ, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	for (i = 0; i < NQ; i++) {
+		args[i] = (struct mq_arg){ &t, img, i, 0 };
+		ASSERT_EQ(pthread_create(&th[i], NULL, mq_thread, &args[i]), 0);
+	}
+	for (i = 0; i < NQ; i++) {
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(args[i].fails, 0);
+	}
+	tdev_close(&t);
+}
+
+TEST_TIMEOUT(multiqueue_file, 180)
+{
+	char path[64];
+	int img = make_img(path, IMG_SIZE);
+
+	ASSERT_GE(img, 0);
+	run_mq(_kt, img, 0);
+	run_mq(_kt, img, 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	run_mq(_kt, img, 1ULL << VIRTIO_F_RING_PACKED);
+	run_mq(_kt, img, (1ULL << VIRTIO_F_RING_PACKED) |
+			 (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	close(img);
+	unlink(path);
+}
+
+/* Rings keep running while the owner reconfigures the device. */
+struct busy_arg {
+	struct tdev *t;
+	unsigned int q;
+	volatile int *stop;
+	int done, fails;
+};
+
+static void *busy_thread(void *p)
+{
+	struct busy_arg *a = p;
+	uint8_t buf[4096], back[4096];
+	uint64_t sector = a->q * 64;
+	uint8_t st;
+
+	while (!*a->stop) {
+		fill(buf, sizeof(buf), a->q + a->done);
+		if (blk_req(a->t, a->q, VIRTIO_BLK_T_OUT, sector, buf,
+			    sizeof(buf), a->done & 1, &st, NULL) ||
+		    st != VIRTIO_BLK_S_OK ||
+		    blk_req(a->t, a->q, VIRTIO_BLK_T_IN, sector, back,
+			    sizeof(back), false, &st, NULL) ||
+		    st != VIRTIO_BLK_S_OK || memcmp(buf, back, sizeof(buf))) {
+			a->fails++;
+			break;
+		}
+		a->done++;
+	}
+	return NULL;
+}
+
+TEST_TIMEOUT(reconfigure_while_running, 120)
+{
+	struct vhost_vring_file off = { .index = 0, .fd = -1 };
+	struct busy_arg args[4];
+	volatile int stop = 0;
+	struct vhost_blk_stats st;
+	pthread_t th[4];
+	char path[64];
+	struct tdev t;
+	unsigned int i;
+	int img, round;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, 4, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	for (i = 0; i < 4; i++) {
+		args[i] = (struct busy_arg){ &t, i, &stop, 0, 0 };
+		ASSERT_EQ(pthread_create(&th[i], NULL, busy_thread, &args[i]), 0);
+	}
+	for (round = 0; round < 200; round++) {
+		EXPECT_OK(set_mem(&t));
+		if (round % 10 == 5) {
+			/* rings wait while there is no backend */
+			EXPECT_OK(ioctl(t.fd, VHOST_BLK_SET_BACKEND, &off));
+			usleep(1000);
+		}
+		EXPECT_OK(tdev_backend(&t, img));
+		EXPECT_OK(ioctl(t.fd, VHOST_SET_FEATURES, &t.features));
+		EXPECT_OK(get_stats(&t, &st));
+		if (round % 50 == 0)
+			usleep(10000);
+	}
+	stop = 1;
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(args[i].fails, 0);
+		EXPECT_GT(args[i].done, 0);
+		KT_LOG("ring %u: %d write+read pairs", i, args[i].done);
+	}
+	EXPECT_EQ(st.err_bad_desc + st.err_io + st.rings_broken, 0);
+	tdev_close(&t);
+	close(img);
+	unlink(path);
+}
+
+/* ---- block device backend (brd) ---- */
+
+FIXTURE(brd) {
+	struct tdev t;
+	int disk;
+	bool loaded;
+};
+
+FIXTURE_SETUP(brd)
+{
+	if (access("/dev/ram0", F_OK)) {
+		if (system("modprobe brd rd_nr=1 rd_size=65536 >/dev/null 2>&1"))
+			SKIP("brd not available");
+		self->loaded = true;
+	}
+	self->disk = open("/dev/ram0", O_RDWR | O_CLOEXEC);
+	ASSERT_GE(self->disk, 0);
+	ASSERT_OK(tdev_open(&self->t, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, 4,
+			    QNUM));
+	ASSERT_OK(tdev_backend(&self->t, self->disk));
+}
+
+FIXTURE_TEARDOWN(brd)
+{
+	tdev_close(&self->t);
+	if (self->disk > 0)
+		close(self->disk);
+	if (self->loaded && system("rmmod brd"))
+		KT_LOG("rmmod brd failed");
+}
+
+TEST_F_TIMEOUT(brd, read_write_flush, 120)
+{
+	struct vhost_blk_config c = { .argsz = sizeof(c) };
+	uint8_t buf[SECT], back[SECT];
+
+	ASSERT_OK(ioctl(self->t.fd, VHOST_BLK_GET_CONFIG, &c));
+	EXPECT_EQ(c.capacity, 65536ULL * 1024 / SECT);
+	EXPECT_EQ(c.blk_size, SECT);
+	check_rw(_kt, &self->t, self->disk, false);
+	check_rw(_kt, &self->t, self->disk, true);
+	/* the very end of the device, and one past it */
+	fill(buf, sizeof(buf), 9);
+	EXPECT_EQ(req_status(&self->t, 2, VIRTIO_BLK_T_OUT, c.capacity - 1,
+			     buf, SECT), VIRTIO_BLK_S_OK);
+	ASSERT_EQ(pread(self->disk, back, SECT, (c.capacity - 1) * SECT), SECT);
+	EXPECT_EQ(memcmp(buf, back, SECT), 0);
+	EXPECT_EQ(req_status(&self->t, 2, VIRTIO_BLK_T_OUT, c.capacity, buf,
+			     SECT), VIRTIO_BLK_S_IOERR);
+	check_discard_zeroes(_kt, &self->t, self->disk, c.capacity);
+}
+
+TEST_TIMEOUT(multiqueue_brd, 180)
+{
+	bool loaded = false;
+	int disk;
+
+	if (access("/dev/ram0", F_OK)) {
+		if (system("modprobe brd rd_nr=1 rd_size=65536 >/dev/null 2>&1"))
+			SKIP("brd not available");
+		loaded = true;
+	}
+	disk = open("/dev/ram0", O_RDWR | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	run_mq(_kt, disk, 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	close(disk);
+	if (loaded)
+		EXPECT_EQ(system("rmmod brd"), 0);
+}
+
+/* A block device with 4 KiB logical blocks: null_blk, memory backed. */
+TEST_TIMEOUT(nullb_4k_alignment, 120)
+{
+	struct virtio_blk_discard_write_zeroes z;
+	struct vhost_blk_config c = { .argsz = sizeof(c) };
+	struct vhost_blk_stats s0, s1;
+	static uint8_t buf[16384], back[16384];
+	struct tdev t;
+	int disk;
+
+	if (!access("/dev/nullb0", F_OK))
+		SKIP("null_blk already loaded by someone else");
+	if (system("modprobe null_blk nr_devices=1 bs=4096 gb=1 memory_backed=1 >/dev/null 2>&1"))
+		SKIP("null_blk not available");
+	disk = open("/dev/nullb0", O_RDWR | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	ASSERT_OK(ioctl(t.fd, VHOST_BLK_GET_CONFIG, &c));
+	EXPECT_EQ(c.blk_size, 4096);
+	EXPECT_EQ(c.discard_sector_alignment, 8);
+	EXPECT_EQ(c.capacity, 1ULL << 21);
+
+	fill(buf, sizeof(buf), 5);
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_OUT, 8, buf, sizeof(buf)),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_EQ(pread(disk, back, sizeof(back), 8 * SECT), sizeof(back));
+	EXPECT_EQ(memcmp(buf, back, sizeof(back)), 0);
+	ASSERT_OK(get_stats(&t, &s0));
+	/* misaligned start, misaligned length: refused, nothing changed */
+	z = DWZ(12, 8, 0);
+	EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	z = DWZ(8, 4, 0);
+	EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	z = DWZ(9, 8, 0);
+	EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_DISCARD, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	ASSERT_EQ(pread(disk, back, sizeof(back), 8 * SECT), sizeof(back));
+	EXPECT_EQ(memcmp(buf, back, sizeof(back)), 0);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.err_range - s0.err_range, 3);
+	/* aligned: done */
+	z = DWZ(16, 8, 0);
+	EXPECT_EQ(dwz_req(&t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_EQ(pread(disk, back, sizeof(back), 8 * SECT), sizeof(back));
+	EXPECT_EQ(memcmp(buf, back, 4096), 0);
+	EXPECT_TRUE(all_byte(back + 4096, 4096, 0));
+	EXPECT_EQ(memcmp(buf + 8192, back + 8192, 8192), 0);
+	tdev_close(&t);
+	close(disk);
+	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
+/* ---- backend I/O errors: a device-mapper "error" target ---- */
+
+#define DM_NAME "vblk-test-error"
+
+static void dm_init(struct dm_ioctl *io, size_t size, const char *name)
+{
+	memset(io, 0, size);
+	io->version[0] = DM_VERSION_MAJOR;
+	io->data_size = size;
+	io->data_start = sizeof(*io);
+	snprintf(io->name, sizeof(io->name), "%s", name);
+}
+
+/* Create a 2048-sector device whose every I/O fails (no dmsetup here). */
+static int dm_error_create(int ctl, dev_t *dev)
+{
+	struct {
+		struct dm_ioctl io;
+		struct dm_target_spec spec;
+		char params[8];
+	} t;
+
+	dm_init(&t.io, sizeof(t.io), DM_NAME);
+	if (ioctl(ctl, DM_DEV_CREATE, &t.io))
+		FAIL("DM_DEV_CREATE: %s", strerror(errno));
+	dm_init(&t.io, sizeof(t), DM_NAME);
+	t.io.target_count = 1;
+	t.spec.sector_start = 0;
+	t.spec.length = 2048;
+	snprintf(t.spec.target_type, sizeof(t.spec.target_type), "error");
+	t.params[0] = 0;
+	if (ioctl(ctl, DM_TABLE_LOAD, &t.io))
+		FAIL("DM_TABLE_LOAD: %s", strerror(errno));
+	dm_init(&t.io, sizeof(t.io), DM_NAME);
+	if (ioctl(ctl, DM_DEV_SUSPEND, &t.io))	/* no SUSPEND flag: resume */
+		FAIL("DM_DEV_SUSPEND (resume): %s", strerror(errno));
+	*dev = (dev_t)t.io.dev;
+	return 0;
+}
+
+static void dm_error_remove(int ctl)
+{
+	struct dm_ioctl io;
+
+	dm_init(&io, sizeof(io), DM_NAME);
+	if (ioctl(ctl, DM_DEV_REMOVE, &io))
+		KT_LOG("DM_DEV_REMOVE: %s", strerror(errno));
+}
+
+static void dm_error_io(struct kt_ctx *_kt, const char *node, int flags)
+{
+	struct vhost_blk_stats s0, s1;
+	uint8_t buf[4096];
+	struct tdev t;
+	uint8_t st;
+	int disk;
+
+	disk = open(node, O_RDWR | O_CLOEXEC | flags);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	ASSERT_OK(get_stats(&t, &s0));
+	fill(buf, sizeof(buf), 3);
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_IN, 8, buf, sizeof(buf)),
+		  VIRTIO_BLK_S_IOERR);
+	st = req_status(&t, 0, VIRTIO_BLK_T_OUT, 8, buf, sizeof(buf));
+	if (flags & O_DIRECT) {
+		EXPECT_EQ(st, VIRTIO_BLK_S_IOERR);
+	} else if (st == VIRTIO_BLK_S_OK) {
+		/* buffered: the write fails at writeback, FLUSH reports it */
+		EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
+			  VIRTIO_BLK_S_IOERR);
+	} else {
+		EXPECT_EQ(st, VIRTIO_BLK_S_IOERR);
+	}
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.err_io - s0.err_io, 2);
+	EXPECT_EQ(s1.bytes_read - s0.bytes_read, 0);
+	tdev_close(&t);
+	close(disk);
+}
+
+TEST_TIMEOUT(backend_dm_error, 60)
+{
+	uint8_t buf[SECT];
+	char node[64];
+	int ctl, disk;
+	dev_t dev;
+
+	if (system("modprobe dm_mod >/dev/null 2>&1") && access("/dev/mapper/control", F_OK))
+		SKIP("device-mapper not available");
+	ctl = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		SKIP("no /dev/mapper/control: %s", strerror(errno));
+	ASSERT_OK(dm_error_create(ctl, &dev));
+	snprintf(node, sizeof(node), "/tmp/vblk-dm-%d", getpid());
+	unlink(node);
+	ASSERT_OK(mknod(node, S_IFBLK | 0600, makedev(major(dev), minor(dev))));
+	/* the backend really fails */
+	disk = open(node, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_ERRNO(pread(disk, buf, SECT, 0), EIO);
+	close(disk);
+	dm_error_io(_kt, node, 0);
+	dm_error_io(_kt, node, O_DIRECT);
+	unlink(node);
+	dm_error_remove(ctl);
+	close(ctl);
+}
+
+/* ---- notification suppression ---- */
+
+/* Publish a one-sector IN request and kick; returns its status byte. */
+static uint8_t *submit_in(struct tdev *t, struct tvq *q, uint64_t sector)
+{
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *d = qalloc(q, SECT);
+	uint8_t *st = qalloc(q, 1);
+	struct seg segs[3] = {
+		{ gpa_of(t, h), sizeof(*h), 0 },
+		{ gpa_of(t, d), SECT, VRING_DESC_F_WRITE },
+		{ gpa_of(t, st), 1, VRING_DESC_F_WRITE },
+	};
+
+	h->type = VIRTIO_BLK_T_IN;
+	h->sector = sector;
+	*st = 0xee;
+	publish(q, put_chain(q, segs, 3));
+	kick(q);
+	return st;
+}
+
+/* Wait for an interrupt on the call eventfd. */
+static int wait_call(struct tvq *q, int ms)
+{
+	struct pollfd p = { .fd = q->call, .events = POLLIN };
+	uint64_t v;
+
+	if (poll(&p, 1, ms) != 1)
+		FAIL("no interrupt");
+	if (read(q->call, &v, sizeof(v)) != sizeof(v))
+		FAIL("call eventfd read");
+	return 0;
+}
+
+TEST(event_idx)
+{
+	struct vhost_blk_stats s0, s1;
+	uint16_t *used_event, *avail_event;
+	uint8_t buf[SECT], *st;
+	char path[64];
+	struct tdev t;
+	struct tvq *q;
+	int img, i;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, 1ULL << VIRTIO_RING_F_EVENT_IDX, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	q = &t.vq[0];
+	used_event = &q->avail->ring[q->num];
+	avail_event = (uint16_t *)&q->used->ring[q->num];
+
+	/* the first completion of a ring always interrupts */
+	*used_event = 0;
+	st = submit_in(&t, q, 0);
+	ASSERT_OK(wait_call(q, 10000));
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+
+	/* the guest wants an interrupt only for the 3rd completion from now */
+	*used_event = q->last_used + 2;
+	ASSERT_OK(get_stats(&t, &s0));
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_IN, i, buf, SECT),
+			  VIRTIO_BLK_S_OK);
+	st = submit_in(&t, q, 3);
+	ASSERT_OK(wait_call(q, 10000));
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.interrupts_suppressed - s0.interrupts_suppressed, 2);
+	EXPECT_EQ(s1.interrupts - s0.interrupts, 1);
+	/* and the device says where it wants the next kick */
+	EXPECT_EQ(__atomic_load_n(avail_event, __ATOMIC_ACQUIRE), q->avail_idx);
+
+	/* four requests, one kick, event index inside the batch: one signal */
+	*used_event = q->last_used + 1;
+	s0 = s1;
+	for (i = 0; i < 4; i++) {
+		struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+		uint8_t *sb = qalloc(q, 1);
+		struct seg segs[2] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, sb), 1, VRING_DESC_F_WRITE },
+		};
+
+		h->type = VIRTIO_BLK_T_FLUSH;
+		h->sector = 0;
+		publish(q, put_chain(q, segs, 2));
+	}
+	kick(q);
+	ASSERT_OK(wait_call(q, 10000));
+	ASSERT_OK(wait_used_n(q, 4, 10000));
+	q->last_used += 4;
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.req_flush - s0.req_flush, 4);
+	EXPECT_EQ(s1.interrupts - s0.interrupts, 1);
+	close(img);
+	unlink(path);
+	tdev_close(&t);
+}
+
+TEST(no_interrupt_flag)
+{
+	struct vhost_blk_stats s0, s1;
+	uint8_t *st;
+	char path[64];
+	struct tdev t;
+	struct tvq *q;
+	int img;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	q = &t.vq[0];
+	ASSERT_OK(get_stats(&t, &s0));
+	q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	st = submit_in(&t, q, 0);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	q->avail->flags = 0;
+	st = submit_in(&t, q, 1);
+	ASSERT_OK(wait_call(q, 10000));
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.interrupts - s0.interrupts, 1);
+	EXPECT_EQ(s1.interrupts_suppressed - s0.interrupts_suppressed, 1);
+	close(img);
+	unlink(path);
+	tdev_close(&t);
+}
+
+/* ---- hostile rings ---- */
+
+static int wait_err(struct tvq *q, int ms)
+{
+	struct pollfd p = { .fd = q->err, .events = POLLIN };
+	uint64_t v;
+
+	if (poll(&p, 1, ms) != 1)
+		FAIL("no error eventfd signal");
+	if (read(q->err, &v, sizeof(v)) != sizeof(v))
+		FAIL("error eventfd read");
+	return 0;
+}
+
+/* The ring must be broken: err signalled, counted, nothing used. */
+static void expect_broken(struct kt_ctx *_kt, struct tdev *t,
+			  const struct vhost_blk_stats *s0)
+{
+	struct vhost_blk_stats s1;
+	struct tvq *q = &t->vq[0];
+	struct vhost_vring_state s = { .index = 0 };
+
+	ASSERT_OK(wait_err(q, 10000));
+	ASSERT_OK(get_stats(t, &s1));
+	EXPECT_EQ(s1.rings_broken - s0->rings_broken, 1);
+	EXPECT_EQ(used_idx(q), q->last_used);
+	/* a broken ring does not move until re-armed */
+	kick(q);
+	usleep(100000);
+	EXPECT_EQ(used_idx(q), q->last_used);
+	/* re-arm past the bad request and use the device again */
+	ASSERT_OK(ioctl(t->fd, VHOST_GET_VRING_BASE, &s));
+	EXPECT_EQ(s.num, (uint16_t)(q->avail_idx - 1));
+	s.num = q->avail_idx;
+	ASSERT_OK(ioctl(t->fd, VHOST_SET_VRING_BASE, &s));
+}
+
+/* The request must complete with IOERR and count as a bad descriptor. */
+static void expect_ioerr(struct kt_ctx *_kt, struct tdev *t, uint16_t head,
+			 const uint8_t *st, const struct vhost_blk_stats *s0)
+{
+	struct vhost_blk_stats s1;
+	uint32_t id, len;
+
+	ASSERT_OK(pop_used(&t->vq[0], &id, &len));
+	EXPECT_EQ(id, head);
+	EXPECT_EQ(*st, VIRTIO_BLK_S_IOERR);
+	ASSERT_OK(get_stats(t, &s1));
+	EXPECT_EQ(s1.err_bad_desc - s0->err_bad_desc, 1);
+	EXPECT_EQ(s1.rings_broken - s0->rings_broken, 0);
+}
+
+FIXTURE(hostile) {
+	struct tdev t;
+	char path[64];
+	int img;
+	struct virtio_blk_outhdr *h;
+	uint8_t *data, *st;
+	struct vhost_blk_stats s0;
+};
+
+FIXTURE_SETUP(hostile)
+{
+	struct tvq *q;
+
+	self->img = make_img(self->path, IMG_SIZE);
+	ASSERT_GE(self->img, 0);
+	ASSERT_OK(tdev_open(&self->t, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, 1,
+			    16));
+	ASSERT_OK(tdev_backend(&self->t, self->img));
+	q = &self->t.vq[0];
+	self->h = qalloc(q, sizeof(*self->h));
+	self->h->type = VIRTIO_BLK_T_IN;
+	self->h->sector = 0;
+	self->data = qalloc(q, SECT);
+	self->st = qalloc(q, 1);
+	*self->st = 0xee;
+	ASSERT_OK(get_stats(&self->t, &self->s0));
+}
+
+FIXTURE_TEARDOWN(hostile)
+{
+	uint8_t buf[SECT];
+
+	/* whatever happened, the device still works (ring 0 re-armed) */
+	if (self->t.fd > 0 && self->t.mem) {
+		self->t.vq[0].data_off = 4096;
+		if (req_status(&self->t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT) !=
+		    VIRTIO_BLK_S_OK) {
+			KT_LOG("device unusable after the hostile request");
+			kt_fail(_kt, 1);
+		}
+	}
+	tdev_close(&self->t);
+	if (self->img > 0)
+		close(self->img);
+	unlink(self->path);
+}
+
+#define D(a, l, f, n) (struct vring_desc){ .addr = (a), .len = (l), .flags = (f), .next = (n) }
+#define RD	0
+#define WR	VRING_DESC_F_WRITE
+#define NX	VRING_DESC_F_NEXT
+
+static void submit_raw(struct tvq *q, uint16_t head)
+{
+	publish(q, head);
+	kick(q);
+}
+
+TEST_F(hostile, head_index_out_of_range)
+{
+	submit_raw(&self->t.vq[0], 16);
+	expect_broken(_kt, &self->t, &self->s0);
+}
+
+TEST_F(hostile, next_index_out_of_range)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->desc[0] = D(gpa_of(&self->t, self->h), 16, RD | NX, 40);
+	submit_raw(q, 0);
+	expect_broken(_kt, &self->t, &self->s0);
+}
+
+TEST_F(hostile, descriptor_loop)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->desc[0] = D(gpa_of(&self->t, self->h), 16, RD | NX, 1);
+	q->desc[1] = D(gpa_of(&self->t, self->data), SECT, WR | NX, 2);
+	q->desc[2] = D(gpa_of(&self->t, self->data), SECT, WR | NX, 1);
+	submit_raw(q, 0);
+	expect_broken(_kt, &self->t, &self->s0);
+}
+
+TEST_F(hostile, chain_longer_than_ring)
+{
+	struct tvq *q = &self->t.vq[0];
+	int i;
+
+	/* 16 entries, each chained to the next and the last to the first */
+	for (i = 0; i < 16; i++)
+		q->desc[i] = D(gpa_of(&self->t, self->data), 1, WR | NX,
+			       (i + 1) % 16);
+	submit_raw(q, 0);
+	expect_broken(_kt, &self->t, &self->s0);
+}
+
+TEST_F(hostile, indirect_loop)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct vring_desc *tbl = qalloc(q, 4 * sizeof(*tbl));
+
+	tbl[0] = D(gpa_of(&self->t, self->h), 16, RD | NX, 1);
+	tbl[1] = D(gpa_of(&self->t, self->data), SECT, WR | NX, 2);
+	tbl[2] = D(gpa_of(&self->t, self->st), 1, WR | NX, 0);
+	q->desc[0] = D(gpa_of(&self->t, tbl), 4 * sizeof(*tbl),
+		       VRING_DESC_F_INDIRECT, 0);
+	submit_raw(q, 0);
+	expect_broken(_kt, &self->t, &self->s0);
+}
+
+TEST_F(hostile, indirect_nested)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct vring_desc *tbl = qalloc(q, 2 * sizeof(*tbl));
+
+	tbl[0] = D(gpa_of(&self->t, self->h), 16, RD | NX, 1);
+	tbl[1] = D(gpa_of(&self->t, tbl), 2 * sizeof(*tbl),
+		   VRING_DESC_F_INDIRECT, 0);
+	q->desc[0] = D(gpa_of(&self->t, tbl), 2 * sizeof(*tbl),
+		       VRING_DESC_F_INDIRECT, 0);
+	submit_raw(q, 0);
+	expect_broken(_kt, &self->t, &self->s0);
+}
+
+TEST_F(hostile, indirect_bad_length)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct vring_desc *tbl = qalloc(q, 2 * sizeof(*tbl));
+
+	q->desc[0] = D(gpa_of(&self->t, tbl), 20, VRING_DESC_F_INDIRECT, 0);
+	submit_raw(q, 0);
+	expect_broken(_kt, &self->t, &self->s0);
+}
+
+TEST_F(hostile, indirect_table_outside_memory)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->desc[0] = D(0x1000, 48, VRING_DESC_F_INDIRECT, 0);
+	submit_raw(q, 0);
+	expect_broken(_kt, &self->t, &self->s0);
+}
+
+TEST_F(hostile, data_outside_memory)
+{
+	struct tvq *q = &self->t.vq[0];
+	uint64_t addrs[] = {
+		0x1000,				/* below the region */
+		GPA_BASE + GMEM_SIZE - 256,	/* straddles its end */
+		(uint64_t)(uintptr_t)self->data,	/* the owner's own address */
+	};
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		*self->st = 0xee;
+		q->desc[0] = D(gpa_of(&self->t, self->h), 16, RD | NX, 1);
+		q->desc[1] = D(addrs[i], SECT, WR | NX, 2);
+		q->desc[2] = D(gpa_of(&self->t, self->st), 1, WR, 0);
+		submit_raw(q, 0);
+		expect_ioerr(_kt, &self->t, 0, self->st, &self->s0);
+		self->s0.err_bad_desc++;
+	}
+}
+
+TEST_F(hostile, length_overflow)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->desc[0] = D(gpa_of(&self->t, self->h), 16, RD | NX, 1);
+	q->desc[1] = D(gpa_of(&self->t, self->data), 0xffffffffu, WR | NX, 2);
+	q->desc[2] = D(gpa_of(&self->t, self->st), 1, WR, 0);
+	submit_raw(q, 0);
+	expect_ioerr(_kt, &self->t, 0, self->st, &self->s0);
+}
+
+TEST_F(hostile, status_outside_memory)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->desc[0] = D(gpa_of(&self->t, self->h), 16, RD | NX, 1);
+	q->desc[1] = D(gpa_of(&self->t, self->data), SECT, WR | NX, 2);
+	q->desc[2] = D(GPA_BASE + GMEM_SIZE, 1, WR, 0);
+	submit_raw(q, 0);
+	expect_broken(_kt, &self->t, &self->s0);
+}
+
+TEST_F(hostile, header_write_only)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->desc[0] = D(gpa_of(&self->t, self->h), 16, WR | NX, 1);
+	q->desc[1] = D(gpa_of(&self->t, self->data), SECT, WR | NX, 2);
+	q->desc[2] = D(gpa_of(&self->t, self->st), 1, WR, 0);
+	submit_raw(q, 0);
+	expect_ioerr(_kt, &self->t, 0, self->st, &self->s0);
+}
+
+TEST_F(hostile, readable_after_writable)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->desc[0] = D(gpa_of(&self->t, self->h), 16, RD | NX, 1);
+	q->desc[1] = D(gpa_of(&self->t, self->data), SECT, WR | NX, 2);
+	q->desc[2] = D(gpa_of(&self->t, self->data), SECT, RD | NX, 3);
+	q->desc[3] = D(gpa_of(&self->t, self->st), 1, WR, 0);
+	submit_raw(q, 0);
+	expect_ioerr(_kt, &self->t, 0, self->st, &self->s0);
+}
+
+TEST_F(hostile, header_too_short)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->desc[0] = D(gpa_of(&self->t, self->h), 8, RD | NX, 1);
+	q->desc[1] = D(gpa_of(&self->t, self->st), 1, WR, 0);
+	submit_raw(q, 0);
+	expect_ioerr(_kt, &self->t, 0, self->st, &self->s0);
+}
+
+TEST_F(hostile, status_read_only)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->desc[0] = D(gpa_of(&self->t, self->h), 16, RD | NX, 1);
+	q->desc[1] = D(gpa_of(&self->t, self->data), SECT, WR | NX, 2);
+	q->desc[2] = D(gpa_of(&self->t, self->st), 1, RD, 0);
+	submit_raw(q, 0);
+	expect_broken(_kt, &self->t, &self->s0);
+	EXPECT_EQ(*self->st, 0xee);
+}
+
+TEST_F(hostile, missing_status_byte)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->desc[0] = D(gpa_of(&self->t, self->h), 16, RD | NX, 1);
+	q->desc[1] = D(gpa_of(&self->t, self->data), SECT, WR | NX, 2);
+	q->desc[2] = D(gpa_of(&self->t, self->st), 0, WR, 0);
+	submit_raw(q, 0);
+	expect_broken(_kt, &self->t, &self->s0);
+}
+
+TEST_F(hostile, avail_index_jump)
+{
+	struct tvq *q = &self->t.vq[0];
+
+	q->avail_idx += 40;
+	__atomic_store_n(&q->avail->idx, q->avail_idx, __ATOMIC_RELEASE);
+	kick(q);
+	ASSERT_OK(wait_err(q, 10000));
+	{
+		struct vhost_vring_state s = { .index = 0 };
+
+		ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+		EXPECT_EQ(s.num, 0);
+		s.num = q->avail_idx;
+		ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	}
+}
+
+TEST_F(hostile, ring_outside_memory)
+{
+	struct vhost_vring_addr a = { .index = 0 };
+	struct vhost_vring_state s = { .index = 0 };
+	struct tvq *q = &self->t.vq[0];
+	uint8_t *outside;
+
+	outside = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(outside != MAP_FAILED);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+	a.desc_user_addr = (uintptr_t)outside;
+	a.avail_user_addr = (uintptr_t)q->avail;
+	a.used_user_addr = (uintptr_t)q->used;
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_ADDR, &a));
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	kick(q);
+	ASSERT_OK(wait_err(q, 10000));
+	/* put the ring back where it belongs */
+	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+	a.desc_user_addr = (uintptr_t)q->desc;
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_ADDR, &a));
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	munmap(outside, 65536);
+}
+
+/* ---- packed rings ---- */
+
+#define PACKED	(1ULL << VIRTIO_F_RING_PACKED)
+
+static uint32_t pbase(struct tvq *q)
+{
+	return q->p_avail | (uint32_t)q->p_avail_wrap << 15 |
+	       (uint32_t)q->p_used << 16 | (uint32_t)q->p_used_wrap << 31;
+}
+
+FIXTURE(packed) {
+	struct tdev t;
+	char path[64];
+	int img;
+};
+
+FIXTURE_SETUP(packed)
+{
+	self->img = make_img(self->path, IMG_SIZE);
+	ASSERT_GE(self->img, 0);
+	/* a small ring: the wrap counters flip every few requests */
+	ASSERT_OK(tdev_open(&self->t, PACKED |
+			    (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+			    (1ULL << VIRTIO_RING_F_EVENT_IDX), 2, 8));
+	ASSERT_OK(tdev_backend(&self->t, self->img));
+}
+
+FIXTURE_TEARDOWN(packed)
+{
+	tdev_close(&self->t);
+	if (self->img > 0)
+		close(self->img);
+	unlink(self->path);
+}
+
+TEST_F(packed, read_write_flush_wrapping)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		check_rw(_kt, &self->t, self->img, i & 1);
+	/* we went round the 8-entry ring several times */
+	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+	EXPECT_EQ(s.num, pbase(&self->t.vq[0]));
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	check_rw(_kt, &self->t, self->img, false);
+}
+
+TEST_F(packed, discard_get_id_unsupported)
+{
+	uint8_t id[VHOST_BLK_SERIAL_LEN];
+
+	check_discard_zeroes(_kt, &self->t, self->img, IMG_SIZE / SECT);
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_GET_ID, 0, id,
+			     sizeof(id)), VIRTIO_BLK_S_OK);
+	EXPECT_EQ(req_status(&self->t, 0, 0x777, 0, NULL, 0),
+		  VIRTIO_BLK_S_UNSUPP);
+}
+
+TEST_F(packed, vring_base_encoding)
+{
+	struct vhost_vring_state s = { .index = 1 };
+	struct tvq *q = &self->t.vq[1];
+	uint8_t buf[SECT];
+	int i;
+
+	/* 3 descriptors per request on an 8-entry ring */
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(req_status(&self->t, 1, VIRTIO_BLK_T_IN, i, buf, SECT),
+			  VIRTIO_BLK_S_OK);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+	/* position 9 % 8 = 1, in the second lap: wrap counters flipped */
+	EXPECT_EQ(s.num, 1u | 1u << 16);
+	EXPECT_EQ(s.num, pbase(q));
+	/* positions past the largest ring are refused */
+	s.num = 0x7fff;
+	ASSERT_ERRNO(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s), EINVAL);
+	s.num = pbase(q);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	EXPECT_EQ(req_status(&self->t, 1, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+}
+
+TEST_F(packed, event_suppression)
+{
+	struct vring_packed_desc_event *drv = pdriver(&self->t.vq[0]);
+	struct vhost_blk_stats s0, s1;
+	struct tvq *q = &self->t.vq[0];
+	uint8_t buf[SECT];
+	int i;
+
+	/* interrupts disabled: completions arrive silently */
+	drv->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+	ASSERT_OK(get_stats(&self->t, &s0));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, i, buf, SECT),
+			  VIRTIO_BLK_S_OK);
+	/* an interrupt only for the used descriptor at position 6 of this lap */
+	drv->off_wrap = ((q->p_used + 6) % 8) |
+			((q->p_used + 6 >= 8 ? !q->p_used_wrap : q->p_used_wrap) << 15);
+	drv->flags = VRING_PACKED_EVENT_FLAG_DESC;
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);	/* used descs p..p+2: no interrupt */
+	ASSERT_OK(get_stats(&self->t, &s1));
+	EXPECT_EQ(s1.interrupts - s0.interrupts, 0);
+	EXPECT_GE(s1.interrupts_suppressed - s0.interrupts_suppressed, 3);
+	{
+		struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+		uint8_t *d = qalloc(q, SECT), *st = qalloc(q, 1);
+		struct seg segs[3] = {
+			{ gpa_of(&self->t, h), sizeof(*h), 0 },
+			{ gpa_of(&self->t, d), SECT, VRING_DESC_F_WRITE },
+			{ gpa_of(&self->t, st), 1, VRING_DESC_F_WRITE },
+		};
+		uint32_t id, len;
+
+		h->type = VIRTIO_BLK_T_IN;
+		h->sector = 0;
+		/* used descs p+3..p+5 cover the event at p+6? no: p+3 is next */
+		pq_add(&self->t, q, segs, 3, false);
+		kick(q);
+		ASSERT_OK(pq_pop(q, &id, &len));
+		pq_add(&self->t, q, segs, 3, false);
+		kick(q);
+		/* this one is used at p+6: the guest asked for it */
+		ASSERT_OK(wait_call(q, 10000));
+		ASSERT_OK(pq_pop(q, &id, &len));
+	}
+	ASSERT_OK(get_stats(&self->t, &s1));
+	EXPECT_EQ(s1.interrupts - s0.interrupts, 1);
+	drv->flags = VRING_PACKED_EVENT_FLAG_ENABLE;
+}
+
+/* Broken packed ring: re-arm after the bad chain, the device works again. */
+static void packed_expect_broken(struct kt_ctx *_kt, struct tdev *t,
+				 uint16_t bad_pos, bool bad_wrap)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	struct vhost_blk_stats st;
+	struct tvq *q = &t->vq[0];
+	uint8_t buf[SECT];
+
+	ASSERT_OK(wait_err(q, 10000));
+	ASSERT_OK(get_stats(t, &st));
+	EXPECT_EQ(st.rings_broken, 1);
+	ASSERT_OK(ioctl(t->fd, VHOST_GET_VRING_BASE, &s));
+	EXPECT_EQ(s.num & 0xffff, bad_pos | (uint32_t)bad_wrap << 15);
+	/* the driver gives the chain up: both sides continue after it */
+	q->p_used = q->p_avail;
+	q->p_used_wrap = q->p_avail_wrap;
+	s.num = pbase(q);
+	ASSERT_OK(ioctl(t->fd, VHOST_SET_VRING_BASE, &s));
+	EXPECT_EQ(req_status(t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+}
+
+TEST_F(packed, hostile_chain_longer_than_ring)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct seg segs[9];
+	uint16_t pos = q->p_avail;
+	bool wrap = q->p_avail_wrap;
+	int i;
+
+	/* every descriptor of the ring chained, and more */
+	for (i = 0; i < 9; i++)
+		segs[i] = (struct seg){ gpa_of(&self->t, q->data), 1,
+					VRING_DESC_F_WRITE };
+	pq_add(&self->t, q, segs, 9, false);
+	/* the 9th overwrote the head's slot: make the head available again */
+	pring(q)[pos].flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT |
+			      (wrap ? P_AVAIL : P_USED);
+	kick(q);
+	packed_expect_broken(_kt, &self->t, pos, wrap);
+}
+
+TEST_F(packed, hostile_status_read_only)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *st = qalloc(q, 1);
+	struct seg segs[2] = {
+		{ gpa_of(&self->t, h), sizeof(*h), 0 },
+		{ gpa_of(&self->t, st), 1, 0 },
+	};
+	uint16_t pos = q->p_avail;
+	bool wrap = q->p_avail_wrap;
+
+	h->type = VIRTIO_BLK_T_IN;
+	*st = 0xee;
+	pq_add(&self->t, q, segs, 2, false);
+	kick(q);
+	packed_expect_broken(_kt, &self->t, pos, wrap);
+	EXPECT_EQ(*st, 0xee);
+}
+
+TEST_F(packed, hostile_indirect_nested)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct vring_packed_desc *tbl = qalloc(q, 2 * sizeof(*tbl));
+	struct seg seg;
+	uint16_t pos = q->p_avail;
+	bool wrap = q->p_avail_wrap;
+
+	tbl[0] = (struct vring_packed_desc){ gpa_of(&self->t, tbl), 32, 0,
+					     VRING_DESC_F_INDIRECT };
+	tbl[1] = tbl[0];
+	seg = (struct seg){ gpa_of(&self->t, tbl), 32, VRING_DESC_F_INDIRECT };
+	pq_add(&self->t, q, &seg, 1, false);
+	kick(q);
+	packed_expect_broken(_kt, &self->t, pos, wrap);
+}
+
+TEST_F(packed, hostile_data_outside_memory)
+{
+	struct tvq *q = &self->t.vq[0];
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *st = qalloc(q, 1);
+	struct seg segs[3] = {
+		{ gpa_of(&self->t, h), sizeof(*h), 0 },
+		{ 0x2000, SECT, VRING_DESC_F_WRITE },
+		{ gpa_of(&self->t, st), 1, VRING_DESC_F_WRITE },
+	};
+	uint32_t len;
+
+	h->type = VIRTIO_BLK_T_IN;
+	h->sector = 0;
+	*st = 0xee;
+	ASSERT_OK(run_chain(&self->t, q, segs, 3, false, &len));
+	EXPECT_EQ(*st, VIRTIO_BLK_S_IOERR);
+	EXPECT_EQ(len, 1);
+}
+
+/* ---- dirty logging ---- */
+
+static bool log_bit(const uint8_t *bm, uint64_t gpa)
+{
+	uint64_t page = gpa >> 12;
+
+	return bm[page / 8] & (1 << (page % 8));
+}
+
+static size_t log_bits_set(const uint8_t *bm, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		n += __builtin_popcount(bm[i]);
+	return n;
+}
+
+TEST(dirty_log)
+{
+	size_t bm_len = ((GPA_BASE + GMEM_SIZE) >> 12) / 8;
+	uint64_t kernel = 0xffff800000000000ULL, zero = 0;
+	struct pollfd p;
+	struct tdev t;
+	struct tvq *q;
+	uint8_t *bm, *hdrp, *in, *out, *st;
+	struct virtio_blk_outhdr *h;
+	char path[64];
+	uint32_t len;
+	int img, logfd, none = -1;
+	uint64_t v;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, 1ULL << VHOST_F_LOG_ALL, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	q = &t.vq[0];
+	bm = mmap(NULL, bm_len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(bm != MAP_FAILED);
+	ASSERT_ERRNO(ioctl(t.fd, VHOST_SET_LOG_BASE, &kernel), EFAULT);
+	{
+		uint64_t base = (uintptr_t)bm;
+
+		ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_BASE, &base));
+	}
+	logfd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_FD, &logfd));
+
+	/* one page each: header, IN data, OUT data, status */
+	hdrp = q->data;
+	in = q->data + 0x1000;
+	out = q->data + 0x2000;
+	st = q->data + 0x3000;
+	h = (void *)hdrp;
+	h->type = VIRTIO_BLK_T_IN;
+	h->sector = 0;
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, in), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(run_chain(&t, q, segs, 3, false, &len));
+	}
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	p = (struct pollfd){ .fd = logfd, .events = POLLIN };
+	ASSERT_EQ(poll(&p, 1, 10000), 1);
+	ASSERT_EQ(read(logfd, &v, sizeof(v)), sizeof(v));
+	EXPECT_TRUE(log_bit(bm, gpa_of(&t, in)));
+	EXPECT_TRUE(log_bit(bm, gpa_of(&t, st)));
+	EXPECT_TRUE(log_bit(bm, gpa_of(&t, q->used)));	/* used ring */
+	EXPECT_FALSE(log_bit(bm, gpa_of(&t, hdrp)));	/* only read */
+	EXPECT_FALSE(log_bit(bm, gpa_of(&t, q->desc)));
+	EXPECT_EQ(log_bits_set(bm, bm_len), 3);
+
+	/* a write request dirties only the status and the used ring */
+	memset(bm, 0, bm_len);
+	h->type = VIRTIO_BLK_T_OUT;
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, out), 4096, 0 },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(run_chain(&t, q, segs, 3, false, &len));
+	}
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	ASSERT_EQ(poll(&p, 1, 10000), 1);
+	ASSERT_EQ(read(logfd, &v, sizeof(v)), sizeof(v));
+	EXPECT_FALSE(log_bit(bm, gpa_of(&t, out)));
+	EXPECT_TRUE(log_bit(bm, gpa_of(&t, st)));
+	EXPECT_TRUE(log_bit(bm, gpa_of(&t, q->used)));
+	EXPECT_EQ(log_bits_set(bm, bm_len), 2);
+
+	/* logging off: nothing more */
+	memset(bm, 0, bm_len);
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_FD, &none));
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_BASE, &zero));
+	h->type = VIRTIO_BLK_T_IN;
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, in), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(run_chain(&t, q, segs, 3, false, &len));
+	}
+	EXPECT_EQ(log_bits_set(bm, bm_len), 0);
+	close(logfd);
+	munmap(bm, bm_len);
+	tdev_close(&t);
+	close(img);
+	unlink(path);
+}
+
+/* ---- stopping and closing ---- */
+
+TEST_F(file, get_vring_base_drains)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	struct vhost_vring_state n = { .index = 0, .num = 64 };
+	struct tvq *q = &self->t.vq[0];
+	uint8_t *st[32];
+	uint16_t base;
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+		uint8_t *d = qalloc(q, 4096);
+		struct seg segs[3] = {
+			{ gpa_of(&self->t, h), sizeof(*h), 0 },
+			{ gpa_of(&self->t, d), 4096, VRING_DESC_F_WRITE },
+			{ 0, 1, VRING_DESC_F_WRITE },
+		};
+
+		st[i] = qalloc(q, 1);
+		*st[i] = 0xee;
+		segs[2].gpa = gpa_of(&self->t, st[i]);
+		h->type = VIRTIO_BLK_T_IN;
+		h->sector = i * 8;
+		publish(q, put_chain(q, segs, 3));
+	}
+	kick(q);
+	usleep(1000);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+	base = s.num;
+	/* everything taken is complete, nothing else is */
+	EXPECT_EQ(used_idx(q), base);
+	for (i = 0; i < 32; i++)
+		EXPECT_EQ(*st[i], i < base ? VIRTIO_BLK_S_OK : 0xee);
+	/* stopped: no progress, and the ring may be reconfigured */
+	kick(q);
+	usleep(100000);
+	EXPECT_EQ(used_idx(q), base);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_NUM, &(struct vhost_vring_state){ .index = 0, .num = QNUM }));
+	/* restart where it stopped */
+	s.num = base;
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	ASSERT_OK(wait_used_n(q, 32, 10000));
+	for (i = 0; i < 32; i++)
+		EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+	EXPECT_EQ(s.num, 32);
+	/* a running ring refuses reconfiguration */
+	s.num = 32;
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	ASSERT_ERRNO(ioctl(self->t.fd, VHOST_SET_VRING_NUM, &n), EBUSY);
+	ASSERT_ERRNO(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s), EBUSY);
+}
+
+TEST(close_mid_flight)
+{
+	char path[64];
+	struct tdev t;
+	int img, round, i, q;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	for (round = 0; round < 4; round++) {
+		ASSERT_OK(tdev_open(&t, 0, 4, QNUM));
+		ASSERT_OK(tdev_backend(&t, img));
+		for (q = 0; q < 4; q++) {
+			struct tvq *vq = &t.vq[q];
+
+			for (i = 0; i < 64; i++) {
+				struct virtio_blk_outhdr *h = qalloc(vq, sizeof(*h));
+				uint8_t *d = qalloc(vq, 2048);
+				uint8_t *st = qalloc(vq, 1);
+				struct seg segs[3] = {
+					{ gpa_of(&t, h), sizeof(*h), 0 },
+					{ gpa_of(&t, d), 2048, i & 1 ? 0 : VRING_DESC_F_WRITE },
+					{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+				};
+
+				h->type = i & 1 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+				h->sector = i * 4;
+				publish(vq, put_chain(vq, segs, 3));
+			}
+			kick(vq);
+		}
+		if (round & 1)
+			usleep(2000);
+		tdev_close(&t);	/* closes the device with requests queued */
+	}
+	close(img);
+	unlink(path);
+}
+
+TEST(owner_killed_mid_flight)
+{
+	char path[64];
+	int img, st;
+	pid_t pid;
+	struct tdev t;
+	uint8_t buf[SECT];
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int i;
+
+		if (tdev_open(&t, 0, 1, QNUM) || tdev_backend(&t, img))
+			_exit(1);
+		for (i = 0; i < 64; i++) {
+			struct tvq *vq = &t.vq[0];
+			struct virtio_blk_outhdr *h = qalloc(vq, sizeof(*h));
+			uint8_t *d = qalloc(vq, 1024);
+			uint8_t *s = qalloc(vq, 1);
+			struct seg segs[3] = {
+				{ gpa_of(&t, h), sizeof(*h), 0 },
+				{ gpa_of(&t, d), 1024, 0 },
+				{ gpa_of(&t, s), 1, VRING_DESC_F_WRITE },
+			};
+
+			h->type = VIRTIO_BLK_T_OUT;
+			h->sector = i;
+			publish(vq, put_chain(vq, segs, 3));
+			if (i == 40)
+				kick(vq);
+		}
+		raise(SIGKILL);
+	}
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFSIGNALED(st));
+	/* the module still serves new devices */
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+	tdev_close(&t);
+	close(img);
+	unlink(path);
+}
+
+TEST(reset_owner_and_reuse)
+{
+	char path[64];
+	struct tdev t;
+	uint8_t buf[SECT];
+	uint8_t *mem;
+	int img, fd;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, 0, 2, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	EXPECT_EQ(req_status(&t, 1, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_OK(ioctl(t.fd, VHOST_RESET_OWNER));
+	/* everything dropped: set it all up again on the same fd */
+	fd = t.fd;
+	mem = t.mem;
+	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER));
+	{
+		uint64_t f = 1ULL << VIRTIO_F_VERSION_1;
+
+		ASSERT_OK(ioctl(fd, VHOST_SET_FEATURES, &f));
+	}
+	ASSERT_OK(set_mem(&t));
+	ASSERT_OK(ring_setup(&t, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	EXPECT_EQ(req_status(&t, 1, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+	EXPECT_TRUE(mem == t.mem);
+	tdev_close(&t);
+	close(img);
+	unlink(path);
+}
+
+/* Threads named vblk-<pid>-<ring>: vhost_tasks in this process, or kthreads. */
+static int count_workers(void)
+{
+	const char *dirs[] = { "/proc/self/task", "/proc" };
+	char prefix[32], path[300], comm[64];
+	struct dirent *de;
+	unsigned int i;
+	int n = 0;
+
+	snprintf(prefix, sizeof(prefix), "vblk-%d-", getpid());
+	for (i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			FILE *f;
+
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/comm", dirs[i],
+				 de->d_name);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			if (fgets(comm, sizeof(comm), f) &&
+			    !strncmp(comm, prefix, strlen(prefix)))
+				n++;
+			fclose(f);
+		}
+		closedir(d);
+	}
+	return n;
+}
+
+TEST(one_worker_per_ring)
+{
+	struct tdev t;
+	int i, n;
+
+	ASSERT_EQ(count_workers(), 0);
+	ASSERT_OK(tdev_open(&t, 0, 4, QNUM));
+	EXPECT_EQ(count_workers(), 4);
+	tdev_close(&t);
+	for (i = 0; i < 100; i++) {
+		n = count_workers();
+		if (!n)
+			break;
+		usleep(20000);
+	}
+	EXPECT_EQ(n, 0);
+}
+
+/* The sysfs directory of this process's only device. */
+static int sysfs_dir(char *dir, size_t len)
+{
+	char prefix[32];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(prefix, sizeof(prefix), "%d-", getpid());
+	d = opendir("/sys/kernel/vhost_blk");
+	if (!d)
+		FAIL("no /sys/kernel/vhost_blk: %s", strerror(errno));
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix))) {
+			snprintf(dir, len, "/sys/kernel/vhost_blk/%s",
+				 de->d_name);
+			n++;
+		}
+	closedir(d);
+	return n == 1 ? 0 : -1;
+}
+
+static long long sysfs_read(const char *dir, const char *name)
+{
+	char path[400], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return atoll(buf);
+}
+
+static int sysfs_write(const char *dir, const char *name, const char *val)
+{
+	char path[400];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+TEST(sysfs_stats_and_max_batch)
+{
+	static const char *const names[] = {
+		"req_in", "req_out", "req_flush", "req_get_id", "req_discard",
+		"req_write_zeroes", "req_other", "bytes_read", "bytes_written",
+		"err_bad_desc", "err_range", "err_io", "err_unsupp",
+		"err_readonly", "rings_broken", "inflight", "kicks",
+		"interrupts", "interrupts_suppressed",
+	};
+	struct vhost_blk_stats st;
+	uint8_t *sts[16], buf[SECT];
+	char dir[320], path[64];
+	struct tdev t;
+	struct tvq *q;
+	unsigned int i;
+	int img;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	ASSERT_OK(sysfs_dir(dir, sizeof(dir)));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		EXPECT_EQ(sysfs_read(dir, names[i]), 0);
+	EXPECT_EQ(sysfs_read(dir, "max_batch"), 64);
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+	EXPECT_EQ(sysfs_read(dir, "req_in"), 1);
+	EXPECT_EQ(sysfs_read(dir, "bytes_read"), SECT);
+	/* the knob: 1..1024 */
+	ASSERT_OK(sysfs_write(dir, "max_batch", "1"));
+	EXPECT_EQ(sysfs_read(dir, "max_batch"), 1);
+	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "0"), EINVAL);
+	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "1025"), EINVAL);
+	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "many"), EINVAL);
+	/* one request per pass: 16 requests on one kick still all complete */
+	q = &t.vq[0];
+	for (i = 0; i < 16; i++)
+		sts[i] = submit_in(&t, q, i);
+	ASSERT_OK(wait_used_n(q, 16, 10000));
+	q->last_used += 16;
+	for (i = 0; i < 16; i++)
+		EXPECT_EQ(*sts[i], VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &st));
+	EXPECT_EQ(st.req_in, 17);
+	EXPECT_EQ(sysfs_read(dir, "req_in"), 17);
+	tdev_close(&t);
+	/* the directory goes with the device */
+	EXPECT_NE(sysfs_dir(dir, sizeof(dir)), 0);
+	close(img);
+	unlink(path);
+}
+
+KT_MAIN()

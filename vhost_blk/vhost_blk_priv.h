@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhost_blk_priv.h - state and cross-file functions of vhost_blk
+ *
+ * Locking (outermost first):
+ *   vblk_dev.mutex   - device configuration: owner, memory table, features,
+ *                      backend, flags, eventfd set-up; taken by every ioctl.
+ *   vblk_vq.mutex    - one virtqueue's ring state; held by the worker while
+ *                      it processes that ring (so holding it means no request
+ *                      of the ring is in flight) and by ioctls changing it.
+ *   vblk_dev.wake_lock - every ring's worker pointer as seen from the kick
+ *                      callbacks (which run in the eventfd's wait-queue lock).
+ */
+#ifndef _VHOST_BLK_PRIV_H
+#define _VHOST_BLK_PRIV_H
+
+#include <linux/atomic.h>
+#include <linux/blk_types.h>
+#include <linux/fs.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ring.h>
+
+#include <linux/vhost_types.h>
+
+#include "uapi/linux/vhost_blk.h"
+
+#define VBLK_NUM_QUEUES		VHOST_BLK_NUM_QUEUES
+#define VBLK_MAX_REGIONS	64
+#define VBLK_MAX_RING		32768
+/* iovecs per request: data segments, header, status, region splits */
+#define VBLK_MAX_IOV		(VHOST_BLK_SEG_MAX + 64)
+/* requests a ring's worker handles in a row before it yields (knob) */
+#define VBLK_BATCH		64
+#define VBLK_MAX_BATCH		1024
+
+#define VBLK_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |			\
+			 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |	\
+			 (1ULL << VIRTIO_RING_F_EVENT_IDX) |		\
+			 (1ULL << VIRTIO_BLK_F_SEG_MAX) |		\
+			 (1ULL << VIRTIO_BLK_F_BLK_SIZE) |		\
+			 (1ULL << VIRTIO_BLK_F_FLUSH) |			\
+			 (1ULL << VIRTIO_BLK_F_MQ) |			\
+			 (1ULL << VIRTIO_BLK_F_DISCARD) |		\
+			 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES) |		\
+			 (1ULL << VIRTIO_F_RING_PACKED) |		\
+			 (1ULL << VHOST_F_LOG_ALL))
+
+/* Guest memory: guest-physical ranges mapped at the owner's addresses. */
+struct vblk_region {
+	u64 gpa;
+	u64 size;
+	u64 uaddr;
+};
+
+struct vblk_mem {
+	u32 nregions;
+	struct vblk_region regions[];
+};
+
+/* Split-ring layout, little-endian (VIRTIO_F_VERSION_1). */
+struct vblk_desc {
+	__le64 addr;
+	__le32 len;
+	__le16 flags;
+	__le16 next;
+};
+
+/* Packed-ring descriptor (VIRTIO_F_RING_PACKED). */
+struct vblk_pdesc {
+	__le64 addr;
+	__le32 len;
+	__le16 id;
+	__le16 flags;
+};
+
+/* Packed-ring event suppression structure (driver and device areas). */
+struct vblk_pevent {
+	__le16 off_wrap;
+	__le16 flags;
+};
+
+struct vblk_used_elem {
+	__le32 id;
+	__le32 len;
+};
+
+/* Kick eventfd watched through its wait queue. */
+struct vblk_poll {
+	poll_table table;
+	wait_queue_entry_t wait;
+	wait_queue_head_t *wqh;
+	struct file *file;
+	struct vblk_vq *vq;
+};
+
+struct vblk_backend {
+	struct file *file;
+	u64 capacity;		/* 512-byte sectors */
+	u32 blk_size;
+	bool readonly;
+};
+
+struct vblk_dev;
+
+/* A writable guest range of a request (dirty logging). */
+struct vblk_wrange {
+	u64 gpa;
+	u32 len;
+};
+
+struct vblk_vq {
+	struct vblk_dev *dev;
+	unsigned int index;
+	/* protects every field below; see the top of this file */
+	struct mutex mutex;
+
+	/* ring configuration (ioctls) */
+	u32 num;
+	u64 desc_uaddr, avail_uaddr, used_uaddr;
+	bool addr_set;
+	u16 last_avail_idx;	/* next avail entry (packed: ring position) */
+	u16 used_idx;		/* shadow of used->idx (packed: position) */
+	bool avail_wrap;	/* packed: driver's wrap counter to expect */
+	bool used_wrap;		/* packed: our used wrap counter */
+	u16 used_unsignalled;	/* packed: entries used since last signal */
+	u16 signalled_used;	/* used idx at the last interrupt */
+	bool signalled_valid;
+	bool need_init;		/* check addresses, read used->idx */
+	bool stopped;		/* VHOST_GET_VRING_BASE */
+	bool broken;		/* unrecoverable guest error */
+	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX acked */
+	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC acked */
+	bool packed;		/* VIRTIO_F_RING_PACKED acked */
+
+	struct vblk_poll kick;
+	struct eventfd_ctx *call;
+	struct eventfd_ctx *err;
+
+	/* copies of the device's state, updated under this mutex */
+	struct vblk_mem *mem;
+	struct vblk_backend *be;
+
+	/* per-request scratch, only used by the worker */
+	struct iovec *iov;
+	struct vblk_wrange *wlog;	/* writable ranges, for the log */
+
+	/* dirty logging: copies of the device's settings */
+	bool log_all;			/* VHOST_F_LOG_ALL acked */
+	u64 log_base;			/* owner address of the bitmap, 0: none */
+	struct eventfd_ctx *log_ctx;	/* the device's reference */
+	bool logged;			/* pages logged since the last signal */
+
+	/* the ring's worker; pointer and liveness under dev->wake_lock */
+	struct vblk_worker *worker;
+	bool worker_live;
+	unsigned long pending;		/* bit 0: the ring needs a look */
+};
+
+struct vblk_stats {
+	atomic64_t req_in, req_out, req_flush, req_get_id, req_other;
+	atomic64_t bytes_read, bytes_written;
+	atomic64_t err_bad_desc, err_range, err_io, err_unsupp, err_readonly;
+	atomic64_t rings_broken, inflight, kicks, interrupts, suppressed;
+	atomic64_t req_discard, req_write_zeroes;
+};
+
+struct vblk_worker;
+
+struct vblk_dev {
+	/* protects the configuration; see the top of this file */
+	struct mutex mutex;
+	struct mm_struct *mm;		/* owner's mm, NULL without owner */
+	u64 features;			/* acked */
+	struct vblk_mem *mem;
+	struct vblk_backend *be;
+	u64 log_base;
+	struct eventfd_ctx *log_ctx;
+	bool readonly;
+	/* protects serial (read by the worker, written by an ioctl) */
+	spinlock_t serial_lock;
+	u8 serial[VHOST_BLK_SERIAL_LEN];
+
+	/* protects each vq's worker and worker_live; see the top of this file */
+	spinlock_t wake_lock;
+
+	struct vblk_stats stats;
+	unsigned int max_batch;		/* sysfs knob, read with READ_ONCE */
+	struct kobject *kobj;		/* sysfs directory */
+	struct vblk_vq vqs[VBLK_NUM_QUEUES];
+};
+
+/* main.c */
+extern struct kobject *vblk_sysfs_root;
+
+/* dev.c */
+long vblk_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+int vblk_open(struct inode *inode, struct file *file);
+int vblk_release(struct inode *inode, struct file *file);
+
+/* vring.c */
+void vblk_vq_process(struct vblk_vq *vq);
+void vblk_vq_signal(struct vblk_vq *vq);
+bool vblk_vq_active(struct vblk_vq *vq);
+u32 vblk_vq_get_base(struct vblk_vq *vq);
+int vblk_vq_set_base(struct vblk_vq *vq, u32 base);
+int vblk_translate(const struct vblk_mem *mem, u64 gpa, u64 len,
+		   struct iovec *iov, unsigned int max_iov);
+
+/* log.c */
+static inline bool vblk_logging(struct vblk_vq *vq)
+{
+	return vq->log_all && vq->log_base;
+}
+
+int vblk_log_gpa(struct vblk_vq *vq, u64 gpa, u64 len);
+int vblk_log_uaddr(struct vblk_vq *vq, u64 uaddr, u64 len);
+bool vblk_log_access_ok(u64 base, const struct vblk_mem *mem);
+
+/* req.c */
+struct vblk_req {
+	struct vblk_vq *vq;
+	u16 head;
+	unsigned int nr_rd, nr_wr;	/* iovecs readable, then writable */
+	unsigned int nr_wlog;		/* entries of vq->wlog */
+	u64 rd_len, wr_len;
+	u8 __user *status;		/* last byte of the final descriptor */
+	u64 status_gpa;
+	bool bad;			/* malformed but with a status byte */
+};
+
+u32 vblk_req_handle(struct vblk_req *req);
+
+/* backend.c */
+int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out);
+void vblk_backend_put(struct vblk_backend *be);
+ssize_t vblk_backend_rw(struct vblk_backend *be, struct iov_iter *iter,
+			u64 pos, bool write);
+int vblk_backend_flush(struct vblk_backend *be);
+int vblk_backend_discard(struct vblk_backend *be, u64 pos, u64 len);
+int vblk_backend_write_zeroes(struct vblk_backend *be, u64 pos, u64 len,
+			      bool unmap);
+
+/* worker.c */
+int vblk_worker_start(struct vblk_vq *vq);
+void vblk_worker_stop(struct vblk_vq *vq);
+void vblk_worker_queue(struct vblk_vq *vq);
+void vblk_poll_init(struct vblk_vq *vq);
+int vblk_poll_start(struct vblk_vq *vq, struct file *file);
+void vblk_poll_stop(struct vblk_vq *vq);
+
+/* sysfs.c */
+int vblk_sysfs_add(struct vblk_dev *dev, const char *name);
+void vblk_sysfs_remove(struct vblk_dev *dev);
+long vblk_stats_ioctl(struct vblk_dev *dev, void __user *argp);
+
+#define vblk_count(dev, ctr)	atomic64_inc(&(dev)->stats.ctr)
+
+#define vblk_vq_err(vq, fmt, ...)						\
+	pr_debug_ratelimited("queue %u: " fmt, (vq)->index, ##__VA_ARGS__)
+
+#endif /* _VHOST_BLK_PRIV_H */

@@ -13,6 +13,8 @@
  *   kvmio remove UUID       remove a context
  *   kvmio contexts          kvm_assign contexts (mdevs): model, physical
  *                           device and statistics
+ *   kvmio blk-serve ...     vhost-user-blk server for QEMU whose data path
+ *                           is /dev/vhost-blk (blk_bridge.c)
  *   kvmio version           the tool's version
  *
  * Exit status: 0 success, 1 failure (with a message on stderr), 2 usage.
@@ -23,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "kvmio.h"
 
 #define KVMIO_TOOL_VERSION "0.1.0"
 
@@ -386,6 +390,9 @@ static void usage(FILE *f)
 		"  create BDF [UUID]     create an assignment context on a bound device\n"
 		"  remove UUID           remove a context\n"
 		"  contexts              kvm_assign contexts: model, device, statistics\n"
+		"  blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S]\n"
+		"            [--queues N] [--once] [--verbose]\n"
+		"                        vhost-user-blk server for QEMU; data path in /dev/vhost-blk\n"
 		"  version               print the tool's version\n");
 }
 
@@ -399,6 +406,8 @@ int main(int argc, char **argv)
 		return cmd_status() ? 1 : 0;
 	if (!strcmp(argv[1], "contexts"))
 		return cmd_contexts() ? 1 : 0;
+	if (!strcmp(argv[1], "blk-serve"))
+		return cmd_blk_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "devices"))
 		return cmd_devices();
 	if (!strcmp(argv[1], "bind") && argc == 3)

@@ -46,11 +46,31 @@ copy_elf() { # BINARY ROOT: the binary and every library it links
 	done
 }
 
+# Modules a second-level guest loads (block tests: a virtio disk, ext4).
+L2_MODULES="virtio_blk ext4 crc32c_generic"
+
 build_l2_initrd() { # OUTPUT: a second-level guest's initramfs
-	local d
+	local d m mods
 	d=$(mktemp -d)
-	mkdir -p "$d"/{bin,dev,proc,sys}
+	mkdir -p "$d"/{bin,dev,proc,sys,mnt,tmp} "$d/lib/modules/$KVER"
 	cp /bin/busybox "$d/bin/busybox"
+	copy_elf /sbin/mke2fs "$d"
+	mods=$(for m in $L2_MODULES; do
+		modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" 2>/dev/null |
+			awk '$1 == "insmod" {print $2}'
+	done | sort -u)
+	for m in $mods; do
+		local rel=${m#"$KROOT"}
+		local dst=$d${rel%.xz}
+		mkdir -p "$(dirname "$dst")"
+		case "$m" in
+		*.xz) xz -dc "$m" > "$dst" ;;
+		*) cp "$m" "$dst" ;;
+		esac
+	done
+	cp "$KROOT/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} \
+		"$d/lib/modules/$KVER/"
+	depmod -b "$d" "$KVER" || die "depmod failed for the second-level guest"
 	cp "$VM/l2-init" "$d/init"
 	chmod 0755 "$d/init"
 	[ "$(id -u)" -eq 0 ] && mknod -m 0600 "$d/dev/console" c 5 1
@@ -87,8 +107,11 @@ build_base() { # OUTPUT
 		"$r/lib/modules/$KVER/"
 	depmod -b "$r" "$KVER" || die "depmod failed"
 
-	# Second-level guests: stock QEMU, its firmware, the same kernel.
+	# Second-level guests: stock QEMU, its firmware, the same kernel;
+	# e2fsprogs to check what they wrote.
 	copy_elf /usr/bin/qemu-system-x86_64 "$r"
+	copy_elf /sbin/e2fsck "$r"
+	copy_elf /sbin/mke2fs "$r"
 	mkdir -p "$r/usr/share/seabios" "$r/usr/share/qemu"
 	cp -L /usr/share/seabios/*.bin "$r/usr/share/seabios/"
 	cp -rL /usr/share/qemu/. "$r/usr/share/qemu/"

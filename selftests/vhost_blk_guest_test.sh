@@ -1,0 +1,101 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# vhost_blk_guest_test.sh - full stack: a stock QEMU on nested KVM boots a
+# second-level guest whose own virtio_blk driver uses a disk served by
+# vhost_blk through the vhost-user-blk bridge (kvmio blk-serve), with four
+# queues and two vCPUs.
+#
+# First boot: the guest makes an ext4 file system, writes files, records
+# their checksums, runs fstrim, syncs and powers off.  The host checks the
+# backend with e2fsck and the checksums itself.  Second boot, through a new
+# bridge and a new /dev/vhost-blk device: the guest reads the files back and
+# checks them.  (A read-only second boot, blk-serve --readonly, hangs or
+# breaks ring 0 in this setting: a known problem, not yet understood.)
+
+L2=/usr/share/kvmio/l2
+SOCK=/tmp/vhost-user-blk.sock
+n=0
+fail=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+notok() { n=$((n + 1)); fail=1; echo "not ok $n $1"; }
+check() { if eval "$2"; then ok "$1"; else notok "$1"; return 1; fi; }
+
+echo "TAP version 13"
+if ! grep -qw svm /proc/cpuinfo || [ ! -c /dev/vhost-blk ]; then
+	echo "1..0 # SKIP needs SVM and /dev/vhost-blk"
+	exit 4
+fi
+cleanup() {
+	kill $SERVE 2>/dev/null
+	umount /mnt 2>/dev/null
+	rmmod brd kvm_amd kvm 2>/dev/null
+}
+trap cleanup EXIT
+
+modprobe kvm_amd
+modprobe brd rd_nr=1 rd_size=262144
+modprobe crc32c_generic
+# Guest-caused errors are debug messages: show them in this test's log.
+echo 'module vhost_blk +p' > /sys/kernel/debug/dynamic_debug/control 2>/dev/null
+check "kvm_amd and a 256 MiB brd disk" "[ -c /dev/kvm ] && [ -b /dev/ram0 ]"
+mkdir -p /mnt
+
+boot() { # mode, log, extra serve options
+	kvmio blk-serve --socket $SOCK --backend /dev/ram0 --queues 4 --once --verbose $3 \
+		> /tmp/serve-$1.log 2>&1 &
+	SERVE=$!
+	i=0
+	while [ ! -S $SOCK ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	timeout -s KILL 120 qemu-system-x86_64 -enable-kvm -cpu host -smp 2 -m 256 \
+		-object memory-backend-memfd,id=mem,size=256M,share=on \
+		-machine q35,memory-backend=mem -nodefaults -no-reboot -display none \
+		-serial stdio -L /usr/share/seabios -L /usr/share/qemu \
+		-kernel $L2/vmlinuz -initrd $L2/initrd \
+		-append "console=ttyS0 panic=-1 loglevel=4 kvmio.l2=$1" \
+		-chardev socket,id=vub,path=$SOCK \
+		-device vhost-user-blk-pci,chardev=vub,num-queues=4 \
+		> $2 2>&1
+	rc=$?
+	wait $SERVE
+	SERVE=
+	return $rc
+}
+
+start=$(date +%s)
+boot blk-write /tmp/l2-blk1.log
+rc=$?
+echo "# first boot: $(($(date +%s) - start)) s, qemu exit $rc"
+grep -E "KVMIO-L2|qemu-system" /tmp/l2-blk1.log | tr -d '\r' | sed 's/^/# /'
+sed 's/^/# serve: /' /tmp/serve-blk-write.log
+check "first boot: QEMU ran with the vhost-user-blk disk and powered off" "[ $rc -eq 0 ]"
+check "guest saw several queues" "grep -q 'vda queues: [2-9]' /tmp/l2-blk1.log"
+check "guest made ext4, wrote files, unmounted" "grep -q 'blk-write done' /tmp/l2-blk1.log" ||
+	tail -n 40 /tmp/l2-blk1.log | tr -d '\r' | sed 's/^/# l2: /'
+check "guest fstrim succeeded" "grep -q 'fstrim: /mnt: [0-9].* trimmed' /tmp/l2-blk1.log"
+check "bridge saw QEMU disconnect" "grep -q 'QEMU disconnected' /tmp/serve-blk-write.log"
+
+e2fsck -fn /dev/ram0 > /tmp/fsck.log 2>&1
+frc=$?
+tail -n 3 /tmp/fsck.log | sed 's/^/# /'
+check "host: e2fsck of the backend is clean" "[ $frc -eq 0 ]"
+grep -o 'KVMIO-L2-SUM: .*' /tmp/l2-blk1.log | tr -d '\r' | sed 's/^KVMIO-L2-SUM: //' > /tmp/guest.sums
+if mount -t ext4 -o ro /dev/ram0 /mnt; then
+	(cd /mnt && sha256sum file1 file2 file3 file4) > /tmp/host.sums
+	umount /mnt
+fi
+check "host: checksums of the guest's files match (4 files)" \
+	"[ \$(wc -l < /tmp/guest.sums) -eq 4 ] && cmp -s /tmp/guest.sums /tmp/host.sums"
+
+start=$(date +%s)
+boot blk-read /tmp/l2-blk2.log
+rc=$?
+echo "# second boot: $(($(date +%s) - start)) s, qemu exit $rc"
+grep -E "KVMIO-L2" /tmp/l2-blk2.log | tr -d '\r' | sed 's/^/# /'
+sed 's/^/# serve: /' /tmp/serve-blk-read.log
+check "second boot: the guest read every file back intact" \
+	"grep -q 'blk-read done rc=0' /tmp/l2-blk2.log && [ \$(grep -c 'KVMIO-L2-CHECK: file[1-4]: OK' /tmp/l2-blk2.log) -eq 4 ]" ||
+	tail -n 40 /tmp/l2-blk2.log | tr -d '\r' | sed 's/^/# l2: /'
+dmesg | grep "vhost_blk" | tail -n 20 | sed 's/^/# dmesg: /'
+echo "1..$n"
+exit $fail

@@ -14,6 +14,7 @@
 #   make vm-shell         interactive shell in the test VM (Ctrl-A X quits)
 #   make bench-assign     kvm_assign's mediation cost against vfio-pci behind
 #                         an (emulated) hardware IOMMU; prints ratios
+#   make bench-remap      irq_remap and iommu_soft costs against their anchors
 #   make modules KDIR=... build only the modules against any kernel tree
 #   make clean            remove build products (keeps fetched kernels)
 #   make distclean        remove the whole cache
@@ -44,6 +45,9 @@ vm-shell:
 bench-assign:
 	@$(VM)/bench-assign.sh $(SEL)
 
+bench-remap:
+	@$(VM)/bench-remap.sh $(SEL)
+
 # Plain Kbuild, for a developer's own kernel tree (no compat probing cache).
 KDIR	?= /lib/modules/$(shell uname -r)/build
 modules:
@@ -59,4 +63,4 @@ clean:
 distclean: clean
 	rm -rf .cache
 
-.PHONY: all deps check check-quick demo vm-shell bench-assign modules clean distclean
+.PHONY: all deps check check-quick demo vm-shell bench-assign bench-remap modules clean distclean

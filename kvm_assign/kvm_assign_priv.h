@@ -236,6 +236,9 @@ bool ka_config_bus_master(struct ka_ctx *ctx);
 /* rdwr.c */
 ssize_t ka_bar_rw(struct ka_ctx *ctx, int bar, char *buf, size_t count,
 		  loff_t off, bool write);
+int ka_bar_mmap_areas(struct ka_ctx *ctx, int bar,
+		      struct vfio_region_sparse_mmap_area *areas, int max);
+int ka_bar_mmap(struct ka_ctx *ctx, int bar, u64 off, struct vm_area_struct *vma);
 
 /* dma.c */
 int ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,

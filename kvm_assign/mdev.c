@@ -282,10 +282,14 @@ static int ka_ioctl_get_info(struct ka_ctx *ctx, unsigned long arg)
 	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
 }
 
+#define KA_MAX_MMAP_AREAS	8
+
 static int ka_ioctl_get_region_info(struct ka_ctx *ctx, unsigned long arg)
 {
 	struct vfio_region_info info;
+	struct vfio_info_cap caps = { .buf = NULL, .size = 0 };
 	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	int ret = 0;
 
 	if (copy_from_user(&info, (void __user *)arg, minsz))
 		return -EFAULT;
@@ -302,11 +306,59 @@ static int ka_ioctl_get_region_info(struct ka_ctx *ctx, unsigned long arg)
 		info.size = KA_CONFIG_SIZE;
 		info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 	} else if (info.index < PCI_STD_NUM_BARS && ctx->bar_size[info.index]) {
-		/* Trapped: no mmap, every access is mediated (rdwr.c). */
+		struct vfio_region_info_cap_sparse_mmap *sparse;
+		size_t size;
+		int n;
+
+		/* Trapped read/write everywhere; mmap where no register is trapped. */
 		info.size = ctx->bar_size[info.index];
 		info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+		size = struct_size(sparse, areas, KA_MAX_MMAP_AREAS);
+		sparse = kzalloc(size, GFP_KERNEL);
+		if (!sparse)
+			return -ENOMEM;
+		n = ka_bar_mmap_areas(ctx, info.index, sparse->areas, KA_MAX_MMAP_AREAS);
+		if (n) {
+			info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+			sparse->header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
+			sparse->header.version = 1;
+			sparse->nr_areas = n;
+			ret = vfio_info_add_capability(&caps, &sparse->header,
+						       struct_size(sparse, areas, n));
+		}
+		kfree(sparse);
+		if (ret)
+			return ret;
+	}
+
+	if (caps.size) {
+		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		if (info.argsz < sizeof(info) + caps.size) {
+			info.argsz = sizeof(info) + caps.size;
+		} else {
+			vfio_info_cap_shift(&caps, sizeof(info));
+			if (copy_to_user((void __user *)arg + sizeof(info), caps.buf,
+					 caps.size))
+				ret = -EFAULT;
+			info.cap_offset = sizeof(info);
+		}
+		kfree(caps.buf);
+		if (ret)
+			return ret;
 	}
 	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static int ka_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
+{
+	struct ka_ctx *ctx = vdev_to_ctx(vdev);
+	u64 pos = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	unsigned int index = KA_OFFSET_TO_INDEX(pos);
+
+	if (index >= PCI_STD_NUM_BARS || !ctx->bar_size[index] ||
+	    !(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	return ka_bar_mmap(ctx, index, pos & KA_OFFSET_MASK, vma);
 }
 
 static int ka_ioctl_get_irq_info(struct ka_ctx *ctx, unsigned long arg)
@@ -398,6 +450,7 @@ static const struct vfio_device_ops ka_vfio_ops = {
 	.read		= ka_read,
 	.write		= ka_write,
 	.ioctl		= ka_ioctl,
+	.mmap		= ka_mmap,
 	.dma_unmap	= ka_dma_unmap_notify,
 	.request	= ka_request,
 #if defined(KVMIO_HAVE_VFIO_DEVICE_OPS_IOMMUFD)

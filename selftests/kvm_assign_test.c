@@ -368,7 +368,26 @@ TEST_F(edu, regions_and_irqs)
 	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
 	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
 	EXPECT_EQ(ri.size, 1 << 20);
-	EXPECT_FALSE(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	/* The register page is trapped; the rest of the BAR may be mapped. */
+	EXPECT_TRUE(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	EXPECT_TRUE(ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
+	{
+		char b[512];
+		struct vfio_region_info *big = (void *)b;
+		struct vfio_region_info_cap_sparse_mmap *sp;
+
+		memset(b, 0, sizeof(b));
+		big->argsz = sizeof(b);
+		big->index = VFIO_PCI_BAR0_REGION_INDEX;
+		ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, big));
+		ASSERT_GE(big->cap_offset, sizeof(*big));
+		sp = (void *)(b + big->cap_offset);
+		EXPECT_EQ(sp->header.id, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+		ASSERT_EQ(sp->nr_areas, 1);
+		EXPECT_EQ(sp->areas[0].offset, 4096);
+		EXPECT_EQ(sp->areas[0].size, (1 << 20) - 4096);
+	}
+	ri.argsz = sizeof(ri);
 	ri.index = VFIO_PCI_BAR1_REGION_INDEX;
 	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
 	EXPECT_EQ(ri.size, 0);
@@ -680,6 +699,29 @@ TEST_F(edu, unbind_while_open)
 	release_on_request(self, _kt, "/sys/bus/pci/drivers/kvm_assign/unbind", self->bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", self->bdf);
 	EXPECT_NE(access(path, F_OK), 0);
+}
+
+TEST_F(edu, bar_mmap_only_where_no_register_is_trapped)
+{
+	volatile uint32_t *p;
+	void *m;
+
+	enable(self);
+	/* The page of edu's registers (DMA ones among them) cannot be mapped. */
+	EXPECT_TRUE(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, self->device,
+			 self->bar0_off) == MAP_FAILED);
+	EXPECT_TRUE(mmap(NULL, 8192, PROT_READ, MAP_SHARED, self->device,
+			 self->bar0_off) == MAP_FAILED);
+	/* Beyond the BAR: refused. */
+	EXPECT_TRUE(mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->device,
+			 self->bar0_off + (1 << 20)) == MAP_FAILED);
+	/* The next page maps the device directly (edu decodes nothing there). */
+	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, self->device,
+		 self->bar0_off + 4096);
+	ASSERT_TRUE(m != MAP_FAILED);
+	p = m;
+	EXPECT_EQ(p[0], 0xffffffff);
+	munmap(m, 4096);
 }
 
 TEST_F(edu, unload_refused_while_open)

@@ -3,17 +3,24 @@
 #
 # vhost_blk_guest_test.sh - full stack: a stock QEMU on nested KVM boots a
 # second-level guest whose own virtio_blk driver uses a disk served by
-# vhost_blk through the vhost-user-blk bridge (kvmio blk-serve), with four
-# queues and two vCPUs.
+# vhost_blk through the vhost-user-blk bridge (kvmio blk-serve), which
+# offers four queues.
+#
+# The guest has one vCPU (so its driver uses one queue): second-level
+# guests with two vCPUs under TCG-emulated SVM stall now and then (RCU
+# stalls in the guest, seen about once in six boots), which would make
+# make check fail for the environment's sake.  L2_SMP=2 (used by make demo
+# through helpers/vhost_blk_guest_mq.sh) runs the same test with two vCPUs
+# and checks that the guest uses several queues.
 #
 # First boot: the guest makes an ext4 file system, writes files, records
 # their checksums, runs fstrim, syncs and powers off.  The host checks the
 # backend with e2fsck and the checksums itself.  Second boot, through a new
-# bridge and a new /dev/vhost-blk device: the guest reads the files back and
-# checks them.  (A read-only second boot, blk-serve --readonly, hangs or
-# breaks ring 0 in this setting: a known problem, not yet understood.)
+# bridge and a new read-only /dev/vhost-blk device: the guest reads the
+# files back and checks them.
 
 L2=/usr/share/kvmio/l2
+L2_SMP=${L2_SMP:-1}
 SOCK=/tmp/vhost-user-blk.sock
 n=0
 fail=0
@@ -47,7 +54,7 @@ boot() { # mode, log, extra serve options
 	SERVE=$!
 	i=0
 	while [ ! -S $SOCK ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-	timeout -s KILL 120 qemu-system-x86_64 -enable-kvm -cpu host -smp 2 -m 256 \
+	timeout -s KILL 300 qemu-system-x86_64 -enable-kvm -cpu host -smp $L2_SMP -m 256 \
 		-object memory-backend-memfd,id=mem,size=256M,share=on \
 		-machine q35,memory-backend=mem -nodefaults -no-reboot -display none \
 		-serial stdio -L /usr/share/seabios -L /usr/share/qemu \
@@ -66,10 +73,14 @@ start=$(date +%s)
 boot blk-write /tmp/l2-blk1.log
 rc=$?
 echo "# first boot: $(($(date +%s) - start)) s, qemu exit $rc"
-grep -E "KVMIO-L2|qemu-system" /tmp/l2-blk1.log | tr -d '\r' | sed 's/^/# /'
+grep -E "KVMIO-L2|qemu-system|vhost" /tmp/l2-blk1.log | tr -d '\r' | sed 's/^/# /'
 sed 's/^/# serve: /' /tmp/serve-blk-write.log
 check "first boot: QEMU ran with the vhost-user-blk disk and powered off" "[ $rc -eq 0 ]"
-check "guest saw several queues" "grep -q 'vda queues: [2-9]' /tmp/l2-blk1.log"
+if [ "$L2_SMP" -gt 1 ]; then
+	check "guest uses several queues" "grep -q 'vda queues: [2-9]' /tmp/l2-blk1.log"
+else
+	check "guest's virtio_blk found the disk" "grep -q 'vda queues: [1-9]' /tmp/l2-blk1.log"
+fi
 check "guest made ext4, wrote files, unmounted" "grep -q 'blk-write done' /tmp/l2-blk1.log" ||
 	tail -n 40 /tmp/l2-blk1.log | tr -d '\r' | sed 's/^/# l2: /'
 check "guest fstrim succeeded" "grep -q 'fstrim: /mnt: [0-9].* trimmed' /tmp/l2-blk1.log"
@@ -88,9 +99,9 @@ check "host: checksums of the guest's files match (4 files)" \
 	"[ \$(wc -l < /tmp/guest.sums) -eq 4 ] && cmp -s /tmp/guest.sums /tmp/host.sums"
 
 start=$(date +%s)
-boot blk-read /tmp/l2-blk2.log
+boot blk-read /tmp/l2-blk2.log --readonly
 rc=$?
-echo "# second boot: $(($(date +%s) - start)) s, qemu exit $rc"
+echo "# second boot (read-only device): $(($(date +%s) - start)) s, qemu exit $rc"
 grep -E "KVMIO-L2" /tmp/l2-blk2.log | tr -d '\r' | sed 's/^/# /'
 sed 's/^/# serve: /' /tmp/serve-blk-read.log
 check "second boot: the guest read every file back intact" \

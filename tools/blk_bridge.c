@@ -393,10 +393,13 @@ static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds, int 
 				close(b->kick[idx]);
 			b->kick[idx] = fd;
 			fds[0] = -1;	/* kept */
-			/* Without protocol features rings start enabled. */
-			if (!(b->protocol) || b->enabled[idx])
-				return set_kick(b, idx, fd);
-			return 0;
+			/*
+			 * The ring starts now.  Enabled or not, a started
+			 * ring is processed (the vhost-user specification);
+			 * for a block device disabling has no side effect to
+			 * suppress.
+			 */
+			return set_kick(b, idx, fd);
 		}
 		vf.index = idx;
 		vf.fd = fd;
@@ -405,12 +408,11 @@ static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds, int 
 				   "VHOST_SET_VRING_CALL/ERR");
 	}
 	case VU_SET_VRING_ENABLE:
+		/* Recorded only: see VU_SET_VRING_KICK. */
 		idx = msg->p.state.index;
 		if (idx >= b->queues)
 			return -EINVAL;
 		b->enabled[idx] = !!msg->p.state.num;
-		if (b->kick[idx] >= 0)
-			return set_kick(b, idx, b->enabled[idx] ? b->kick[idx] : -1);
 		return 0;
 	case VU_GET_CONFIG:
 		ret = do_config(b, msg);

@@ -84,9 +84,14 @@ bool vblk_vq_active(struct vblk_vq *vq)
 	return vq->be && vq->kick.file && !vq->stopped && !vq->broken;
 }
 
+/*
+ * A ring is processed only while started: a kick eventfd is attached.  A
+ * VMM restarting a ring sends SET_VRING_BASE before SET_VRING_ADDR; without
+ * its kick the ring cannot be processed in between, at the old addresses.
+ */
 static bool vblk_vq_ready(struct vblk_vq *vq)
 {
-	return vq->num && vq->addr_set && vq->mem && vq->be &&
+	return vq->num && vq->addr_set && vq->mem && vq->be && vq->kick.file &&
 	       !vq->stopped && !vq->broken;
 }
 

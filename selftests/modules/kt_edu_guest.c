@@ -20,6 +20,8 @@
 #include <linux/interrupt.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
 
 #define EDU_ID		0x00
 #define EDU_LIVENESS	0x04
@@ -34,6 +36,10 @@
 #define EDU_DMA_CMD	0x98
 #define EDU_BUF		0x40000
 #define EDU_DMA_IRQ	0x100
+
+static unsigned int bench;
+module_param(bench, uint, 0444);
+MODULE_PARM_DESC(bench, "instead of the checks, time this many interrupt round trips and register reads");
 
 static unsigned long bad_dma = 0x0ff00000;
 module_param(bad_dma, ulong, 0444);
@@ -143,6 +149,49 @@ out:
 		dma_free_coherent(&pdev->dev, PAGE_SIZE, b, b_bus);
 }
 
+static int kt_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Not a check: what a guest driver sees.  Interrupt round trip = write the
+ * raise register, the handler acknowledges and completes; register read =
+ * one ioread32 of the liveness register.  Prints medians.
+ */
+static void kt_edu_bench(struct kt_edu *e, unsigned int n)
+{
+	u64 *rt = kcalloc(n, sizeof(u64), GFP_KERNEL);
+	u64 *rd = kcalloc(n, sizeof(u64), GFP_KERNEL);
+	unsigned int i, lost = 0;
+	u64 t0;
+
+	if (!rt || !rd)
+		goto out;
+	for (i = 0; i < n; i++) {
+		reinit_completion(&e->irq_done);
+		t0 = ktime_get_ns();
+		iowrite32(0x2000, e->regs + EDU_IRQ_RAISE);
+		if (!wait_for_completion_timeout(&e->irq_done, 5 * HZ))
+			lost++;
+		rt[i] = ktime_get_ns() - t0;
+	}
+	for (i = 0; i < n; i++) {
+		t0 = ktime_get_ns();
+		ioread32(e->regs + EDU_LIVENESS);
+		rd[i] = ktime_get_ns() - t0;
+	}
+	sort(rt, n, sizeof(u64), kt_cmp_u64, NULL);
+	sort(rd, n, sizeof(u64), kt_cmp_u64, NULL);
+	pr_info("KT-EDU-GUEST: bench irq_rt_ns=%llu irq_rt_p90_ns=%llu reg_rd_ns=%llu rounds=%u lost=%u\n",
+		rt[n / 2], rt[n * 9 / 10], rd[n / 2], n, lost);
+out:
+	kfree(rt);
+	kfree(rd);
+}
+
 static int kt_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct kt_edu *e;
@@ -173,7 +222,10 @@ static int kt_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	pr_info("KT-EDU-GUEST: probing %s with %s\n", pci_name(pdev),
 		pdev->msi_enabled ? "MSI" : "INTx");
 
-	kt_edu_run(pdev, e);
+	if (bench)
+		kt_edu_bench(e, bench);
+	else
+		kt_edu_run(pdev, e);
 	pr_info("KT-EDU-GUEST: done pass=%d fail=%d irqs=%d\n", e->pass, e->fail,
 		atomic_read(&e->irqs));
 

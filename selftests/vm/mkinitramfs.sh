@@ -47,7 +47,7 @@ copy_elf() { # BINARY ROOT: the binary and every library it links
 }
 
 # Modules a second-level guest loads (block tests: a virtio disk, ext4).
-L2_MODULES="virtio_blk ext4 crc32c_generic"
+L2_MODULES="virtio_pci virtio_blk ext4 crc32c_generic"
 
 build_l2_initrd() { # OUTPUT: a second-level guest's initramfs
 	local d m mods

@@ -135,7 +135,7 @@ struct ka_dev {
 	struct mdev_type	*types[1];
 	char			type_name[32];
 	struct irq_remap_table	*irq_table;
-	spinlock_t		lock;
+	spinlock_t		lock;		/* @owner; hard-irq safe */
 	struct ka_ctx		*owner;
 	void			*model_data;
 };
@@ -199,7 +199,7 @@ struct ka_ctx {
 	struct vfio_device	vdev;
 	struct ka_dev		*kd;
 	struct mdev_device	*mdev;
-	struct mutex		lock;
+	struct mutex		lock;		/* the VFIO paths of the context */
 	u8			config[KA_CONFIG_SIZE];
 	u8			config_wmask[KA_CONFIG_SIZE];
 	u32			bar_size[PCI_STD_NUM_BARS];
@@ -207,7 +207,7 @@ struct ka_ctx {
 	struct iommu_soft_domain *domain;
 	unsigned int		irq_handle;
 
-	spinlock_t		irq_lock;
+	spinlock_t		irq_lock;	/* the interrupt state below */
 	enum ka_irq_type	irq_type;
 	bool			intx_pending;
 	struct virqfd		*unmask;

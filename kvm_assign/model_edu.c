@@ -67,7 +67,7 @@
  */
 struct ka_edu {
 	struct ka_dev		*kd;
-	spinlock_t		lock;
+	spinlock_t		lock;		/* the fields below, each ka_edu_ctx */
 	bool			busy;
 	struct ka_ctx		*dma_ctx;
 	struct ka_xfer		xfer;

@@ -20,6 +20,7 @@
 #include <linux/iommu_soft.h>
 
 #include "lib/kt_test.h"
+#include "lib/kt_sysfs.h"
 
 #define PG		4096ULL
 #define DEV		"/dev/iommu_soft"
@@ -178,23 +179,6 @@ FIXTURE_TEARDOWN(dom)
 }
 
 /* Bad map requests get the documented errno and are counted. */
-/* Modules holding a reference on @mod because they use its exports. */
-static int count_holders(const char *mod)
-{
-	char path[256];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/sys/module/%s/holders", mod);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
 
 TEST_F(dom, bad_maps_rejected)
 {
@@ -806,7 +790,7 @@ TEST(exit_cleans_up)
 	 * checks the unload.
 	 */
 	ASSERT_OK(read_sysfs("/sys/module/iommu_soft/refcnt", refcnt, sizeof(refcnt)));
-	EXPECT_EQ(atoi(refcnt), count_holders("iommu_soft"));
+	EXPECT_EQ(atoi(refcnt), kt_count_holders("iommu_soft"));
 }
 
 static int get_mappings(int fd, uint32_t id, uint64_t *start,

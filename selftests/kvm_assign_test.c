@@ -8,7 +8,6 @@
  * container with a test buffer mapped at IOVAs different from the test's
  * own addresses, and tears everything down afterwards.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,6 +18,7 @@
 #include <linux/vfio.h>
 #include <linux/pci_regs.h>
 #include "lib/kt_test.h"
+#include "lib/kt_sysfs.h"
 
 #define UUID		"5b2c1f6e-7a41-4e0b-9d1c-000000000ed0"
 #define TYPE		"kvm_assign-edu"
@@ -40,69 +40,6 @@
 #define EDU_DMA_CMD	0x98
 #define EDU_BUF		0x40000
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = 0;
-	return 0;
-}
-
-static int find_edu(char *bdf, size_t len)
-{
-	char path[512], v[32], d[32];
-
-	if (len < 256)
-		return -1;
-	struct dirent *e;
-	DIR *dir = opendir("/sys/bus/pci/devices");
-
-	if (!dir)
-		return -1;
-	while ((e = readdir(dir))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		if (read_str(path, v, sizeof(v)))
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
-		if (read_str(path, d, sizeof(d)))
-			continue;
-		if (!strcmp(v, "0x1234") && !strcmp(d, "0x11e8")) {
-			size_t l = strlen(e->d_name);
-
-			if (l >= len)
-				break;
-			memcpy(bdf, e->d_name, l + 1);
-			closedir(dir);
-			return 0;
-		}
-	}
-	closedir(dir);
-	return -1;
-}
-
 /* A statistic of the context's iommu_soft domain. */
 static long domain_stat(const char *name)
 {
@@ -110,10 +47,10 @@ static long domain_stat(const char *name)
 	long id = -1;
 
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/iommu_domain", UUID);
-	if (!read_str(path, buf, sizeof(buf)))
+	if (!kt_read_str(path, buf, sizeof(buf)))
 		id = atol(buf);
 	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%ld/%s", id, name);
-	if (read_str(path, buf, sizeof(buf)))
+	if (kt_read_str(path, buf, sizeof(buf)))
 		return -1;
 	return atol(buf);
 }
@@ -123,7 +60,7 @@ static long stat_of(const char *name)
 	char path[256], buf[64];
 
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/%s", UUID, name);
-	if (read_str(path, buf, sizeof(buf)))
+	if (kt_read_str(path, buf, sizeof(buf)))
 		return -1;
 	return atol(buf);
 }
@@ -142,20 +79,20 @@ static int bind_edu(const char *bdf)
 	char path[512];
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-	write_str(path, bdf);	/* may have no driver */
+	kt_write_str(path, bdf);	/* may have no driver */
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	if (write_str(path, "kvm_assign"))
+	if (kt_write_str(path, "kvm_assign"))
 		return -1;
-	return write_str("/sys/bus/pci/drivers_probe", bdf);
+	return kt_write_str("/sys/bus/pci/drivers_probe", bdf);
 }
 
 static void unbind_edu(const char *bdf)
 {
 	char path[512];
 
-	write_str("/sys/bus/pci/drivers/kvm_assign/unbind", bdf);
+	kt_write_str("/sys/bus/pci/drivers/kvm_assign/unbind", bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	write_str(path, "\n");
+	kt_write_str(path, "\n");
 }
 
 FIXTURE_SETUP(edu)
@@ -167,7 +104,7 @@ FIXTURE_SETUP(edu)
 	ssize_t n;
 
 	self->container = self->group = self->device = self->efd = -1;
-	if (find_edu(self->bdf, sizeof(self->bdf)))
+	if (kt_find_pci("0x1234", "0x11e8", self->bdf, sizeof(self->bdf)))
 		SKIP("no edu device (1234:11e8) in this VM");
 	ASSERT_EQ(system("modprobe vfio_iommu_type1"), 0);
 
@@ -180,7 +117,7 @@ FIXTURE_SETUP(edu)
 
 	snprintf(path, sizeof(path),
 		 "/sys/bus/pci/devices/%s/mdev_supported_types/" TYPE "/create", self->bdf);
-	ASSERT_OK(write_str(path, UUID));
+	ASSERT_OK(kt_write_str(path, UUID));
 
 	n = readlink("/sys/bus/mdev/devices/" UUID "/iommu_group", link, sizeof(link) - 1);
 	ASSERT_GT(n, 0);
@@ -243,7 +180,7 @@ FIXTURE_TEARDOWN(edu)
 		close(self->group);
 	if (self->container >= 0)
 		close(self->container);
-	write_str("/sys/bus/mdev/devices/" UUID "/remove", "1");
+	kt_write_str("/sys/bus/mdev/devices/" UUID "/remove", "1");
 	if (self->bdf[0])
 		unbind_edu(self->bdf);
 }
@@ -655,7 +592,7 @@ static void *write_thread(void *arg)
 {
 	struct writer *w = arg;
 
-	w->ret = write_str(w->path, w->val);
+	w->ret = kt_write_str(w->path, w->val);
 	w->done = 1;
 	return NULL;
 }

@@ -424,7 +424,7 @@ static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds, int 
 	default:
 		fprintf(stderr, "kvmio blk-serve: unsupported vhost-user request %u\n",
 			msg->hdr.request);
-		return -ENOSYS;
+		return -EOPNOTSUPP;
 	}
 }
 

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kt_sysfs.h - small sysfs and PCI helpers shared by the tests.
+ */
+#ifndef _KT_SYSFS_H
+#define _KT_SYSFS_H
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Reads a sysfs file into @buf without its trailing newlines; 0 or -1. */
+static inline int kt_read_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	return 0;
+}
+
+/* Writes @s to a sysfs file in one write; 0 or -1 (errno set). */
+static inline int kt_write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* Modules holding a reference on @mod because they use its exports. */
+static inline int kt_count_holders(const char *mod)
+{
+	char path[256];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/holders", mod);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Finds a PCI function by IDs ("0x1234", "0x11e8"); its address in @bdf. */
+static inline int kt_find_pci(const char *vendor, const char *device, char *bdf,
+			      size_t len)
+{
+	char path[512], v[32], d[32];
+	struct dirent *e;
+	DIR *dir = opendir("/sys/bus/pci/devices");
+
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		size_t l = strlen(e->d_name);
+
+		if (e->d_name[0] == '.' || l >= len || l > 64)
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
+		if (kt_read_str(path, v, sizeof(v)))
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
+		if (kt_read_str(path, d, sizeof(d)))
+			continue;
+		if (!strcmp(v, vendor) && !strcmp(d, device)) {
+			memcpy(bdf, e->d_name, l + 1);
+			closedir(dir);
+			return 0;
+		}
+	}
+	closedir(dir);
+	return -1;
+}
+
+#endif /* _KT_SYSFS_H */

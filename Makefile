@@ -15,6 +15,8 @@
 #   make bench-assign     kvm_assign's mediation cost against vfio-pci behind
 #                         an (emulated) hardware IOMMU; prints ratios
 #   make bench-remap      irq_remap and iommu_soft costs against their anchors
+#   make bench-blk        guest block IOPS: QEMU virtio-blk, qemu-storage-daemon
+#                         vhost-user-blk, vhost_blk via kvmio blk-serve
 #   make modules KDIR=... build only the modules against any kernel tree
 #   make clean            remove build products (keeps fetched kernels)
 #   make distclean        remove the whole cache
@@ -48,6 +50,9 @@ bench-assign:
 bench-remap:
 	@$(VM)/bench-remap.sh $(SEL)
 
+bench-blk:
+	@$(VM)/bench-blk.sh $(SEL)
+
 # Plain Kbuild, for a developer's own kernel tree (no compat probing cache).
 KDIR	?= /lib/modules/$(shell uname -r)/build
 modules:
@@ -63,4 +68,4 @@ clean:
 distclean: clean
 	rm -rf .cache
 
-.PHONY: all deps check check-quick demo vm-shell bench-assign bench-remap modules clean distclean
+.PHONY: all deps check check-quick demo vm-shell bench-assign bench-remap bench-blk modules clean distclean

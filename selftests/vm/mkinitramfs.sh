@@ -111,6 +111,7 @@ build_base() { # OUTPUT
 	# e2fsprogs to check what they wrote.
 	copy_elf /usr/bin/qemu-system-x86_64 "$r"
 	copy_elf /sbin/e2fsck "$r"
+	copy_elf /usr/bin/qemu-storage-daemon "$r"
 	copy_elf /sbin/mke2fs "$r"
 	mkdir -p "$r/usr/share/seabios" "$r/usr/share/qemu"
 	cp -L /usr/share/seabios/*.bin "$r/usr/share/seabios/"
@@ -135,6 +136,7 @@ build_suite() { # OUTPUT
 	# second-level guest's initramfs (/lib/kvmio/ there).
 	mkdir -p "$s/l2/lib/kvmio" "$s/usr/share/kvmio/l2"
 	cp "$B"/selftests/modules/kt_edu_guest.ko "$s/l2/lib/kvmio/"
+	cp "$B"/bin/selftests/helpers/blkbench "$s/l2/lib/kvmio/"
 	mkcpio "$s/l2" "$s/usr/share/kvmio/l2/suite.cpio"
 	rm -rf "$s/l2"
 	cp "$B/bin/kvmio" "$s/usr/bin/kvmio"

@@ -340,6 +340,9 @@ int ka_set_irqs(struct ka_ctx *ctx, unsigned long arg)
 		return -EINVAL;
 	if (hdr.count && hdr.start != 0)
 		return -EINVAL;
+	/* Only DATA_NONE may come without data (count 0 disables). */
+	if (!hdr.count && (hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) != VFIO_IRQ_SET_DATA_NONE)
+		return -EINVAL;
 	if (data_size) {
 		data = memdup_user((void __user *)(arg + minsz), data_size);
 		if (IS_ERR(data))

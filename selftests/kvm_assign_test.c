@@ -566,6 +566,18 @@ TEST_F(edu, hostile_requests)
 	EXPECT_ERRNO(ioctl(self->device, VFIO_DEVICE_SET_IRQS, &set), EINVAL);
 	set.argsz = 4;
 	EXPECT_ERRNO(ioctl(self->device, VFIO_DEVICE_SET_IRQS, &set), EINVAL);
+	/* Eventfd or bool data announced, but no entry: no data to read. */
+	set.argsz = sizeof(set);
+	set.count = 0;
+	set.index = VFIO_PCI_MSI_IRQ_INDEX;
+	set.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	EXPECT_ERRNO(ioctl(self->device, VFIO_DEVICE_SET_IRQS, &set), EINVAL);
+	set.index = VFIO_PCI_INTX_IRQ_INDEX;
+	set.flags = VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_UNMASK;
+	EXPECT_ERRNO(ioctl(self->device, VFIO_DEVICE_SET_IRQS, &set), EINVAL);
+	set.index = VFIO_PCI_REQ_IRQ_INDEX;
+	set.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	EXPECT_ERRNO(ioctl(self->device, VFIO_DEVICE_SET_IRQS, &set), EINVAL);
 	EXPECT_ERRNO(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0),
 		     EINVAL);	/* fd 0 is not an eventfd */
 	EXPECT_ERRNO(pread(self->device, &v, 8, self->bar0_off + (1 << 20)), EINVAL);

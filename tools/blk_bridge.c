@@ -261,6 +261,12 @@ static int do_mem_table(struct bridge *b, struct vu_msg *msg, int *fds, int nfds
 		struct vu_region *r = &msg->p.mem.regions[i];
 		struct bridge_map *m = &b->maps[i];
 
+		if (!r->size || r->mmap_offset > SIZE_MAX - r->size ||
+		    r->gpa > UINT64_MAX - r->size || r->qemu_va > UINT64_MAX - r->size) {
+			fprintf(stderr, "kvmio blk-serve: memory region %u is invalid\n", i);
+			free(mem);
+			return -EINVAL;
+		}
 		m->len = r->size + r->mmap_offset;
 		m->base = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
 		if (m->base == MAP_FAILED) {

@@ -20,62 +20,13 @@
 #include <linux/iommu_soft.h>
 
 #include "lib/kt_test.h"
+#include "lib/kt_sysfs.h"
+#include "lib/iommu_soft_util.h"
 #include "modules/kt_edu.h"
 
-#define PG		4096ULL
 #define EDU_MASK	((1ULL << 28) - 1)
 #define KT_EDU_KO	"/usr/share/kvmio/test-modules/kt_edu.ko"
 #define WAIT_PARAM	"/sys/module/iommu_soft/parameters/unmap_wait_ms"
-
-static int dom_create(int fd, uint32_t *id)
-{
-	struct iommu_soft_domain_create c = { .argsz = sizeof(c), .addr_width = 48 };
-	int ret = ioctl(fd, IOMMU_SOFT_DOMAIN_CREATE, &c);
-
-	*id = ret ? 0 : c.domain_id;
-	return ret;
-}
-
-static int do_map(int fd, uint32_t id, uint64_t iova, void *vaddr,
-		  uint64_t size, uint32_t flags)
-{
-	struct iommu_soft_map m = {
-		.argsz = sizeof(m), .flags = flags, .domain_id = id,
-		.iova = iova, .vaddr = (uintptr_t)vaddr, .size = size,
-	};
-
-	return ioctl(fd, IOMMU_SOFT_MAP, &m);
-}
-
-static long long do_unmap(int fd, uint32_t id, uint64_t iova, uint64_t size)
-{
-	struct iommu_soft_unmap u = {
-		.argsz = sizeof(u), .domain_id = id, .iova = iova, .size = size,
-	};
-
-	if (ioctl(fd, IOMMU_SOFT_UNMAP, &u))
-		return -1;
-	return (long long)u.size;
-}
-
-static int get_stats(int fd, uint32_t id, struct iommu_soft_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->argsz = sizeof(*st);
-	st->domain_id = id;
-	return ioctl(fd, IOMMU_SOFT_GET_STATS, st);
-}
-
-static int get_faults(int fd, uint32_t id, struct iommu_soft_fault_record *r,
-		      uint32_t max, struct iommu_soft_get_faults *g)
-{
-	memset(g, 0, sizeof(*g));
-	g->argsz = sizeof(*g);
-	g->domain_id = id;
-	g->count = max;
-	g->records = (uintptr_t)r;
-	return ioctl(fd, IOMMU_SOFT_GET_FAULTS, g);
-}
 
 static int edu(int efd, uint32_t op, uint32_t flags, uint32_t id, uint64_t iova,
 	       uint32_t len, uint32_t dev_off, struct kt_edu_xfer *out)
@@ -89,17 +40,6 @@ static int edu(int efd, uint32_t op, uint32_t flags, uint32_t id, uint64_t iova,
 	if (out)
 		*out = x;
 	return ret;
-}
-
-static void *pages(size_t n)
-{
-	void *p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	memset(p, 0, n * PG);
-	return p;
 }
 
 static void fill(unsigned char *p, size_t len, unsigned int seed)
@@ -137,18 +77,6 @@ static int needs_bounce(const unsigned char *va, size_t len)
 		if (pfn_of((void *)(first + i * PG)) != pfn0 + i)
 			return 1;
 	return pfn0 * PG + ((uintptr_t)va - first) + len - 1 > EDU_MASK;
-}
-
-static int write_param(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
 static int edu_pci_name(char *name, size_t len)
@@ -194,7 +122,7 @@ FIXTURE_SETUP(edu)
 	}
 	self->fd = open("/dev/iommu_soft", O_RDWR | O_CLOEXEC);
 	ASSERT_GE(self->fd, 0);
-	ASSERT_OK(dom_create(self->fd, &self->id));
+	ASSERT_OK(dom_create(self->fd, 48, &self->id));
 }
 
 FIXTURE_TEARDOWN(edu)
@@ -203,7 +131,7 @@ FIXTURE_TEARDOWN(edu)
 		close(self->efd);
 	if (self->fd >= 0)
 		close(self->fd);
-	write_param(WAIT_PARAM, "2000");
+	kt_write_str(WAIT_PARAM, "2000");
 	if (self->loaded)
 		EXPECT_OK(syscall(SYS_delete_module, "kt_edu", O_NONBLOCK));
 }
@@ -394,7 +322,7 @@ TEST_F(edu, unmap_revokes_after_timeout)
 	int i;
 
 	ASSERT_TRUE(c != NULL);
-	ASSERT_OK(write_param(WAIT_PARAM, "200"));
+	ASSERT_OK(kt_write_str(WAIT_PARAM, "200"));
 	memset(c, 0xab, 4 * PG);
 	ASSERT_OK(do_map(self->fd, self->id, 0x40000000, c, 4 * PG,
 			 IOMMU_SOFT_MAP_READ | IOMMU_SOFT_MAP_WRITE));
@@ -418,18 +346,6 @@ TEST_F(edu, unmap_revokes_after_timeout)
 		KT_LOG("page below edu's mask: copy-back check is vacuous");
 	ASSERT_OK(get_stats(self->fd, self->id, &st));
 	EXPECT_EQ(st.held, 0);
-}
-
-static int dma_rw(int fd, uint32_t id, uint64_t iova, void *buf, uint64_t len,
-		  int write)
-{
-	struct iommu_soft_dma_rw r = {
-		.argsz = sizeof(r), .domain_id = id, .iova = iova,
-		.buf = (uintptr_t)buf, .len = len,
-		.flags = write ? IOMMU_SOFT_DMA_RW_WRITE : 0,
-	};
-
-	return ioctl(fd, IOMMU_SOFT_DMA_RW, &r);
 }
 
 static int edu_map_pages(int efd, uint32_t id, uint64_t iova, void *va,

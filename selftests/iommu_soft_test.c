@@ -21,97 +21,13 @@
 
 #include "lib/kt_test.h"
 #include "lib/kt_sysfs.h"
+#include "lib/iommu_soft_util.h"
 
-#define PG		4096ULL
 #define DEV		"/dev/iommu_soft"
 
 static int dev_open(void)
 {
 	return open(DEV, O_RDWR | O_CLOEXEC);
-}
-
-static int dom_create(int fd, uint32_t width, uint32_t *id)
-{
-	struct iommu_soft_domain_create c = {
-		.argsz = sizeof(c), .addr_width = width,
-	};
-	int ret = ioctl(fd, IOMMU_SOFT_DOMAIN_CREATE, &c);
-
-	if (!ret)
-		*id = c.domain_id;
-	return ret;
-}
-
-static int dom_destroy(int fd, uint32_t id)
-{
-	struct iommu_soft_domain_destroy d = { .argsz = sizeof(d), .domain_id = id };
-
-	return ioctl(fd, IOMMU_SOFT_DOMAIN_DESTROY, &d);
-}
-
-static int do_map(int fd, uint32_t id, uint64_t iova, void *vaddr,
-		  uint64_t size, uint32_t flags)
-{
-	struct iommu_soft_map m = {
-		.argsz = sizeof(m), .flags = flags, .domain_id = id,
-		.iova = iova, .vaddr = (uintptr_t)vaddr, .size = size,
-	};
-
-	return ioctl(fd, IOMMU_SOFT_MAP, &m);
-}
-
-/* Returns bytes unmapped, or -1. */
-static long long do_unmap(int fd, uint32_t id, uint64_t iova, uint64_t size)
-{
-	struct iommu_soft_unmap u = {
-		.argsz = sizeof(u), .domain_id = id, .iova = iova, .size = size,
-	};
-
-	if (ioctl(fd, IOMMU_SOFT_UNMAP, &u))
-		return -1;
-	return (long long)u.size;
-}
-
-static int dma_rw(int fd, uint32_t id, uint64_t iova, void *buf, uint64_t len,
-		  int write)
-{
-	struct iommu_soft_dma_rw r = {
-		.argsz = sizeof(r), .domain_id = id, .iova = iova,
-		.buf = (uintptr_t)buf, .len = len,
-		.flags = write ? IOMMU_SOFT_DMA_RW_WRITE : 0,
-	};
-
-	return ioctl(fd, IOMMU_SOFT_DMA_RW, &r);
-}
-
-static int get_stats(int fd, uint32_t id, struct iommu_soft_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->argsz = sizeof(*st);
-	st->domain_id = id;
-	return ioctl(fd, IOMMU_SOFT_GET_STATS, st);
-}
-
-static int get_faults(int fd, uint32_t id, struct iommu_soft_fault_record *r,
-		      uint32_t max, struct iommu_soft_get_faults *g)
-{
-	memset(g, 0, sizeof(*g));
-	g->argsz = sizeof(*g);
-	g->domain_id = id;
-	g->count = max;
-	g->records = (uintptr_t)r;
-	return ioctl(fd, IOMMU_SOFT_GET_FAULTS, g);
-}
-
-static void *pages(size_t n)
-{
-	void *p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	memset(p, 0, n * PG);
-	return p;
 }
 
 static void fill(unsigned char *p, size_t len, unsigned int seed)
@@ -135,23 +51,6 @@ static long vmlck_kb(void)
 			break;
 	fclose(f);
 	return kb;
-}
-
-static int read_sysfs(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = 0;
-	return 0;
 }
 
 FIXTURE(dom) {
@@ -461,7 +360,7 @@ TEST_F(dom, fault_log_overflow)
 	unsigned char v;
 	unsigned int i;
 
-	ASSERT_OK(read_sysfs("/sys/module/iommu_soft/parameters/fault_log_size",
+	ASSERT_OK(kt_read_str("/sys/module/iommu_soft/parameters/fault_log_size",
 			     param, sizeof(param)));
 	size = strtoul(param, NULL, 0);
 	ASSERT_GT(size, 0);
@@ -543,7 +442,7 @@ TEST_F(dom, iotlb_hits_and_invalidation)
 	unsigned long size;
 	unsigned char v;
 
-	ASSERT_OK(read_sysfs("/sys/module/iommu_soft/parameters/iotlb_size",
+	ASSERT_OK(kt_read_str("/sys/module/iommu_soft/parameters/iotlb_size",
 			     param, sizeof(param)));
 	size = strtoul(param, NULL, 0);
 	ASSERT_GE(size, 2);
@@ -789,7 +688,7 @@ TEST(exit_cleans_up)
 	 * modules that use iommu_soft's exports (kvm_assign); the runner also
 	 * checks the unload.
 	 */
-	ASSERT_OK(read_sysfs("/sys/module/iommu_soft/refcnt", refcnt, sizeof(refcnt)));
+	ASSERT_OK(kt_read_str("/sys/module/iommu_soft/refcnt", refcnt, sizeof(refcnt)));
 	EXPECT_EQ(atoi(refcnt), kt_count_holders("iommu_soft"));
 }
 
@@ -877,7 +776,7 @@ static long long domain_attr(uint32_t id, const char *name)
 	char path[128], buf[32];
 
 	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%u/%s", id, name);
-	if (read_sysfs(path, buf, sizeof(buf)))
+	if (kt_read_str(path, buf, sizeof(buf)))
 		return -1;
 	return strtoll(buf, NULL, 0);
 }

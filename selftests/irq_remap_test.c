@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <linux/irq_remap.h>
 #include "lib/kt_test.h"
+#include "lib/kt_sysfs.h"
 
 #define DEV	"/dev/irq_remap"
 #define RID	0x0108		/* bus 1, device 1, function 0 */
@@ -149,21 +150,6 @@ static uint64_t efd_wait(int efd, int ms)
 static int new_efd(void)
 {
 	return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-}
-
-static int sysfs_read(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	return 0;
 }
 
 FIXTURE(ir) {
@@ -632,7 +618,7 @@ TEST_F(ir, fault_log_overflow_and_eventfd)
 	int ffd = new_efd();
 
 	ASSERT_GE(ffd, 0);
-	ASSERT_OK(sysfs_read("/sys/module/irq_remap/parameters/fault_log_size",
+	ASSERT_OK(kt_read_str("/sys/module/irq_remap/parameters/fault_log_size",
 			     buf, sizeof(buf)));
 	size = atoi(buf);
 	ASSERT_GT(size, 0);
@@ -846,17 +832,17 @@ TEST(sysfs_table_directory)
 	ASSERT_EQ(ir_raise(fd, tid, 3, 0x0a10, 1), 0);
 
 	snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/requester_id", tid);
-	ASSERT_OK(sysfs_read(path, buf, sizeof(buf)));
-	EXPECT_STREQ(buf, "0a10\n");
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	EXPECT_STREQ(buf, "0a10");
 	snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/delivered", tid);
-	ASSERT_OK(sysfs_read(path, buf, sizeof(buf)));
-	EXPECT_STREQ(buf, "3\n");
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	EXPECT_STREQ(buf, "3");
 	snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/faults_not_present", tid);
-	ASSERT_OK(sysfs_read(path, buf, sizeof(buf)));
-	EXPECT_STREQ(buf, "1\n");
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	EXPECT_STREQ(buf, "1");
 	snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/allocated", tid);
-	ASSERT_OK(sysfs_read(path, buf, sizeof(buf)));
-	EXPECT_STREQ(buf, "1\n");
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	EXPECT_STREQ(buf, "1");
 
 	/* The coalescing knob is the same as SET_COALESCE. */
 	snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/coalesce_us", tid);
@@ -882,7 +868,7 @@ static int read_refcnt(void)
 {
 	char buf[32];
 
-	if (sysfs_read("/sys/module/irq_remap/refcnt", buf, sizeof(buf)))
+	if (kt_read_str("/sys/module/irq_remap/refcnt", buf, sizeof(buf)))
 		return -1;
 	return atoi(buf);
 }
@@ -951,18 +937,6 @@ static const char *const params[] = {
 	PARAM("default_coalesce_us"),
 };
 
-static int param_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -1;
-	close(fd);
-	return ret;
-}
-
 FIXTURE(param) {
 	char saved[4][32];
 	int fd;
@@ -973,7 +947,7 @@ FIXTURE_SETUP(param)
 	unsigned int i;
 
 	for (i = 0; i < 4; i++)
-		ASSERT_OK(sysfs_read(params[i], self->saved[i], sizeof(self->saved[i])));
+		ASSERT_OK(kt_read_str(params[i], self->saved[i], sizeof(self->saved[i])));
 	self->fd = ir_open();
 	ASSERT_GE(self->fd, 0);
 }
@@ -985,7 +959,7 @@ FIXTURE_TEARDOWN(param)
 	close(self->fd);
 	for (i = 0; i < 4; i++)
 		if (self->saved[i][0])
-			EXPECT_OK(param_write(params[i], self->saved[i]));
+			EXPECT_OK(kt_write_str(params[i], self->saved[i]));
 }
 
 TEST_F(param, limits_and_defaults)
@@ -996,21 +970,21 @@ TEST_F(param, limits_and_defaults)
 	int tid;
 
 	/* Out-of-range values are refused. */
-	ASSERT_ERRNO(param_write(params[1], "0"), EINVAL);
-	ASSERT_ERRNO(param_write(params[1], "65537"), EINVAL);
-	ASSERT_ERRNO(param_write(params[2], "0"), EINVAL);
-	ASSERT_ERRNO(param_write(params[3], "10000001"), EINVAL);
+	ASSERT_ERRNO(kt_write_str(params[1], "0"), EINVAL);
+	ASSERT_ERRNO(kt_write_str(params[1], "65537"), EINVAL);
+	ASSERT_ERRNO(kt_write_str(params[2], "0"), EINVAL);
+	ASSERT_ERRNO(kt_write_str(params[3], "10000001"), EINVAL);
 
-	ASSERT_OK(param_write(params[0], "0"));
+	ASSERT_OK(kt_write_str(params[0], "0"));
 	ASSERT_ERRNO(ir_table(self->fd, RID, 4), ENOSPC);
-	ASSERT_OK(param_write(params[0], self->saved[0]));
+	ASSERT_OK(kt_write_str(params[0], self->saved[0]));
 
-	ASSERT_OK(param_write(params[1], "8"));
+	ASSERT_OK(kt_write_str(params[1], "8"));
 	ASSERT_ERRNO(ir_table(self->fd, RID, 9), EINVAL);
 	ASSERT_GE(ir_table(self->fd, RID, 8), 0);
 
-	ASSERT_OK(param_write(params[2], "4"));
-	ASSERT_OK(param_write(params[3], "1234"));
+	ASSERT_OK(kt_write_str(params[2], "4"));
+	ASSERT_OK(kt_write_str(params[3], "1234"));
 	tid = ir_table(self->fd, RID, 2);
 	ASSERT_GE(tid, 0);
 	ASSERT_EQ(ir_raise(self->fd, tid, 0, RID, 10), 0);

@@ -46,30 +46,40 @@ copy_elf() { # BINARY ROOT: the binary and every library it links
 	done
 }
 
-# Modules a second-level guest loads (block tests: a virtio disk, ext4).
-L2_MODULES="virtio_pci virtio_blk ext4 crc32c_generic"
-
-build_l2_initrd() { # OUTPUT: a second-level guest's initramfs
-	local d m mods
-	d=$(mktemp -d)
-	mkdir -p "$d"/{bin,dev,proc,sys,mnt,tmp} "$d/lib/modules/$KVER"
-	cp /bin/busybox "$d/bin/busybox"
-	copy_elf /sbin/mke2fs "$d"
-	mods=$(for m in $L2_MODULES; do
+# Debian modules and their dependencies into ROOT, decompressed so that
+# any modprobe can load them, with what depmod needs beside them.
+copy_modules() { # ROOT MODULE...
+	local root=$1 m mods rel dst
+	shift
+	mods=$(for m in "$@"; do
 		modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" 2>/dev/null |
 			awk '$1 == "insmod" {print $2}'
 	done | sort -u)
 	for m in $mods; do
-		local rel=${m#"$KROOT"}
-		local dst=$d${rel%.xz}
+		rel=${m#"$KROOT"}
+		dst=$root${rel%.xz}
 		mkdir -p "$(dirname "$dst")"
 		case "$m" in
 		*.xz) xz -dc "$m" > "$dst" ;;
+		*.zst) zstd -qdc "$m" > "$dst" ;;
 		*) cp "$m" "$dst" ;;
 		esac
 	done
+	mkdir -p "$root/lib/modules/$KVER"
 	cp "$KROOT/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} \
-		"$d/lib/modules/$KVER/"
+		"$root/lib/modules/$KVER/"
+}
+
+# Modules a second-level guest loads (block tests: a virtio disk, ext4).
+L2_MODULES="virtio_pci virtio_blk ext4 crc32c_generic"
+
+build_l2_initrd() { # OUTPUT: a second-level guest's initramfs
+	local d
+	d=$(mktemp -d)
+	mkdir -p "$d"/{bin,dev,proc,sys,mnt,tmp} "$d/lib/modules/$KVER"
+	cp /bin/busybox "$d/bin/busybox"
+	copy_elf /sbin/mke2fs "$d"
+	copy_modules "$d" $L2_MODULES
 	depmod -b "$d" "$KVER" || die "depmod failed for the second-level guest"
 	cp "$VM/l2-init" "$d/init"
 	chmod 0755 "$d/init"
@@ -79,7 +89,7 @@ build_l2_initrd() { # OUTPUT: a second-level guest's initramfs
 }
 
 build_base() { # OUTPUT
-	local r mods m
+	local r
 	r=$(mktemp -d)
 	mkdir -p "$r"/{bin,sbin,dev,proc,sys,tmp,run,mnt,etc,root,usr/bin,usr/share/kvmio/l2}
 	mkdir -p "$r/lib/modules/$KVER"
@@ -87,24 +97,7 @@ build_base() { # OUTPUT
 	[ "$(id -u)" -eq 0 ] && mknod -m 0600 "$r/dev/console" c 5 1
 	ln -s /proc/mounts "$r/etc/mtab"
 
-	# Debian modules and their dependencies, decompressed so that any
-	# modprobe can load them.
-	mods=$(for m in $DEBIAN_MODULES; do
-		modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" 2>/dev/null |
-			awk '$1 == "insmod" {print $2}'
-	done | sort -u)
-	for m in $mods; do
-		local rel=${m#"$KROOT"}
-		local dst=$r${rel%.xz}
-		mkdir -p "$(dirname "$dst")"
-		case "$m" in
-		*.xz) xz -dc "$m" > "$dst" ;;
-		*.zst) zstd -qdc "$m" > "$dst" ;;
-		*) cp "$m" "$dst" ;;
-		esac
-	done
-	cp "$KROOT/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} \
-		"$r/lib/modules/$KVER/"
+	copy_modules "$r" $DEBIAN_MODULES
 	depmod -b "$r" "$KVER" || die "depmod failed"
 
 	# Second-level guests: stock QEMU, its firmware, the same kernel;

@@ -114,6 +114,31 @@ unsigned int iommu_soft_faults_pop(struct iommu_soft_domain *d,
 	return n;
 }
 
+/**
+ * iommu_soft_faults_peek() - copy the oldest fault records, keeping them
+ * @d: the domain
+ * @out: room for @max records
+ * @max: most records to copy
+ *
+ * For sysfs: a domain owned by a kernel user (kvm_assign) has nobody
+ * popping its log through the uAPI, yet its faults must be visible.
+ *
+ * Return: records copied to @out.
+ */
+unsigned int iommu_soft_faults_peek(struct iommu_soft_domain *d,
+				    struct iommu_soft_fault_record *out,
+				    unsigned int max)
+{
+	struct iommu_soft_fault_log *log = &d->faults;
+	unsigned int n;
+
+	spin_lock(&log->lock);
+	for (n = 0; n < max && n < log->count; n++)
+		out[n] = log->records[(log->head + n) % log->size];
+	spin_unlock(&log->lock);
+	return n;
+}
+
 /* Signal eventfd @fd on faults; -1 removes the current one. */
 int iommu_soft_faults_set_eventfd(struct iommu_soft_domain *d, int fd)
 {

@@ -2,9 +2,14 @@
 /*
  * iommu_soft sysfs: one read-only directory of statistics per live domain,
  * /sys/kernel/iommu_soft/domains/<id>/, one value per file.  Each read
- * takes a fresh snapshot (the same as IOMMU_SOFT_GET_STATS).
+ * takes a fresh snapshot (the same as IOMMU_SOFT_GET_STATS).  Two listings
+ * serve the administrator of a domain owned by a kernel user (kvm_assign):
+ * mapping_list (one line per mapping) and fault_log (the pending fault
+ * records, left in the log).  Both fit one page; what does not is counted on
+ * a last "... N more" line.
  */
 #include <linux/kobject.h>
+#include <linux/rbtree.h>
 #include <linux/slab.h>
 #include <linux/stddef.h>
 #include <linux/sysfs.h>
@@ -81,6 +86,99 @@ IOMMU_SOFT_STAT(rejected_limit, rejected[IOMMU_SOFT_REJ_LIMIT]);
 IOMMU_SOFT_STAT(rejected_memlock, rejected[IOMMU_SOFT_REJ_MEMLOCK]);
 IOMMU_SOFT_STAT(rejected_pin, rejected[IOMMU_SOFT_REJ_PIN]);
 
+/* Room kept for the "... N more" line of a listing. */
+#define IOMMU_SOFT_LIST_SLACK	64
+
+static struct iommu_soft_domain *iommu_soft_kobj_domain(struct kobject *kobj)
+{
+	return container_of(kobj, struct iommu_soft_sysfs, kobj)->domain;
+}
+
+/* "<first iova>-<last iova> <r|-><w|-> <pages>" per mapping, by IOVA. */
+static ssize_t mapping_list_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	struct iommu_soft_domain *d = iommu_soft_kobj_domain(kobj);
+	struct iommu_soft_mapping *m;
+	unsigned long more = 0;
+	struct rb_node *node;
+	ssize_t n = 0;
+
+	down_read(&d->map_lock);
+	for (node = rb_first(&d->mappings); node; node = rb_next(node)) {
+		m = rb_entry(node, struct iommu_soft_mapping, node);
+		if (n > PAGE_SIZE - IOMMU_SOFT_LIST_SLACK) {
+			more++;
+			continue;
+		}
+		n += sysfs_emit_at(buf, n, "0x%llx-0x%llx %c%c %llu\n",
+				   m->iova, m->last,
+				   m->perm & IOMMU_SOFT_PERM_READ ? 'r' : '-',
+				   m->perm & IOMMU_SOFT_PERM_WRITE ? 'w' : '-',
+				   (m->last - m->iova) / PAGE_SIZE + 1);
+	}
+	up_read(&d->map_lock);
+	if (more)
+		n += sysfs_emit_at(buf, n, "... %lu more\n", more);
+	return n;
+}
+static struct kobj_attribute iommu_soft_attr_mapping_list =
+	__ATTR_RO(mapping_list);
+
+static const char *iommu_soft_fault_name(u32 reason)
+{
+	switch (reason) {
+	case IOMMU_SOFT_FAULT_NOT_PRESENT:
+		return "not-present";
+	case IOMMU_SOFT_FAULT_BEYOND_WIDTH:
+		return "beyond-width";
+	case IOMMU_SOFT_FAULT_NO_WRITE:
+		return "no-write";
+	case IOMMU_SOFT_FAULT_NO_READ:
+		return "no-read";
+	}
+	return "?";
+}
+
+#define IOMMU_SOFT_FAULTS_SHOWN	32
+
+/*
+ * "<ns> <reason> <r|-><w|-> iova 0x.. addr 0x.. len N <source>" per
+ * pending record, oldest first.
+ */
+static ssize_t fault_log_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	struct iommu_soft_domain *d = iommu_soft_kobj_domain(kobj);
+	struct iommu_soft_fault_record *r;
+	unsigned int i, nr, more = 0;
+	ssize_t n = 0;
+
+	r = kcalloc(IOMMU_SOFT_FAULTS_SHOWN, sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	nr = iommu_soft_faults_peek(d, r, IOMMU_SOFT_FAULTS_SHOWN);
+	for (i = 0; i < nr; i++) {
+		if (n > PAGE_SIZE - 2 * IOMMU_SOFT_LIST_SLACK) {
+			more = nr - i;
+			break;
+		}
+		n += sysfs_emit_at(buf, n,
+				   "%llu %s %c%c iova 0x%llx addr 0x%llx len %llu %.*s\n",
+				   r[i].timestamp_ns,
+				   iommu_soft_fault_name(r[i].reason),
+				   r[i].dir & IOMMU_SOFT_DIR_READ ? 'r' : '-',
+				   r[i].dir & IOMMU_SOFT_DIR_WRITE ? 'w' : '-',
+				   r[i].iova, r[i].fault_addr, r[i].len,
+				   (int)sizeof(r[i].source), r[i].source);
+	}
+	kfree(r);
+	if (more)
+		n += sysfs_emit_at(buf, n, "... %u more\n", more);
+	return n;
+}
+static struct kobj_attribute iommu_soft_attr_fault_log = __ATTR_RO(fault_log);
+
 static struct attribute *iommu_soft_stat_attrs[] = {
 	&iommu_soft_stat_addr_width.attr.attr,
 	&iommu_soft_stat_mappings.attr.attr,
@@ -105,6 +203,8 @@ static struct attribute *iommu_soft_stat_attrs[] = {
 	&iommu_soft_stat_rejected_limit.attr.attr,
 	&iommu_soft_stat_rejected_memlock.attr.attr,
 	&iommu_soft_stat_rejected_pin.attr.attr,
+	&iommu_soft_attr_mapping_list.attr,
+	&iommu_soft_attr_fault_log.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(iommu_soft_stat);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * sysfs.c - /sys/kernel/irq_remap/table<id>/: one directory per table with
- * its identity, statistics and the coalesce_us knob.
+ * its identity, statistics and the coalesce_us knob, and two listings for
+ * the administrator: entry_list (the allocated entries, as a VT-d IRTE dump
+ * would show them) and fault_log (the pending fault records, left in the
+ * log).  Both fit one page; what does not is counted on a "... N more" line.
  */
 #include <linux/kobject.h>
 #include <linux/slab.h>
@@ -178,6 +181,98 @@ IRQ_REMAP_ATTR_RO(faults_mode, IRQ_REMAP_A_FAULTS_MODE);
 IRQ_REMAP_ATTR_RO(fault_overflow, IRQ_REMAP_A_FAULT_OVERFLOW);
 IRQ_REMAP_ATTR_RO(fault_records, IRQ_REMAP_A_FAULT_RECORDS);
 
+/* Room kept for the "... N more" line of a listing. */
+#define IRQ_REMAP_LIST_SLACK	128
+
+static struct irq_remap_table *irq_remap_kobj_table(struct kobject *kobj)
+{
+	return container_of(kobj, struct irq_remap_sysfs, kobj)->t;
+}
+
+/*
+ * "<handle> <P|-><M|-><I|-> svt N sid 0x.. sq N bus a-b addr 0x.. data 0x..
+ * pending N delivered N" per allocated entry (P present, M masked, I INTx).
+ */
+static ssize_t entry_list_show(struct kobject *kobj,
+			       struct kobj_attribute *kattr, char *buf)
+{
+	struct irq_remap_table *t = irq_remap_kobj_table(kobj);
+	unsigned int i, more = 0;
+	unsigned long irqflags;
+	struct irq_remap_entry *e;
+	ssize_t n = 0;
+
+	mutex_lock(&t->cfg_lock);
+	spin_lock_irqsave(&t->lock, irqflags);
+	for (i = 0; i < t->nr_entries; i++) {
+		e = &t->entries[i];
+		if (!e->owner)
+			continue;
+		if (n > PAGE_SIZE - IRQ_REMAP_LIST_SLACK) {
+			more++;
+			continue;
+		}
+		n += sysfs_emit_at(buf, n,
+				   "%u %c%c%c svt %u sid 0x%04x sq %u bus %u-%u addr 0x%llx data 0x%x pending %u delivered %llu\n",
+				   i,
+				   e->flags & IRQ_REMAP_ENTRY_PRESENT ? 'P' : '-',
+				   e->flags & IRQ_REMAP_ENTRY_MASKED ? 'M' : '-',
+				   e->flags & IRQ_REMAP_ENTRY_INTX ? 'I' : '-',
+				   e->svt, e->sid, e->sq, e->bus_start,
+				   e->bus_end, e->msi_addr, e->msi_data,
+				   e->pending, e->st.delivered);
+	}
+	spin_unlock_irqrestore(&t->lock, irqflags);
+	mutex_unlock(&t->cfg_lock);
+	if (more)
+		n += sysfs_emit_at(buf, n, "... %u more\n", more);
+	return n;
+}
+static struct kobj_attribute irq_remap_attr_entry_list = __ATTR_RO(entry_list);
+
+static const char *irq_remap_fault_name(u8 reason)
+{
+	switch (reason) {
+	case IRQ_REMAP_FAULT_INDEX:
+		return "index";
+	case IRQ_REMAP_FAULT_NOT_PRESENT:
+		return "not-present";
+	case IRQ_REMAP_FAULT_SOURCE_ID:
+		return "source-id";
+	case IRQ_REMAP_FAULT_MODE:
+		return "mode";
+	}
+	return "?";
+}
+
+#define IRQ_REMAP_FAULTS_SHOWN	64
+
+/* "<ns> <reason> handle N source 0x...." per pending record, oldest first */
+static ssize_t fault_log_show(struct kobject *kobj,
+			      struct kobj_attribute *kattr, char *buf)
+{
+	struct irq_remap_table *t = irq_remap_kobj_table(kobj);
+	unsigned int i, nr, remaining;
+	struct irq_remap_fault *r;
+	ssize_t n = 0;
+
+	r = kcalloc(IRQ_REMAP_FAULTS_SHOWN, sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	nr = irq_remap_fault_read(t, r, IRQ_REMAP_FAULTS_SHOWN, false, NULL,
+				  &remaining);
+	for (i = 0; i < nr && n <= PAGE_SIZE - IRQ_REMAP_LIST_SLACK; i++)
+		n += sysfs_emit_at(buf, n, "%llu %s handle %u source 0x%04x\n",
+				   r[i].timestamp_ns,
+				   irq_remap_fault_name(r[i].reason),
+				   r[i].handle, r[i].source);
+	kfree(r);
+	if (remaining > i)
+		n += sysfs_emit_at(buf, n, "... %u more\n", remaining - i);
+	return n;
+}
+static struct kobj_attribute irq_remap_attr_fault_log = __ATTR_RO(fault_log);
+
 static struct irq_remap_attr irq_remap_attr_coalesce_us = {
 	.attr = __ATTR(coalesce_us, 0644, irq_remap_attr_show,
 		       irq_remap_coalesce_store),
@@ -205,6 +300,8 @@ static struct attribute *irq_remap_table_attrs[] = {
 	&irq_remap_attr_faults_mode.attr.attr,
 	&irq_remap_attr_fault_overflow.attr.attr,
 	&irq_remap_attr_fault_records.attr.attr,
+	&irq_remap_attr_entry_list.attr,
+	&irq_remap_attr_fault_log.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(irq_remap_table);

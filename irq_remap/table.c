@@ -201,6 +201,19 @@ u16 irq_remap_table_requester_id(const struct irq_remap_table *t)
 EXPORT_SYMBOL_GPL(irq_remap_table_requester_id);
 
 /**
+ * irq_remap_table_id() - the id of a table
+ * @t: the table
+ *
+ * Return: the id that names it in the uAPI and in sysfs
+ * (/sys/kernel/irq_remap/table<id>).
+ */
+u32 irq_remap_table_id(const struct irq_remap_table *t)
+{
+	return t->id;
+}
+EXPORT_SYMBOL_GPL(irq_remap_table_id);
+
+/**
  * irq_remap_table_set_coalesce() - set a table's coalescing interval
  * @t: the table
  * @interval_us: microseconds, 0 (no coalescing) .. IRQ_REMAP_MAX_COALESCE_US

@@ -123,6 +123,7 @@ struct ka_model {
  * @lock:	protects @owner; taken in hard-irq context
  * @owner:	the context whose guest owns the device (NULL: none)
  * @model_data:	the model's per-device state
+ * @saved_state: the config space at probe time, restored at remove
  */
 struct ka_dev {
 	struct pci_dev		*pdev;
@@ -138,6 +139,7 @@ struct ka_dev {
 	spinlock_t		lock;		/* @owner; hard-irq safe */
 	struct ka_ctx		*owner;
 	void			*model_data;
+	struct pci_saved_state	*saved_state;
 };
 
 /**

@@ -77,6 +77,28 @@ err:
 	return -ENODEV;
 }
 
+/*
+ * Give the device back as it came: reset it where it can be reset (the
+ * driver core holds its lock during remove), then restore the config
+ * space saved at probe time.
+ */
+static void ka_restore(struct ka_dev *kd)
+{
+	struct pci_dev *pdev = kd->pdev;
+	bool restored = false;
+	int reset;
+
+	reset = __pci_reset_function_locked(pdev);
+	if (kd->saved_state &&
+	    !pci_load_and_free_saved_state(pdev, &kd->saved_state)) {
+		pci_restore_state(pdev);
+		restored = true;
+	}
+	pci_info(pdev, "released (%s, config space %s)\n",
+		 reset ? "no reset method" : "reset",
+		 restored ? "restored" : "not restored");
+}
+
 static int ka_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	const struct ka_model *model = ka_find_model(pdev);
@@ -96,6 +118,12 @@ static int ka_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	kd->model = model;
 	spin_lock_init(&kd->lock);
 	pci_set_drvdata(pdev, kd);
+
+	/* The configuration the device came with, restored when it leaves. */
+	pci_save_state(pdev);
+	kd->saved_state = pci_store_saved_state(pdev);
+	if (!kd->saved_state)
+		pci_warn(pdev, "cannot store its config space; it will not be restored on release\n");
 
 	ret = pci_enable_device_mem(pdev);
 	if (ret)
@@ -164,6 +192,7 @@ err_regions:
 err_disable:
 	pci_disable_device(pdev);
 err_free:
+	kfree(kd->saved_state);
 	pci_set_drvdata(pdev, NULL);
 	kfree(kd);
 	return ret;
@@ -183,9 +212,9 @@ static void ka_remove(struct pci_dev *pdev)
 	ka_unmap_bars(kd);
 	pci_release_regions(pdev);
 	pci_disable_device(pdev);
+	ka_restore(kd);
 	pci_set_drvdata(pdev, NULL);
 	kfree(kd);
-	pci_info(pdev, "released\n");
 }
 
 /* /sys/bus/pci/drivers/kvm_assign/models: "<name> <vendor>:<device>" lines */

@@ -72,6 +72,16 @@ static ssize_t irq_entry_show(struct device *dev, struct device_attribute *attr,
 	return sysfs_emit(buf, "%u\n", ctx->irq_handle);
 }
 static DEVICE_ATTR_RO(irq_entry);
+
+/* The irq_remap table holding irq_entry: /sys/kernel/irq_remap/table<id> */
+static ssize_t irq_table_show(struct device *dev, struct device_attribute *attr,
+			      char *buf)
+{
+	struct ka_ctx *ctx = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%u\n", irq_remap_table_id(ctx->kd->irq_table));
+}
+static DEVICE_ATTR_RO(irq_table);
 KA_STAT_ATTR(dma_started);
 KA_STAT_ATTR(dma_refused);
 KA_STAT_ATTR(resets);
@@ -109,6 +119,7 @@ static struct attribute *ka_ctx_attrs[] = {
 	&dev_attr_pages_pinned.attr,
 	&dev_attr_iommu_domain.attr,
 	&dev_attr_irq_entry.attr,
+	&dev_attr_irq_table.attr,
 	NULL,
 };
 

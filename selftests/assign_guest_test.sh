@@ -86,6 +86,14 @@ check "host: the guest's good transfers ran on the device" "[ \"${started:-0}\" 
 notpresent=$(awk '$1 == "faults_not_present" {print $2}' /tmp/ctx.out)
 check "host: the refused DMA is a not-present fault in the context's iommu_soft domain" \
 	"[ \"${notpresent:-0}\" -ge 1 ]"
+kvmio context $UUID > /tmp/ctx1.out 2>&1
+sed 's/^/# /' /tmp/ctx1.out
+check "host: kvmio context shows the refused DMA in the domain's fault log, named after $bdf" \
+	"grep -A20 'domain fault log' /tmp/ctx1.out | grep -q ' not-present .* $bdf\$'"
+check "host: kvmio context shows the context's interrupt entry" \
+	"grep -A1 '^  interrupt entry' /tmp/ctx1.out | grep -q ' svt 1 sid '"
+check "kvmio context refuses an unknown UUID" \
+	"! kvmio context 00000000-0000-0000-0000-000000000000 2>/dev/null"
 check "kvmio remove the context" "kvmio remove $UUID"
 check "kvmio unbind gives the device back" "kvmio unbind $bdf && [ ! -e /sys/bus/pci/drivers/kvm_assign/$bdf ]"
 echo "1..$n"

@@ -55,6 +55,18 @@ static long domain_stat(const char *name)
 	return atol(buf);
 }
 
+/* A listing of the context's domain (mapping_list, fault_log) into @buf. */
+static int domain_listing(const char *name, char *buf, size_t len)
+{
+	char path[256], id[32];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/iommu_domain", UUID);
+	if (kt_read_str(path, id, sizeof(id)))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%ld/%s", atol(id), name);
+	return kt_read_str(path, buf, len);
+}
+
 static long stat_of(const char *name)
 {
 	char path[256], buf[64];
@@ -518,6 +530,20 @@ TEST_F(edu, dma_refused_unmapped_readonly_and_out_of_buffer)
 	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF + 0xfff, 0xffffffffffff0000ULL, 0), 0);
 	EXPECT_EQ(stat_of("dma_refused"), 6);
 
+	/* The refusals are in the domain's fault log as an administrator sees
+	 * it (kvmio context), named after the physical device. */
+	{
+		char log[4096], want[512];
+
+		ASSERT_OK(domain_listing("fault_log", log, sizeof(log)));
+		KT_LOG("fault_log:\n%s", log);
+		snprintf(want, sizeof(want), "not-present r- iova 0x7000000 addr 0x7000000 len 128 %s",
+			 self->bdf);
+		EXPECT_TRUE(strstr(log, want) != NULL);
+		snprintf(want, sizeof(want), "no-write -w iova 0x%llx", IOVA_RO);
+		EXPECT_TRUE(strstr(log, want) != NULL);
+	}
+
 	/* The device buffer still holds the known content. */
 	ASSERT_EQ(dma(self, EDU_BUF, IOVA_LOW + 0x1000, 0x80, 1), 0);
 	for (i = 0; i < 0x80; i++)
@@ -671,6 +697,109 @@ TEST_F(edu, bar_mmap_only_where_no_register_is_trapped)
 	p = m;
 	EXPECT_EQ(p[0], 0xffffffff);
 	munmap(m, 4096);
+}
+
+/*
+ * What `kvmio context` shows: the domain's mappings as VFIO made them, and
+ * the context's interrupt entry as MSI programmed it.
+ */
+TEST_F(edu, introspection_mappings_and_interrupt_entry)
+{
+	char buf[4096], want[128], path[256], table[32], entry[32];
+	char *line;
+	int found = 0;
+
+	/* The domain holds what DMA has needed so far, page by page, with the
+	 * permissions the container grants. */
+	ASSERT_OK(domain_listing("mapping_list", buf, sizeof(buf)));
+	EXPECT_STREQ(buf, "");
+	enable(self);
+	ASSERT_OK(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF, 0x80, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_RO, EDU_BUF, 0x80, 0), 0);
+	ASSERT_OK(domain_listing("mapping_list", buf, sizeof(buf)));
+	KT_LOG("mapping_list:\n%s", buf);
+	snprintf(want, sizeof(want), "0x%llx-0x%llx rw 1\n", IOVA_LOW, IOVA_LOW + 4095);
+	EXPECT_TRUE(strstr(buf, want) != NULL);
+	snprintf(want, sizeof(want), "0x%llx-0x%llx r- 1", IOVA_RO, IOVA_RO + 4095);
+	EXPECT_TRUE(strstr(buf, want) != NULL);
+
+	/* Unmapping removes the line. */
+	{
+		struct vfio_iommu_type1_dma_unmap unmap = {
+			.argsz = sizeof(unmap), .iova = IOVA_RO, .size = 4096,
+		};
+
+		ASSERT_OK(ioctl(self->container, VFIO_IOMMU_UNMAP_DMA, &unmap));
+		ASSERT_OK(domain_listing("mapping_list", buf, sizeof(buf)));
+		snprintf(want, sizeof(want), "0x%llx-", IOVA_RO);
+		EXPECT_TRUE(strstr(buf, want) == NULL);
+	}
+
+	ASSERT_OK(kt_read_str("/sys/bus/mdev/devices/" UUID "/kvm_assign/irq_table",
+			      table, sizeof(table)));
+	ASSERT_OK(kt_read_str("/sys/bus/mdev/devices/" UUID "/kvm_assign/irq_entry",
+			      entry, sizeof(entry)));
+	snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%s/entry_list", table);
+
+	/* With MSI set up (above) the entry is present and checks edu's
+	 * requester ID. */
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	KT_LOG("entry_list with MSI:\n%s", buf);
+	{
+		unsigned int bus, dev, fn;
+
+		ASSERT_EQ(sscanf(self->bdf, "%*x:%x:%x.%x", &bus, &dev, &fn), 3);
+		snprintf(want, sizeof(want), "%s P-- svt 1 sid 0x%04x ", entry,
+			 bus << 8 | dev << 3 | fn);
+		EXPECT_TRUE(strstr(buf, want) == buf);
+	}
+	/* Disabling MSI leaves the entry allocated but not present. */
+	ASSERT_OK(set_irq_none(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0));
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	KT_LOG("entry_list without MSI:\n%s", buf);
+	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		snprintf(want, sizeof(want), "%s --- ", entry);
+		if (!strncmp(line, want, strlen(want)))
+			found++;
+	}
+	EXPECT_EQ(found, 1);
+}
+
+/*
+ * Unbinding gives the device back with the config space it came with:
+ * kvm_assign's own changes (bus master cleared on release, MSI) undone.
+ */
+TEST(unbind_restores_config_space)
+{
+	char bdf[256], path[512];
+	uint16_t before, mid, after;
+	int fd;
+
+	if (kt_find_pci("0x1234", "0x11e8", bdf, sizeof(bdf)))
+		SKIP("no edu device (1234:11e8) in this VM");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDWR);
+	ASSERT_GE(fd, 0);
+	/* A distinctive starting state: memory decoding and bus master on. */
+	ASSERT_EQ(pread(fd, &before, 2, PCI_COMMAND), 2);
+	before |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	ASSERT_EQ(pwrite(fd, &before, 2, PCI_COMMAND), 2);
+
+	ASSERT_OK(bind_edu(bdf));
+	ASSERT_EQ(pread(fd, &mid, 2, PCI_COMMAND), 2);
+	EXPECT_TRUE(mid & PCI_COMMAND_MASTER);
+	unbind_edu(bdf);
+	ASSERT_EQ(pread(fd, &after, 2, PCI_COMMAND), 2);
+	KT_LOG("command register: before 0x%04x, bound 0x%04x, after 0x%04x", before, mid, after);
+	EXPECT_EQ(after, before);
+
+	/* It can be bound again, and released again. */
+	EXPECT_OK(bind_edu(bdf));
+	unbind_edu(bdf);
+	before &= ~PCI_COMMAND_MASTER;
+	ASSERT_EQ(pwrite(fd, &before, 2, PCI_COMMAND), 2);
+	close(fd);
 }
 
 TEST_F(edu, unload_refused_while_open)

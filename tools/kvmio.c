@@ -20,6 +20,7 @@
  * Exit status: 0 success, 1 failure (with a message on stderr), 2 usage.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,7 +315,7 @@ static int cmd_remove(const char *uuid)
 static const char *const ctx_stats[] = {
 	"dma_started", "dma_refused", "pages_pinned", "irqs_delivered",
 	"irqs_masked", "bar_reads", "bar_writes", "bar_refused",
-	"config_writes_dropped", "resets", "iommu_domain", "irq_entry",
+	"config_writes_dropped", "resets", "iommu_domain", "irq_table", "irq_entry",
 };
 
 /* The context's iommu_soft domain: /sys/kernel/iommu_soft/domains/<id>/ */
@@ -324,11 +325,103 @@ static const char *const domain_stats[] = {
 	"faults_beyond_width", "fault_overflow",
 };
 
+/* Print a multi-line sysfs listing, indented, or "(none)". */
+static void print_listing(const char *title, const char *path)
+{
+	char buf[8192], *line, *save = NULL;
+	int err;
+
+	err = read_sysfs(path, buf, sizeof(buf));
+	printf("  %s:\n", title);
+	if (err) {
+		printf("    (unreadable: %s)\n", strerror(-err));
+		return;
+	}
+	if (!buf[0]) {
+		printf("    (none)\n");
+		return;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		printf("    %s\n", line);
+}
+
+/*
+ * One context: its model, device and counters, its iommu_soft domain's
+ * counters; with @detail also the domain's mappings and fault log and the
+ * context's interrupt table entry and the table's fault log.
+ */
+static void print_context(const char *uuid, bool detail)
+{
+	char path[512], val[64], model[64], phys[64], dom[32], table[32], entry[32];
+	unsigned int i;
+
+#define CTX_ATTR(name) (snprintf(path, sizeof(path), \
+	"/sys/bus/mdev/devices/%s/kvm_assign/%s", uuid, (name)), path)
+	if (read_sysfs(CTX_ATTR("model"), model, sizeof(model)) < 0)
+		strcpy(model, "?");
+	if (read_sysfs(CTX_ATTR("physical_device"), phys, sizeof(phys)) < 0)
+		strcpy(phys, "?");
+	printf("context %s: model %s on %s\n", uuid, model, phys);
+	for (i = 0; i < sizeof(ctx_stats) / sizeof(ctx_stats[0]); i++) {
+		if (read_sysfs(CTX_ATTR(ctx_stats[i]), val, sizeof(val)) < 0)
+			strcpy(val, "?");
+		printf("  %-22s %s\n", ctx_stats[i], val);
+	}
+	if (!read_sysfs(CTX_ATTR("iommu_domain"), dom, sizeof(dom))) {
+		printf("  iommu_soft domain %s:\n", dom);
+		for (i = 0; i < sizeof(domain_stats) / sizeof(domain_stats[0]); i++) {
+			snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%s/%s",
+				 dom, domain_stats[i]);
+			if (read_sysfs(path, val, sizeof(val)) < 0)
+				strcpy(val, "?");
+			printf("    %-20s %s\n", domain_stats[i], val);
+		}
+		if (detail) {
+			snprintf(path, sizeof(path),
+				 "/sys/kernel/iommu_soft/domains/%s/mapping_list", dom);
+			print_listing("domain mappings (iova range, perm, pages)", path);
+			snprintf(path, sizeof(path),
+				 "/sys/kernel/iommu_soft/domains/%s/fault_log", dom);
+			print_listing("domain fault log (ns, reason, dir, ...)", path);
+		}
+	}
+	if (detail && !read_sysfs(CTX_ATTR("irq_table"), table, sizeof(table)) &&
+	    !read_sysfs(CTX_ATTR("irq_entry"), entry, sizeof(entry))) {
+		char buf[8192], *line, *save = NULL;
+		size_t n = strlen(entry);
+		int shown = 0;
+
+		/* The table is the device's; show this context's entry only. */
+		printf("  interrupt entry %s of irq_remap table%s:\n", entry, table);
+		snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%s/entry_list", table);
+		if (!read_sysfs(path, buf, sizeof(buf))) {
+			for (line = strtok_r(buf, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save)) {
+				if (!strncmp(line, entry, n) && line[n] == ' ') {
+					printf("    %s\n", line);
+					shown++;
+				}
+			}
+		}
+		if (!shown)
+			printf("    (not allocated)\n");
+		snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%s/fault_log", table);
+		print_listing("interrupt fault log of the device (ns, reason, ...)", path);
+	}
+#undef CTX_ATTR
+}
+
+static bool is_ka_context(const char *uuid)
+{
+	char path[512], model[64];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/model", uuid);
+	return !read_sysfs(path, model, sizeof(model));
+}
+
 static int cmd_contexts(void)
 {
-	char path[512], val[64], model[64], phys[64];
 	struct dirent *e;
-	unsigned int i;
 	int found = 0;
 	DIR *d;
 
@@ -338,44 +431,28 @@ static int cmd_contexts(void)
 		return 0;
 	}
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/model",
-			 e->d_name);
-		if (read_sysfs(path, model, sizeof(model)) < 0)
+		if (e->d_name[0] == '.' || !is_ka_context(e->d_name))
 			continue;	/* another vendor driver's mdev */
-		snprintf(path, sizeof(path),
-			 "/sys/bus/mdev/devices/%s/kvm_assign/physical_device", e->d_name);
-		if (read_sysfs(path, phys, sizeof(phys)) < 0)
-			strcpy(phys, "?");
-		printf("context %s: model %s on %s\n", e->d_name, model, phys);
-		for (i = 0; i < sizeof(ctx_stats) / sizeof(ctx_stats[0]); i++) {
-			snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/%s",
-				 e->d_name, ctx_stats[i]);
-			if (read_sysfs(path, val, sizeof(val)) < 0)
-				strcpy(val, "?");
-			printf("  %-22s %s\n", ctx_stats[i], val);
-		}
-		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/iommu_domain",
-			 e->d_name);
-		if (!read_sysfs(path, val, sizeof(val))) {
-			char dom[32];
-
-			snprintf(dom, sizeof(dom), "%s", val);
-			printf("  iommu_soft domain %s:\n", dom);
-			for (i = 0; i < sizeof(domain_stats) / sizeof(domain_stats[0]); i++) {
-				snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%s/%s",
-					 dom, domain_stats[i]);
-				if (read_sysfs(path, val, sizeof(val)) < 0)
-					strcpy(val, "?");
-				printf("    %-20s %s\n", domain_stats[i], val);
-			}
-		}
+		print_context(e->d_name, false);
 		found++;
 	}
 	closedir(d);
 	if (!found)
 		printf("no kvm_assign contexts\n");
+	return 0;
+}
+
+static int cmd_context(const char *uuid)
+{
+	if (strlen(uuid) != 36 || strchr(uuid, '/')) {
+		fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid);
+		return 2;
+	}
+	if (!is_ka_context(uuid)) {
+		fprintf(stderr, "kvmio: no kvm_assign context %s\n", uuid);
+		return 1;
+	}
+	print_context(uuid, true);
 	return 0;
 }
 
@@ -390,6 +467,8 @@ static void usage(FILE *f)
 		"  create BDF [UUID]     create an assignment context on a bound device\n"
 		"  remove UUID           remove a context\n"
 		"  contexts              kvm_assign contexts: model, device, statistics\n"
+		"  context UUID          one context in full: statistics, DMA mappings,\n"
+		"                        DMA fault log, interrupt entry, interrupt faults\n"
 		"  blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S]\n"
 		"            [--queues N] [--once] [--verbose]\n"
 		"                        vhost-user-blk server for QEMU; data path in /dev/vhost-blk\n"
@@ -406,6 +485,8 @@ int main(int argc, char **argv)
 		return cmd_status() ? 1 : 0;
 	if (!strcmp(argv[1], "contexts"))
 		return cmd_contexts() ? 1 : 0;
+	if (!strcmp(argv[1], "context") && argc == 3)
+		return cmd_context(argv[2]);
 	if (!strcmp(argv[1], "blk-serve"))
 		return cmd_blk_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "devices"))

@@ -88,6 +88,7 @@ struct irq_remap_table *irq_remap_table_create(u16 requester_id,
 					       unsigned int nr_entries);
 void irq_remap_table_destroy(struct irq_remap_table *t);
 u16 irq_remap_table_requester_id(const struct irq_remap_table *t);
+u32 irq_remap_table_id(const struct irq_remap_table *t);
 int irq_remap_table_set_coalesce(struct irq_remap_table *t, u32 interval_us);
 
 int irq_remap_entry_alloc(struct irq_remap_table *t, const void *owner,

@@ -50,9 +50,13 @@ if [ -n "$nic" ]; then
 	check "kvmio refuses a device without a model ($nic)" \
 		"[ $rc -ne 0 ] && grep -q 'no device model' /tmp/bind.out"
 fi
+check "kvmio create refuses a device not bound to kvm_assign" \
+	"kvmio create $bdf 2>&1 >/dev/null | grep -q 'not bound to kvm_assign (run: kvmio bind'"
 check "kvmio bind $bdf" "kvmio bind $bdf"
 check "kvmio create a context" "kvmio create $bdf $UUID | grep -q sysfsdev=/sys/bus/mdev/devices/$UUID"
 check "context created for $bdf" "[ -e /sys/bus/mdev/devices/$UUID ]"
+check "kvmio create refuses a second context on the device, saying why" \
+	"kvmio create $bdf 2>&1 >/dev/null | grep -q 'no free context on this device'"
 
 cat $L2/initrd $L2/suite.cpio > /tmp/l2-edu.cpio
 start=$(date +%s)

@@ -50,6 +50,16 @@ static int read_sysfs(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* A hint after an error writing sysfs, for the common cause. */
+static const char *hint(int err)
+{
+	if (err == -EACCES || err == -EPERM)
+		return " (this needs root: CAP_SYS_ADMIN and write access to sysfs)";
+	if (err == -EBUSY)
+		return " (the device or context is in use)";
+	return "";
+}
+
 static int cmd_status(void)
 {
 	char path[256], version[64], refcnt[32];
@@ -197,15 +207,16 @@ static int cmd_bind(const char *bdf)
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
 	err = write_sysfs(path, "kvm_assign");
 	if (err) {
-		fprintf(stderr, "kvmio: cannot set driver_override of %s: %s\n", bdf, strerror(-err));
+		fprintf(stderr, "kvmio: cannot set driver_override of %s: %s%s\n", bdf,
+			strerror(-err), hint(err));
 		return 1;
 	}
 	if (strcmp(drv, "-")) {
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
 		err = write_sysfs(path, bdf);
 		if (err) {
-			fprintf(stderr, "kvmio: cannot unbind %s from %s: %s\n", bdf, drv,
-				strerror(-err));
+			fprintf(stderr, "kvmio: cannot unbind %s from %s: %s%s\n", bdf, drv,
+				strerror(-err), hint(err));
 			return 1;
 		}
 	}
@@ -236,7 +247,7 @@ static int cmd_unbind(const char *bdf)
 	/* Blocks while a VMM holds one of its contexts; it is asked to let go. */
 	err = write_sysfs("/sys/bus/pci/drivers/kvm_assign/unbind", bdf);
 	if (err) {
-		fprintf(stderr, "kvmio: cannot unbind %s: %s\n", bdf, strerror(-err));
+		fprintf(stderr, "kvmio: cannot unbind %s: %s%s\n", bdf, strerror(-err), hint(err));
 		return 1;
 	}
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
@@ -280,7 +291,8 @@ static int cmd_create(const char *bdf, const char *uuid_arg)
 	err = write_sysfs(path, uuid);
 	if (err) {
 		fprintf(stderr, "kvmio: cannot create a context on %s: %s%s\n", bdf,
-			strerror(-err), err == -ENOSPC ? " (no free context on this device)" : "");
+			strerror(-err), err == -ENOSPC || err == -EUSERS ?
+			" (no free context on this device)" : hint(err));
 		return 1;
 	}
 	printf("%s\n", uuid);
@@ -305,7 +317,7 @@ static int cmd_remove(const char *uuid)
 	/* Blocks while a VMM holds it; it is asked to let go. */
 	err = write_sysfs(path, "1");
 	if (err) {
-		fprintf(stderr, "kvmio: cannot remove %s: %s\n", uuid, strerror(-err));
+		fprintf(stderr, "kvmio: cannot remove %s: %s%s\n", uuid, strerror(-err), hint(err));
 		return 1;
 	}
 	printf("context %s removed\n", uuid);

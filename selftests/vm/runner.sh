@@ -116,6 +116,29 @@ run_program() { # path relative to $TESTDIR
 	fi
 }
 
+# See selftests/helpers/kvm_hold.c: one KVM VM held for the whole run keeps
+# TCG's live-patching race away from second-level guests' start and exit.
+# Prints a TAP comment; sets KVM_HOLD to the holder's pid (empty: none).
+kvm_hold_start() {
+	KVM_HOLD=
+	grep -qw svm /proc/cpuinfo || return 0
+	modprobe kvm_amd 2>/dev/null && [ -c /dev/kvm ] || return 0
+	"$TESTDIR/helpers/kvm_hold" > /tmp/kvm_hold.out 2>&1 &
+	KVM_HOLD=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		grep -q holding /tmp/kvm_hold.out && break
+		sleep 0.2
+	done
+	echo "# $(cat /tmp/kvm_hold.out)"
+}
+
+kvm_hold_stop() {
+	[ -n "$KVM_HOLD" ] || return 0
+	kill "$KVM_HOLD" 2>/dev/null
+	wait "$KVM_HOLD" 2>/dev/null
+	KVM_HOLD=
+}
+
 runner_main() { # results device
 	local out=$1 m t tainted
 	exec 3>&1
@@ -124,6 +147,7 @@ runner_main() { # results device
 	echo "# kvmio test VM: kernel $KVER, $(grep -c ^processor /proc/cpuinfo) cpus, $(awk '/MemTotal/{print $2 / 1024 " MiB"}' /proc/meminfo)"
 	klog_check || echo "# boot log has splats (reported at the end)"
 	LOGPOS=0
+	kvm_hold_start
 
 	for m in $SUITE_MODULES; do
 		load_module "/lib/modules/$KVER/extra/$m.ko"
@@ -144,6 +168,7 @@ runner_main() { # results device
 		run_program "$t"
 	done
 
+	kvm_hold_stop
 	for m in $(echo $EXTRA | tr ' ' '\n' | sed '1!G;h;$!d'); do
 		unload_module "$m"
 	done

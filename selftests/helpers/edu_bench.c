@@ -3,6 +3,7 @@
  * edu_bench - what mediation costs, seen by a VFIO client of an edu device.
  *
  *   edu_bench --mdev UUID | --pci BDF [--rounds N] [--label NAME]
+ *             [--irq-name PATTERN]
  *
  * Opens the device through a type1 container as QEMU does (an mdev of
  * kvm_assign, or a function bound to vfio-pci behind a hardware IOMMU),
@@ -12,10 +13,14 @@
  *   reg_rd   one register read through the VFIO region (pread);
  *   reg_wr   one register write through the VFIO region (pwrite).
  * Prints one line: "BENCH <label> irq_rt_us=<median> irq_rt_p90_us=...
- * reg_rd_us=<median> reg_wr_us=<median> rounds=N".  Not a test: it asserts
+ * reg_rd_us=<median> reg_wr_us=<median> rounds=N cpu=C irq_cpu=I", where
+ * C is the CPU the client ran on and I the CPU that handled most of the
+ * device's interrupts during the round trips (the /proc/interrupts line
+ * containing PATTERN; -1 without --irq-name).  Not a test: it asserts
  * nothing about time.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
@@ -109,9 +114,43 @@ static uint32_t bar_read(unsigned int off)
 	return v;
 }
 
+#define MAX_CPUS 64
+
+/* Per-CPU counts of the /proc/interrupts line containing @pat; CPUs seen. */
+static int irq_counts(const char *pat, unsigned long long *cnt)
+{
+	char line[1024], *p, *end;
+	int ncpu = 0, n;
+	FILE *f;
+
+	memset(cnt, 0, MAX_CPUS * sizeof(*cnt));
+	f = fopen("/proc/interrupts", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!ncpu) {	/* header: CPU0 CPU1 ... */
+			for (p = line; (p = strstr(p, "CPU")); p += 3)
+				ncpu++;
+			continue;
+		}
+		if (!strstr(line, pat))
+			continue;
+		p = strchr(line, ':');
+		for (n = 0; p && n < ncpu && n < MAX_CPUS; n++) {
+			cnt[n] = strtoull(p + 1, &end, 10);
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return ncpu < MAX_CPUS ? ncpu : MAX_CPUS;
+}
+
 int main(int argc, char **argv)
 {
-	const char *mdev = NULL, *pci = NULL, *label = "edu";
+	const char *mdev = NULL, *pci = NULL, *label = "edu", *irq_name = NULL;
+	unsigned long long c0[MAX_CPUS], c1[MAX_CPUS], best = 0;
+	int ncpu = 0, irq_cpu = -1;
 	char b[sizeof(struct vfio_irq_set) + sizeof(int)];
 	struct vfio_irq_set *set = (void *)b;
 	char link[300];
@@ -129,8 +168,10 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--label") && i + 1 < argc)
 			label = argv[++i];
+		else if (!strcmp(argv[i], "--irq-name") && i + 1 < argc)
+			irq_name = argv[++i];
 		else {
-			fprintf(stderr, "usage: edu_bench --mdev UUID | --pci BDF [--rounds N] [--label L]\n");
+			fprintf(stderr, "usage: edu_bench --mdev UUID | --pci BDF [--rounds N] [--label L] [--irq-name PATTERN]\n");
 			return 2;
 		}
 	}
@@ -162,6 +203,8 @@ int main(int argc, char **argv)
 	rt = calloc(rounds, sizeof(*rt));
 	rd = calloc(rounds, sizeof(*rd));
 	wr = calloc(rounds, sizeof(*wr));
+	if (irq_name)
+		irq_counts(irq_name, c0);
 	for (i = 0; i < rounds + 50; i++) {	/* 50 rounds of warm-up */
 		struct pollfd p = { .fd = efd, .events = POLLIN };
 
@@ -177,6 +220,14 @@ int main(int argc, char **argv)
 		if (i >= 50)
 			rt[i - 50] = now_us() - t0;
 	}
+	if (irq_name)
+		ncpu = irq_counts(irq_name, c1);
+	for (i = 0; i < ncpu; i++) {
+		if (c1[i] - c0[i] > best) {
+			best = c1[i] - c0[i];
+			irq_cpu = i;
+		}
+	}
 	for (i = 0; i < rounds; i++) {
 		t0 = now_us();
 		bar_read(0x04);
@@ -185,8 +236,8 @@ int main(int argc, char **argv)
 		bar_write(0x04, i);
 		wr[i] = now_us() - t0;
 	}
-	printf("BENCH %s irq_rt_us=%.1f irq_rt_p90_us=%.1f reg_rd_us=%.2f reg_wr_us=%.2f rounds=%d\n",
+	printf("BENCH %s irq_rt_us=%.1f irq_rt_p90_us=%.1f reg_rd_us=%.2f reg_wr_us=%.2f rounds=%d cpu=%d irq_cpu=%d\n",
 	       label, pct(rt, rounds, 0.5), pct(rt, rounds, 0.9), pct(rd, rounds, 0.5),
-	       pct(wr, rounds, 0.5), rounds);
+	       pct(wr, rounds, 0.5), rounds, sched_getcpu(), irq_cpu);
 	return 0;
 }

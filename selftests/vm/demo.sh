@@ -49,7 +49,7 @@ echo "   disk is a brd device served by /dev/vhost-blk; the guest makes ext4,"
 echo "   writes files and runs fstrim; the host checks fsck and checksums;"
 echo "   a second boot reads the files back."
 t0=$(date +%s)
-/usr/share/kvmio/tests/helpers/vhost_blk_guest_mq.sh > /tmp/blk.out 2>&1
+/usr/share/kvmio/tests/vhost_blk_guest_test.sh > /tmp/blk.out 2>&1
 rc=$?
 grep -E "^(ok|not ok)|^# (KVMIO-L2: (vda|fstrim|blk)|KVMIO-L2-CHECK|serve: kvmio blk-serve: (serving|QEMU)|/dev/ram0)" /tmp/blk.out |
 	sed 's/^# //; s/^/   /'

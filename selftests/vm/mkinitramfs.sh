@@ -10,7 +10,8 @@
 #          Debian modules the tests need (decompressed, with modules.dep),
 #          and everything for second-level guests: a stock
 #          qemu-system-x86_64 with its libraries and firmware, the same
-#          Debian kernel and a tiny initramfs for it.
+#          Debian kernel and a tiny initramfs for it; fio with its
+#          libraries for the benchmarks' native rates.
 #   suite  rebuilt every time: /init, the runner, the suite's modules, the
 #          test-only modules, the tool and the tests.
 
@@ -106,6 +107,8 @@ build_base() { # OUTPUT
 	copy_elf /sbin/e2fsck "$r"
 	copy_elf /usr/bin/qemu-storage-daemon "$r"
 	copy_elf /sbin/mke2fs "$r"
+	# fio for the native rate of the block benchmarks' backends.
+	copy_elf /usr/bin/fio "$r"
 	mkdir -p "$r/usr/share/seabios" "$r/usr/share/qemu"
 	cp -L /usr/share/seabios/*.bin "$r/usr/share/seabios/"
 	cp -rL /usr/share/qemu/. "$r/usr/share/qemu/"

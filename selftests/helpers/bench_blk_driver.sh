@@ -1,0 +1,63 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench_blk_driver.sh - the userspace-driver half of make bench-blk inside
+# the test VM (not a test; the runner has loaded the suite modules).
+#
+# No guest: vblk_bench plays the guest on one split ring and pushes 4 KiB
+# random reads and writes at QD 1 and 32 (5 s each) through
+#   vhost    /dev/vhost-blk
+#   uring    vblk_bench's own userspace device (io_uring, same ring work)
+# and fio runs natively on the backend (libaio).  Backends: a 256 MiB brd
+# device and a 256 MiB file in /tmp (tmpfs: O_DIRECT only where the kernel
+# supports it there, otherwise every path is buffered and the backend is
+# named "file-buffered").  Each target first passes a --verify round.
+# Prints "BENCH driver <target> <backend> <rw> qd=<n> iops=<x>" lines.
+HERE=$(cd "$(dirname "$0")" && pwd)
+VB=$HERE/vblk_bench
+SECS=${BENCH_SECS:-5}
+FILE=/tmp/bench-blk-driver.img
+rc=0
+
+modprobe brd rd_nr=1 rd_size=262144 || exit 1
+# Write every block once so that no path reads unallocated pages.
+dd if=/dev/zero of=/dev/ram0 bs=1M count=256 2>/dev/null
+dd if=/dev/zero of=$FILE bs=1M count=256 2>/dev/null
+
+native() { # path name rw qd direct
+	iops=$(fio --name=n --filename="$1" --direct="$5" --ioengine=libaio \
+		--rw=rand"$3" --bs=4k --iodepth="$4" --runtime="$SECS" \
+		--time_based --output-format=terse 2>/dev/null |
+		awk -F';' -v rw="$3" '{ print (rw == "read" ? $8 : $49) }')
+	echo "BENCH driver native $2 $3 qd=$4 iops=${iops:-0}"
+}
+
+for path in /dev/ram0 $FILE; do
+	if [ "$path" = /dev/ram0 ]; then
+		name=brd
+	else
+		name=file
+	fi
+	if [ "$($VB --probe $path)" = direct ]; then
+		direct=1 mode=on
+	else
+		direct=0 mode=off name=$name-buffered
+	fi
+	for t in vhost uring; do
+		$VB --target $t --backend $path --name $name --direct $mode \
+			--event-idx --verify || rc=1
+	done
+	for rw in read write; do
+		for qd in 1 32; do
+			native $path $name $rw $qd $direct
+			for t in uring vhost; do
+				$VB --target $t --backend $path --name $name \
+					--direct $mode --event-idx --rw $rw \
+					--qd $qd --seconds "$SECS" || rc=1
+			done
+		done
+	done
+done
+rm -f $FILE
+rmmod brd
+exit $rc

@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vhost_blk backends: a regular file or a block device, accessed
- * synchronously by the worker with vfs_iter_read()/vfs_iter_write() on the
- * guest's buffers (owner addresses; the worker runs in the owner's mm).  A
- * file opened with O_DIRECT is read and written with direct I/O; FLUSH is
- * vfs_fsync(); DISCARD and WRITE_ZEROES go through vfs_fallocate(), which
- * keeps a block device's page cache coherent.
+ * vhost_blk backends: a regular file or a block device, read and written on
+ * the guest's buffers (owner addresses; the worker runs in the owner's mm).
+ *
+ * - Opened with O_DIRECT: IN and OUT are asynchronous direct I/O through a
+ *   kiocb with ki_complete (as fs/aio.c does): ->read_iter/->write_iter
+ *   pin the guest pages and return -EIOCBQUEUED; the completion, possibly
+ *   in irq context, hands the request back to the ring (req.c).  A request
+ *   whose buffers are not aligned to the backend's logical block size, or
+ *   that the file system refuses with -EINVAL, is redone synchronously with
+ *   IOCB_DIRECT cleared (buffered), and counted as a fallback.
+ * - Otherwise: synchronous vfs_iter_read()/vfs_iter_write() through the
+ *   page cache, coherent with other buffered users of the file or device.
+ *
+ * FLUSH is vfs_fsync(); DISCARD and WRITE_ZEROES go through
+ * vfs_fallocate(), which keeps a block device's page cache coherent.
  */
 #include <linux/falloc.h>
 #include <linux/blkdev.h>
@@ -43,6 +52,10 @@ int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out)
 	be->blk_size = SECTOR_SIZE;
 	if (S_ISBLK(inode->i_mode))
 		be->blk_size = bdev_logical_block_size(I_BDEV(inode));
+	be->direct = file->f_flags & O_DIRECT;
+	be->dio_align = be->blk_size;
+	if (S_ISREG(inode->i_mode) && inode->i_sb->s_bdev)
+		be->dio_align = bdev_logical_block_size(inode->i_sb->s_bdev);
 	ret = -EINVAL;
 	if (!be->capacity)
 		goto err_free;
@@ -81,6 +94,157 @@ ssize_t vblk_backend_rw(struct vblk_backend *be, struct iov_iter *iter,
 		total += ret;
 	}
 	return total;
+}
+
+/* Synchronous and buffered (IOCB_DIRECT cleared) transfer of all of @iter. */
+static ssize_t vblk_backend_rw_buffered(struct vblk_backend *be,
+					struct iov_iter *iter, u64 pos,
+					bool write)
+{
+	struct file *file = be->file;
+	ssize_t total = 0, ret;
+	struct kiocb kiocb;
+
+	while (iov_iter_count(iter)) {
+		init_sync_kiocb(&kiocb, file);
+		kiocb.ki_flags &= ~IOCB_DIRECT;
+		kiocb.ki_pos = pos + total;
+		if (write) {
+			kiocb.ki_flags |= IOCB_WRITE;
+			file_start_write(file);
+			ret = file->f_op->write_iter(&kiocb, iter);
+			file_end_write(file);
+		} else {
+			ret = file->f_op->read_iter(&kiocb, iter);
+		}
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return -EIO;
+		total += ret;
+	}
+	return total;
+}
+
+/* Every piece of @iov from byte @skip on, @count bytes, meets @mask. */
+static bool vblk_iov_aligned(const struct iovec *iov, unsigned int nr,
+			     size_t skip, size_t count, unsigned long mask)
+{
+	unsigned int i;
+
+	if (count & mask)
+		return false;
+	for (i = 0; i < nr && count; i++) {
+		unsigned long base = (unsigned long)iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		base += skip;
+		len = min(len - skip, count);
+		skip = 0;
+		if ((base | len) & mask)
+			return false;
+		count -= len;
+	}
+	return true;
+}
+
+/* ki_complete: any context, irq included. */
+static void vblk_backend_complete(struct kiocb *iocb, long ret)
+{
+	struct vblk_req *req = container_of(iocb, struct vblk_req, iocb);
+
+	if (req->write && S_ISREG(file_inode(iocb->ki_filp)->i_mode))
+		kiocb_end_write(iocb);
+	req->ret = ret;
+	vblk_req_complete(req);
+}
+
+/**
+ * vblk_backend_submit() - start the data transfer of an IN or OUT request
+ * @req: the request; req->iter holds the guest's buffers, req->len bytes
+ * @pos: byte offset on the backend
+ *
+ * Called under the ring's mutex.
+ *
+ * Return: true when the transfer went asynchronous (req->ret is set by its
+ * completion, which calls vblk_req_complete()), false when it is done and
+ * req->ret is set.
+ */
+bool vblk_backend_submit(struct vblk_req *req, u64 pos)
+{
+	struct vblk_vq *vq = req->vq;
+	struct vblk_backend *be = vq->be;
+	struct file *file = be->file;
+	struct kiocb *iocb = &req->iocb;
+	struct iov_iter saved;
+	const struct iovec *iov;
+	unsigned int nr;
+	size_t skip;
+	ssize_t ret;
+
+	lockdep_assert_held(&vq->mutex);
+	if (!be->direct) {
+		req->ret = vblk_backend_rw(be, &req->iter, pos, req->write);
+		return false;
+	}
+	/* the data: after the header, or the writable part */
+	iov = req->write ? req->iov : req->iov + req->nr_rd;
+	nr = req->write ? req->nr_rd : req->nr_wr;
+	skip = req->write ? req->rd_len - req->len : 0;
+	if (!vblk_iov_aligned(iov, nr, skip, req->len, be->dio_align - 1))
+		goto fallback;
+
+	init_sync_kiocb(iocb, file);
+	iocb->ki_pos = pos;
+	iocb->ki_complete = vblk_backend_complete;
+	saved = req->iter;
+	vq->nr_inflight++;
+	if (req->write) {
+		iocb->ki_flags |= IOCB_WRITE;
+		/* freeze protection handed to the completion, as fs/aio.c */
+		if (S_ISREG(file_inode(file)->i_mode))
+			kiocb_start_write(iocb);
+		ret = file->f_op->write_iter(iocb, &req->iter);
+	} else {
+		ret = file->f_op->read_iter(iocb, &req->iter);
+	}
+	if (ret == -EIOCBQUEUED) {
+		vblk_count(vq->dev, req_async);
+		return true;
+	}
+	/* finished inline: ki_complete is not called */
+	vq->nr_inflight--;
+	if (req->write && S_ISREG(file_inode(file)->i_mode))
+		kiocb_end_write(iocb);
+	if (ret == req->len) {
+		req->ret = ret;
+		return false;
+	}
+	req->iter = saved;
+	if (ret > 0) {
+		/* a short transfer: the rest synchronously */
+		iov_iter_advance(&req->iter, ret);
+		pos += ret;
+	} else if (ret != -EINVAL) {
+		req->ret = ret;
+		return false;
+	} else {
+		ret = 0;
+	}
+	vblk_count(vq->dev, sync_fallbacks);
+	req->ret = vblk_backend_rw_buffered(be, &req->iter, pos, req->write);
+	if (req->ret >= 0)
+		req->ret += ret;
+	return false;
+
+fallback:
+	vblk_count(vq->dev, sync_fallbacks);
+	req->ret = vblk_backend_rw_buffered(be, &req->iter, pos, req->write);
+	return false;
 }
 
 int vblk_backend_flush(struct vblk_backend *be)

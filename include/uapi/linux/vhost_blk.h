@@ -132,7 +132,9 @@ struct vhost_blk_config {
  * /sys/kernel/vhost_blk/<pid>-<n>/;
  * Documentation/vhost_blk.rst describes each).  The caller sets @argsz;
  * the kernel fills at most @argsz bytes of the structure, so older callers
- * keep working when counters are appended.  @flags must be 0.
+ * keep working when counters are appended (req_async and the fields after
+ * it were appended that way).  @argsz is set to the size filled.  @flags
+ * must be 0.
  *
  * Return: 0 on success, -1 and errno: EFAULT, EINVAL (@argsz smaller than
  * the first two fields, nonzero @flags).
@@ -159,6 +161,11 @@ struct vhost_blk_stats {
 	__u64 interrupts_suppressed; /* completions the guest did not want signalled */
 	__u64 req_discard;	/* VIRTIO_BLK_T_DISCARD */
 	__u64 req_write_zeroes;	/* VIRTIO_BLK_T_WRITE_ZEROES */
+	/* appended: older callers with a smaller @argsz do not get these */
+	__u64 req_async;	/* IN/OUT submitted as asynchronous direct I/O */
+	__u64 sync_fallbacks;	/* IN/OUT on an O_DIRECT backend redone buffered */
+	__u64 poll_hits;	/* busy polls that found work */
+	__u64 poll_misses;	/* busy polls that ran out of budget */
 };
 
 #define VHOST_BLK_GET_STATS	_IOWR(VHOST_VIRTIO, 0xF3, struct vhost_blk_stats)

@@ -3,13 +3,23 @@
  * vhost_blk backends: a regular file or a block device, read and written on
  * the guest's buffers (owner addresses; the worker runs in the owner's mm).
  *
- * - Opened with O_DIRECT: IN and OUT are asynchronous direct I/O through a
- *   kiocb with ki_complete (as fs/aio.c does): ->read_iter/->write_iter
- *   pin the guest pages and return -EIOCBQUEUED; the completion, possibly
- *   in irq context, hands the request back to the ring (req.c).  A request
- *   whose buffers are not aligned to the backend's logical block size, or
- *   that the file system refuses with -EINVAL, is redone synchronously with
- *   IOCB_DIRECT cleared (buffered), and counted as a fallback.
+ * - A block device opened with O_DIRECT: IN and OUT become bios of our
+ *   own.  The guest's pages are pinned (pin_user_pages_fast(), FOLL_WRITE
+ *   for reads into the guest), added to bios allocated on the device and
+ *   submitted under the worker's block plug.  The last bio's end_io
+ *   (irq context) records the status and hands the request back to the
+ *   ring (req.c); the pages are unpinned, dirtied for reads, when the ring
+ *   reaps the request (process context: dirtying a page may sleep).
+ *   Requests of more than VBLK_BIO_MAX_PAGES pages use the kiocb path.
+ * - A regular file opened with O_DIRECT: asynchronous direct I/O through a
+ *   kiocb with ki_complete (as fs/aio.c does, with the same freeze
+ *   protection handed from submission to completion): ->read_iter and
+ *   ->write_iter pin the guest pages and return -EIOCBQUEUED; the
+ *   completion, possibly in irq context, hands the request back.
+ * - On both, a request whose buffers are not aligned to the backend's
+ *   logical block size (address or length), or that the file system
+ *   refuses with -EINVAL, is redone synchronously with IOCB_DIRECT cleared
+ *   (buffered), and counted as a fallback.
  * - Otherwise: synchronous vfs_iter_read()/vfs_iter_write() through the
  *   page cache, coherent with other buffered users of the file or device.
  *
@@ -20,6 +30,8 @@
 #include <linux/blkdev.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 
 #include "vhost_blk_priv.h"
@@ -126,14 +138,50 @@ static ssize_t vblk_backend_rw_buffered(struct vblk_backend *be,
 	return total;
 }
 
-/* Every piece of @iov from byte @skip on, @count bytes, meets @mask. */
-static bool vblk_iov_aligned(const struct iovec *iov, unsigned int nr,
-			     size_t skip, size_t count, unsigned long mask)
+/* Unpin the pages of a request's bios (process context: may sleep). */
+void vblk_backend_unpin(struct vblk_req *req)
+{
+	if (!req->pages)
+		return;
+	/* a read wrote into the guest's pages */
+	unpin_user_pages_dirty_lock(req->pages, req->nr_pages, !req->write);
+	kvfree(req->pages);
+	req->pages = NULL;
+	req->nr_pages = 0;
+}
+
+/* Drop one reference of a request's bios; the last one completes it. */
+static void vblk_bio_put_req(struct vblk_req *req)
+{
+	if (!atomic_dec_and_test(&req->bios))
+		return;
+	req->ret = req->bio_err ? req->bio_err : req->len;
+	vblk_req_complete(req);
+}
+
+/* bio end_io: irq context. */
+static void vblk_bio_end_io(struct bio *bio)
+{
+	struct vblk_req *req = bio->bi_private;
+
+	if (bio->bi_status)
+		cmpxchg(&req->bio_err, 0, blk_status_to_errno(bio->bi_status));
+	bio_put(bio);
+	vblk_bio_put_req(req);
+}
+
+/*
+ * Walk the data: @nr iovecs from byte @skip on, @count bytes; calls @fn for
+ * each piece (stops at its first nonzero return).
+ */
+static int vblk_iov_for_each(const struct iovec *iov, unsigned int nr,
+			     size_t skip, size_t count,
+			     int (*fn)(void *arg, unsigned long base, size_t len),
+			     void *arg)
 {
 	unsigned int i;
+	int ret;
 
-	if (count & mask)
-		return false;
 	for (i = 0; i < nr && count; i++) {
 		unsigned long base = (unsigned long)iov[i].iov_base;
 		size_t len = iov[i].iov_len;
@@ -145,11 +193,152 @@ static bool vblk_iov_aligned(const struct iovec *iov, unsigned int nr,
 		base += skip;
 		len = min(len - skip, count);
 		skip = 0;
-		if ((base | len) & mask)
-			return false;
 		count -= len;
+		ret = fn(arg, base, len);
+		if (ret)
+			return ret;
 	}
-	return true;
+	return 0;
+}
+
+static int vblk_check_align(void *arg, unsigned long base, size_t len)
+{
+	const unsigned long *mask = arg;
+
+	return (base | len) & *mask ? -EINVAL : 0;
+}
+
+static int vblk_count_pages(void *arg, unsigned long base, size_t len)
+{
+	unsigned long *n = arg;
+
+	*n += DIV_ROUND_UP(offset_in_page(base) + len, PAGE_SIZE);
+	return *n > VBLK_BIO_MAX_PAGES ? -E2BIG : 0;
+}
+
+static int vblk_pin_piece(void *arg, unsigned long base, size_t len)
+{
+	struct vblk_req *req = arg;
+	int n = DIV_ROUND_UP(offset_in_page(base) + len, PAGE_SIZE);
+	int ret;
+
+	ret = pin_user_pages_fast(base & PAGE_MASK, n,
+				  req->write ? 0 : FOLL_WRITE,
+				  req->pages + req->nr_pages);
+	if (ret > 0)
+		req->nr_pages += ret;
+	return ret == n ? 0 : -EFAULT;
+}
+
+/* Building the bios of one request. */
+struct vblk_bio_ctx {
+	struct vblk_req *req;
+	struct block_device *bdev;
+	struct bio *bio;
+	blk_opf_t opf;
+	u64 pos;			/* bytes, where the next byte goes */
+	unsigned int page;		/* next page of req->pages */
+};
+
+static void vblk_bio_submit(struct vblk_bio_ctx *c)
+{
+	atomic_inc(&c->req->bios);
+	submit_bio(c->bio);
+	c->bio = NULL;
+}
+
+static int vblk_bio_piece(void *arg, unsigned long base, size_t len)
+{
+	struct vblk_bio_ctx *c = arg;
+	struct vblk_req *req = c->req;
+	unsigned int off = offset_in_page(base);
+
+	while (len) {
+		unsigned int chunk = min_t(size_t, len, PAGE_SIZE - off);
+
+		if (!c->bio) {
+			c->bio = bio_alloc(c->bdev,
+					   min_t(unsigned int, BIO_MAX_VECS,
+						 req->nr_pages - c->page),
+					   c->opf, GFP_KERNEL);
+			c->bio->bi_iter.bi_sector = c->pos >> SECTOR_SHIFT;
+			c->bio->bi_end_io = vblk_bio_end_io;
+			c->bio->bi_private = req;
+		}
+		if (bio_add_page(c->bio, req->pages[c->page], chunk, off) !=
+		    chunk) {
+			/* full: send it, the page goes to the next one */
+			vblk_bio_submit(c);
+			continue;
+		}
+		c->pos += chunk;
+		len -= chunk;
+		off = 0;
+		c->page++;
+	}
+	return 0;
+}
+
+/*
+ * Send an aligned IN or OUT to a block device as bios of our own.
+ * Return: 1 submitted (asynchronous), 0 done with req->ret set, -E2BIG,
+ * -ENOMEM or -EBUSY when the caller should use the kiocb path instead.
+ */
+static int vblk_backend_bios(struct vblk_req *req, u64 pos,
+			     const struct iovec *iov, unsigned int nr,
+			     size_t skip)
+{
+	struct vblk_vq *vq = req->vq;
+	struct vblk_bio_ctx c = {
+		.req = req,
+		.bdev = I_BDEV(vq->be->file->f_mapping->host),
+		.opf = req->write ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE :
+				    REQ_OP_READ,
+		.pos = pos,
+	};
+	struct address_space *mapping = vq->be->file->f_mapping;
+	loff_t end = pos + req->len - 1;
+	unsigned long n = 0;
+	int ret;
+
+	ret = vblk_iov_for_each(iov, nr, skip, req->len, vblk_count_pages, &n);
+	if (ret)
+		return ret;
+	/*
+	 * Coherent with the page cache (buffered fallbacks, other users) as
+	 * the kernel's own direct I/O is: write back dirty pages first, and
+	 * drop the cached pages a write makes stale.
+	 */
+	if (!mapping_empty(mapping)) {
+		ret = filemap_write_and_wait_range(mapping, pos, end);
+		if (ret) {
+			req->ret = ret;
+			return 0;
+		}
+		if (req->write &&
+		    invalidate_inode_pages2_range(mapping, pos >> PAGE_SHIFT,
+						  end >> PAGE_SHIFT))
+			return -EBUSY;	/* the kiocb path copes with it */
+	}
+	req->pages = kvmalloc_array(n, sizeof(*req->pages), GFP_KERNEL_ACCOUNT);
+	if (!req->pages)
+		return -ENOMEM;
+	req->nr_pages = 0;
+	/* the guest's memory: the worker runs in the owner's mm */
+	if (vblk_iov_for_each(iov, nr, skip, req->len, vblk_pin_piece, req)) {
+		req->ret = -EFAULT;	/* unpinned when the request is freed */
+		return 0;
+	}
+	atomic_set(&req->bios, 1);
+	req->bio_err = 0;
+	vq->nr_inflight++;
+	vblk_iov_for_each(iov, nr, skip, req->len, vblk_bio_piece, &c);
+	if (c.bio)
+		vblk_bio_submit(&c);
+	vblk_count(vq->dev, req_async);
+	/* may complete it at once: req is not touched afterwards */
+	vblk_bio_put_req(req);
+	return 1;
 }
 
 /* ki_complete: any context, irq included. */
@@ -182,6 +371,7 @@ bool vblk_backend_submit(struct vblk_req *req, u64 pos)
 	struct kiocb *iocb = &req->iocb;
 	struct iov_iter saved;
 	const struct iovec *iov;
+	unsigned long mask;
 	unsigned int nr;
 	size_t skip;
 	ssize_t ret;
@@ -195,8 +385,15 @@ bool vblk_backend_submit(struct vblk_req *req, u64 pos)
 	iov = req->write ? req->iov : req->iov + req->nr_rd;
 	nr = req->write ? req->nr_rd : req->nr_wr;
 	skip = req->write ? req->rd_len - req->len : 0;
-	if (!vblk_iov_aligned(iov, nr, skip, req->len, be->dio_align - 1))
+	mask = be->dio_align - 1;
+	if ((req->len & mask) ||
+	    vblk_iov_for_each(iov, nr, skip, req->len, vblk_check_align, &mask))
 		goto fallback;
+	if (S_ISBLK(file_inode(file)->i_mode)) {
+		ret = vblk_backend_bios(req, pos, iov, nr, skip);
+		if (ret >= 0)
+			return ret == 1;
+	}
 
 	init_sync_kiocb(iocb, file);
 	iocb->ki_pos = pos;

@@ -145,6 +145,8 @@ struct vblk_req *vblk_req_copy(const struct vblk_req *walked)
 		return NULL;
 	*req = *walked;
 	INIT_LIST_HEAD(&req->node);
+	req->pages = NULL;
+	req->nr_pages = 0;
 	req->iov = (struct iovec *)(req + 1);
 	req->wlog = (struct vblk_wrange *)(req->iov + nr_iov);
 	memcpy(req->iov, walked->iov, nr_iov * sizeof(struct iovec));
@@ -156,6 +158,7 @@ struct vblk_req *vblk_req_copy(const struct vblk_req *walked)
 
 void vblk_req_free(struct vblk_req *req)
 {
+	vblk_backend_unpin(req);
 	atomic64_dec(&req->vq->dev->stats.inflight);
 	kfree(req);
 }

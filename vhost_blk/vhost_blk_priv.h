@@ -47,6 +47,8 @@
 #define VBLK_NUM_QUEUES		VHOST_BLK_NUM_QUEUES
 #define VBLK_MAX_REGIONS	64
 #define VBLK_MAX_RING		32768
+/* largest IN/OUT sent as our own bios (pages); larger ones use a kiocb */
+#define VBLK_BIO_MAX_PAGES	1024
 /* iovecs per request: data segments, header, status, region splits */
 #define VBLK_MAX_IOV		(VHOST_BLK_SEG_MAX + 64)
 /* requests a ring's worker handles in a row before it yields (knob) */
@@ -281,6 +283,11 @@ struct vblk_req {
 	u32 written;			/* other types: bytes for the used ring */
 	u64 len;			/* IN/OUT: bytes to transfer */
 	long ret;			/* IN/OUT: bytes transferred or -errno */
+	/* block device, O_DIRECT: our own bios on pinned guest pages */
+	struct page **pages;		/* pinned, unpinned when freed */
+	unsigned int nr_pages;
+	atomic_t bios;			/* bios in flight, plus one */
+	int bio_err;			/* first bio error, -errno */
 	struct iovec *iov;		/* nr_rd + nr_wr entries */
 	struct vblk_wrange *wlog;	/* writable ranges, for the log */
 };
@@ -297,6 +304,7 @@ void vblk_backend_put(struct vblk_backend *be);
 ssize_t vblk_backend_rw(struct vblk_backend *be, struct iov_iter *iter,
 			u64 pos, bool write);
 bool vblk_backend_submit(struct vblk_req *req, u64 pos);
+void vblk_backend_unpin(struct vblk_req *req);
 int vblk_backend_flush(struct vblk_backend *be);
 int vblk_backend_discard(struct vblk_backend *be, u64 pos, u64 len);
 int vblk_backend_write_zeroes(struct vblk_backend *be, u64 pos, u64 len,

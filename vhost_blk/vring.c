@@ -717,7 +717,7 @@ static int vblk_packed_avail(struct vblk_vq *vq, bool *avail)
 }
 
 /* Take and start the available requests of a packed ring. */
-static unsigned int vblk_vq_submit_packed(struct vblk_vq *vq,
+static void vblk_vq_submit_packed(struct vblk_vq *vq,
 					  const char **why)
 {
 	struct vblk_dev *dev = vq->dev;
@@ -761,7 +761,6 @@ static unsigned int vblk_vq_submit_packed(struct vblk_vq *vq,
 		vblk_req_start(req);
 		done++;
 	}
-	return done;
 }
 
 static int vblk_read_avail_idx(struct vblk_vq *vq, u16 *idx)
@@ -775,7 +774,7 @@ static int vblk_read_avail_idx(struct vblk_vq *vq, u16 *idx)
 }
 
 /* Take and start the available requests of a split ring. */
-static unsigned int vblk_vq_submit_split(struct vblk_vq *vq, const char **why)
+static void vblk_vq_submit_split(struct vblk_vq *vq, const char **why)
 {
 	struct vblk_dev *dev = vq->dev;
 	unsigned int done = 0;
@@ -822,7 +821,6 @@ static unsigned int vblk_vq_submit_split(struct vblk_vq *vq, const char **why)
 		vblk_req_start(req);
 		done++;
 	}
-	return done;
 }
 
 /* Is a request available (split: avail->idx moved; packed: next desc)? */
@@ -913,9 +911,8 @@ static void vblk_vq_rearm(struct vblk_vq *vq, const char **why)
 {
 	bool avail;
 
-	if (!vq->packed && !vq->event_idx && !vq->poll_notify_off)
-		return;
-	if (vq->packed && !vq->poll_notify_off)
+	/* only EVENT_IDX's avail_event moves with every pass */
+	if (*why || (!vq->poll_notify_off && (vq->packed || !vq->event_idx)))
 		return;
 	if (vblk_vq_notify(vq, true)) {
 		*why = "used ring unwritable";
@@ -937,17 +934,18 @@ static void vblk_vq_rearm(struct vblk_vq *vq, const char **why)
  *
  * Reaps completed requests, takes and starts up to max_batch new ones
  * (then queues the ring again to yield the CPU), publishes the finished
- * ones, and polls or re-enables kicks when the ring ran empty.
+ * ones; when the ring ran empty, polls it for the budget or re-enables
+ * kicks.
  */
 void vblk_vq_process(struct vblk_vq *vq)
 {
+	unsigned int budget = READ_ONCE(vq->dev->poll_budget_us);
 	const char *why = NULL;
-	unsigned int taken = 0, budget;
 	struct blk_plug plug;
-	bool reaped, idle;
+	bool empty = false;
 
 	mutex_lock(&vq->mutex);
-	reaped = vblk_vq_reap(vq);
+	vblk_vq_reap(vq);
 	if (!vblk_vq_ready(vq))
 		goto publish;
 	if (vq->need_init && vblk_vq_init_access(vq)) {
@@ -956,22 +954,20 @@ void vblk_vq_process(struct vblk_vq *vq)
 	}
 	blk_start_plug(&plug);
 	if (vq->packed)
-		taken = vblk_vq_submit_packed(vq, &why);
+		vblk_vq_submit_packed(vq, &why);
 	else
-		taken = vblk_vq_submit_split(vq, &why);
+		vblk_vq_submit_split(vq, &why);
 	blk_finish_plug(&plug);
-	idle = !why && !taken && !reaped && list_empty(&vq->ready) &&
-	       !test_bit(0, &vq->pending);
-	budget = READ_ONCE(vq->dev->poll_budget_us);
-	if (idle && budget && vblk_vq_poll(vq, budget, &why))
-		goto publish;
-	if (!why && !test_bit(0, &vq->pending))
-		vblk_vq_rearm(vq, &why);
+	/* stopped at an empty ring, not at max_batch or a full memory */
+	empty = !why && !test_bit(0, &vq->pending);
 publish:
 	vblk_vq_publish(vq, true, &why);
 	if (vq->logged && vq->log_ctx)
 		kvmio_eventfd_signal(vq->log_ctx);
 	vq->logged = false;
+	/* the ring ran empty: poll it, or sleep with kicks on */
+	if (empty && !why && !(budget && vblk_vq_poll(vq, budget, &why)))
+		vblk_vq_rearm(vq, &why);
 	if (why)
 		vblk_vq_break(vq, why);
 	mutex_unlock(&vq->mutex);

@@ -599,18 +599,20 @@ static void vblk_req_free_list(struct list_head *list)
 /*
  * Put the ready requests in the used ring, max_batch at a time, one
  * interrupt decision per batch.  With @guest false (or a ring that can no
- * longer take them) they are only freed.  Returns the number published.
+ * longer take them) they are only freed.  Requests finished before an
+ * error of the pass (*why already set) are still published; an error here
+ * sets *why, and the rest is freed.
  */
-static unsigned int vblk_vq_publish(struct vblk_vq *vq, bool guest,
-				    const char **why)
+static void vblk_vq_publish(struct vblk_vq *vq, bool guest, const char **why)
 {
-	unsigned int max = READ_ONCE(vq->dev->max_batch), n, total = 0;
+	unsigned int max = READ_ONCE(vq->dev->max_batch), n;
+	const char *err = NULL;
 	struct vblk_req *req;
 	LIST_HEAD(batch);
 	int ret;
 
 	while (!list_empty(&vq->ready)) {
-		if (!guest || *why || !vblk_vq_can_publish(vq)) {
+		if (!guest || err || !vblk_vq_can_publish(vq)) {
 			vblk_req_free_list(&vq->ready);
 			break;
 		}
@@ -623,16 +625,15 @@ static unsigned int vblk_vq_publish(struct vblk_vq *vq, bool guest,
 		else
 			list_splice_init(&vq->ready, &batch);
 		if (vq->packed)
-			ret = vblk_publish_packed(vq, &batch, why);
+			ret = vblk_publish_packed(vq, &batch, &err);
 		else
-			ret = vblk_publish_split(vq, &batch, why);
+			ret = vblk_publish_split(vq, &batch, &err);
 		vblk_req_free_list(&batch);
-		if (ret)
-			continue;
-		total += n;
-		vblk_vq_signal(vq);
+		if (!ret)
+			vblk_vq_signal(vq);
 	}
-	return total;
+	if (err && !*why)
+		*why = err;
 }
 
 /* Move the completed asynchronous requests to the ready list. */
@@ -958,6 +959,8 @@ void vblk_vq_process(struct vblk_vq *vq)
 	else
 		vblk_vq_submit_split(vq, &why);
 	blk_finish_plug(&plug);
+	/* bios that completed during submission are published now */
+	vblk_vq_reap(vq);
 	/* stopped at an empty ring, not at max_batch or a full memory */
 	empty = !why && !test_bit(0, &vq->pending);
 publish:

@@ -38,8 +38,12 @@
  * writing unless the device is read-only (VHOST_BLK_SET_FLAGS).  The device
  * takes its own reference; the caller may close @fd afterwards.  The capacity
  * is the file's size rounded down to 512-byte sectors, read when the backend
- * is attached.  fd == -1 detaches the backend after every request in flight
- * has completed.  Rings are processed only while a backend is attached.
+ * is attached.  A file opened with O_DIRECT is read and written with
+ * asynchronous direct I/O (several requests in flight per ring), others
+ * synchronously through the page cache.  fd == -1 detaches the backend, and
+ * a new fd replaces it, after every request in flight on the old one has
+ * completed into the used rings.  Rings are processed only while a backend
+ * is attached.
  *
  * Caller must own the device (VHOST_SET_OWNER).
  *
@@ -155,10 +159,10 @@ struct vhost_blk_stats {
 	__u64 err_unsupp;	/* unsupported request types */
 	__u64 err_readonly;	/* writes refused on a read-only device */
 	__u64 rings_broken;	/* rings stopped for unrecoverable guest errors */
-	__u64 inflight;		/* requests being processed now */
+	__u64 inflight;		/* requests taken, not yet in a used ring */
 	__u64 kicks;		/* kick eventfd wake-ups */
 	__u64 interrupts;	/* call eventfd signals */
-	__u64 interrupts_suppressed; /* completions the guest did not want signalled */
+	__u64 interrupts_suppressed; /* used batches the guest did not want signalled */
 	__u64 req_discard;	/* VIRTIO_BLK_T_DISCARD */
 	__u64 req_write_zeroes;	/* VIRTIO_BLK_T_WRITE_ZEROES */
 	/* appended: older callers with a smaller @argsz do not get these */

@@ -961,7 +961,7 @@ void vblk_vq_process(struct vblk_vq *vq)
 	blk_finish_plug(&plug);
 	/* bios that completed during submission are published now */
 	vblk_vq_reap(vq);
-	/* stopped at an empty ring, not at max_batch or a full memory */
+	/* stopped at an empty ring, not at max_batch or a failed allocation */
 	empty = !why && !test_bit(0, &vq->pending);
 publish:
 	vblk_vq_publish(vq, true, &why);

@@ -3206,4 +3206,81 @@ TEST_TIMEOUT(batched_used_updates, 120)
 	unlink(path);
 }
 
+/*
+ * kvmio blk-serve opens its backend O_DIRECT and says so; where the file
+ * system refuses O_DIRECT (tmpfs before 6.6) it falls back to buffered I/O.
+ * Judged against what open(O_DIRECT) does here.  The bridge is stopped
+ * once it listens.
+ */
+static void check_bridge_mode(struct kt_ctx *_kt, const char *backend)
+{
+	char sock[64], log[64], cmd[400], line[256];
+	bool direct, said_direct = false, said_buffered = false;
+	bool serving = false;
+	FILE *f;
+	pid_t pid;
+	int fd, i;
+
+	fd = open(backend, O_RDWR | O_DIRECT | O_CLOEXEC);
+	direct = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	else
+		ASSERT_EQ(errno, EINVAL);
+	KT_LOG("%s: %s", backend, direct ? "O_DIRECT" : "O_DIRECT refused");
+	snprintf(sock, sizeof(sock), "/tmp/vblk-bridge-%d.sock", getpid());
+	snprintf(log, sizeof(log), "/tmp/vblk-bridge-%d.log", getpid());
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		snprintf(cmd, sizeof(cmd),
+			 "exec kvmio blk-serve --socket %s --backend %s --once --verbose >%s 2>&1",
+			 sock, backend, log);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && !serving; i++) {
+		usleep(10000);
+		f = fopen(log, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (strstr(line, "opened with O_DIRECT"))
+				said_direct = true;
+			if (strstr(line, "refuses O_DIRECT; using buffered I/O"))
+				said_buffered = true;
+			if (strstr(line, direct ? "direct I/O)" : "buffered I/O)") &&
+			    strstr(line, "serving"))
+				serving = true;
+		}
+		fclose(f);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	EXPECT_TRUE(serving);
+	EXPECT_EQ(said_direct, direct);
+	EXPECT_EQ(said_buffered, !direct);
+	unlink(sock);
+	unlink(log);
+}
+
+TEST_TIMEOUT(bridge_opens_backend_direct, 60)
+{
+	char path[64];
+	bool loaded;
+	int img;
+
+	/* tmpfs: O_DIRECT from Linux 6.6 on, refused before */
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	close(img);
+	check_bridge_mode(_kt, path);
+	unlink(path);
+	if (brd_load(&loaded))
+		SKIP("brd not available");
+	check_bridge_mode(_kt, "/dev/ram0");
+	if (loaded)
+		EXPECT_EQ(system("rmmod brd"), 0);
+}
+
 KT_MAIN()

@@ -2535,7 +2535,8 @@ TEST(sysfs_stats_and_max_batch)
 		"req_write_zeroes", "req_other", "bytes_read", "bytes_written",
 		"err_bad_desc", "err_range", "err_io", "err_unsupp",
 		"err_readonly", "rings_broken", "inflight", "kicks",
-		"interrupts", "interrupts_suppressed",
+		"interrupts", "interrupts_suppressed", "req_async",
+		"sync_fallbacks", "poll_hits", "poll_misses", "poll_budget_us",
 	};
 	struct vhost_blk_stats st;
 	uint8_t *sts[16], buf[SECT];
@@ -2579,6 +2580,707 @@ TEST(sysfs_stats_and_max_batch)
 	EXPECT_NE(sysfs_dir(dir, sizeof(dir)), 0);
 	close(img);
 	unlink(path);
+}
+
+/* ---- asynchronous backends, batched used updates, busy polling ---- */
+
+/* 2 MiB of guest memory no ring uses while at most 8 rings run. */
+static uint8_t *xfer_area(struct tdev *t)
+{
+	return t->mem + NQ * RING_AREA + 8 * DATA_AREA;
+}
+
+/* Queue (publish, no kick) one IN or OUT on @data; returns its status byte. */
+static uint8_t *queue_rw(struct tdev *t, struct tvq *q, uint32_t type,
+			 uint64_t sector, uint8_t *data, uint32_t len)
+{
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *st = qalloc(q, 1);
+	struct seg segs[3] = {
+		{ gpa_of(t, h), sizeof(*h), 0 },
+		{ gpa_of(t, data), len,
+		  type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0 },
+		{ gpa_of(t, st), 1, VRING_DESC_F_WRITE },
+	};
+
+	h->type = type;
+	h->ioprio = 0;
+	h->sector = sector;
+	*st = 0xee;
+	publish(q, put_chain(q, segs, 3));
+	return st;
+}
+
+/* Read the backend with O_DIRECT (no page cache in the way). */
+static int pread_direct(const char *node, void *buf, size_t len, off_t off)
+{
+	void *b;
+	int fd, ret = -1;
+
+	if (posix_memalign(&b, 4096, len))
+		return -1;
+	fd = open(node, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd >= 0 && pread(fd, b, len, off) == (ssize_t)len) {
+		memcpy(buf, b, len);
+		ret = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(b);
+	return ret;
+}
+
+static int brd_load(bool *loaded)
+{
+	*loaded = false;
+	if (!access("/dev/ram0", F_OK))
+		return 0;
+	if (system("modprobe brd rd_nr=1 rd_size=65536 >/dev/null 2>&1"))
+		return -1;
+	*loaded = true;
+	return 0;
+}
+
+/* 64 distinct 4 KiB-aligned sectors spread over 32 MiB */
+static uint64_t qd_sector(unsigned int i)
+{
+	return (uint64_t)((i * 2473u) % 8192u) * 8;
+}
+
+/* QD 64 writes then reads of 4 KiB, one kick each; data checked on @node. */
+static void check_qd64(struct kt_ctx *_kt, struct tdev *t, const char *node)
+{
+	struct tvq *q = &t->vq[0];
+	uint8_t *area = xfer_area(t), *st[64];
+	uint8_t want[4096], back[4096];
+	unsigned int i;
+
+	for (i = 0; i < 64; i++) {
+		fill(area + i * 4096, 4096, 300 + i);
+		st[i] = queue_rw(t, q, VIRTIO_BLK_T_OUT, qd_sector(i),
+				 area + i * 4096, 4096);
+	}
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 64, 30000));
+	q->last_used += 64;
+	for (i = 0; i < 64; i++) {
+		EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
+		fill(want, sizeof(want), 300 + i);
+		ASSERT_OK(pread_direct(node, back, sizeof(back),
+				       qd_sector(i) * SECT));
+		EXPECT_EQ(memcmp(want, back, sizeof(back)), 0);
+	}
+	memset(area, 0xcc, 64 * 4096);
+	for (i = 0; i < 64; i++)
+		st[i] = queue_rw(t, q, VIRTIO_BLK_T_IN, qd_sector(i),
+				 area + i * 4096, 4096);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 64, 30000));
+	q->last_used += 64;
+	for (i = 0; i < 64; i++) {
+		EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
+		fill(want, sizeof(want), 300 + i);
+		EXPECT_EQ(memcmp(want, area + i * 4096, sizeof(want)), 0);
+	}
+}
+
+/* A block device opened O_DIRECT: our own bios, 64 in flight per ring. */
+TEST_TIMEOUT(async_brd_qd64, 120)
+{
+	struct vhost_blk_stats s0, s1;
+	bool loaded;
+	struct tdev t;
+	int disk;
+
+	if (brd_load(&loaded))
+		SKIP("brd not available");
+	disk = open("/dev/ram0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, 1ULL << VIRTIO_RING_F_EVENT_IDX, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	ASSERT_OK(get_stats(&t, &s0));
+	check_qd64(_kt, &t, "/dev/ram0");
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.req_async - s0.req_async, 128);
+	EXPECT_EQ(s1.sync_fallbacks - s0.sync_fallbacks, 0);
+	EXPECT_EQ(s1.bytes_written - s0.bytes_written, 64 * 4096);
+	EXPECT_EQ(s1.bytes_read - s0.bytes_read, 64 * 4096);
+	EXPECT_EQ(s1.err_io, 0);
+	EXPECT_EQ(s1.inflight, 0);
+	tdev_close(&t);
+	close(disk);
+	if (loaded)
+		EXPECT_EQ(system("rmmod brd"), 0);
+}
+
+/*
+ * Misaligned guest buffers on an O_DIRECT block device are redone buffered;
+ * the page cache they fill stays coherent with the bios of aligned ones.
+ */
+TEST_TIMEOUT(async_misaligned_fallback, 120)
+{
+	struct vhost_blk_stats s0, s1;
+	uint8_t buf[4096], back[4096];
+	struct tvq *q;
+	uint8_t *area, *st;
+	bool loaded;
+	struct tdev t;
+	int disk;
+
+	if (brd_load(&loaded))
+		SKIP("brd not available");
+	disk = open("/dev/ram0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	q = &t.vq[0];
+	area = xfer_area(&t);
+	ASSERT_OK(get_stats(&t, &s0));
+
+	/* misaligned address: buffered write, then an aligned read (bio) */
+	fill(area + 8, 4096, 41);
+	st = queue_rw(&t, q, VIRTIO_BLK_T_OUT, 800, area + 8, 4096);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	memset(area + 65536, 0, 4096);
+	st = queue_rw(&t, q, VIRTIO_BLK_T_IN, 800, area + 65536, 4096);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	fill(buf, sizeof(buf), 41);
+	EXPECT_EQ(memcmp(buf, area + 65536, 4096), 0);
+	ASSERT_OK(pread_direct("/dev/ram0", back, sizeof(back), 800 * SECT));
+	EXPECT_EQ(memcmp(buf, back, sizeof(back)), 0);
+
+	/* misaligned read (fills the page cache), aligned write, again */
+	st = queue_rw(&t, q, VIRTIO_BLK_T_IN, 800, area + 3, 4096);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	EXPECT_EQ(memcmp(buf, area + 3, 4096), 0);
+	fill(area + 131072, 4096, 42);
+	st = queue_rw(&t, q, VIRTIO_BLK_T_OUT, 800, area + 131072, 4096);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	st = queue_rw(&t, q, VIRTIO_BLK_T_IN, 800, area + 5, 4096);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	fill(buf, sizeof(buf), 42);
+	EXPECT_EQ(memcmp(buf, area + 5, 4096), 0);
+
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.sync_fallbacks - s0.sync_fallbacks, 3);
+	EXPECT_EQ(s1.req_async - s0.req_async, 2);
+	EXPECT_EQ(s1.inflight, 0);
+	tdev_close(&t);
+	close(disk);
+	if (loaded)
+		EXPECT_EQ(system("rmmod brd"), 0);
+}
+
+/* A slow block device: null_blk completing every request after @ns. */
+static int slow_nullb_load(unsigned long ns)
+{
+	char cmd[200];
+
+	if (!access("/dev/nullb0", F_OK))
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+		 "modprobe null_blk nr_devices=1 gb=1 memory_backed=1 "
+		 "irqmode=2 completion_nsec=%lu >/dev/null 2>&1", ns);
+	return system(cmd);
+}
+
+/* A regular file opened O_DIRECT on ext4: asynchronous kiocbs. */
+TEST_TIMEOUT(async_ext4_file, 180)
+{
+	struct vhost_blk_stats s0, s1;
+	char mnt[64], img[96], cmd[160];
+	uint8_t buf[4096], *st;
+	struct tvq *q;
+	struct tdev t;
+	int fd;
+
+	/* completions 1 ms later, in a timer: never inline */
+	if (slow_nullb_load(1000000))
+		SKIP("null_blk not available or already loaded");
+	/* e2fsprogs' mke2fs (busybox's cannot make ext4) */
+	if (system("/sbin/mke2fs -q -F -t ext4 /dev/nullb0 >/dev/null 2>&1"))
+		SKIP("mke2fs -t ext4 failed");
+	ASSERT_EQ(system("modprobe crc32c_generic >/dev/null 2>&1; true"), 0);
+	snprintf(mnt, sizeof(mnt), "/tmp/vblk-mnt-%d", getpid());
+	mkdir(mnt, 0700);
+	snprintf(cmd, sizeof(cmd), "mount -t ext4 /dev/nullb0 %s", mnt);
+	if (system(cmd))
+		SKIP("cannot mount ext4");
+	snprintf(img, sizeof(img), "%s/disk.img", mnt);
+	fd = open(img, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(fallocate(fd, 0, 0, 32 << 20));
+	close(fd);
+	fd = open(img, O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, fd));
+	ASSERT_OK(get_stats(&t, &s0));
+	check_qd64(_kt, &t, img);
+	ASSERT_OK(get_stats(&t, &s1));
+	/* ext4 may finish some inline (extent conversion); not most */
+	EXPECT_GT(s1.req_async - s0.req_async, 64);
+	EXPECT_EQ(s1.sync_fallbacks - s0.sync_fallbacks, 0);
+	/* misaligned: buffered */
+	q = &t.vq[0];
+	fill(xfer_area(&t) + 1, 4096, 77);
+	st = queue_rw(&t, q, VIRTIO_BLK_T_OUT, 16, xfer_area(&t) + 1, 4096);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_OK(pread_direct(img, buf, sizeof(buf), 16 * SECT));
+	fill(xfer_area(&t), 4096, 77);
+	EXPECT_EQ(memcmp(buf, xfer_area(&t), 4096), 0);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.sync_fallbacks - s0.sync_fallbacks, 1);
+	EXPECT_EQ(s1.inflight, 0);
+	tdev_close(&t);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "umount %s", mnt);
+	EXPECT_EQ(system(cmd), 0);
+	rmdir(mnt);
+	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
+/* Wait until at least @n requests of the device are in flight. */
+static long long wait_inflight(struct tdev *t, long long n, int ms)
+{
+	struct vhost_blk_stats s;
+	long long max = 0;
+
+	for (; ms > 0; ms -= 1) {
+		if (get_stats(t, &s))
+			return -1;
+		if ((long long)s.inflight > max)
+			max = s.inflight;
+		if (max >= n)
+			break;
+		usleep(1000);
+	}
+	return max;
+}
+
+TEST_TIMEOUT(async_get_vring_base_drains, 120)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	struct vhost_blk_stats st0, st1;
+	uint8_t *area, *st[32], back[4096], want[4096];
+	struct tdev t;
+	struct tvq *q;
+	unsigned int i, base;
+	int disk;
+
+	if (slow_nullb_load(50000000))
+		SKIP("null_blk not available or already loaded");
+	disk = open("/dev/nullb0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	ASSERT_OK(get_stats(&t, &st0));
+	q = &t.vq[0];
+	area = xfer_area(&t);
+	for (i = 0; i < 32; i++) {
+		fill(area + i * 4096, 4096, 500 + i);
+		st[i] = queue_rw(&t, q, VIRTIO_BLK_T_OUT, qd_sector(i),
+				 area + i * 4096, 4096);
+	}
+	kick(q);
+	/* several requests of the one ring in flight at once */
+	EXPECT_GT(wait_inflight(&t, 2, 5000), 1);
+	ASSERT_OK(ioctl(t.fd, VHOST_GET_VRING_BASE, &s));
+	base = s.num;
+	/* everything taken is complete and used, nothing else is */
+	EXPECT_GT(base, 1);
+	EXPECT_EQ(used_idx(q), base);
+	ASSERT_OK(get_stats(&t, &st1));
+	EXPECT_EQ(st1.inflight, 0);
+	EXPECT_EQ(st1.req_async - st0.req_async, base);
+	for (i = 0; i < 32; i++) {
+		EXPECT_EQ(*st[i], i < base ? VIRTIO_BLK_S_OK : 0xee);
+		if (i >= base)
+			continue;
+		fill(want, sizeof(want), 500 + i);
+		ASSERT_OK(pread_direct("/dev/nullb0", back, sizeof(back),
+				       qd_sector(i) * SECT));
+		EXPECT_EQ(memcmp(want, back, sizeof(back)), 0);
+	}
+	/* restart: the rest completes */
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_VRING_BASE, &s));
+	ASSERT_OK(wait_used_n(q, 32, 10000));
+	for (i = 0; i < 32; i++)
+		EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
+	/* a backend swap drains too */
+	for (i = 0; i < 8; i++)
+		st[i] = queue_rw(&t, q, VIRTIO_BLK_T_IN, qd_sector(i),
+				 area + i * 4096, 4096);
+	kick(q);
+	EXPECT_GT(wait_inflight(&t, 1, 5000), 0);
+	ASSERT_OK(tdev_backend(&t, -1));
+	EXPECT_EQ(used_idx(q), 40);
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &st1));
+	EXPECT_EQ(st1.inflight, 0);
+	tdev_close(&t);
+	close(disk);
+	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
+/*
+ * Packed ring, out-of-order completion: in each round, aligned writes go
+ * asynchronous (50 ms), misaligned ones are redone synchronously and used
+ * first; each used descriptor skips its own chain, over several wraps.
+ */
+TEST_TIMEOUT(async_packed_out_of_order, 120)
+{
+	uint8_t *area, *st[16], want[4096], back[4096];
+	unsigned int round, i, n;
+	bool seen[64], reordered = false;
+	struct tdev t;
+	struct tvq *q;
+	uint32_t id, len, prev;
+	uint16_t ids[16];
+	int disk;
+
+	if (slow_nullb_load(50000000))
+		SKIP("null_blk not available or already loaded");
+	disk = open("/dev/nullb0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, PACKED, 1, 64));
+	ASSERT_OK(tdev_backend(&t, disk));
+	q = &t.vq[0];
+	area = xfer_area(&t);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 16; i++) {
+			/* odd ones 8 bytes off: the buffered fallback */
+			uint8_t *d = area + i * 8192 + (i & 1 ? 8 : 0);
+			struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+			struct seg segs[3] = {
+				{ gpa_of(&t, h), sizeof(*h), 0 },
+				{ gpa_of(&t, d), 4096, 0 },
+				{ 0, 1, VRING_DESC_F_WRITE },
+			};
+
+			st[i] = qalloc(q, 1);
+			*st[i] = 0xee;
+			segs[2].gpa = gpa_of(&t, st[i]);
+			fill(d, 4096, round * 100 + i);
+			h->type = VIRTIO_BLK_T_OUT;
+			h->sector = qd_sector(round * 16 + i);
+			ids[i] = pq_add(&t, q, segs, 3, false);
+		}
+		kick(q);
+		memset(seen, 0, sizeof(seen));
+		prev = 0;
+		for (n = 0; n < 16; n++) {
+			ASSERT_OK(pq_pop(q, &id, &len));
+			ASSERT_LT(id, 64);
+			EXPECT_FALSE(seen[id]);
+			seen[id] = true;
+			EXPECT_EQ(len, 1);
+			if (n && id < prev)
+				reordered = true;
+			prev = id;
+		}
+		for (i = 0; i < 16; i++) {
+			EXPECT_TRUE(seen[ids[i]]);
+			EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
+			fill(want, sizeof(want), round * 100 + i);
+			ASSERT_OK(pread_direct("/dev/nullb0", back, sizeof(back),
+					       qd_sector(round * 16 + i) * SECT));
+			EXPECT_EQ(memcmp(want, back, sizeof(back)), 0);
+		}
+	}
+	EXPECT_TRUE(reordered);
+	tdev_close(&t);
+	close(disk);
+	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
+/* Queue 64 mixed requests on a slow device and kick. */
+static void queue_slow_batch(struct tdev *t)
+{
+	struct tvq *q = &t->vq[0];
+	uint8_t *area = xfer_area(t);
+	unsigned int i;
+
+	for (i = 0; i < 64; i++)
+		queue_rw(t, q, i & 1 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
+			 qd_sector(i), area + i * 4096, 4096);
+	kick(q);
+}
+
+/*
+ * Close, and owner killed, with bios in flight: release waits for them
+ * and frees everything; afterwards nothing holds the disk (null_blk
+ * unloads) and the module unloads (checked by the runner).
+ */
+TEST_TIMEOUT(async_close_and_kill_in_flight, 120)
+{
+	struct tdev t;
+	int disk, st, round;
+	pid_t pid;
+
+	if (slow_nullb_load(50000000))
+		SKIP("null_blk not available or already loaded");
+	disk = open("/dev/nullb0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	for (round = 0; round < 2; round++) {
+		ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+		ASSERT_OK(tdev_backend(&t, disk));
+		queue_slow_batch(&t);
+		EXPECT_GT(wait_inflight(&t, 1, 5000), 0);
+		tdev_close(&t);
+	}
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (tdev_open(&t, 0, 1, QNUM) || tdev_backend(&t, disk))
+			_exit(1);
+		queue_slow_batch(&t);
+		if (wait_inflight(&t, 1, 5000) < 1)
+			_exit(2);
+		raise(SIGKILL);
+		_exit(3);
+	}
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFSIGNALED(st));
+	close(disk);
+	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
+/* Queue one IN without a kick; returns its status byte. */
+static uint8_t *queue_in(struct tdev *t, struct tvq *q, uint64_t sector)
+{
+	return queue_rw(t, q, VIRTIO_BLK_T_IN, sector, qalloc(q, SECT), SECT);
+}
+
+TEST_TIMEOUT(busy_polling, 120)
+{
+	struct vhost_blk_stats s0, s1;
+	char dir[320], path[64];
+	int img, i, hits = 0;
+	struct tdev t;
+	struct tvq *q;
+	uint8_t *st;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	ASSERT_OK(sysfs_dir(dir, sizeof(dir)));
+	q = &t.vq[0];
+	/* the knob: 0 (off, the default) .. 100000 */
+	EXPECT_EQ(sysfs_read(dir, "poll_budget_us"), 0);
+	EXPECT_ERRNO(sysfs_write(dir, "poll_budget_us", "100001"), EINVAL);
+	EXPECT_ERRNO(sysfs_write(dir, "poll_budget_us", "200000"), EINVAL);
+	EXPECT_ERRNO(sysfs_write(dir, "poll_budget_us", "soon"), EINVAL);
+	EXPECT_EQ(sysfs_read(dir, "poll_budget_us"), 0);
+
+	/* off: a request nobody kicks waits */
+	st = submit_in(&t, q, 0);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	st = queue_in(&t, q, 1);
+	usleep(300000);
+	EXPECT_EQ(used_idx(q), q->last_used);
+	EXPECT_EQ(*st, 0xee);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+
+	/* on: right after a completion the worker polls, kicks off */
+	ASSERT_OK(sysfs_write(dir, "poll_budget_us", "100000"));
+	EXPECT_EQ(sysfs_read(dir, "poll_budget_us"), 100000);
+	ASSERT_OK(get_stats(&t, &s0));
+	for (i = 0; i < 10 && !hits; i++) {
+		submit_in(&t, q, 2);
+		ASSERT_OK(wait_used_n(q, 1, 10000));
+		q->last_used++;
+		st = queue_in(&t, q, 3);
+		if (!wait_used_n(q, 1, 1000))
+			hits++;
+		else
+			kick(q);
+		ASSERT_OK(wait_used_n(q, 1, 10000));
+		q->last_used++;
+		EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	}
+	EXPECT_EQ(hits, 1);
+	/* then the budget runs out: kicks back on, the miss counted */
+	usleep(300000);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_GT(s1.poll_hits - s0.poll_hits, 0);
+	EXPECT_GT(s1.poll_misses - s0.poll_misses, 0);
+	EXPECT_EQ(sysfs_read(dir, "poll_hits"), (long long)s1.poll_hits);
+	EXPECT_EQ(__atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE) &
+		  VRING_USED_F_NO_NOTIFY, 0);
+	tdev_close(&t);
+	close(img);
+	unlink(path);
+}
+
+struct watch_arg {
+	struct tvq *q;
+	uint16_t want;
+	bool partial;		/* saw a used->idx strictly in between */
+	bool done;
+};
+
+static void *watch_used(void *p)
+{
+	struct watch_arg *w = p;
+	int spins;
+
+	for (spins = 0; spins < 200000000; spins++) {
+		uint16_t v = used_idx(w->q);
+
+		if (v == w->want) {
+			w->done = true;
+			break;
+		}
+		if (v)
+			w->partial = true;
+	}
+	return NULL;
+}
+
+/*
+ * Batched used-ring updates: 32 requests taken in one pass are published
+ * with one used->idx write and one interrupt.
+ */
+TEST_TIMEOUT(batched_used_updates, 120)
+{
+	struct vhost_blk_stats s0, s1;
+	struct watch_arg w = { 0 };
+	uint8_t *st[32];
+	char path[64];
+	pthread_t th;
+	struct tdev t;
+	struct tvq *q;
+	int img, i;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, 1ULL << VIRTIO_RING_F_EVENT_IDX, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	q = &t.vq[0];
+	usleep(100000);		/* the worker's first pass is over */
+	ASSERT_OK(get_stats(&t, &s0));
+	w.q = q;
+	w.want = 32;
+	ASSERT_EQ(pthread_create(&th, NULL, watch_used, &w), 0);
+	for (i = 0; i < 32; i++)
+		st[i] = queue_in(&t, q, i);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 32, 10000));
+	pthread_join(th, NULL);
+	EXPECT_TRUE(w.done);
+	EXPECT_FALSE(w.partial);
+	for (i = 0; i < 32; i++)
+		EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.req_in - s0.req_in, 32);
+	EXPECT_EQ(s1.interrupts - s0.interrupts, 1);
+	tdev_close(&t);
+	close(img);
+	unlink(path);
+}
+
+/*
+ * kvmio blk-serve opens its backend O_DIRECT and says so; where the file
+ * system refuses O_DIRECT (tmpfs before 6.6) it falls back to buffered I/O.
+ * Judged against what open(O_DIRECT) does here.  The bridge is stopped
+ * once it listens.
+ */
+static void check_bridge_mode(struct kt_ctx *_kt, const char *backend)
+{
+	char sock[64], log[64], cmd[400], line[256];
+	bool direct, said_direct = false, said_buffered = false;
+	bool serving = false;
+	FILE *f;
+	pid_t pid;
+	int fd, i;
+
+	fd = open(backend, O_RDWR | O_DIRECT | O_CLOEXEC);
+	direct = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	else
+		ASSERT_EQ(errno, EINVAL);
+	KT_LOG("%s: %s", backend, direct ? "O_DIRECT" : "O_DIRECT refused");
+	snprintf(sock, sizeof(sock), "/tmp/vblk-bridge-%d.sock", getpid());
+	snprintf(log, sizeof(log), "/tmp/vblk-bridge-%d.log", getpid());
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		snprintf(cmd, sizeof(cmd),
+			 "exec kvmio blk-serve --socket %s --backend %s --once --verbose >%s 2>&1",
+			 sock, backend, log);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && !serving; i++) {
+		usleep(10000);
+		f = fopen(log, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (strstr(line, "opened with O_DIRECT"))
+				said_direct = true;
+			if (strstr(line, "refuses O_DIRECT; using buffered I/O"))
+				said_buffered = true;
+			if (strstr(line, direct ? "direct I/O)" : "buffered I/O)") &&
+			    strstr(line, "serving"))
+				serving = true;
+		}
+		fclose(f);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	EXPECT_TRUE(serving);
+	EXPECT_EQ(said_direct, direct);
+	EXPECT_EQ(said_buffered, !direct);
+	unlink(sock);
+	unlink(log);
+}
+
+TEST_TIMEOUT(bridge_opens_backend_direct, 60)
+{
+	char path[64];
+	bool loaded;
+	int img;
+
+	/* tmpfs: O_DIRECT from Linux 6.6 on, refused before */
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	close(img);
+	check_bridge_mode(_kt, path);
+	unlink(path);
+	if (brd_load(&loaded))
+		SKIP("brd not available");
+	check_bridge_mode(_kt, "/dev/ram0");
+	if (loaded)
+		EXPECT_EQ(system("rmmod brd"), 0);
 }
 
 KT_MAIN()

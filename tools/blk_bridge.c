@@ -579,7 +579,7 @@ int cmd_blk_serve(int argc, char **argv)
 	};
 	struct bridge b = { .queues = 4, .vhost = -1, .backend = -1 };
 	const char *sock_path = NULL;
-	int once = 0, opt, ls;
+	int once = 0, opt, ls, flags, direct = 1;
 	struct stat st;
 
 	optind = 1;
@@ -603,7 +603,20 @@ int cmd_blk_serve(int argc, char **argv)
 		fprintf(stderr, "kvmio blk-serve: --queues must be 1..%d\n", VHOST_BLK_NUM_QUEUES);
 		return 2;
 	}
-	b.backend = open(b.backend_path, (b.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/*
+	 * O_DIRECT: the kernel then runs the guest's reads and writes as
+	 * asynchronous direct I/O.  File systems without it (tmpfs before
+	 * Linux 6.6) refuse the open with EINVAL: buffered I/O then.
+	 */
+	flags = (b.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	b.backend = open(b.backend_path, flags | O_DIRECT);
+	if (b.backend < 0 && errno == EINVAL) {
+		logmsg(&b, "%s refuses O_DIRECT; using buffered I/O", b.backend_path);
+		direct = 0;
+		b.backend = open(b.backend_path, flags);
+	} else if (b.backend >= 0) {
+		logmsg(&b, "%s opened with O_DIRECT (asynchronous direct I/O)", b.backend_path);
+	}
 	if (b.backend < 0 || fstat(b.backend, &st) < 0) {
 		fprintf(stderr, "kvmio blk-serve: cannot open backend %s: %s\n", b.backend_path,
 			strerror(errno));
@@ -618,8 +631,8 @@ int cmd_blk_serve(int argc, char **argv)
 	ls = listen_on(sock_path);
 	if (ls < 0)
 		return 1;
-	printf("kvmio blk-serve: serving %s on %s (%u queues%s)\n", b.backend_path, sock_path,
-	       b.queues, b.readonly ? ", read-only" : "");
+	printf("kvmio blk-serve: serving %s on %s (%u queues, %s I/O%s)\n", b.backend_path,
+	       sock_path, b.queues, direct ? "direct" : "buffered", b.readonly ? ", read-only" : "");
 	fflush(stdout);
 
 	for (;;) {

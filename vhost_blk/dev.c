@@ -3,7 +3,10 @@
  * vhost_blk device: open/release and the vhost ioctls.
  *
  * Every ioctl runs under vblk_dev.mutex; changes to a ring take the ring's
- * mutex too, which also waits for the worker to finish that ring's requests.
+ * mutex too (which waits for the worker's pass) and drain the ring first:
+ * every request in flight completes and is put in the used ring before the
+ * backend, memory table, features, log or ring layout change.  Reset and
+ * release drain without touching the guest: they only free the requests.
  */
 #include <linux/eventfd.h>
 #include <linux/file.h>
@@ -65,7 +68,15 @@ static void vblk_vq_reset(struct vblk_vq *vq)
 	vq->log_base = 0;
 	vq->log_ctx = NULL;
 	vq->logged = false;
+	vq->poll_notify_off = false;
 	mutex_unlock(&vq->mutex);
+}
+
+/* Lock @vq and complete its requests in flight into its used ring. */
+static void vblk_vq_lock_drained(struct vblk_vq *vq)
+{
+	mutex_lock(&vq->mutex);
+	vblk_vq_drain(vq, true);
 }
 
 /* Drop the owner and everything it set up (caller holds dev->mutex). */
@@ -82,6 +93,12 @@ static void __vblk_dev_reset_owner(struct vblk_dev *dev)
 	}
 	for (i = 0; i < VBLK_NUM_QUEUES; i++)
 		vblk_worker_stop(&dev->vqs[i]);
+	/* wait for the requests in flight; the rings are being dropped */
+	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
+		mutex_lock(&dev->vqs[i].mutex);
+		vblk_vq_drain(&dev->vqs[i], false);
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
 	for (i = 0; i < VBLK_NUM_QUEUES; i++)
 		vblk_vq_reset(&dev->vqs[i]);
 	kvfree(dev->mem);
@@ -119,6 +136,10 @@ int vblk_open(struct inode *inode, struct file *file)
 		vq->index = i;
 		vq->need_init = true;
 		mutex_init(&vq->mutex);
+		INIT_LIST_HEAD(&vq->ready);
+		spin_lock_init(&vq->done_lock);
+		INIT_LIST_HEAD(&vq->done);
+		init_waitqueue_head(&vq->done_wq);
 		vblk_poll_init(vq);
 		vq->iov = kmalloc_array(VBLK_MAX_IOV, sizeof(*vq->iov),
 					GFP_KERNEL_ACCOUNT);
@@ -190,7 +211,7 @@ static long vblk_set_features(struct vblk_dev *dev, u64 __user *argp)
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
 		struct vblk_vq *vq = &dev->vqs[i];
 
-		mutex_lock(&vq->mutex);
+		vblk_vq_lock_drained(vq);
 		vq->event_idx = f & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 		vq->indirect = f & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 		vq->packed = f & (1ULL << VIRTIO_F_RING_PACKED);
@@ -261,7 +282,8 @@ static long vblk_set_mem_table(struct vblk_dev *dev,
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
 		struct vblk_vq *vq = &dev->vqs[i];
 
-		mutex_lock(&vq->mutex);
+		/* requests in flight hold addresses of the old table */
+		vblk_vq_lock_drained(vq);
 		vq->mem = mem;
 		vq->need_init = true;
 		mutex_unlock(&vq->mutex);
@@ -289,7 +311,7 @@ static long vblk_set_log_base(struct vblk_dev *dev, u64 __user *argp)
 		return -EFAULT;
 	dev->log_base = base;
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
+		vblk_vq_lock_drained(&dev->vqs[i]);
 		dev->vqs[i].log_base = base;
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
@@ -311,7 +333,7 @@ static long vblk_set_log_fd(struct vblk_dev *dev, int __user *argp)
 	}
 	swap(dev->log_ctx, ctx);
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
+		vblk_vq_lock_drained(&dev->vqs[i]);
 		dev->vqs[i].log_ctx = dev->log_ctx;
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
@@ -342,8 +364,8 @@ static long vblk_set_backend(struct vblk_dev *dev,
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
 		struct vblk_vq *vq = &dev->vqs[i];
 
-		/* waits for the ring's requests on the old backend */
-		mutex_lock(&vq->mutex);
+		/* completes the ring's requests on the old backend */
+		vblk_vq_lock_drained(vq);
 		vq->be = be;
 		mutex_unlock(&vq->mutex);
 		vblk_worker_queue(vq);
@@ -416,6 +438,15 @@ static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
 	mutex_lock(&vq->mutex);
 	switch (cmd) {
 	case VHOST_SET_VRING_NUM:
+	case VHOST_SET_VRING_ADDR:
+	case VHOST_SET_VRING_BASE:
+	case VHOST_GET_VRING_BASE:
+		/* every request taken is in the used ring before it returns */
+		vblk_vq_drain(vq, true);
+		break;
+	}
+	switch (cmd) {
+	case VHOST_SET_VRING_NUM:
 		if (vblk_vq_active(vq)) {
 			ret = -EBUSY;
 			break;
@@ -466,7 +497,7 @@ static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
 		vq->need_init = true;
 		break;
 	case VHOST_GET_VRING_BASE:
-		/* holding the mutex means the worker finished this ring */
+		/* drained above: nothing of the ring is in flight */
 		vq->stopped = true;
 		s.num = vblk_vq_get_base(vq);
 		break;

@@ -2,8 +2,16 @@
 /*
  * vhost_blk requests: decode a virtio-blk request whose descriptors the ring
  * code has translated, run it on the backend, write its status byte.
+ *
+ * A request is copied out of the ring's walk scratch into its own
+ * allocation (vblk_req_copy()), started (vblk_req_start()), and ends on the
+ * ring's ready list: at once when it ran synchronously, through the done
+ * list when its data transfer is asynchronous (vblk_req_complete(), called
+ * by the backend's completion).  The ring code then writes its status byte
+ * (vblk_req_finish()), its used entry, and frees it (vblk_req_free()).
  */
 #include <linux/minmax.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
@@ -16,34 +24,34 @@ struct vblk_outhdr {
 	__le64 sector;
 };
 
-/* IN or OUT: @data holds the guest's buffers for the transfer. */
-static u8 vblk_req_rw(struct vblk_req *req, struct iov_iter *data, u64 sector,
-		      bool write)
+/*
+ * IN or OUT: req->iter holds the guest's buffers for the transfer.  Returns
+ * true when the transfer went asynchronous.
+ */
+static bool vblk_req_rw(struct vblk_req *req, u64 sector, bool write)
 {
 	struct vblk_dev *dev = req->vq->dev;
 	struct vblk_backend *be = req->vq->be;
-	u64 len = iov_iter_count(data);
-	ssize_t ret;
+	u64 len = iov_iter_count(&req->iter);
 
+	req->write = write;
+	req->len = len;
 	if (write && be->readonly) {
 		vblk_count(dev, err_readonly);
-		return VIRTIO_BLK_S_IOERR;
+		req->status_val = VIRTIO_BLK_S_IOERR;
+		return false;
 	}
 	if (len % SECTOR_SIZE || sector > be->capacity ||
 	    (len >> SECTOR_SHIFT) > be->capacity - sector) {
 		vblk_count(dev, err_range);
-		return VIRTIO_BLK_S_IOERR;
+		req->status_val = VIRTIO_BLK_S_IOERR;
+		return false;
 	}
+	req->rw = true;
+	req->ret = 0;
 	if (!len)
-		return VIRTIO_BLK_S_OK;
-	ret = vblk_backend_rw(be, data, sector << SECTOR_SHIFT, write);
-	if (ret != len) {
-		vblk_count(dev, err_io);
-		return VIRTIO_BLK_S_IOERR;
-	}
-	atomic64_add(len, write ? &dev->stats.bytes_written :
-				  &dev->stats.bytes_read);
-	return VIRTIO_BLK_S_OK;
+		return false;
+	return vblk_backend_submit(req, sector << SECTOR_SHIFT);
 }
 
 /* struct virtio_blk_discard_write_zeroes, little-endian */
@@ -117,28 +125,90 @@ static u8 vblk_req_dwz(struct vblk_req *req, struct iov_iter *data,
 }
 
 /**
- * vblk_req_handle() - run one request
- * @req: the request, as vblk_walk() described it
+ * vblk_req_copy() - give a walked request its own allocation
+ * @walked: the request as the chain walk filled it (iovecs and writable
+ *	ranges in the ring's scratch)
  *
- * Return: the number of bytes written to the guest's buffers (for the used
- * ring), including the status byte.
+ * Return: the new request, or NULL without memory.
  */
-u32 vblk_req_handle(struct vblk_req *req)
+struct vblk_req *vblk_req_copy(const struct vblk_req *walked)
+{
+	unsigned int nr_iov = walked->nr_rd + walked->nr_wr;
+	struct vblk_req *req;
+	size_t size;
+
+	/* both counts are at most VBLK_MAX_IOV: no overflow */
+	size = sizeof(*req) + nr_iov * sizeof(struct iovec) +
+	       walked->nr_wlog * sizeof(struct vblk_wrange);
+	req = kmalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!req)
+		return NULL;
+	*req = *walked;
+	INIT_LIST_HEAD(&req->node);
+	req->pages = NULL;
+	req->nr_pages = 0;
+	req->iov = (struct iovec *)(req + 1);
+	req->wlog = (struct vblk_wrange *)(req->iov + nr_iov);
+	memcpy(req->iov, walked->iov, nr_iov * sizeof(struct iovec));
+	memcpy(req->wlog, walked->wlog,
+	       walked->nr_wlog * sizeof(struct vblk_wrange));
+	atomic64_inc(&req->vq->dev->stats.inflight);
+	return req;
+}
+
+void vblk_req_free(struct vblk_req *req)
+{
+	vblk_backend_unpin(req);
+	atomic64_dec(&req->vq->dev->stats.inflight);
+	kfree(req);
+}
+
+/**
+ * vblk_req_complete() - an asynchronous transfer finished
+ * @req: the request, req->ret set
+ *
+ * Any context, irq included.  Queues @req on its ring's done list and
+ * wakes whoever reaps it.  The ring is not touched after done_lock is
+ * dropped: it may be freed as soon as the request is reaped.
+ */
+void vblk_req_complete(struct vblk_req *req)
+{
+	struct vblk_vq *vq = req->vq;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vq->done_lock, flags);
+	list_add_tail(&req->node, &vq->done);
+	wake_up(&vq->done_wq);
+	vblk_worker_queue(vq);
+	spin_unlock_irqrestore(&vq->done_lock, flags);
+}
+
+/**
+ * vblk_req_start() - run one request, or start its data transfer
+ * @req: the request, from vblk_req_copy()
+ *
+ * Called under the ring's mutex.  A request that ran to the end is put on
+ * the ring's ready list; an asynchronous one gets there later through the
+ * done list.
+ */
+void vblk_req_start(struct vblk_req *req)
 {
 	struct vblk_vq *vq = req->vq;
 	struct vblk_dev *dev = vq->dev;
 	struct iov_iter rd, wr;
 	u8 serial[VHOST_BLK_SERIAL_LEN];
 	struct vblk_outhdr hdr;
-	u32 written = 0;
 	size_t n;
-	u8 status;
 
+	lockdep_assert_held(&vq->mutex);
+	req->status_val = VIRTIO_BLK_S_IOERR;
+	req->written = 0;
+	req->rw = false;
 	if (req->bad || req->rd_len > U32_MAX || req->wr_len > U32_MAX)
 		goto bad;
-	iov_iter_init(&rd, ITER_SOURCE, vq->iov, req->nr_rd, req->rd_len);
+	iov_iter_init(&rd, ITER_SOURCE, req->iov, req->nr_rd, req->rd_len);
 	/* the writable part minus the status byte, which is its last byte */
-	iov_iter_init(&wr, ITER_DEST, vq->iov + req->nr_rd, req->nr_wr,
+	iov_iter_init(&wr, ITER_DEST, req->iov + req->nr_rd, req->nr_wr,
 		      req->wr_len);
 	iov_iter_truncate(&wr, req->wr_len - 1);
 	if (copy_from_iter(&hdr, sizeof(hdr), &rd) != sizeof(hdr))
@@ -147,21 +217,24 @@ u32 vblk_req_handle(struct vblk_req *req)
 	switch (le32_to_cpu(hdr.type)) {
 	case VIRTIO_BLK_T_IN:
 		vblk_count(dev, req_in);
-		n = iov_iter_count(&wr);
-		status = vblk_req_rw(req, &wr, le64_to_cpu(hdr.sector), false);
-		if (status == VIRTIO_BLK_S_OK)
-			written = n;
+		req->iter = wr;
+		if (vblk_req_rw(req, le64_to_cpu(hdr.sector), false))
+			return;
 		break;
 	case VIRTIO_BLK_T_OUT:
 		vblk_count(dev, req_out);
-		status = vblk_req_rw(req, &rd, le64_to_cpu(hdr.sector), true);
+		req->iter = rd;
+		if (vblk_req_rw(req, le64_to_cpu(hdr.sector), true))
+			return;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		vblk_count(dev, req_flush);
-		status = VIRTIO_BLK_S_OK;
+		/* durable: every write of the ring that completed before */
+		vblk_vq_wait_idle(vq);
+		req->status_val = VIRTIO_BLK_S_OK;
 		if (vblk_backend_flush(vq->be)) {
 			vblk_count(dev, err_io);
-			status = VIRTIO_BLK_S_IOERR;
+			req->status_val = VIRTIO_BLK_S_IOERR;
 		}
 		break;
 	case VIRTIO_BLK_T_GET_ID:
@@ -170,31 +243,60 @@ u32 vblk_req_handle(struct vblk_req *req)
 		memcpy(serial, dev->serial, sizeof(serial));
 		spin_unlock(&dev->serial_lock);
 		n = min_t(size_t, iov_iter_count(&wr), sizeof(serial));
-		written = copy_to_iter(serial, n, &wr);
-		status = written == n ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		req->written = copy_to_iter(serial, n, &wr);
+		req->status_val = req->written == n ? VIRTIO_BLK_S_OK :
+						      VIRTIO_BLK_S_IOERR;
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 		vblk_count(dev, req_discard);
-		status = vblk_req_dwz(req, &rd, false);
+		req->status_val = vblk_req_dwz(req, &rd, false);
 		break;
 	case VIRTIO_BLK_T_WRITE_ZEROES:
 		vblk_count(dev, req_write_zeroes);
-		status = vblk_req_dwz(req, &rd, true);
+		req->status_val = vblk_req_dwz(req, &rd, true);
 		break;
 	default:
 		vblk_count(dev, req_other);
 		vblk_count(dev, err_unsupp);
-		status = VIRTIO_BLK_S_UNSUPP;
+		req->status_val = VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
-	goto out;
+	list_add_tail(&req->node, &vq->ready);
+	return;
 
 bad:
 	vblk_count(dev, err_bad_desc);
 	vblk_vq_err(vq, "malformed request (head %u)\n", req->head);
-	status = VIRTIO_BLK_S_IOERR;
-out:
-	if (put_user(status, req->status))
+	list_add_tail(&req->node, &vq->ready);
+}
+
+/**
+ * vblk_req_finish() - account a finished request and write its status byte
+ * @req: the request, off every list
+ *
+ * In the owner's mm (the worker, or an ioctl of the owner).
+ *
+ * Return: the number of bytes written to the guest's buffers (for the used
+ * ring), including the status byte.
+ */
+u32 vblk_req_finish(struct vblk_req *req)
+{
+	struct vblk_dev *dev = req->vq->dev;
+
+	if (req->rw) {
+		if (req->ret == req->len) {
+			req->status_val = VIRTIO_BLK_S_OK;
+			atomic64_add(req->len, req->write ?
+				     &dev->stats.bytes_written :
+				     &dev->stats.bytes_read);
+			req->written = req->write ? 0 : req->len;
+		} else {
+			vblk_count(dev, err_io);
+			req->status_val = VIRTIO_BLK_S_IOERR;
+			req->written = 0;
+		}
+	}
+	if (put_user(req->status_val, req->status))
 		vblk_count(dev, err_bad_desc);
-	return written + 1;
+	return req->written + 1;
 }

@@ -52,6 +52,10 @@ VBLK_STAT_ATTR(inflight, inflight);
 VBLK_STAT_ATTR(kicks, kicks);
 VBLK_STAT_ATTR(interrupts, interrupts);
 VBLK_STAT_ATTR(interrupts_suppressed, suppressed);
+VBLK_STAT_ATTR(req_async, req_async);
+VBLK_STAT_ATTR(sync_fallbacks, sync_fallbacks);
+VBLK_STAT_ATTR(poll_hits, poll_hits);
+VBLK_STAT_ATTR(poll_misses, poll_misses);
 
 /* Knob: requests a ring's worker handles in a row before it yields. */
 static ssize_t max_batch_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -77,6 +81,33 @@ static ssize_t max_batch_store(struct kobject *kobj, struct kobj_attribute *attr
 
 static struct kobj_attribute vblk_attr_max_batch = __ATTR_RW(max_batch);
 
+/* Knob: how long an idle ring's worker polls before it sleeps (0: never). */
+static ssize_t poll_budget_us_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n",
+			  READ_ONCE(vblk_kobj_dev(kobj)->poll_budget_us));
+}
+
+static ssize_t poll_budget_us_store(struct kobject *kobj,
+				    struct kobj_attribute *attr,
+				    const char *buf, size_t count)
+{
+	unsigned int v;
+	int ret;
+
+	ret = kstrtouint(buf, 0, &v);
+	if (ret)
+		return ret;
+	if (v > VBLK_MAX_POLL_US)
+		return -EINVAL;
+	WRITE_ONCE(vblk_kobj_dev(kobj)->poll_budget_us, v);
+	return count;
+}
+
+static struct kobj_attribute vblk_attr_poll_budget_us =
+	__ATTR_RW(poll_budget_us);
+
 static struct attribute *vblk_attrs[] = {
 	&vblk_attr_req_in.attr,
 	&vblk_attr_req_out.attr,
@@ -97,7 +128,12 @@ static struct attribute *vblk_attrs[] = {
 	&vblk_attr_kicks.attr,
 	&vblk_attr_interrupts.attr,
 	&vblk_attr_interrupts_suppressed.attr,
+	&vblk_attr_req_async.attr,
+	&vblk_attr_sync_fallbacks.attr,
+	&vblk_attr_poll_hits.attr,
+	&vblk_attr_poll_misses.attr,
 	&vblk_attr_max_batch.attr,
+	&vblk_attr_poll_budget_us.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(vblk);
@@ -163,6 +199,10 @@ static void vblk_stats_fill(struct vblk_dev *dev, struct vhost_blk_stats *s)
 	s->interrupts_suppressed = atomic64_read(&c->suppressed);
 	s->req_discard = atomic64_read(&c->req_discard);
 	s->req_write_zeroes = atomic64_read(&c->req_write_zeroes);
+	s->req_async = atomic64_read(&c->req_async);
+	s->sync_fallbacks = atomic64_read(&c->sync_fallbacks);
+	s->poll_hits = atomic64_read(&c->poll_hits);
+	s->poll_misses = atomic64_read(&c->poll_misses);
 }
 
 long vblk_stats_ioctl(struct vblk_dev *dev, void __user *argp)

@@ -5,11 +5,24 @@
  * Locking (outermost first):
  *   vblk_dev.mutex   - device configuration: owner, memory table, features,
  *                      backend, flags, eventfd set-up; taken by every ioctl.
- *   vblk_vq.mutex    - one virtqueue's ring state; held by the worker while
- *                      it processes that ring (so holding it means no request
- *                      of the ring is in flight) and by ioctls changing it.
+ *   vblk_vq.mutex    - one virtqueue's ring state, its ready list and its
+ *                      in-flight count; held by the worker while it
+ *                      processes that ring and by ioctls changing it.
+ *                      Requests are submitted and reaped only under it, but
+ *                      asynchronous ones stay in flight after it is dropped:
+ *                      holding it does NOT mean the ring is idle.  Whoever
+ *                      changes what a request in flight uses (backend,
+ *                      memory table, ring layout, features, log, owner)
+ *                      first calls vblk_vq_drain() under it, which waits
+ *                      until nr_inflight is 0; it stays 0 until the mutex is
+ *                      dropped, since only its holder submits.
+ *   vblk_vq.done_lock - the ring's list of completed requests, filled by
+ *                      completion callbacks (any context, irq included).
+ *                      A callback touches nothing of the ring after it drops
+ *                      this lock, so a ring whose nr_inflight reached 0 under
+ *                      its mutex may be freed.
  *   vblk_dev.wake_lock - every ring's worker pointer as seen from the kick
- *                      callbacks (which run in the eventfd's wait-queue lock).
+ *                      and completion callbacks (nested inside done_lock).
  */
 #ifndef _VHOST_BLK_PRIV_H
 #define _VHOST_BLK_PRIV_H
@@ -17,6 +30,7 @@
 #include <linux/atomic.h>
 #include <linux/blk_types.h>
 #include <linux/fs.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/spinlock.h>
@@ -33,11 +47,15 @@
 #define VBLK_NUM_QUEUES		VHOST_BLK_NUM_QUEUES
 #define VBLK_MAX_REGIONS	64
 #define VBLK_MAX_RING		32768
+/* largest IN/OUT sent as our own bios (pages); larger ones use a kiocb */
+#define VBLK_BIO_MAX_PAGES	1024
 /* iovecs per request: data segments, header, status, region splits */
 #define VBLK_MAX_IOV		(VHOST_BLK_SEG_MAX + 64)
 /* requests a ring's worker handles in a row before it yields (knob) */
 #define VBLK_BATCH		64
 #define VBLK_MAX_BATCH		1024
+/* upper bound of the busy-polling knob, microseconds */
+#define VBLK_MAX_POLL_US	100000
 
 #define VBLK_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |			\
 			 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |	\
@@ -103,7 +121,9 @@ struct vblk_backend {
 	struct file *file;
 	u64 capacity;		/* 512-byte sectors */
 	u32 blk_size;
+	u32 dio_align;		/* direct I/O: address and length alignment */
 	bool readonly;
+	bool direct;		/* opened O_DIRECT: asynchronous kiocbs */
 };
 
 struct vblk_dev;
@@ -146,9 +166,20 @@ struct vblk_vq {
 	struct vblk_mem *mem;
 	struct vblk_backend *be;
 
-	/* per-request scratch, only used by the worker */
+	/* scratch for the chain walk, copied into each request */
 	struct iovec *iov;
 	struct vblk_wrange *wlog;	/* writable ranges, for the log */
+
+	/* requests finished, waiting to be put in the used ring */
+	struct list_head ready;
+	/* asynchronous requests submitted and not yet reaped from done */
+	unsigned int nr_inflight;
+	bool poll_notify_off;		/* notifications disabled for polling */
+
+	/* protects done; see the top of this file */
+	spinlock_t done_lock;
+	struct list_head done;		/* completed asynchronous requests */
+	wait_queue_head_t done_wq;	/* woken when done gets a request */
 
 	/* dirty logging: copies of the device's settings */
 	bool log_all;			/* VHOST_F_LOG_ALL acked */
@@ -168,6 +199,7 @@ struct vblk_stats {
 	atomic64_t err_bad_desc, err_range, err_io, err_unsupp, err_readonly;
 	atomic64_t rings_broken, inflight, kicks, interrupts, suppressed;
 	atomic64_t req_discard, req_write_zeroes;
+	atomic64_t req_async, sync_fallbacks, poll_hits, poll_misses;
 };
 
 struct vblk_worker;
@@ -191,6 +223,7 @@ struct vblk_dev {
 
 	struct vblk_stats stats;
 	unsigned int max_batch;		/* sysfs knob, read with READ_ONCE */
+	unsigned int poll_budget_us;	/* sysfs knob, read with READ_ONCE */
 	struct kobject *kobj;		/* sysfs directory */
 	struct vblk_vq vqs[VBLK_NUM_QUEUES];
 };
@@ -205,7 +238,8 @@ int vblk_release(struct inode *inode, struct file *file);
 
 /* vring.c */
 void vblk_vq_process(struct vblk_vq *vq);
-void vblk_vq_signal(struct vblk_vq *vq);
+void vblk_vq_drain(struct vblk_vq *vq, bool guest);
+void vblk_vq_wait_idle(struct vblk_vq *vq);
 bool vblk_vq_active(struct vblk_vq *vq);
 u32 vblk_vq_get_base(struct vblk_vq *vq);
 int vblk_vq_set_base(struct vblk_vq *vq, u32 base);
@@ -223,24 +257,54 @@ int vblk_log_uaddr(struct vblk_vq *vq, u64 uaddr, u64 len);
 bool vblk_log_access_ok(u64 base, const struct vblk_mem *mem);
 
 /* req.c */
+
+/*
+ * One request, from the chain walk until its used entry is written.  It
+ * lives on the heap: an asynchronous one outlives the worker's pass.
+ */
 struct vblk_req {
+	struct list_head node;		/* vq->done, vq->ready */
 	struct vblk_vq *vq;
-	u16 head;
+	struct kiocb iocb;		/* asynchronous data transfer */
+	struct iov_iter iter;		/* its data */
+	u16 head;			/* split: head; packed: buffer id */
+	u16 ndesc;			/* packed: ring entries of the chain */
+	u16 pos;			/* packed: used position (publishing) */
+	bool wrap;			/* packed: its wrap counter */
 	unsigned int nr_rd, nr_wr;	/* iovecs readable, then writable */
-	unsigned int nr_wlog;		/* entries of vq->wlog */
+	unsigned int nr_wlog;		/* entries of wlog */
 	u64 rd_len, wr_len;
 	u8 __user *status;		/* last byte of the final descriptor */
 	u64 status_gpa;
 	bool bad;			/* malformed but with a status byte */
+	bool rw;			/* IN or OUT: status from ret */
+	bool write;
+	u8 status_val;			/* other types: the status */
+	u32 written;			/* other types: bytes for the used ring */
+	u64 len;			/* IN/OUT: bytes to transfer */
+	long ret;			/* IN/OUT: bytes transferred or -errno */
+	/* block device, O_DIRECT: our own bios on pinned guest pages */
+	struct page **pages;		/* pinned, unpinned when freed */
+	unsigned int nr_pages;
+	atomic_t bios;			/* bios in flight, plus one */
+	int bio_err;			/* first bio error, -errno */
+	struct iovec *iov;		/* nr_rd + nr_wr entries */
+	struct vblk_wrange *wlog;	/* writable ranges, for the log */
 };
 
-u32 vblk_req_handle(struct vblk_req *req);
+struct vblk_req *vblk_req_copy(const struct vblk_req *walked);
+void vblk_req_start(struct vblk_req *req);
+u32 vblk_req_finish(struct vblk_req *req);
+void vblk_req_free(struct vblk_req *req);
+void vblk_req_complete(struct vblk_req *req);
 
 /* backend.c */
 int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out);
 void vblk_backend_put(struct vblk_backend *be);
 ssize_t vblk_backend_rw(struct vblk_backend *be, struct iov_iter *iter,
 			u64 pos, bool write);
+bool vblk_backend_submit(struct vblk_req *req, u64 pos);
+void vblk_backend_unpin(struct vblk_req *req);
 int vblk_backend_flush(struct vblk_backend *be);
 int vblk_backend_discard(struct vblk_backend *be, u64 pos, u64 len);
 int vblk_backend_write_zeroes(struct vblk_backend *be, u64 pos, u64 len,

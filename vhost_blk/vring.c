@@ -10,7 +10,17 @@
  * VIRTIO_BLK_S_IOERR, anything worse breaks the ring (it is no longer
  * processed until VHOST_SET_VRING_BASE re-arms it) and signals its error
  * eventfd.
+ *
+ * A pass of the worker (vblk_vq_process()) reaps the asynchronous requests
+ * that completed, takes new requests from the ring and starts them (under
+ * a block plug), then publishes every finished one in batches of up to
+ * max_batch: status bytes and used entries first, then one used->idx write
+ * (split) or the batch's descriptor flags in order (packed), then one
+ * interrupt decision for the batch.  With a polling budget, a pass that
+ * found nothing to do keeps looking, notifications off, for that long.
  */
+#include <linux/blkdev.h>
+#include <linux/sched/clock.h>
 #include <linux/uaccess.h>
 
 #include "vhost_blk_priv.h"
@@ -133,6 +143,7 @@ static int vblk_vq_init_access(struct vblk_vq *vq)
 		    vblk_log_uaddr(vq, vq->used_uaddr, sizeof(ev)))
 			return -EFAULT;
 		vq->used_unsignalled = 0;
+		vq->poll_notify_off = false;
 		vq->need_init = false;
 		return 0;
 	}
@@ -142,6 +153,12 @@ static int vblk_vq_init_access(struct vblk_vq *vq)
 		return -EFAULT;
 	if (get_user(idx, (__le16 __user *)vblk_used_ptr(vq, VBLK_USED_IDX)))
 		return -EFAULT;
+	/* kicks turned off for polling come back on */
+	if (vq->poll_notify_off &&
+	    (put_user(0, (__le16 __user *)vblk_used_ptr(vq, 0)) ||
+	     vblk_log_uaddr(vq, vq->used_uaddr, 2)))
+		return -EFAULT;
+	vq->poll_notify_off = false;
 	vq->used_idx = le16_to_cpu(idx);
 	vq->signalled_valid = false;
 	vq->need_init = false;
@@ -183,7 +200,7 @@ int vblk_vq_set_base(struct vblk_vq *vq, u32 base)
 }
 
 /* Decide whether the guest wants an interrupt, then signal it. */
-void vblk_vq_signal(struct vblk_vq *vq)
+static void vblk_vq_signal(struct vblk_vq *vq)
 {
 	struct vblk_dev *dev = vq->dev;
 	bool notify = true;
@@ -260,13 +277,13 @@ static void vblk_walk_desc(struct vblk_vq *vq, struct vblk_req *req,
 		req->bad = true;	/* readable after writable */
 	if (write && len && vblk_logging(vq)) {
 		if (req->nr_wlog < VBLK_MAX_IOV)
-			vq->wlog[req->nr_wlog++] = (struct vblk_wrange){
+			req->wlog[req->nr_wlog++] = (struct vblk_wrange){
 				.gpa = addr, .len = len };
 		else
 			req->bad = true;
 	}
 	if (len && !req->bad) {
-		n = vblk_translate(vq->mem, addr, len, vq->iov + ws->used,
+		n = vblk_translate(vq->mem, addr, len, req->iov + ws->used,
 				   VBLK_MAX_IOV - ws->used);
 		if (n < 0) {
 			req->bad = true;
@@ -343,7 +360,7 @@ static int vblk_log_req(struct vblk_vq *vq, struct vblk_req *req)
 	if (!vblk_logging(vq))
 		return 0;
 	for (i = 0; i < req->nr_wlog; i++)
-		if (vblk_log_gpa(vq, vq->wlog[i].gpa, vq->wlog[i].len))
+		if (vblk_log_gpa(vq, req->wlog[i].gpa, req->wlog[i].len))
 			return -EFAULT;
 	return vblk_log_gpa(vq, req->status_gpa, 1);
 }
@@ -474,55 +491,215 @@ static int vblk_walk_packed(struct vblk_vq *vq, struct vblk_req *req,
 	return vblk_walk_finish(vq, req, &ws, why);
 }
 
-/* Put one completion in the used ring and publish it. */
-static int vblk_push_used(struct vblk_vq *vq, u16 head, u32 len)
+/* A request's used entry may be written: the ring is still usable. */
+static bool vblk_vq_can_publish(struct vblk_vq *vq)
 {
-	struct vblk_used_elem e = {
-		.id = cpu_to_le32(head),
-		.len = cpu_to_le32(len),
-	};
-	u32 slot = vq->used_idx & (vq->num - 1);
+	return vq->num && vq->addr_set && vq->mem && !vq->need_init &&
+	       !vq->broken;
+}
 
-	if (copy_to_user(vblk_used_ptr(vq, VBLK_USED_RING + slot * sizeof(e)),
-			 &e, sizeof(e)))
-		return -EFAULT;
-	/* the element is visible before the index that covers it */
+/* Split ring: write the used elements of @batch, then used->idx once. */
+static int vblk_publish_split(struct vblk_vq *vq, struct list_head *batch,
+			      const char **why)
+{
+	struct vblk_req *req;
+	u16 idx = vq->used_idx;
+
+	list_for_each_entry(req, batch, node) {
+		u32 slot = idx & (vq->num - 1);
+		u64 off = VBLK_USED_RING + slot * sizeof(struct vblk_used_elem);
+		struct vblk_used_elem e = {
+			.id = cpu_to_le32(req->head),
+			.len = cpu_to_le32(vblk_req_finish(req)),
+		};
+
+		if (vblk_log_req(vq, req)) {
+			*why = "dirty log unwritable";
+			return -EFAULT;
+		}
+		if (copy_to_user(vblk_used_ptr(vq, off), &e, sizeof(e)) ||
+		    vblk_log_uaddr(vq, vq->used_uaddr + off, sizeof(e))) {
+			*why = "used ring unwritable";
+			return -EFAULT;
+		}
+		idx++;
+	}
+	/* the elements are visible before the index that covers them */
 	smp_wmb();
-	if (put_user(cpu_to_le16(vq->used_idx + 1),
-		     (__le16 __user *)vblk_used_ptr(vq, VBLK_USED_IDX)))
+	if (put_user(cpu_to_le16(idx),
+		     (__le16 __user *)vblk_used_ptr(vq, VBLK_USED_IDX)) ||
+	    vblk_log_uaddr(vq, vq->used_uaddr + VBLK_USED_IDX, 2)) {
+		*why = "used ring unwritable";
 		return -EFAULT;
-	vq->used_idx++;
-	if (vblk_log_uaddr(vq, vq->used_uaddr + VBLK_USED_RING + slot * sizeof(e),
-			   sizeof(e)) ||
-	    vblk_log_uaddr(vq, vq->used_uaddr + VBLK_USED_IDX, 2))
-		return -EFAULT;
+	}
+	vq->used_idx = idx;
 	return 0;
 }
 
-/* Packed ring: write the used descriptor for buffer @id, skip @ndesc. */
-static int vblk_push_used_packed(struct vblk_vq *vq, u16 id, u32 len,
-				 u16 ndesc)
+/*
+ * Packed ring: write id and length of every used descriptor of @batch, then
+ * their flags in order; each buffer's used descriptor skips its chain.
+ */
+static int vblk_publish_packed(struct vblk_vq *vq, struct list_head *batch,
+			       const char **why)
 {
-	struct vblk_pdesc __user *d = u64_to_user_ptr(vq->desc_uaddr);
-	u16 flags = vq->used_wrap ? BIT(VRING_PACKED_DESC_F_AVAIL) |
-				    BIT(VRING_PACKED_DESC_F_USED) : 0;
+	struct vblk_pdesc __user *ring = u64_to_user_ptr(vq->desc_uaddr);
+	struct vblk_req *req;
+	u16 flags;
 
-	d += vq->used_idx;
-	if (put_user(cpu_to_le32(len), &d->len) ||
-	    put_user(cpu_to_le16(id), &d->id))
-		return -EFAULT;
-	/* id and len are visible before the flags that hand them over */
-	smp_wmb();
-	if (put_user(cpu_to_le16(flags), &d->flags) ||
-	    vblk_log_uaddr(vq, (u64)(uintptr_t)d, sizeof(*d)))
-		return -EFAULT;
-	vq->used_idx += ndesc;
-	if (vq->used_idx >= vq->num) {
-		vq->used_idx -= vq->num;
-		vq->used_wrap = !vq->used_wrap;
+	list_for_each_entry(req, batch, node) {
+		struct vblk_pdesc __user *d = ring + vq->used_idx;
+		u32 len = vblk_req_finish(req);
+
+		if (vblk_log_req(vq, req)) {
+			*why = "dirty log unwritable";
+			return -EFAULT;
+		}
+		if (put_user(cpu_to_le32(len), &d->len) ||
+		    put_user(cpu_to_le16(req->head), &d->id)) {
+			*why = "descriptor ring unwritable";
+			return -EFAULT;
+		}
+		req->pos = vq->used_idx;
+		req->wrap = vq->used_wrap;
+		vq->used_idx += req->ndesc;
+		if (vq->used_idx >= vq->num) {
+			vq->used_idx -= vq->num;
+			vq->used_wrap = !vq->used_wrap;
+		}
+		vq->used_unsignalled += req->ndesc;
 	}
-	vq->used_unsignalled += ndesc;
+	/* ids and lengths are visible before the flags that hand them over */
+	smp_wmb();
+	list_for_each_entry(req, batch, node) {
+		struct vblk_pdesc __user *d = ring + req->pos;
+
+		flags = req->wrap ? BIT(VRING_PACKED_DESC_F_AVAIL) |
+				    BIT(VRING_PACKED_DESC_F_USED) : 0;
+		if (put_user(cpu_to_le16(flags), &d->flags) ||
+		    vblk_log_uaddr(vq, (u64)(uintptr_t)d, sizeof(*d))) {
+			*why = "descriptor ring unwritable";
+			return -EFAULT;
+		}
+	}
 	return 0;
+}
+
+/* Free every request of @list without touching the guest. */
+static void vblk_req_free_list(struct list_head *list)
+{
+	struct vblk_req *req, *tmp;
+
+	list_for_each_entry_safe(req, tmp, list, node) {
+		list_del(&req->node);
+		vblk_req_free(req);
+	}
+}
+
+/*
+ * Put the ready requests in the used ring, max_batch at a time, one
+ * interrupt decision per batch.  With @guest false (or a ring that can no
+ * longer take them) they are only freed.  Requests finished before an
+ * error of the pass (*why already set) are still published; an error here
+ * sets *why, and the rest is freed.
+ */
+static void vblk_vq_publish(struct vblk_vq *vq, bool guest, const char **why)
+{
+	unsigned int max = READ_ONCE(vq->dev->max_batch), n;
+	const char *err = NULL;
+	struct vblk_req *req;
+	LIST_HEAD(batch);
+	int ret;
+
+	while (!list_empty(&vq->ready)) {
+		if (!guest || err || !vblk_vq_can_publish(vq)) {
+			vblk_req_free_list(&vq->ready);
+			break;
+		}
+		n = 0;
+		list_for_each_entry(req, &vq->ready, node)
+			if (++n == max)
+				break;
+		if (n == max && !list_is_last(&req->node, &vq->ready))
+			list_cut_position(&batch, &vq->ready, &req->node);
+		else
+			list_splice_init(&vq->ready, &batch);
+		if (vq->packed)
+			ret = vblk_publish_packed(vq, &batch, &err);
+		else
+			ret = vblk_publish_split(vq, &batch, &err);
+		vblk_req_free_list(&batch);
+		if (!ret)
+			vblk_vq_signal(vq);
+	}
+	if (err && !*why)
+		*why = err;
+}
+
+/* Move the completed asynchronous requests to the ready list. */
+static bool vblk_vq_reap(struct vblk_vq *vq)
+{
+	struct vblk_req *req;
+	LIST_HEAD(done);
+
+	lockdep_assert_held(&vq->mutex);
+	spin_lock_irq(&vq->done_lock);
+	list_splice_init(&vq->done, &done);
+	spin_unlock_irq(&vq->done_lock);
+	if (list_empty(&done))
+		return false;
+	list_for_each_entry(req, &done, node)
+		vq->nr_inflight--;
+	list_splice_tail(&done, &vq->ready);
+	return true;
+}
+
+static bool vblk_vq_done_pending(struct vblk_vq *vq)
+{
+	bool ret;
+
+	spin_lock_irq(&vq->done_lock);
+	ret = !list_empty(&vq->done);
+	spin_unlock_irq(&vq->done_lock);
+	return ret;
+}
+
+/**
+ * vblk_vq_wait_idle() - wait until no request of the ring is in flight
+ * @vq: the ring, mutex held
+ *
+ * Completed requests move to the ready list (not yet published).
+ */
+void vblk_vq_wait_idle(struct vblk_vq *vq)
+{
+	lockdep_assert_held(&vq->mutex);
+	vblk_vq_reap(vq);
+	while (vq->nr_inflight) {
+		/* sleeping flushes the worker's plug */
+		wait_event(vq->done_wq, vblk_vq_done_pending(vq));
+		vblk_vq_reap(vq);
+	}
+}
+
+/**
+ * vblk_vq_drain() - complete every request of the ring
+ * @vq: the ring, mutex held
+ * @guest: the caller runs in the owner's mm and the ring state is still
+ *	valid: put the requests in the used ring; else only free them
+ *
+ * Afterwards nothing of the ring is in flight (until the mutex is dropped).
+ */
+void vblk_vq_drain(struct vblk_vq *vq, bool guest)
+{
+	const char *why = NULL;
+
+	vblk_vq_wait_idle(vq);
+	vblk_vq_publish(vq, guest, &why);
+	if (vq->logged && vq->log_ctx)
+		kvmio_eventfd_signal(vq->log_ctx);
+	vq->logged = false;
+	if (why)
+		vblk_vq_break(vq, why);
 }
 
 /* Packed ring: is the descriptor at last_avail_idx available? */
@@ -540,18 +717,20 @@ static int vblk_packed_avail(struct vblk_vq *vq, bool *avail)
 	return 0;
 }
 
-/* Packed-ring counterpart of the loop in vblk_vq_process(). */
-static unsigned int vblk_vq_process_packed(struct vblk_vq *vq,
-					   const char **why)
+/* Take and start the available requests of a packed ring. */
+static void vblk_vq_submit_packed(struct vblk_vq *vq,
+					  const char **why)
 {
 	struct vblk_dev *dev = vq->dev;
 	unsigned int done = 0;
+	struct vblk_req *req;
 	u16 id, ndesc;
 	bool avail;
-	u32 len;
 
 	for (;;) {
-		struct vblk_req req = { .vq = vq };
+		struct vblk_req walk = {
+			.vq = vq, .iov = vq->iov, .wlog = vq->wlog,
+		};
 
 		if (vblk_packed_avail(vq, &avail)) {
 			*why = "descriptor ring unreadable";
@@ -565,28 +744,24 @@ static unsigned int vblk_vq_process_packed(struct vblk_vq *vq,
 		}
 		/* read the descriptors only after the flags that made them ours */
 		smp_rmb();
-		if (vblk_walk_packed(vq, &req, &id, &ndesc, why))
+		if (vblk_walk_packed(vq, &walk, &id, &ndesc, why))
 			break;
-		req.head = id;
+		walk.head = id;
+		walk.ndesc = ndesc;
+		req = vblk_req_copy(&walk);
+		if (!req) {
+			/* not taken: try again on the next pass */
+			vblk_worker_queue(vq);
+			break;
+		}
 		vq->last_avail_idx += ndesc;
 		if (vq->last_avail_idx >= vq->num) {
 			vq->last_avail_idx -= vq->num;
 			vq->avail_wrap = !vq->avail_wrap;
 		}
-		atomic64_inc(&dev->stats.inflight);
-		len = vblk_req_handle(&req);
-		atomic64_dec(&dev->stats.inflight);
-		if (vblk_log_req(vq, &req)) {
-			*why = "dirty log unwritable";
-			break;
-		}
-		if (vblk_push_used_packed(vq, id, len, ndesc)) {
-			*why = "descriptor ring unwritable";
-			break;
-		}
+		vblk_req_start(req);
 		done++;
 	}
-	return done;
 }
 
 static int vblk_read_avail_idx(struct vblk_vq *vq, u16 *idx)
@@ -599,69 +774,30 @@ static int vblk_read_avail_idx(struct vblk_vq *vq, u16 *idx)
 	return 0;
 }
 
-/* Tell the guest how far we got (EVENT_IDX), then look once more. */
-static int vblk_enable_notify(struct vblk_vq *vq, u16 *avail)
-{
-	__le16 __user *ev = vblk_used_ptr(vq, VBLK_USED_RING + 8 * vq->num);
-
-	if (put_user(cpu_to_le16(vq->last_avail_idx), ev) ||
-	    vblk_log_uaddr(vq, (u64)(uintptr_t)ev, sizeof(*ev)))
-		return -EFAULT;
-	/* avail_event is visible before we look at avail->idx again */
-	smp_mb();
-	return vblk_read_avail_idx(vq, avail);
-}
-
-/**
- * vblk_vq_process() - handle the requests available on one ring
- * @vq: the ring
- *
- * Called by the ring's worker.  Handles up to max_batch requests (a sysfs
- * knob), then queues the ring again and yields the CPU.
- */
-void vblk_vq_process(struct vblk_vq *vq)
+/* Take and start the available requests of a split ring. */
+static void vblk_vq_submit_split(struct vblk_vq *vq, const char **why)
 {
 	struct vblk_dev *dev = vq->dev;
-	const char *why = NULL;
 	unsigned int done = 0;
+	struct vblk_req *req;
 	u16 avail, head;
 	__le16 v;
-	u32 len;
-
-	mutex_lock(&vq->mutex);
-	if (!vblk_vq_ready(vq))
-		goto out;
-	if (vq->need_init && vblk_vq_init_access(vq)) {
-		why = "ring outside guest memory";
-		goto out;
-	}
-	if (vq->packed) {
-		done = vblk_vq_process_packed(vq, &why);
-		goto signal;
-	}
 
 	for (;;) {
-		struct vblk_req req = { .vq = vq };
+		struct vblk_req walk = {
+			.vq = vq, .iov = vq->iov, .wlog = vq->wlog,
+		};
 
 		if (vblk_read_avail_idx(vq, &avail)) {
-			why = "avail ring unreadable";
+			*why = "avail ring unreadable";
 			break;
 		}
 		if ((u16)(avail - vq->last_avail_idx) > vq->num) {
-			why = "avail index moved by more than the ring size";
+			*why = "avail index moved by more than the ring size";
 			break;
 		}
-		if (avail == vq->last_avail_idx) {
-			if (!vq->event_idx)
-				break;
-			if (vblk_enable_notify(vq, &avail)) {
-				why = "used ring unwritable";
-				break;
-			}
-			if (avail == vq->last_avail_idx)
-				break;
-			continue;
-		}
+		if (avail == vq->last_avail_idx)
+			break;
 		if (done >= READ_ONCE(dev->max_batch)) {
 			vblk_worker_queue(vq);
 			break;
@@ -670,34 +806,171 @@ void vblk_vq_process(struct vblk_vq *vq)
 		smp_rmb();
 		if (get_user(v, vblk_avail_ptr(vq, VBLK_AVAIL_RING + 2 *
 					       (vq->last_avail_idx & (vq->num - 1))))) {
-			why = "avail ring unreadable";
+			*why = "avail ring unreadable";
 			break;
 		}
 		head = le16_to_cpu(v);
-		req.head = head;
-		if (vblk_walk(vq, head, &req, &why))
+		walk.head = head;
+		if (vblk_walk(vq, head, &walk, why))
 			break;
+		req = vblk_req_copy(&walk);
+		if (!req) {
+			vblk_worker_queue(vq);
+			break;
+		}
 		vq->last_avail_idx++;
-		atomic64_inc(&dev->stats.inflight);
-		len = vblk_req_handle(&req);
-		atomic64_dec(&dev->stats.inflight);
-		if (vblk_log_req(vq, &req)) {
-			why = "dirty log unwritable";
-			break;
-		}
-		if (vblk_push_used(vq, head, len)) {
-			why = "used ring unwritable";
-			break;
-		}
+		vblk_req_start(req);
 		done++;
 	}
-signal:
-	if (done)
-		vblk_vq_signal(vq);
-out:
+}
+
+/* Is a request available (split: avail->idx moved; packed: next desc)? */
+static int vblk_vq_has_avail(struct vblk_vq *vq, bool *avail)
+{
+	u16 idx;
+
+	if (vq->packed)
+		return vblk_packed_avail(vq, avail);
+	if (vblk_read_avail_idx(vq, &idx))
+		return -EFAULT;
+	*avail = idx != vq->last_avail_idx;
+	return 0;
+}
+
+/*
+ * Ask the driver for kicks (@on) or not, for polling.  Split rings with
+ * EVENT_IDX write avail_event only when turning them on (while it stays
+ * behind, the driver does not kick); without it VRING_USED_F_NO_NOTIFY.
+ * Packed rings: the device area's ENABLE / DISABLE.
+ */
+static int vblk_vq_notify(struct vblk_vq *vq, bool on)
+{
+	if (vq->packed) {
+		__le16 __user *f = vblk_used_ptr(vq, 2);
+		u16 v = on ? VRING_PACKED_EVENT_FLAG_ENABLE :
+			     VRING_PACKED_EVENT_FLAG_DISABLE;
+
+		if (put_user(cpu_to_le16(v), f) ||
+		    vblk_log_uaddr(vq, (u64)(uintptr_t)f, sizeof(*f)))
+			return -EFAULT;
+	} else if (vq->event_idx) {
+		__le16 __user *ev = vblk_used_ptr(vq, VBLK_USED_RING +
+						  8 * vq->num);
+
+		if (on && (put_user(cpu_to_le16(vq->last_avail_idx), ev) ||
+			   vblk_log_uaddr(vq, (u64)(uintptr_t)ev, sizeof(*ev))))
+			return -EFAULT;
+	} else {
+		__le16 __user *f = vblk_used_ptr(vq, 0);
+
+		if (put_user(cpu_to_le16(on ? 0 : VRING_USED_F_NO_NOTIFY), f) ||
+		    vblk_log_uaddr(vq, (u64)(uintptr_t)f, sizeof(*f)))
+			return -EFAULT;
+	}
+	vq->poll_notify_off = !on;
+	return 0;
+}
+
+/*
+ * The ring ran empty: poll it (and the done list) for up to the budget with
+ * kicks off.  Returns true when there is work (the ring is queued again).
+ */
+static bool vblk_vq_poll(struct vblk_vq *vq, unsigned int budget_us,
+			 const char **why)
+{
+	u64 end = local_clock() + (u64)budget_us * NSEC_PER_USEC;
+	bool avail;
+
+	if (vblk_vq_notify(vq, false)) {
+		*why = "used ring unwritable";
+		return false;
+	}
+	do {
+		if (vblk_vq_has_avail(vq, &avail)) {
+			*why = "avail ring unreadable";
+			return false;
+		}
+		if (avail || vblk_vq_done_pending(vq)) {
+			vblk_count(vq->dev, poll_hits);
+			vblk_worker_queue(vq);
+			return true;
+		}
+		if (need_resched())
+			cond_resched();
+		else
+			cpu_relax();
+	} while (local_clock() < end);
+	vblk_count(vq->dev, poll_misses);
+	return false;
+}
+
+/*
+ * Going to sleep: kicks back on, then look once more (a request added
+ * before the driver saw them on was not kicked).
+ */
+static void vblk_vq_rearm(struct vblk_vq *vq, const char **why)
+{
+	bool avail;
+
+	/* only EVENT_IDX's avail_event moves with every pass */
+	if (*why || (!vq->poll_notify_off && (vq->packed || !vq->event_idx)))
+		return;
+	if (vblk_vq_notify(vq, true)) {
+		*why = "used ring unwritable";
+		return;
+	}
+	/* the notification setting is visible before we look again */
+	smp_mb();
+	if (vblk_vq_has_avail(vq, &avail)) {
+		*why = "avail ring unreadable";
+		return;
+	}
+	if (avail)
+		vblk_worker_queue(vq);
+}
+
+/**
+ * vblk_vq_process() - one pass of the ring's worker
+ * @vq: the ring
+ *
+ * Reaps completed requests, takes and starts up to max_batch new ones
+ * (then queues the ring again to yield the CPU), publishes the finished
+ * ones; when the ring ran empty, polls it for the budget or re-enables
+ * kicks.
+ */
+void vblk_vq_process(struct vblk_vq *vq)
+{
+	unsigned int budget = READ_ONCE(vq->dev->poll_budget_us);
+	const char *why = NULL;
+	struct blk_plug plug;
+	bool empty = false;
+
+	mutex_lock(&vq->mutex);
+	vblk_vq_reap(vq);
+	if (!vblk_vq_ready(vq))
+		goto publish;
+	if (vq->need_init && vblk_vq_init_access(vq)) {
+		why = "ring outside guest memory";
+		goto publish;
+	}
+	blk_start_plug(&plug);
+	if (vq->packed)
+		vblk_vq_submit_packed(vq, &why);
+	else
+		vblk_vq_submit_split(vq, &why);
+	blk_finish_plug(&plug);
+	/* bios that completed during submission are published now */
+	vblk_vq_reap(vq);
+	/* stopped at an empty ring, not at max_batch or a failed allocation */
+	empty = !why && !test_bit(0, &vq->pending);
+publish:
+	vblk_vq_publish(vq, true, &why);
 	if (vq->logged && vq->log_ctx)
 		kvmio_eventfd_signal(vq->log_ctx);
 	vq->logged = false;
+	/* the ring ran empty: poll it, or sleep with kicks on */
+	if (empty && !why && !(budget && vblk_vq_poll(vq, budget, &why)))
+		vblk_vq_rearm(vq, &why);
 	if (why)
 		vblk_vq_break(vq, why);
 	mutex_unlock(&vq->mutex);

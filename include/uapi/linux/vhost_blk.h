@@ -38,8 +38,12 @@
  * writing unless the device is read-only (VHOST_BLK_SET_FLAGS).  The device
  * takes its own reference; the caller may close @fd afterwards.  The capacity
  * is the file's size rounded down to 512-byte sectors, read when the backend
- * is attached.  fd == -1 detaches the backend after every request in flight
- * has completed.  Rings are processed only while a backend is attached.
+ * is attached.  A file opened with O_DIRECT is read and written with
+ * asynchronous direct I/O (several requests in flight per ring), others
+ * synchronously through the page cache.  fd == -1 detaches the backend, and
+ * a new fd replaces it, after every request in flight on the old one has
+ * completed into the used rings.  Rings are processed only while a backend
+ * is attached.
  *
  * Caller must own the device (VHOST_SET_OWNER).
  *
@@ -132,7 +136,9 @@ struct vhost_blk_config {
  * /sys/kernel/vhost_blk/<pid>-<n>/;
  * Documentation/vhost_blk.rst describes each).  The caller sets @argsz;
  * the kernel fills at most @argsz bytes of the structure, so older callers
- * keep working when counters are appended.  @flags must be 0.
+ * keep working when counters are appended (req_async and the fields after
+ * it were appended that way).  @argsz is set to the size filled.  @flags
+ * must be 0.
  *
  * Return: 0 on success, -1 and errno: EFAULT, EINVAL (@argsz smaller than
  * the first two fields, nonzero @flags).
@@ -153,12 +159,17 @@ struct vhost_blk_stats {
 	__u64 err_unsupp;	/* unsupported request types */
 	__u64 err_readonly;	/* writes refused on a read-only device */
 	__u64 rings_broken;	/* rings stopped for unrecoverable guest errors */
-	__u64 inflight;		/* requests being processed now */
+	__u64 inflight;		/* requests taken, not yet in a used ring */
 	__u64 kicks;		/* kick eventfd wake-ups */
 	__u64 interrupts;	/* call eventfd signals */
-	__u64 interrupts_suppressed; /* completions the guest did not want signalled */
+	__u64 interrupts_suppressed; /* used batches the guest did not want signalled */
 	__u64 req_discard;	/* VIRTIO_BLK_T_DISCARD */
 	__u64 req_write_zeroes;	/* VIRTIO_BLK_T_WRITE_ZEROES */
+	/* appended: older callers with a smaller @argsz do not get these */
+	__u64 req_async;	/* IN/OUT submitted as asynchronous direct I/O */
+	__u64 sync_fallbacks;	/* IN/OUT on an O_DIRECT backend redone buffered */
+	__u64 poll_hits;	/* busy polls that found work */
+	__u64 poll_misses;	/* busy polls that ran out of budget */
 };
 
 #define VHOST_BLK_GET_STATS	_IOWR(VHOST_VIRTIO, 0xF3, struct vhost_blk_stats)

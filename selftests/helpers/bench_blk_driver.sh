@@ -9,6 +9,8 @@
 # two: see below) through
 #   vhost    /dev/vhost-blk
 #   uring    vblk_bench's own userspace device (io_uring, same ring work)
+#   vhost-poll  the same with vhost_blk's busy polling (poll_budget_us 50;
+#            two-vCPU rows only: polling needs a CPU of its own)
 # and fio runs natively on the backend (libaio).  Backends: a 256 MiB brd
 # device and a 256 MiB file in /tmp (tmpfs: O_DIRECT only where the kernel
 # supports it there, otherwise every path is buffered and the backend is
@@ -17,6 +19,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 VB=$HERE/vblk_bench
 SECS=${BENCH_SECS:-3}
+POLL_US=${BENCH_POLL_US:-50}
 FILE=/tmp/bench-blk-driver.img
 rc=0
 
@@ -66,6 +69,11 @@ for path in /dev/ram0 $FILE; do
 						--direct $mode --event-idx --rw $rw \
 						--qd $qd --seconds "$SECS" || rc=1
 				done
+				# busy polling needs a CPU of its own
+				[ -n "$PIN" ] && continue
+				$VB --target vhost --poll-us $POLL_US --backend $path \
+					--name $label --direct $mode --event-idx \
+					--rw $rw --qd $qd --seconds "$SECS" || rc=1
 			done
 		done
 	done

@@ -26,6 +26,8 @@
  * published with one kick (when the device wants one), completions are
  * awaited on the call eventfd and reaped, and as many are resubmitted.
  * Prints "BENCH driver <target> <name> <rw> qd=<N> iops=<integer>".
+ * --poll-us N (vhost only) sets the device's poll_budget_us knob: the target
+ * is then named "vhost-poll".
  * --verify writes patterned blocks through the ring, flushes, reads them
  * back through the ring and directly from the backend, and prints
  * "BENCH-VERIFY <target> <name> ok|FAIL".  --probe prints "direct" if the
@@ -34,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -636,6 +639,22 @@ static void setup_vhost(struct bench *b)
 		die("SET_BACKEND: %s", strerror(errno));
 }
 
+/* vhost_blk's busy-polling knob of our device, /sys/kernel/vhost_blk/<pid>-<n>/ */
+static void set_poll_budget(int us)
+{
+	char pat[64];
+	glob_t g;
+	FILE *f;
+
+	snprintf(pat, sizeof(pat), "/sys/kernel/vhost_blk/%d-*/poll_budget_us", getpid());
+	if (glob(pat, 0, NULL, &g) || g.gl_pathc != 1)
+		die("%s: not exactly one device", pat);
+	f = fopen(g.gl_pathv[0], "w");
+	if (!f || fprintf(f, "%d\n", us) < 0 || fclose(f))
+		die("%s: %s", g.gl_pathv[0], strerror(errno));
+	globfree(&g);
+}
+
 static void setup_uring(struct bench *b)
 {
 	struct udev *d = calloc(1, sizeof(*d));
@@ -835,7 +854,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: %s --target vhost|uring --backend PATH [--name NAME]\n"
-		"       [--direct auto|on|off] [--event-idx]\n"
+		"       [--direct auto|on|off] [--event-idx] [--poll-us N]\n"
 		"       (--rw read|write --qd N --seconds S | --verify)\n"
 		"       %s --probe PATH\n", prog, prog);
 	exit(2);
@@ -854,11 +873,12 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "verify", no_argument, NULL, 'v' },
 		{ "probe", required_argument, NULL, 'p' },
+		{ "poll-us", required_argument, NULL, 'P' },
 		{ }
 	};
 	struct bench b = { .vhost = -1 };
 	const char *rw = NULL, *direct = "auto";
-	int c, qd = 0, secs = 0, i;
+	int c, qd = 0, secs = 0, i, poll_us = 0;
 	bool do_verify = false;
 	uint64_t count;
 	double el;
@@ -874,6 +894,7 @@ int main(int argc, char **argv)
 		case 'q': qd = atoi(optarg); break;
 		case 's': secs = atoi(optarg); break;
 		case 'v': do_verify = true; break;
+		case 'P': poll_us = atoi(optarg); break;
 		case 'p':
 			close(open_backend(optarg, "auto", &b.direct));
 			printf("%s\n", b.direct ? "direct" : "buffered");
@@ -918,10 +939,15 @@ int main(int argc, char **argv)
 	if (b.kick < 0 || b.call < 0)
 		die("eventfd: %s", strerror(errno));
 
-	if (!strcmp(b.target, "vhost"))
+	if (!strcmp(b.target, "vhost")) {
 		setup_vhost(&b);
-	else
+		if (poll_us) {
+			set_poll_budget(poll_us);
+			b.target = "vhost-poll";
+		}
+	} else {
 		setup_uring(&b);
+	}
 
 	if (do_verify) {
 		int r = verify(&b);

@@ -60,15 +60,16 @@ grep "^BENCH driver " "$CACHE/bench-blk.txt" | awk '
 	  if (!(b in seen)) { seen[b] = 1; backends[++nb] = b } }
 	END {
 		print "driver (userspace driver, no guest), IOPS:"
-		printf "%-14s %-14s %10s %10s %10s %12s %12s\n", "workload", "backend", "native", "uring", "vhost", "vhost/uring", "vhost/native"
+		printf "%-14s %-14s %10s %10s %10s %10s %12s %12s %12s\n", "workload", "backend", "native", "uring", "vhost", "vhost-poll", "vhost/uring", "vhost/native", "poll/uring"
 		n = split("read qd=1,read qd=32,write qd=1,write qd=32", order, ",")
 		for (j = 1; j <= nb; j++) {
 			b = backends[j]
 			for (i = 1; i <= n; i++) {
 				k = order[i]
-				x = v["native", b, k]; u = v["uring", b, k]; h = v["vhost", b, k]
-				printf "%-14s %-14s %10s %10s %10s %12s %12s\n", k, b, x, u, h,
-					(u > 0 ? sprintf("%.2fx", h / u) : "-"), (x > 0 ? sprintf("%.2fx", h / x) : "-")
+				x = v["native", b, k]; u = v["uring", b, k]; h = v["vhost", b, k]; p = v["vhost-poll", b, k]
+				printf "%-14s %-14s %10s %10s %10s %10s %12s %12s %12s\n", k, b, x, u, h, (p != "" ? p : "-"),
+					(u > 0 ? sprintf("%.2fx", h / u) : "-"), (x > 0 ? sprintf("%.2fx", h / x) : "-"),
+					(u > 0 && p > 0 ? sprintf("%.2fx", p / u) : "-")
 			}
 		}
 	}'

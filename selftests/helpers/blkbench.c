@@ -21,26 +21,10 @@
 #include <linux/aio_abi.h>
 #include <linux/fs.h>
 
+#include "../lib/kt_bench.h"
+
 #define BS	4096
 #define MAXQD	64
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t rnd(void)
-{
-	static uint64_t x = 88172645463325252ULL;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return x;
-}
 
 int main(int argc, char **argv)
 {
@@ -80,7 +64,7 @@ int main(int argc, char **argv)
 		cbs[i].aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
 		cbs[i].aio_buf = (uintptr_t)buf + (size_t)BS * i;
 		cbs[i].aio_nbytes = BS;
-		cbs[i].aio_offset = (rnd() % blocks) * BS;
+		cbs[i].aio_offset = (kt_rnd() % blocks) * BS;
 		cbs[i].aio_data = i;
 		p[0] = &cbs[i];
 		if (syscall(SYS_io_submit, ctx, 1, p) != 1) {
@@ -88,9 +72,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	t0 = now();
+	t0 = kt_now();
 	end = t0 + secs;
-	while (now() < end) {
+	while (kt_now() < end) {
 		long n = syscall(SYS_io_getevents, ctx, 1, qd, ev, NULL);
 
 		if (n < 0) {
@@ -107,7 +91,7 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			done++;
-			cb->aio_offset = (rnd() % blocks) * BS;
+			cb->aio_offset = (kt_rnd() % blocks) * BS;
 			p[0] = cb;
 			if (syscall(SYS_io_submit, ctx, 1, p) != 1) {
 				perror("io_submit");
@@ -115,7 +99,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	printf("BLKBENCH %s qd=%d iops=%.0f\n", argv[2], qd, done / (now() - t0));
+	printf("BLKBENCH %s qd=%d iops=%.0f\n", argv[2], qd, done / (kt_now() - t0));
 	return 0;
 usage:
 	fprintf(stderr, "usage: blkbench DEVICE read|write QUEUE_DEPTH(1..%d) SECONDS\n", MAXQD);

@@ -55,6 +55,7 @@
 #include <linux/virtio_config.h>
 #include <linux/vhost_blk.h>
 
+#include "../lib/kt_bench.h"
 #include "../lib/virtq_driver.h"
 
 #define GPA_BASE	0x100000000ULL
@@ -74,24 +75,6 @@ static const char *prog = "vblk_bench";
 #define die(...) do { fprintf(stderr, "%s: ", prog);			\
 		      fprintf(stderr, __VA_ARGS__);			\
 		      fputc('\n', stderr); exit(1); } while (0)
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t rnd(void)
-{
-	static uint64_t x = 88172645463325252ULL;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return x;
-}
 
 /* ------------------------------------------------------------------ */
 /* io_uring through the raw system calls                              */
@@ -773,7 +756,7 @@ static int verify(struct bench *b)
 	if (ck < 0)
 		die("open %s: %s", b->path, strerror(errno));
 	for (i = 0; i < VERIFY_N; i++)
-		lbas[i] = (uint64_t)i * (blocks / VERIFY_N) + rnd() %
+		lbas[i] = (uint64_t)i * (blocks / VERIFY_N) + kt_rnd() %
 			  (blocks / VERIFY_N);
 	/* write in two batches of 32, then flush */
 	for (k = 0; k < VERIFY_N; k += 32) {
@@ -829,24 +812,24 @@ static uint64_t run(struct bench *b, bool write, int qd, int secs,
 
 	for (i = 0; i < qd; i++)
 		memset(slots[i].data, 0x5a, BS);
-	t0 = now();
+	t0 = kt_now();
 	end = t0 + secs;
 	for (i = 0; i < qd; i++)
-		submit(b, &slots[i], type, rnd() % blocks);
+		submit(b, &slots[i], type, kt_rnd() % blocks);
 	kick(b);
 	inflight = qd;
 	while (inflight) {
 		n = reap(b, done, QNUM);
 		inflight -= n;
 		count += n;
-		if (now() < end) {
+		if (kt_now() < end) {
 			for (i = 0; i < n; i++)
-				submit(b, done[i], type, rnd() % blocks);
+				submit(b, done[i], type, kt_rnd() % blocks);
 			kick(b);
 			inflight += n;
 		}
 	}
-	*elapsed = now() - t0;
+	*elapsed = kt_now() - t0;
 	return count;
 }
 

@@ -16,7 +16,8 @@
 # First boot: the guest makes an ext4 file system, writes files, records
 # their checksums, runs fstrim, syncs and powers off.  The host checks the
 # backend with e2fsck and the checksums itself.  Second boot, through a new
-# bridge and a new read-only /dev/vhost-blk device: the guest reads the
+# bridge and a new read-only /dev/vhost-blk device that busy-polls its
+# rings (blk-serve --poll-us): the guest reads the
 # files back and checks them.
 
 L2=/usr/share/kvmio/l2
@@ -104,14 +105,18 @@ check "host: checksums of the guest's files match (4 files)" \
 	"[ \$(wc -l < /tmp/guest.sums) -eq 4 ] && cmp -s /tmp/guest.sums /tmp/host.sums"
 
 start=$(date +%s)
-boot blk-read /tmp/l2-blk2.log --readonly
+boot blk-read /tmp/l2-blk2.log "--readonly --poll-us 20"
 rc=$?
-echo "# second boot (read-only device): $(($(date +%s) - start)) s, qemu exit $rc"
+echo "# second boot (read-only device, busy polling): $(($(date +%s) - start)) s, qemu exit $rc"
 grep -E "KVMIO-L2" /tmp/l2-blk2.log | tr -d '\r' | sed 's/^/# /'
 sed 's/^/# serve: /' /tmp/serve-blk-read.log
 check "second boot: the guest read every file back intact" \
 	"grep -q 'blk-read done rc=0' /tmp/l2-blk2.log && [ \$(grep -c 'KVMIO-L2-CHECK: file[1-4]: OK' /tmp/l2-blk2.log) -eq 4 ]" ||
 	tail -n 40 /tmp/l2-blk2.log | tr -d '\r' | sed 's/^/# l2: /'
+check "second boot: the bridge set the device's busy polling (--poll-us 20)" \
+	"grep -q 'busy polling: 20 us' /tmp/serve-blk-read.log"
+check "blk-serve refuses a malformed --poll-us" \
+	"kvmio blk-serve --socket /tmp/x.sock --backend /dev/ram0 --poll-us 2x 2>&1 | grep -q 'must be 0..100000'"
 dmesg | grep "vhost_blk" | tail -n 20 | sed 's/^/# dmesg: /'
 echo "1..$n"
 exit $fail

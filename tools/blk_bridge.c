@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -132,6 +133,7 @@ struct bridge {
 	int kick[VHOST_BLK_NUM_QUEUES];
 	int enabled[VHOST_BLK_NUM_QUEUES];
 	int verbose;
+	int poll_us;		/* poll_budget_us of each device, -1: leave it */
 };
 
 static void logmsg(struct bridge *b, const char *fmt, ...)
@@ -434,6 +436,35 @@ static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds, int 
 	}
 }
 
+/*
+ * Set the busy-polling budget of our device: its sysfs directory is
+ * /sys/kernel/vhost_blk/<our pid>-<n>/, and we hold one device at a time.
+ */
+static int set_poll_budget(struct bridge *b)
+{
+	char pat[80];
+	glob_t g;
+	FILE *f;
+	int ret = -1;
+
+	snprintf(pat, sizeof(pat), "/sys/kernel/vhost_blk/%d-*/poll_budget_us", getpid());
+	if (glob(pat, 0, NULL, &g) || g.gl_pathc != 1) {
+		fprintf(stderr, "kvmio blk-serve: cannot find the device's poll_budget_us (%s)\n", pat);
+		goto out;
+	}
+	f = fopen(g.gl_pathv[0], "w");
+	if (!f || fprintf(f, "%d\n", b->poll_us) < 0 || fclose(f)) {
+		fprintf(stderr, "kvmio blk-serve: cannot set %s to %d: %s\n", g.gl_pathv[0],
+			b->poll_us, strerror(errno));
+		goto out;
+	}
+	logmsg(b, "busy polling: %d us per idle ring", b->poll_us);
+	ret = 0;
+out:
+	globfree(&g);
+	return ret;
+}
+
 static int open_device(struct bridge *b)
 {
 	struct vhost_blk_flags fl = { .argsz = sizeof(fl) };
@@ -460,6 +491,8 @@ static int open_device(struct bridge *b)
 			goto err;
 	}
 	if (vhost_ioctl(b, VHOST_BLK_SET_BACKEND, &bf, "VHOST_BLK_SET_BACKEND"))
+		goto err;
+	if (b->poll_us >= 0 && set_poll_budget(b))
 		goto err;
 	for (i = 0; i < VHOST_BLK_NUM_QUEUES; i++) {
 		b->kick[i] = -1;
@@ -565,6 +598,19 @@ err:
 	return -1;
 }
 
+/* A whole decimal number, or -2 (refused by every range check below). */
+static int parse_num(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 1000000)
+		return -2;
+	return v;
+}
+
 int cmd_blk_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -575,9 +621,10 @@ int cmd_blk_serve(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "poll-us", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bridge b = { .queues = 4, .vhost = -1, .backend = -1 };
+	struct bridge b = { .queues = 4, .vhost = -1, .backend = -1, .poll_us = -1 };
 	const char *sock_path = NULL;
 	int once = 0, opt, ls, flags, direct = 1;
 	struct stat st;
@@ -589,14 +636,19 @@ int cmd_blk_serve(int argc, char **argv)
 		case 'b': b.backend_path = optarg; break;
 		case 'r': b.readonly = 1; break;
 		case 'S': b.serial = optarg; break;
-		case 'q': b.queues = atoi(optarg); break;
+		case 'q': b.queues = parse_num(optarg); break;
 		case 'o': once = 1; break;
 		case 'v': b.verbose++; break;
+		case 'p': b.poll_us = parse_num(optarg); break;
 		default: return 2;
 		}
 	}
 	if (!sock_path || !b.backend_path) {
-		fprintf(stderr, "usage: kvmio blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S] [--queues N] [--once] [--verbose]\n");
+		fprintf(stderr, "usage: kvmio blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S] [--queues N] [--poll-us N] [--once] [--verbose]\n");
+		return 2;
+	}
+	if (b.poll_us < -1 || b.poll_us > 100000) {
+		fprintf(stderr, "kvmio blk-serve: --poll-us must be 0..100000\n");
 		return 2;
 	}
 	if (b.queues < 1 || b.queues > VHOST_BLK_NUM_QUEUES) {

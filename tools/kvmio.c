@@ -482,7 +482,7 @@ static void usage(FILE *f)
 		"  context UUID          one context in full: statistics, DMA mappings,\n"
 		"                        DMA fault log, interrupt entry, interrupt faults\n"
 		"  blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S]\n"
-		"            [--queues N] [--once] [--verbose]\n"
+		"            [--queues N] [--poll-us N] [--once] [--verbose]\n"
 		"                        vhost-user-blk server for QEMU; data path in /dev/vhost-blk\n"
 		"  version               print the tool's version\n");
 }

@@ -9,6 +9,9 @@
 #   qemu     QEMU's own virtio-blk, iothread, aio=native, cache=none
 #   qsd      qemu-storage-daemon's vhost-user-blk export (aio=native, direct)
 #   vhost    vhost_blk through kvmio blk-serve
+#   vhost-poll  the same with busy polling (blk-serve --poll-us 50; QEMU's
+#            iothread and qemu-storage-daemon poll by default too, for up
+#            to 32 us)
 # and blkbench runs natively on the brd device in the test VM.  Prints
 # "BENCH <path> <rw> qd=<n> iops=<x>" lines.
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,11 +55,16 @@ kill $QSD 2>/dev/null
 wait $QSD 2>/dev/null
 rm -f $SOCK
 
-kvmio blk-serve --socket $SOCK --backend /dev/ram0 --queues 1 --once > /tmp/serve-bench.log 2>&1 &
-SERVE=$!
-i=0
-while [ ! -S $SOCK ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-l2 vhost -chardev socket,id=vub,path=$SOCK -device vhost-user-blk-pci,chardev=vub,num-queues=1
-wait $SERVE
+for label in vhost vhost-poll; do
+	poll=
+	[ $label = vhost-poll ] && poll="--poll-us 50"
+	kvmio blk-serve --socket $SOCK --backend /dev/ram0 --queues 1 --once $poll \
+		> /tmp/serve-bench-$label.log 2>&1 &
+	SERVE=$!
+	i=0
+	while [ ! -S $SOCK ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	l2 $label -chardev socket,id=vub,path=$SOCK -device vhost-user-blk-pci,chardev=vub,num-queues=1
+	wait $SERVE
+done
 rmmod brd
 exit 0

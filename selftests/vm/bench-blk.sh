@@ -39,18 +39,19 @@ if [ ! -s "$CACHE/bench-blk.txt" ]; then
 	exit 1
 fi
 grep -o "BENCH-VERIFY .*" "$OUT/results.log" | tr -d '\r'
-if grep -q "^BENCH [a-z]* read" "$CACHE/bench-blk.txt"; then
-	grep "^BENCH [a-z]* read\|^BENCH [a-z]* write" "$CACHE/bench-blk.txt" | awk '
+if grep -q "^BENCH [a-z-]* read" "$CACHE/bench-blk.txt"; then
+	grep "^BENCH [a-z-]* read\|^BENCH [a-z-]* write" "$CACHE/bench-blk.txt" | awk '
 	{ path = $2; key = $3 " " $4; sub("iops=", "", $5); v[path, key] = $5; keys[key] = 1 }
 	END {
 		print "guest (second-level guest, brd backend), IOPS:"
-		printf "%-16s %10s %10s %10s %10s %10s %10s\n", "workload", "native", "qemu", "qsd", "vhost", "vhost/qemu", "vhost/qsd"
+		printf "%-14s %9s %8s %8s %8s %10s %10s %9s %10s\n", "workload", "native", "qemu", "qsd", "vhost", "vhost-poll", "vhost/qemu", "vhost/qsd", "poll/qemu"
 		n = split("read qd=1,read qd=32,write qd=1,write qd=32", order, ",")
 		for (i = 1; i <= n; i++) {
 			k = order[i]
-			q = v["qemu", k]; s = v["qsd", k]; h = v["vhost", k]
-			printf "%-16s %10s %10s %10s %10s %10s %10s\n", k, v["native", k], q, s, h,
-				(q > 0 ? sprintf("%.2fx", h / q) : "-"), (s > 0 ? sprintf("%.2fx", h / s) : "-")
+			q = v["qemu", k]; s = v["qsd", k]; h = v["vhost", k]; p = v["vhost-poll", k]
+			printf "%-14s %9s %8s %8s %8s %10s %10s %9s %10s\n", k, v["native", k], q, s, h, (p != "" ? p : "-"),
+				(q > 0 ? sprintf("%.2fx", h / q) : "-"), (s > 0 ? sprintf("%.2fx", h / s) : "-"),
+				(q > 0 && p > 0 ? sprintf("%.2fx", p / q) : "-")
 		}
 	}'
 	echo

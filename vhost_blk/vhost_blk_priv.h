@@ -190,7 +190,9 @@ struct vblk_vq {
 	/* the ring's worker; pointer and liveness under dev->wake_lock */
 	struct vblk_worker *worker;
 	bool worker_live;
-	unsigned long pending;		/* bit 0: the ring needs a look */
+	unsigned long pending;		/* bit 0: the ring needs a look;
+					 * bit 1: back off before it (a
+					 * request could not be allocated) */
 };
 
 struct vblk_stats {

@@ -718,6 +718,19 @@ static int vblk_packed_avail(struct vblk_vq *vq, bool *avail)
 }
 
 /* Take and start the available requests of a packed ring. */
+/*
+ * No memory for a request: it stays in the ring, and the worker looks
+ * again after a short back-off rather than spinning while the owner's
+ * memory cgroup is at its limit (requests in flight free memory as they
+ * complete and wake the worker anyway).
+ */
+static void vblk_vq_alloc_failed(struct vblk_vq *vq)
+{
+	vblk_vq_err(vq, "no memory for a request; retrying\n");
+	set_bit(1, &vq->pending);
+	vblk_worker_queue(vq);
+}
+
 static void vblk_vq_submit_packed(struct vblk_vq *vq,
 					  const char **why)
 {
@@ -751,7 +764,7 @@ static void vblk_vq_submit_packed(struct vblk_vq *vq,
 		req = vblk_req_copy(&walk);
 		if (!req) {
 			/* not taken: try again on the next pass */
-			vblk_worker_queue(vq);
+			vblk_vq_alloc_failed(vq);
 			break;
 		}
 		vq->last_avail_idx += ndesc;
@@ -815,7 +828,7 @@ static void vblk_vq_submit_split(struct vblk_vq *vq, const char **why)
 			break;
 		req = vblk_req_copy(&walk);
 		if (!req) {
-			vblk_worker_queue(vq);
+			vblk_vq_alloc_failed(vq);
 			break;
 		}
 		vq->last_avail_idx++;

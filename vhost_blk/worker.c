@@ -28,6 +28,8 @@ static bool vblk_worker_fn(void *data)
 	if (!test_and_clear_bit(0, &vq->pending))
 		return false;
 	__set_current_state(TASK_RUNNING);
+	if (test_and_clear_bit(1, &vq->pending))
+		schedule_timeout_uninterruptible(1);	/* memory back-off */
 	vblk_vq_process(vq);
 	cond_resched();
 	return true;

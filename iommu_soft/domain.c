@@ -594,7 +594,7 @@ void iommu_soft_get_stats(struct iommu_soft_domain *d,
 		st->faults[i] = atomic64_read(&c->faults[i]);
 	for (i = 0; i < IOMMU_SOFT_REJ_NR; i++)
 		st->rejected[i] = atomic64_read(&c->rejected[i]);
-	iommu_soft_faults_pop(d, NULL, 0, &st->fault_overflow, NULL);
+	iommu_soft_faults_read(d, NULL, 0, false, &st->fault_overflow, NULL);
 }
 
 void iommu_soft_domain_stats(struct iommu_soft_domain *domain,
@@ -612,7 +612,7 @@ unsigned int iommu_soft_read_faults(struct iommu_soft_domain *domain,
 				    unsigned int max, u64 *overflow,
 				    unsigned int *pending)
 {
-	return iommu_soft_faults_pop(domain, out, max, overflow, pending);
+	return iommu_soft_faults_read(domain, out, max, true, overflow, pending);
 }
 EXPORT_SYMBOL_GPL(iommu_soft_read_faults);
 

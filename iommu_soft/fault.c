@@ -83,51 +83,21 @@ void iommu_soft_fault(struct iommu_soft_domain *d, const char *source,
 }
 
 /**
- * iommu_soft_faults_pop() - consume the oldest fault records
+ * iommu_soft_faults_read() - copy the oldest fault records
  * @d: the domain
  * @out: room for @max records (may be NULL when @max is 0)
- * @max: most records to consume
+ * @max: most records to copy
+ * @consume: remove the copied records from the log (the uAPI does; sysfs
+ *	only looks, since nobody reads a kernel user's domain through the uAPI)
  * @overflow: out, optional: faults dropped so far
  * @pending: out, optional: records left in the log
  *
  * Return: records copied to @out.
  */
-unsigned int iommu_soft_faults_pop(struct iommu_soft_domain *d,
-				   struct iommu_soft_fault_record *out,
-				   unsigned int max, u64 *overflow,
-				   unsigned int *pending)
-{
-	struct iommu_soft_fault_log *log = &d->faults;
-	unsigned int n = 0;
-
-	spin_lock(&log->lock);
-	while (n < max && log->count) {
-		out[n++] = log->records[log->head];
-		log->head = (log->head + 1) % log->size;
-		log->count--;
-	}
-	if (overflow)
-		*overflow = log->overflow;
-	if (pending)
-		*pending = log->count;
-	spin_unlock(&log->lock);
-	return n;
-}
-
-/**
- * iommu_soft_faults_peek() - copy the oldest fault records, keeping them
- * @d: the domain
- * @out: room for @max records
- * @max: most records to copy
- *
- * For sysfs: a domain owned by a kernel user (kvm_assign) has nobody
- * popping its log through the uAPI, yet its faults must be visible.
- *
- * Return: records copied to @out.
- */
-unsigned int iommu_soft_faults_peek(struct iommu_soft_domain *d,
+unsigned int iommu_soft_faults_read(struct iommu_soft_domain *d,
 				    struct iommu_soft_fault_record *out,
-				    unsigned int max)
+				    unsigned int max, bool consume,
+				    u64 *overflow, unsigned int *pending)
 {
 	struct iommu_soft_fault_log *log = &d->faults;
 	unsigned int n;
@@ -135,6 +105,14 @@ unsigned int iommu_soft_faults_peek(struct iommu_soft_domain *d,
 	spin_lock(&log->lock);
 	for (n = 0; n < max && n < log->count; n++)
 		out[n] = log->records[(log->head + n) % log->size];
+	if (consume) {
+		log->head = (log->head + n) % log->size;
+		log->count -= n;
+	}
+	if (overflow)
+		*overflow = log->overflow;
+	if (pending)
+		*pending = log->count;
 	spin_unlock(&log->lock);
 	return n;
 }

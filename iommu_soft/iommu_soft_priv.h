@@ -198,13 +198,10 @@ int iommu_soft_faults_init(struct iommu_soft_domain *d, unsigned int size);
 void iommu_soft_faults_free(struct iommu_soft_domain *d);
 void iommu_soft_fault(struct iommu_soft_domain *d, const char *source,
 		      u64 iova, u64 fault_addr, u64 len, u32 dir, u32 reason);
-unsigned int iommu_soft_faults_peek(struct iommu_soft_domain *d,
+unsigned int iommu_soft_faults_read(struct iommu_soft_domain *d,
 				    struct iommu_soft_fault_record *out,
-				    unsigned int max);
-unsigned int iommu_soft_faults_pop(struct iommu_soft_domain *d,
-				   struct iommu_soft_fault_record *out,
-				   unsigned int max, u64 *overflow,
-				   unsigned int *pending);
+				    unsigned int max, bool consume,
+				    u64 *overflow, unsigned int *pending);
 int iommu_soft_faults_set_eventfd(struct iommu_soft_domain *d, int fd);
 
 /* sysfs.c */

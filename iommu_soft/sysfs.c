@@ -9,7 +9,6 @@
  * a last "... N more" line.
  */
 #include <linux/kobject.h>
-#include <linux/rbtree.h>
 #include <linux/slab.h>
 #include <linux/stddef.h>
 #include <linux/sysfs.h>
@@ -99,25 +98,28 @@ static ssize_t mapping_list_show(struct kobject *kobj,
 				 struct kobj_attribute *attr, char *buf)
 {
 	struct iommu_soft_domain *d = iommu_soft_kobj_domain(kobj);
-	struct iommu_soft_mapping *m;
+	struct iommu_soft_mapping_info m[16];
 	unsigned long more = 0;
-	struct rb_node *node;
+	unsigned int i, nr;
+	u64 start = 0;
 	ssize_t n = 0;
+	bool again;
 
-	down_read(&d->map_lock);
-	for (node = rb_first(&d->mappings); node; node = rb_next(node)) {
-		m = rb_entry(node, struct iommu_soft_mapping, node);
-		if (n > PAGE_SIZE - IOMMU_SOFT_LIST_SLACK) {
-			more++;
-			continue;
+	do {
+		nr = iommu_soft_get_mappings(d, &start, m, ARRAY_SIZE(m), &again);
+		for (i = 0; i < nr; i++) {
+			if (n > PAGE_SIZE - IOMMU_SOFT_LIST_SLACK) {
+				more++;
+				continue;
+			}
+			n += sysfs_emit_at(buf, n, "0x%llx-0x%llx %c%c %llu\n",
+					   m[i].iova, m[i].iova + m[i].size - 1,
+					   m[i].flags & IOMMU_SOFT_MAP_READ ? 'r' : '-',
+					   m[i].flags & IOMMU_SOFT_MAP_WRITE ? 'w' : '-',
+					   m[i].size / PAGE_SIZE);
 		}
-		n += sysfs_emit_at(buf, n, "0x%llx-0x%llx %c%c %llu\n",
-				   m->iova, m->last,
-				   m->perm & IOMMU_SOFT_PERM_READ ? 'r' : '-',
-				   m->perm & IOMMU_SOFT_PERM_WRITE ? 'w' : '-',
-				   (m->last - m->iova) / PAGE_SIZE + 1);
-	}
-	up_read(&d->map_lock);
+		/* start wraps to 0 after a mapping ending at the top */
+	} while (again && start);
 	if (more)
 		n += sysfs_emit_at(buf, n, "... %lu more\n", more);
 	return n;
@@ -151,18 +153,15 @@ static ssize_t fault_log_show(struct kobject *kobj,
 {
 	struct iommu_soft_domain *d = iommu_soft_kobj_domain(kobj);
 	struct iommu_soft_fault_record *r;
-	unsigned int i, nr, more = 0;
+	unsigned int i, nr, pending;
 	ssize_t n = 0;
 
 	r = kcalloc(IOMMU_SOFT_FAULTS_SHOWN, sizeof(*r), GFP_KERNEL);
 	if (!r)
 		return -ENOMEM;
-	nr = iommu_soft_faults_peek(d, r, IOMMU_SOFT_FAULTS_SHOWN);
-	for (i = 0; i < nr; i++) {
-		if (n > PAGE_SIZE - 2 * IOMMU_SOFT_LIST_SLACK) {
-			more = nr - i;
-			break;
-		}
+	nr = iommu_soft_faults_read(d, r, IOMMU_SOFT_FAULTS_SHOWN, false, NULL,
+				    &pending);
+	for (i = 0; i < nr && n <= PAGE_SIZE - 2 * IOMMU_SOFT_LIST_SLACK; i++)
 		n += sysfs_emit_at(buf, n,
 				   "%llu %s %c%c iova 0x%llx addr 0x%llx len %llu %.*s\n",
 				   r[i].timestamp_ns,
@@ -171,10 +170,9 @@ static ssize_t fault_log_show(struct kobject *kobj,
 				   r[i].dir & IOMMU_SOFT_DIR_WRITE ? 'w' : '-',
 				   r[i].iova, r[i].fault_addr, r[i].len,
 				   (int)sizeof(r[i].source), r[i].source);
-	}
 	kfree(r);
-	if (more)
-		n += sysfs_emit_at(buf, n, "... %u more\n", more);
+	if (pending > i)
+		n += sysfs_emit_at(buf, n, "... %u more\n", pending - i);
 	return n;
 }
 static struct kobj_attribute iommu_soft_attr_fault_log = __ATTR_RO(fault_log);

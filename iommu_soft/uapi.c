@@ -242,7 +242,7 @@ static long iommu_soft_ioctl_get_faults(struct iommu_soft_file *f,
 			goto out_put;
 		}
 	}
-	arg.count = iommu_soft_faults_pop(d, recs, arg.count, &arg.overflow,
+	arg.count = iommu_soft_faults_read(d, recs, arg.count, true, &arg.overflow,
 					  &arg.pending);
 	if (arg.count && copy_to_user(u64_to_user_ptr(arg.records), recs,
 				      arg.count * sizeof(*recs)))

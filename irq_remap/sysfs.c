@@ -197,16 +197,13 @@ static ssize_t entry_list_show(struct kobject *kobj,
 			       struct kobj_attribute *kattr, char *buf)
 {
 	struct irq_remap_table *t = irq_remap_kobj_table(kobj);
+	struct irq_remap_entry_info e;
 	unsigned int i, more = 0;
-	unsigned long irqflags;
-	struct irq_remap_entry *e;
 	ssize_t n = 0;
 
-	mutex_lock(&t->cfg_lock);
-	spin_lock_irqsave(&t->lock, irqflags);
 	for (i = 0; i < t->nr_entries; i++) {
-		e = &t->entries[i];
-		if (!e->owner)
+		if (irq_remap_entry_info(t, i, NULL, &e) ||
+		    !(e.state & IRQ_REMAP_STATE_ALLOCATED))
 			continue;
 		if (n > PAGE_SIZE - IRQ_REMAP_LIST_SLACK) {
 			more++;
@@ -215,15 +212,14 @@ static ssize_t entry_list_show(struct kobject *kobj,
 		n += sysfs_emit_at(buf, n,
 				   "%u %c%c%c svt %u sid 0x%04x sq %u bus %u-%u addr 0x%llx data 0x%x pending %u delivered %llu\n",
 				   i,
-				   e->flags & IRQ_REMAP_ENTRY_PRESENT ? 'P' : '-',
-				   e->flags & IRQ_REMAP_ENTRY_MASKED ? 'M' : '-',
-				   e->flags & IRQ_REMAP_ENTRY_INTX ? 'I' : '-',
-				   e->svt, e->sid, e->sq, e->bus_start,
-				   e->bus_end, e->msi_addr, e->msi_data,
-				   e->pending, e->st.delivered);
+				   e.state & IRQ_REMAP_STATE_PRESENT ? 'P' : '-',
+				   e.state & IRQ_REMAP_STATE_MASKED ? 'M' : '-',
+				   e.state & IRQ_REMAP_STATE_INTX ? 'I' : '-',
+				   e.svt, e.sid, e.sq, e.bus_start, e.bus_end,
+				   e.msi_addr, e.msi_data,
+				   !!(e.state & IRQ_REMAP_STATE_PENDING),
+				   e.delivered);
 	}
-	spin_unlock_irqrestore(&t->lock, irqflags);
-	mutex_unlock(&t->cfg_lock);
 	if (more)
 		n += sysfs_emit_at(buf, n, "... %u more\n", more);
 	return n;

@@ -33,26 +33,7 @@
 
 #include "kvm_assign_priv.h"
 
-#define EDU_ID			0x00
-#define EDU_LIVENESS		0x04
-#define EDU_FACTORIAL		0x08
-#define EDU_STATUS		0x20
-#define EDU_IRQ_STATUS		0x24
-#define EDU_IRQ_RAISE		0x60
-#define EDU_IRQ_ACK		0x64
-#define EDU_DMA_SRC		0x80
-#define EDU_DMA_DST		0x88
-#define EDU_DMA_CNT		0x90
-#define EDU_DMA_CMD		0x98
-#define EDU_REGS_END		0x100
-
-#define EDU_DMA_RUN		0x1
-#define EDU_DMA_TO_RAM		0x2
-#define EDU_DMA_IRQ		0x4
-#define EDU_IRQ_DMA		0x100
-
-#define EDU_BUF_START		0x40000
-#define EDU_BUF_SIZE		0x1000
+#include "kvmio/edu.h"
 
 /**
  * struct ka_edu - per-device state of the edu model
@@ -404,7 +385,7 @@ const struct ka_model ka_model_edu = {
 	.name		= "edu",
 	.vendor		= 0x1234,
 	.device		= 0x11e8,
-	.dma_bits	= 28,
+	.dma_bits	= EDU_DMA_BITS,
 	.bar_mask	= BIT(0),
 	.traps		= ka_edu_traps,
 	.nr_traps	= ARRAY_SIZE(ka_edu_traps),

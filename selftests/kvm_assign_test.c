@@ -19,6 +19,7 @@
 #include <linux/pci_regs.h>
 #include "lib/kt_test.h"
 #include "lib/kt_sysfs.h"
+#include "kvmio/edu.h"
 
 #define UUID		"5b2c1f6e-7a41-4e0b-9d1c-000000000ed0"
 #define TYPE		"kvm_assign-edu"
@@ -27,18 +28,6 @@
 #define IOVA_RO		0x00300000ULL
 #define BUF_PAGES	4
 
-#define EDU_ID		0x00
-#define EDU_LIVENESS	0x04
-#define EDU_FACT	0x08
-#define EDU_STATUS	0x20
-#define EDU_IRQ_STATUS	0x24
-#define EDU_IRQ_RAISE	0x60
-#define EDU_IRQ_ACK	0x64
-#define EDU_DMA_SRC	0x80
-#define EDU_DMA_DST	0x88
-#define EDU_DMA_CNT	0x90
-#define EDU_DMA_CMD	0x98
-#define EDU_BUF		0x40000
 
 /* A statistic of the context's iommu_soft domain. */
 static long domain_stat(const char *name)
@@ -273,12 +262,12 @@ static int dma(struct kt_fix_edu *s, uint64_t src, uint64_t dst, uint64_t cnt, i
 {
 	if (bar_write(s, EDU_DMA_SRC, src, 8) || bar_write(s, EDU_DMA_DST, dst, 8) ||
 	    bar_write(s, EDU_DMA_CNT, cnt, 8) ||
-	    bar_write(s, EDU_DMA_CMD, 1 | (to_ram ? 2 : 0) | 4, 8))
+	    bar_write(s, EDU_DMA_CMD, EDU_DMA_RUN | (to_ram ? EDU_DMA_TO_RAM : 0) | EDU_DMA_IRQ, 8))
 		return -1;
 	/* edu completes 100 ms of virtual time later; TCG is slow. */
 	if (!wait_efd(s->efd, 20000))
 		return -2;
-	if (bar_read(s, EDU_DMA_CMD, 8) & 1)
+	if (bar_read(s, EDU_DMA_CMD, 8) & EDU_DMA_RUN)
 		return -3;
 	bar_write(s, EDU_IRQ_ACK, 0x100, 4);
 	return 0;
@@ -391,10 +380,10 @@ TEST_F(edu, factorial_with_msi)
 	enable(self);
 	ASSERT_OK(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
 	ASSERT_OK(bar_write(self, EDU_STATUS, 0x80, 4));
-	ASSERT_OK(bar_write(self, EDU_FACT, 5, 4));
+	ASSERT_OK(bar_write(self, EDU_FACTORIAL, 5, 4));
 	ASSERT_EQ(wait_efd(self->efd, 10000), 1);
 	EXPECT_EQ(bar_read(self, EDU_IRQ_STATUS, 4), 1);
-	EXPECT_EQ(bar_read(self, EDU_FACT, 4), 120);
+	EXPECT_EQ(bar_read(self, EDU_FACTORIAL, 4), 120);
 	ASSERT_OK(bar_write(self, EDU_IRQ_ACK, 1, 4));
 	EXPECT_EQ(bar_read(self, EDU_IRQ_STATUS, 4), 0);
 	EXPECT_GE(stat_of("irqs_delivered"), 1);
@@ -466,8 +455,8 @@ static void dma_round_trip(struct kt_fix_edu *self, struct kt_ctx *_kt, uint64_t
 		self->buf[off + i] = i ^ 0xa5;
 	enable(self);
 	ASSERT_OK(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
-	ASSERT_EQ(dma(self, iova + off, EDU_BUF + 0x10, 0x100, 0), 0);
-	ASSERT_EQ(dma(self, EDU_BUF + 0x10, iova + 0x2000, 0x100, 1), 0);
+	ASSERT_EQ(dma(self, iova + off, EDU_BUF_START + 0x10, 0x100, 0), 0);
+	ASSERT_EQ(dma(self, EDU_BUF_START + 0x10, iova + 0x2000, 0x100, 1), 0);
 	EXPECT_EQ(memcmp(self->buf + off, self->buf + 0x2000, 0x100), 0);
 	EXPECT_EQ(stat_of("dma_started"), 2);
 	EXPECT_EQ(stat_of("dma_refused"), 0);
@@ -508,26 +497,26 @@ TEST_F(edu, dma_refused_unmapped_readonly_and_out_of_buffer)
 	for (i = 0; i < 0x80; i++)
 		self->buf[i] = 0x11;
 	/* Known content in the device buffer. */
-	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF, 0x80, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF_START, 0x80, 0), 0);
 
 	/* From an unmapped IOVA: refused, the device buffer is unchanged, and
 	 * the context's domain logs a not-present fault. */
-	ASSERT_EQ(dma(self, 0x7000000, EDU_BUF, 0x80, 0), 0);
+	ASSERT_EQ(dma(self, 0x7000000, EDU_BUF_START, 0x80, 0), 0);
 	EXPECT_EQ(stat_of("dma_refused"), 1);
 	EXPECT_EQ(domain_stat("faults_not_present"), 1);
 	/* To the read-only mapping: refused (write-permission fault), its
 	 * content unchanged. */
-	ASSERT_EQ(dma(self, EDU_BUF, IOVA_RO, 0x80, 1), 0);
+	ASSERT_EQ(dma(self, EDU_BUF_START, IOVA_RO, 0x80, 1), 0);
 	EXPECT_EQ(stat_of("dma_refused"), 2);
 	EXPECT_EQ(domain_stat("faults_no_write"), 1);
 	for (i = 0; i < 0x80; i++)
 		EXPECT_EQ(self->ro[i], 0x5a);
 	/* Device-side range ending at or beyond the buffer's end (QEMU 7.2
 	 * would abort the VM), zero length and a range below the buffer. */
-	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF + 0xf80, 0x80, 0), 0);
-	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF, 0, 0), 0);
-	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF - 0x10, 0x20, 0), 0);
-	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF + 0xfff, 0xffffffffffff0000ULL, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF_START + 0xf80, 0x80, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF_START, 0, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF_START - 0x10, 0x20, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF_START + 0xfff, 0xffffffffffff0000ULL, 0), 0);
 	EXPECT_EQ(stat_of("dma_refused"), 6);
 
 	/* The refusals are in the domain's fault log as an administrator sees
@@ -545,7 +534,7 @@ TEST_F(edu, dma_refused_unmapped_readonly_and_out_of_buffer)
 	}
 
 	/* The device buffer still holds the known content. */
-	ASSERT_EQ(dma(self, EDU_BUF, IOVA_LOW + 0x1000, 0x80, 1), 0);
+	ASSERT_EQ(dma(self, EDU_BUF_START, IOVA_LOW + 0x1000, 0x80, 1), 0);
 	for (i = 0; i < 0x80; i++)
 		EXPECT_EQ(self->buf[0x1000 + i], 0x11);
 	EXPECT_EQ(stat_of("dma_started"), 2);
@@ -555,7 +544,7 @@ TEST_F(edu, dma_needs_bus_master)
 {
 	cfg_write(self, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
 	ASSERT_OK(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
-	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF, 0x10, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF_START, 0x10, 0), 0);
 	EXPECT_EQ(stat_of("dma_refused"), 1);
 	EXPECT_EQ(stat_of("dma_started"), 0);
 }
@@ -564,7 +553,7 @@ TEST_F(edu, reset_mid_dma)
 {
 	enable(self);
 	ASSERT_OK(bar_write(self, EDU_DMA_SRC, IOVA_LOW, 8));
-	ASSERT_OK(bar_write(self, EDU_DMA_DST, EDU_BUF, 8));
+	ASSERT_OK(bar_write(self, EDU_DMA_DST, EDU_BUF_START, 8));
 	ASSERT_OK(bar_write(self, EDU_DMA_CNT, 0x40, 8));
 	ASSERT_OK(bar_write(self, EDU_DMA_CMD, 1, 8));
 	EXPECT_EQ(bar_read(self, EDU_DMA_CMD, 8) & 1, 1);
@@ -715,8 +704,8 @@ TEST_F(edu, introspection_mappings_and_interrupt_entry)
 	EXPECT_STREQ(buf, "");
 	enable(self);
 	ASSERT_OK(set_irq(self, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
-	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF, 0x80, 0), 0);
-	ASSERT_EQ(dma(self, IOVA_RO, EDU_BUF, 0x80, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_LOW, EDU_BUF_START, 0x80, 0), 0);
+	ASSERT_EQ(dma(self, IOVA_RO, EDU_BUF_START, 0x80, 0), 0);
 	ASSERT_OK(domain_listing("mapping_list", buf, sizeof(buf)));
 	KT_LOG("mapping_list:\n%s", buf);
 	snprintf(want, sizeof(want), "0x%llx-0x%llx rw 1\n", IOVA_LOW, IOVA_LOW + 4095);

@@ -23,19 +23,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 
-#define EDU_ID		0x00
-#define EDU_LIVENESS	0x04
-#define EDU_FACT	0x08
-#define EDU_STATUS	0x20
-#define EDU_IRQ_STATUS	0x24
-#define EDU_IRQ_RAISE	0x60
-#define EDU_IRQ_ACK	0x64
-#define EDU_DMA_SRC	0x80
-#define EDU_DMA_DST	0x88
-#define EDU_DMA_CNT	0x90
-#define EDU_DMA_CMD	0x98
-#define EDU_BUF		0x40000
-#define EDU_DMA_IRQ	0x100
+#include "kvmio/edu.h"
 
 static unsigned int bench;
 module_param(bench, uint, 0444);
@@ -90,9 +78,10 @@ static bool kt_dma(struct kt_edu *e, u64 src, u64 dst, u32 cnt, bool to_ram)
 	iowrite32(src, e->regs + EDU_DMA_SRC);
 	iowrite32(dst, e->regs + EDU_DMA_DST);
 	iowrite32(cnt, e->regs + EDU_DMA_CNT);
-	iowrite32(1 | (to_ram ? 2 : 0) | 4, e->regs + EDU_DMA_CMD);
-	return kt_wait_irq(e) && (e->last_status & EDU_DMA_IRQ) &&
-	       !(ioread32(e->regs + EDU_DMA_CMD) & 1);
+	iowrite32(EDU_DMA_RUN | (to_ram ? EDU_DMA_TO_RAM : 0) | EDU_DMA_IRQ,
+		  e->regs + EDU_DMA_CMD);
+	return kt_wait_irq(e) && (e->last_status & EDU_IRQ_DMA) &&
+	       !(ioread32(e->regs + EDU_DMA_CMD) & EDU_DMA_RUN);
 }
 
 static void kt_edu_run(struct pci_dev *pdev, struct kt_edu *e)
@@ -107,8 +96,8 @@ static void kt_edu_run(struct pci_dev *pdev, struct kt_edu *e)
 
 	reinit_completion(&e->irq_done);
 	iowrite32(0x80, e->regs + EDU_STATUS);
-	iowrite32(6, e->regs + EDU_FACT);
-	kt_check(e, kt_wait_irq(e) && ioread32(e->regs + EDU_FACT) == 720,
+	iowrite32(6, e->regs + EDU_FACTORIAL);
+	kt_check(e, kt_wait_irq(e) && ioread32(e->regs + EDU_FACTORIAL) == 720,
 		 "factorial with interrupt", "no interrupt or wrong result");
 	iowrite32(0, e->regs + EDU_STATUS);
 
@@ -128,17 +117,17 @@ static void kt_edu_run(struct pci_dev *pdev, struct kt_edu *e)
 	for (i = 0; i < 512; i++)
 		a[i] = i * 7 + 3;
 	memset(b, 0, PAGE_SIZE);
-	kt_check(e, kt_dma(e, a_bus, EDU_BUF, 512, false), "DMA guest RAM to device",
+	kt_check(e, kt_dma(e, a_bus, EDU_BUF_START, 512, false), "DMA guest RAM to device",
 		 "no completion");
-	kt_check(e, kt_dma(e, EDU_BUF, b_bus, 512, true), "DMA device to guest RAM",
+	kt_check(e, kt_dma(e, EDU_BUF_START, b_bus, 512, true), "DMA device to guest RAM",
 		 "no completion");
 	kt_check(e, !memcmp(a, b, 512), "DMA data round trip", "data differs");
 
 	/* Outside guest RAM: refused on the host, nothing moves. */
 	memset(b, 0, PAGE_SIZE);
-	kt_check(e, kt_dma(e, bad_dma, EDU_BUF, 512, false),
+	kt_check(e, kt_dma(e, bad_dma, EDU_BUF_START, 512, false),
 		 "bad DMA address completes for the guest", "no completion");
-	kt_check(e, kt_dma(e, EDU_BUF, b_bus, 512, true), "DMA after the refused one",
+	kt_check(e, kt_dma(e, EDU_BUF_START, b_bus, 512, true), "DMA after the refused one",
 		 "no completion");
 	kt_check(e, !memcmp(a, b, 512), "refused DMA moved nothing", "device buffer changed");
 
@@ -208,7 +197,7 @@ static int kt_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		return ret;
 	e->regs = pcim_iomap_table(pdev)[0];
-	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(28));
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(EDU_DMA_BITS));
 	if (ret)
 		return ret;
 	pci_set_master(pdev);

@@ -98,6 +98,8 @@ check "host: kvmio context shows the context's interrupt entry" \
 	"grep -A1 '^  interrupt entry' /tmp/ctx1.out | grep -q ' svt 1 sid '"
 check "kvmio context refuses an unknown UUID" \
 	"! kvmio context 00000000-0000-0000-0000-000000000000 2>/dev/null"
+check "kvmio refuses a malformed UUID (no path games)" \
+	"kvmio context ../../../../sys/kernel/iommu_soft/x-0000-0000-000000 2>&1 | grep -q 'is not a UUID' && ! kvmio remove 5b2c1f6e-7a41-4e0b-9d1c-00000000/d01 2>/dev/null"
 check "kvmio remove the context" "kvmio remove $UUID"
 check "kvmio unbind gives the device back" "kvmio unbind $bdf && [ ! -e /sys/bus/pci/drivers/kvm_assign/$bdf ]"
 echo "1..$n"

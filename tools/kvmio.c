@@ -19,6 +19,7 @@
  *
  * Exit status: 0 success, 1 failure (with a message on stderr), 2 usage.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <stdbool.h>
 #include <errno.h>
@@ -104,6 +105,24 @@ static int valid_bdf(const char *bdf)
 		return 0;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
 	return access(path, F_OK) == 0;
+}
+
+/* 8-4-4-4-12 hexadecimal digits, as mdev and libvirt write UUIDs */
+static int valid_uuid(const char *uuid)
+{
+	unsigned int i;
+
+	if (strlen(uuid) != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (uuid[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)uuid[i])) {
+			return 0;
+		}
+	}
+	return 1;
 }
 
 static void current_driver(const char *bdf, char *out, size_t len)
@@ -277,7 +296,7 @@ static int cmd_create(const char *bdf, const char *uuid_arg)
 	if (model_for(ids, model, sizeof(model)))
 		return 1;
 	if (uuid_arg) {
-		if (strlen(uuid_arg) != 36) {
+		if (!valid_uuid(uuid_arg)) {
 			fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid_arg);
 			return 2;
 		}
@@ -305,7 +324,7 @@ static int cmd_remove(const char *uuid)
 	char path[512];
 	int err;
 
-	if (strlen(uuid) != 36 || strchr(uuid, '/')) {
+	if (!valid_uuid(uuid)) {
 		fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid);
 		return 2;
 	}
@@ -456,7 +475,7 @@ static int cmd_contexts(void)
 
 static int cmd_context(const char *uuid)
 {
-	if (strlen(uuid) != 36 || strchr(uuid, '/')) {
+	if (!valid_uuid(uuid)) {
 		fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid);
 		return 2;
 	}

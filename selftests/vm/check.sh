@@ -66,8 +66,11 @@ result $? "static: Coccinelle semantic patches report nothing unwaived"
 # patches its text (static keys, when kvm and others load or unload), a
 # CPU can execute a half-written instruction and die on an int3 ("Oops:
 # int3", RIP in __schedule, "Fatal exception in interrupt"), as the
-# architecture brief records.  Such a run is reported as an environment
-# fault, counted, and repeated once; a second one fails the check.
+# architecture brief records.  The VM boots on one vCPU and brings the
+# others up only after KVM's first VM and the modules are loaded
+# (selftests/vm/runner.sh), which removes the known windows; a run that
+# still dies so is reported as an environment fault, counted, and repeated
+# once (meta.sh does the same); a second one fails the check.
 ENV_FAULTS=0
 vm_run() { # series
 	local s=$1 out=$CACHE/runs/check-$1 c

@@ -94,10 +94,20 @@ check "coccinelle report names the semantic patch" \
 	grep -q "^cocci: free/ifnullfree: irq_remap/main.c" "$W/cocci.out"
 
 # 2. A test VM that must be judged failed.
-"$VM/run-vm.sh" --kver "$KVER" --no-build --out "$W/vm1" \
-	--extra kt_warn,kt_sticky --tests modules_test,helpers/sleeper.sh \
-	--test-timeout 10 --vm-timeout 600 > "$W/vm1.out" 2>&1
+vm1() {
+	"$VM/run-vm.sh" --kver "$KVER" --no-build --out "$W/vm1" \
+		--extra kt_warn,kt_sticky --tests modules_test,helpers/sleeper.sh \
+		--test-timeout 10 --vm-timeout 600 > "$W/vm1.out" 2>&1
+}
+vm1
 vrc=$?
+# The TCG int3 race (selftests/vm/check.sh) is an environment fault, not
+# the failure this run must show: repeat once, as check.sh does.
+if grep -q "Oops: int3" "$W/vm1/console.log" 2>/dev/null; then
+	echo "# ENVIRONMENT FAULT: the VM died on an int3 oops in patched kernel text; repeating once"
+	vm1
+	vrc=$?
+fi
 grep -E "^(not ok|verdict)" "$W/vm1.out" | sed 's/^/# /'
 check "VM run with a WARN, a sticky module and a hung program fails" test $vrc -ne 0
 check "WARN seen in the guest's kernel log after loading modules" \

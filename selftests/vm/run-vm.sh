@@ -80,7 +80,9 @@ mkdir -p "$OUT"
 echo "run-vm: initramfs for $KVER" >&2
 "$VM/mkinitramfs.sh" "$KVER" "$B" "$OUT/initramfs.cpio"
 
-APPEND="console=ttyS0,115200 loglevel=5 panic=-1 oops=panic"
+# maxcpus=1 kvmio.online: boot on one vCPU, bring the others up once the
+# kernel text is patched (selftests/vm/runner.sh says why).
+APPEND="console=ttyS0,115200 loglevel=5 panic=-1 oops=panic maxcpus=1 kvmio.online"
 APPEND="$APPEND kvmio.mode=$MODE kvmio.timeout=$TEST_TIMEOUT"
 [ -n "$TESTS" ] && APPEND="$APPEND kvmio.tests=$TESTS"
 [ -n "$EXTRA" ] && APPEND="$APPEND kvmio.extra=$EXTRA"

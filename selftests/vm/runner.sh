@@ -116,8 +116,15 @@ run_program() { # path relative to $TESTDIR
 	fi
 }
 
-# See selftests/helpers/kvm_hold.c: one KVM VM held for the whole run keeps
-# TCG's live-patching race away from second-level guests' start and exit.
+# The test VM boots on one CPU (run-vm.sh passes maxcpus=1 kvmio.online).
+# Everything that live-patches kernel text happens before the other vCPUs
+# come up: KVM's first VM (see selftests/helpers/kvm_hold.c: held until
+# power-off, so the preempt-notifier key flips once and never back) and the
+# modules the tests load.  Multi-threaded TCG has a cross-modifying-code
+# race: while the kernel patches text with text_poke_bp(), another vCPU can
+# run a stale translation holding the temporary int3 and the VM dies
+# ("Oops: int3").  With one vCPU online there is no other vCPU to race.
+
 # Prints a TAP comment; sets KVM_HOLD to the holder's pid (empty: none).
 kvm_hold_start() {
 	KVM_HOLD=
@@ -132,11 +139,17 @@ kvm_hold_start() {
 	echo "# $(cat /tmp/kvm_hold.out)"
 }
 
-kvm_hold_stop() {
-	[ -n "$KVM_HOLD" ] || return 0
-	kill "$KVM_HOLD" 2>/dev/null
-	wait "$KVM_HOLD" 2>/dev/null
-	KVM_HOLD=
+# Modules the tests use without parameters, loaded while one CPU is up.
+PRELOAD="vfio_iommu_type1 vfio_pci ext4 dm_mod crc32c_generic"
+
+# Brings the vCPUs that maxcpus=1 left offline up; prints a TAP comment.
+cpus_online() {
+	local c
+	grep -qw kvmio.online /proc/cmdline || return 0
+	for c in /sys/devices/system/cpu/cpu[0-9]*/online; do
+		[ "$(cat "$c")" = 1 ] || echo 1 > "$c"
+	done
+	echo "# cpus online: $(cat /sys/devices/system/cpu/online)"
 }
 
 runner_main() { # results device
@@ -144,10 +157,11 @@ runner_main() { # results device
 	exec 3>&1
 	exec 1>"$out" 2>&1
 	echo "TAP version 13"
-	echo "# kvmio test VM: kernel $KVER, $(grep -c ^processor /proc/cpuinfo) cpus, $(awk '/MemTotal/{print $2 / 1024 " MiB"}' /proc/meminfo)"
+	echo "# kvmio test VM: kernel $KVER, cpus $(cat /sys/devices/system/cpu/present) (booted on $(cat /sys/devices/system/cpu/online)), $(awk '/MemTotal/{print $2 / 1024 " MiB"}' /proc/meminfo)"
 	klog_check || echo "# boot log has splats (reported at the end)"
 	LOGPOS=0
 	kvm_hold_start
+	modprobe -a $PRELOAD 2>/dev/null
 
 	for m in $SUITE_MODULES; do
 		load_module "/lib/modules/$KVER/extra/$m.ko"
@@ -160,6 +174,7 @@ runner_main() { # results device
 	else
 		tap "not ok" "kernel log clean after loading modules"
 	fi
+	cpus_online
 
 	if [ -z "$TESTS" ]; then
 		TESTS=$(cd "$TESTDIR" && ls | grep -E '_test(\.sh)?$')
@@ -168,7 +183,6 @@ runner_main() { # results device
 		run_program "$t"
 	done
 
-	kvm_hold_stop
 	for m in $(echo $EXTRA | tr ' ' '\n' | sed '1!G;h;$!d'); do
 		unload_module "$m"
 	done

@@ -2944,6 +2944,96 @@ TEST_TIMEOUT(async_get_vring_base_drains, 120)
 	EXPECT_EQ(system("rmmod null_blk"), 0);
 }
 
+/* Queue a FLUSH (header and status byte); returns its status byte. */
+static uint8_t *queue_flush(struct tdev *t, struct tvq *q)
+{
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *st = qalloc(q, 1);
+	struct seg segs[2] = {
+		{ gpa_of(t, h), sizeof(*h), 0 },
+		{ gpa_of(t, st), 1, VRING_DESC_F_WRITE },
+	};
+
+	h->type = VIRTIO_BLK_T_FLUSH;
+	h->ioprio = 0;
+	h->sector = 0;
+	*st = 0xee;
+	publish(q, put_chain(q, segs, 2));
+	return st;
+}
+
+/*
+ * FLUSH of an O_DIRECT block device is a preflush bio of its own: it does
+ * not wait for the ring's writes still in flight (virtio asks a FLUSH to
+ * cover the writes completed before it).  After a buffered write (page
+ * cache dirty) it is the synchronous writeback and flush.
+ */
+TEST_TIMEOUT(async_flush_bdev, 120)
+{
+	uint8_t *area, *wst, *fst, back[4096], want[4096];
+	struct vhost_blk_stats s0, s1;
+	struct tdev t;
+	struct tvq *q;
+	int disk;
+
+	/* writes complete 300 ms after submission */
+	if (slow_nullb_load(300000000))
+		SKIP("null_blk not available or already loaded");
+	disk = open("/dev/nullb0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	q = &t.vq[0];
+	area = xfer_area(&t);
+	ASSERT_OK(get_stats(&t, &s0));
+
+	/* a write in flight, then a FLUSH: the FLUSH comes back first */
+	fill(area, 4096, 61);
+	wst = queue_rw(&t, q, VIRTIO_BLK_T_OUT, 8, area, 4096);
+	fst = queue_flush(&t, q);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	EXPECT_EQ(*fst, VIRTIO_BLK_S_OK);
+	EXPECT_EQ(*wst, 0xee);
+	ASSERT_OK(wait_used_n(q, 2, 10000));
+	q->last_used += 2;
+	EXPECT_EQ(*wst, VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.req_async - s0.req_async, 2);
+	EXPECT_EQ(s1.req_flush - s0.req_flush, 1);
+
+	/* misaligned: a buffered write; the FLUSH writes it back itself */
+	fill(area + 8193, 4096, 62);
+	wst = queue_rw(&t, q, VIRTIO_BLK_T_OUT, 64, area + 8193, 4096);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*wst, VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &s0));
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.req_async - s0.req_async, 0);
+	EXPECT_EQ(s1.sync_fallbacks - s0.sync_fallbacks, 0);
+	/* the page cache is clean again: the next one is a bio */
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &s0));
+	EXPECT_EQ(s0.req_async - s1.req_async, 1);
+	EXPECT_EQ(s0.err_io, 0);
+	EXPECT_EQ(s0.inflight, 0);
+
+	fill(want, sizeof(want), 61);
+	ASSERT_OK(pread_direct("/dev/nullb0", back, sizeof(back), 8 * SECT));
+	EXPECT_EQ(memcmp(want, back, sizeof(back)), 0);
+	fill(want, sizeof(want), 62);
+	ASSERT_OK(pread_direct("/dev/nullb0", back, sizeof(back), 64 * SECT));
+	EXPECT_EQ(memcmp(want, back, sizeof(back)), 0);
+	tdev_close(&t);
+	close(disk);
+	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
 /*
  * Packed ring, out-of-order completion: in each round, aligned writes go
  * asynchronous (50 ms), misaligned ones are redone synchronously and used

@@ -23,8 +23,11 @@
  * - Otherwise: synchronous vfs_iter_read()/vfs_iter_write() through the
  *   page cache, coherent with other buffered users of the file or device.
  *
- * FLUSH is vfs_fsync(); DISCARD and WRITE_ZEROES go through
- * vfs_fallocate(), which keeps a block device's page cache coherent.
+ * FLUSH of a block device opened with O_DIRECT whose page cache holds no
+ * dirty page is an empty preflush bio, asynchronous; otherwise it is
+ * vfs_fsync() after the ring's requests in flight.  DISCARD and
+ * WRITE_ZEROES go through vfs_fallocate(), which keeps a block device's
+ * page cache coherent.
  */
 #include <linux/falloc.h>
 #include <linux/blkdev.h>
@@ -447,6 +450,57 @@ fallback:
 int vblk_backend_flush(struct vblk_backend *be)
 {
 	return vfs_fsync(be->file, 0);
+}
+
+/* The preflush bio's end_io: irq context. */
+static void vblk_flush_end_io(struct bio *bio)
+{
+	struct vblk_req *req = bio->bi_private;
+
+	if (bio->bi_status) {
+		vblk_count(req->vq->dev, err_io);
+		req->status_val = VIRTIO_BLK_S_IOERR;
+	}
+	bio_put(bio);
+	vblk_req_complete(req);
+}
+
+/**
+ * vblk_backend_flush_async() - FLUSH a block device without blocking the ring
+ * @req: the FLUSH request; req->status_val is set by the completion
+ *
+ * Called under the ring's mutex.  virtio-blk makes a write stable once it
+ * has completed and a FLUSH sent after its completion has completed; an
+ * empty preflush bio gives exactly that for every write that reached the
+ * device as a bio (direct I/O), so the ring goes on while it runs.  Writes
+ * still in the page cache (buffered fallbacks, other users of the device)
+ * need writeback first: then, and for files and buffered backends, the
+ * caller uses the synchronous vblk_backend_flush().
+ *
+ * Return: true when the flush went asynchronous.
+ */
+bool vblk_backend_flush_async(struct vblk_req *req)
+{
+	struct vblk_vq *vq = req->vq;
+	struct file *file = vq->be->file;
+	struct address_space *mapping = file->f_mapping;
+	struct bio *bio;
+
+	lockdep_assert_held(&vq->mutex);
+	if (!vq->be->direct || !S_ISBLK(file_inode(file)->i_mode) ||
+	    mapping_tagged(mapping, PAGECACHE_TAG_DIRTY) ||
+	    mapping_tagged(mapping, PAGECACHE_TAG_WRITEBACK))
+		return false;
+	bio = bio_alloc(I_BDEV(mapping->host), 0,
+			REQ_OP_WRITE | REQ_PREFLUSH | REQ_SYNC, GFP_KERNEL);
+	bio->bi_end_io = vblk_flush_end_io;
+	bio->bi_private = req;
+	req->status_val = VIRTIO_BLK_S_OK;
+	vq->nr_inflight++;
+	vblk_count(vq->dev, req_async);
+	/* may complete it at once: req is not touched afterwards */
+	submit_bio(bio);
+	return true;
 }
 
 /*

@@ -229,6 +229,8 @@ void vblk_req_start(struct vblk_req *req)
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		vblk_count(dev, req_flush);
+		if (vblk_backend_flush_async(req))
+			return;
 		/* durable: every write of the ring that completed before */
 		vblk_vq_wait_idle(vq);
 		req->status_val = VIRTIO_BLK_S_OK;

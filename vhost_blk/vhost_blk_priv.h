@@ -308,6 +308,7 @@ ssize_t vblk_backend_rw(struct vblk_backend *be, struct iov_iter *iter,
 bool vblk_backend_submit(struct vblk_req *req, u64 pos);
 void vblk_backend_unpin(struct vblk_req *req);
 int vblk_backend_flush(struct vblk_backend *be);
+bool vblk_backend_flush_async(struct vblk_req *req);
 int vblk_backend_discard(struct vblk_backend *be, u64 pos, u64 len);
 int vblk_backend_write_zeroes(struct vblk_backend *be, u64 pos, u64 len,
 			      bool unmap);

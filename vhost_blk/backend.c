@@ -25,9 +25,10 @@
  *
  * FLUSH of a block device opened with O_DIRECT whose page cache holds no
  * dirty page is an empty preflush bio, asynchronous; otherwise it is
- * vfs_fsync() after the ring's requests in flight.  DISCARD and
- * WRITE_ZEROES go through vfs_fallocate(), which keeps a block device's
- * page cache coherent.
+ * vfs_fsync() after the ring's requests in flight.  DISCARD on a block
+ * device that supports it is a discard (page cache written back and
+ * dropped first); otherwise DISCARD and WRITE_ZEROES go through
+ * vfs_fallocate(), which keeps a block device's page cache coherent.
  */
 #include <linux/falloc.h>
 #include <linux/blkdev.h>
@@ -504,13 +505,50 @@ bool vblk_backend_flush_async(struct vblk_req *req)
 }
 
 /*
- * DISCARD is a hint (the virtio specification lets a device ignore it):
- * punch a hole where the backend can, else do nothing.
+ * DISCARD on a block device that discards, as the BLKDISCARD ioctl does:
+ * under the inode and invalidate locks, the range's cached pages are
+ * written back and dropped (nothing stale is read afterwards), then the
+ * range is discarded.  Return: 0, -errno, or -EBUSY when pages of the range
+ * cannot be dropped (mapped by someone): then nothing was discarded.
+ */
+static int vblk_backend_discard_bdev(struct vblk_backend *be, u64 pos,
+				     u64 len)
+{
+	struct address_space *mapping = be->file->f_mapping;
+	struct inode *inode = mapping->host;
+	loff_t end = pos + len - 1;
+	int ret;
+
+	inode_lock(inode);
+	filemap_invalidate_lock(mapping);
+	ret = filemap_write_and_wait_range(mapping, pos, end);
+	if (!ret && invalidate_inode_pages2_range(mapping, pos >> PAGE_SHIFT,
+						  end >> PAGE_SHIFT))
+		ret = -EBUSY;
+	if (!ret)
+		ret = blkdev_issue_discard(I_BDEV(inode), pos >> SECTOR_SHIFT,
+					   len >> SECTOR_SHIFT, GFP_KERNEL);
+	filemap_invalidate_unlock(mapping);
+	inode_unlock(inode);
+	return ret;
+}
+
+/*
+ * DISCARD is a hint (the virtio specification lets a device ignore it): a
+ * block device that discards gets a discard; elsewhere a hole is punched
+ * where the backend can, else nothing is done.
  */
 int vblk_backend_discard(struct vblk_backend *be, u64 pos, u64 len)
 {
+	struct inode *inode = be->file->f_mapping->host;
 	int ret;
 
+	if (S_ISBLK(inode->i_mode) &&
+	    bdev_max_discard_sectors(I_BDEV(inode))) {
+		ret = vblk_backend_discard_bdev(be, pos, len);
+		if (ret != -EBUSY && ret != -EOPNOTSUPP)
+			return ret;
+	}
 	ret = vfs_fallocate(be->file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			    pos, len);
 	return ret == -EOPNOTSUPP ? 0 : ret;

@@ -2536,7 +2536,8 @@ TEST(sysfs_stats_and_max_batch)
 		"err_bad_desc", "err_range", "err_io", "err_unsupp",
 		"err_readonly", "rings_broken", "inflight", "kicks",
 		"interrupts", "interrupts_suppressed", "req_async",
-		"sync_fallbacks", "poll_hits", "poll_misses", "poll_budget_us",
+		"sync_fallbacks", "poll_hits", "poll_misses", "poll_yields",
+		"poll_budget_us",
 	};
 	struct vhost_blk_stats st;
 	uint8_t *sts[16], buf[SECT];
@@ -3283,6 +3284,25 @@ TEST_TIMEOUT(busy_polling, 120)
 	EXPECT_EQ(sysfs_read(dir, "poll_hits"), (long long)s1.poll_hits);
 	EXPECT_EQ(__atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE) &
 		  VRING_USED_F_NO_NOTIFY, 0);
+
+	/*
+	 * An ioctl on the ring while the worker polls it (100 ms after a
+	 * completion): the worker gives the ring up at once.
+	 */
+	ASSERT_OK(get_stats(&t, &s0));
+	submit_in(&t, q, 4);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_VRING_CALL,
+			&(struct vhost_vring_file){ .index = 0, .fd = q->call }));
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.poll_yields - s0.poll_yields, 1);
+	EXPECT_EQ(sysfs_read(dir, "poll_yields"), (long long)s1.poll_yields);
+	/* and the ring still works (the ioctl queued the worker again) */
+	st = submit_in(&t, q, 5);
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
 	tdev_close(&t);
 	close(img);
 	unlink(path);

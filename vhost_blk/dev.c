@@ -38,7 +38,7 @@ static u64 vblk_offered_features(struct vblk_dev *dev)
 /* Reset one ring to its state after open (caller holds dev->mutex). */
 static void vblk_vq_reset(struct vblk_vq *vq)
 {
-	mutex_lock(&vq->mutex);
+	vblk_vq_lock(vq);
 	vblk_poll_stop(vq);
 	if (vq->call)
 		eventfd_ctx_put(vq->call);
@@ -75,7 +75,7 @@ static void vblk_vq_reset(struct vblk_vq *vq)
 /* Lock @vq and complete its requests in flight into its used ring. */
 static void vblk_vq_lock_drained(struct vblk_vq *vq)
 {
-	mutex_lock(&vq->mutex);
+	vblk_vq_lock(vq);
 	vblk_vq_drain(vq, true);
 }
 
@@ -87,7 +87,7 @@ static void __vblk_dev_reset_owner(struct vblk_dev *dev)
 	lockdep_assert_held(&dev->mutex);
 	/* no new kicks, then no worker: nothing runs on the rings after this */
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
+		vblk_vq_lock(&dev->vqs[i]);
 		vblk_poll_stop(&dev->vqs[i]);
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
@@ -95,7 +95,7 @@ static void __vblk_dev_reset_owner(struct vblk_dev *dev)
 		vblk_worker_stop(&dev->vqs[i]);
 	/* wait for the requests in flight; the rings are being dropped */
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
+		vblk_vq_lock(&dev->vqs[i]);
 		vblk_vq_drain(&dev->vqs[i], false);
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
@@ -435,7 +435,7 @@ static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
 		break;
 	}
 
-	mutex_lock(&vq->mutex);
+	vblk_vq_lock(vq);
 	switch (cmd) {
 	case VHOST_SET_VRING_NUM:
 	case VHOST_SET_VRING_ADDR:

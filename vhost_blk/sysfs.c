@@ -56,6 +56,7 @@ VBLK_STAT_ATTR(req_async, req_async);
 VBLK_STAT_ATTR(sync_fallbacks, sync_fallbacks);
 VBLK_STAT_ATTR(poll_hits, poll_hits);
 VBLK_STAT_ATTR(poll_misses, poll_misses);
+VBLK_STAT_ATTR(poll_yields, poll_yields);
 
 /* Knob: requests a ring's worker handles in a row before it yields. */
 static ssize_t max_batch_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -132,6 +133,7 @@ static struct attribute *vblk_attrs[] = {
 	&vblk_attr_sync_fallbacks.attr,
 	&vblk_attr_poll_hits.attr,
 	&vblk_attr_poll_misses.attr,
+	&vblk_attr_poll_yields.attr,
 	&vblk_attr_max_batch.attr,
 	&vblk_attr_poll_budget_us.attr,
 	NULL,
@@ -203,6 +205,7 @@ static void vblk_stats_fill(struct vblk_dev *dev, struct vhost_blk_stats *s)
 	s->sync_fallbacks = atomic64_read(&c->sync_fallbacks);
 	s->poll_hits = atomic64_read(&c->poll_hits);
 	s->poll_misses = atomic64_read(&c->poll_misses);
+	s->poll_yields = atomic64_read(&c->poll_yields);
 }
 
 long vblk_stats_ioctl(struct vblk_dev *dev, void __user *argp)

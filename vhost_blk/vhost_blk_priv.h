@@ -16,6 +16,10 @@
  *                      first calls vblk_vq_drain() under it, which waits
  *                      until nr_inflight is 0; it stays 0 until the mutex is
  *                      dropped, since only its holder submits.
+ *                      Everyone but the worker takes it through
+ *                      vblk_vq_lock(), which makes a busy-polling worker
+ *                      give it up at once instead of at the end of the
+ *                      budget.
  *   vblk_vq.done_lock - the ring's list of completed requests, filled by
  *                      completion callbacks (any context, irq included).
  *                      A callback touches nothing of the ring after it drops
@@ -193,6 +197,7 @@ struct vblk_vq {
 	unsigned long pending;		/* bit 0: the ring needs a look;
 					 * bit 1: back off before it (a
 					 * request could not be allocated) */
+	atomic_t lockers;		/* vblk_vq_lock() callers waiting */
 };
 
 struct vblk_stats {
@@ -202,6 +207,7 @@ struct vblk_stats {
 	atomic64_t rings_broken, inflight, kicks, interrupts, suppressed;
 	atomic64_t req_discard, req_write_zeroes;
 	atomic64_t req_async, sync_fallbacks, poll_hits, poll_misses;
+	atomic64_t poll_yields;
 };
 
 struct vblk_worker;
@@ -240,6 +246,7 @@ int vblk_release(struct inode *inode, struct file *file);
 
 /* vring.c */
 void vblk_vq_process(struct vblk_vq *vq);
+void vblk_vq_lock(struct vblk_vq *vq);
 void vblk_vq_drain(struct vblk_vq *vq, bool guest);
 void vblk_vq_wait_idle(struct vblk_vq *vq);
 bool vblk_vq_active(struct vblk_vq *vq);

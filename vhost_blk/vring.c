@@ -884,9 +884,24 @@ static int vblk_vq_notify(struct vblk_vq *vq, bool on)
 	return 0;
 }
 
+/**
+ * vblk_vq_lock() - take a ring's mutex from outside its worker
+ * @vq: the ring
+ *
+ * A worker busy-polling the ring holds the mutex for up to the poll budget;
+ * it sees the waiter and gives the ring up (with kicks back on) at once.
+ */
+void vblk_vq_lock(struct vblk_vq *vq)
+{
+	atomic_inc(&vq->lockers);
+	mutex_lock(&vq->mutex);
+	atomic_dec(&vq->lockers);
+}
+
 /*
  * The ring ran empty: poll it (and the done list) for up to the budget with
- * kicks off.  Returns true when there is work (the ring is queued again).
+ * kicks off, or until someone waits for the ring's mutex (vblk_vq_lock()).
+ * Returns true when there is work (the ring is queued again).
  */
 static bool vblk_vq_poll(struct vblk_vq *vq, unsigned int budget_us,
 			 const char **why)
@@ -907,6 +922,10 @@ static bool vblk_vq_poll(struct vblk_vq *vq, unsigned int budget_us,
 			vblk_count(vq->dev, poll_hits);
 			vblk_worker_queue(vq);
 			return true;
+		}
+		if (atomic_read(&vq->lockers)) {
+			vblk_count(vq->dev, poll_yields);
+			return false;
 		}
 		if (need_resched())
 			cond_resched();

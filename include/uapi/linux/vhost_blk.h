@@ -170,6 +170,7 @@ struct vhost_blk_stats {
 	__u64 sync_fallbacks;	/* IN/OUT on an O_DIRECT backend redone buffered */
 	__u64 poll_hits;	/* busy polls that found work */
 	__u64 poll_misses;	/* busy polls that ran out of budget */
+	__u64 poll_yields;	/* busy polls cut short for an ioctl on the ring */
 };
 
 #define VHOST_BLK_GET_STATS	_IOWR(VHOST_VIRTIO, 0xF3, struct vhost_blk_stats)

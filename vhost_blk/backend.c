@@ -66,8 +66,10 @@ int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out)
 	be->readonly = readonly;
 	be->capacity = i_size_read(inode) >> SECTOR_SHIFT;
 	be->blk_size = SECTOR_SIZE;
-	if (S_ISBLK(inode->i_mode))
-		be->blk_size = bdev_logical_block_size(I_BDEV(inode));
+	if (S_ISBLK(inode->i_mode)) {
+		be->bdev = I_BDEV(inode);
+		be->blk_size = bdev_logical_block_size(be->bdev);
+	}
 	be->direct = file->f_flags & O_DIRECT;
 	be->dio_align = be->blk_size;
 	if (S_ISREG(inode->i_mode) && inode->i_sb->s_bdev)
@@ -295,7 +297,7 @@ static int vblk_backend_bios(struct vblk_req *req, u64 pos,
 	struct vblk_vq *vq = req->vq;
 	struct vblk_bio_ctx c = {
 		.req = req,
-		.bdev = I_BDEV(vq->be->file->f_mapping->host),
+		.bdev = vq->be->bdev,
 		.opf = req->write ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE :
 				    REQ_OP_READ,
 		.pos = pos,
@@ -350,7 +352,7 @@ static void vblk_backend_complete(struct kiocb *iocb, long ret)
 {
 	struct vblk_req *req = container_of(iocb, struct vblk_req, iocb);
 
-	if (req->write && S_ISREG(file_inode(iocb->ki_filp)->i_mode))
+	if (req->write && !req->vq->be->bdev)
 		kiocb_end_write(iocb);
 	req->ret = ret;
 	vblk_req_complete(req);
@@ -393,7 +395,7 @@ bool vblk_backend_submit(struct vblk_req *req, u64 pos)
 	if ((req->len & mask) ||
 	    vblk_iov_for_each(iov, nr, skip, req->len, vblk_check_align, &mask))
 		goto fallback;
-	if (S_ISBLK(file_inode(file)->i_mode)) {
+	if (be->bdev) {
 		ret = vblk_backend_bios(req, pos, iov, nr, skip);
 		if (ret >= 0)
 			return ret == 1;
@@ -407,7 +409,7 @@ bool vblk_backend_submit(struct vblk_req *req, u64 pos)
 	if (req->write) {
 		iocb->ki_flags |= IOCB_WRITE;
 		/* freeze protection handed to the completion, as fs/aio.c */
-		if (S_ISREG(file_inode(file)->i_mode))
+		if (!be->bdev)
 			kiocb_start_write(iocb);
 		ret = file->f_op->write_iter(iocb, &req->iter);
 	} else {
@@ -419,7 +421,7 @@ bool vblk_backend_submit(struct vblk_req *req, u64 pos)
 	}
 	/* finished inline: ki_complete is not called */
 	vq->nr_inflight--;
-	if (req->write && S_ISREG(file_inode(file)->i_mode))
+	if (req->write && !be->bdev)
 		kiocb_end_write(iocb);
 	if (ret == req->len) {
 		req->ret = ret;
@@ -483,16 +485,16 @@ static void vblk_flush_end_io(struct bio *bio)
 bool vblk_backend_flush_async(struct vblk_req *req)
 {
 	struct vblk_vq *vq = req->vq;
-	struct file *file = vq->be->file;
-	struct address_space *mapping = file->f_mapping;
+	struct vblk_backend *be = vq->be;
+	struct address_space *mapping = be->file->f_mapping;
 	struct bio *bio;
 
 	lockdep_assert_held(&vq->mutex);
-	if (!vq->be->direct || !S_ISBLK(file_inode(file)->i_mode) ||
+	if (!be->direct || !be->bdev ||
 	    mapping_tagged(mapping, PAGECACHE_TAG_DIRTY) ||
 	    mapping_tagged(mapping, PAGECACHE_TAG_WRITEBACK))
 		return false;
-	bio = bio_alloc(I_BDEV(mapping->host), 0,
+	bio = bio_alloc(be->bdev, 0,
 			REQ_OP_WRITE | REQ_PREFLUSH | REQ_SYNC, GFP_KERNEL);
 	bio->bi_end_io = vblk_flush_end_io;
 	bio->bi_private = req;
@@ -526,7 +528,7 @@ static int vblk_backend_discard_bdev(struct vblk_backend *be, u64 pos,
 						  end >> PAGE_SHIFT))
 		ret = -EBUSY;
 	if (!ret)
-		ret = blkdev_issue_discard(I_BDEV(inode), pos >> SECTOR_SHIFT,
+		ret = blkdev_issue_discard(be->bdev, pos >> SECTOR_SHIFT,
 					   len >> SECTOR_SHIFT, GFP_KERNEL);
 	filemap_invalidate_unlock(mapping);
 	inode_unlock(inode);
@@ -540,11 +542,9 @@ static int vblk_backend_discard_bdev(struct vblk_backend *be, u64 pos,
  */
 int vblk_backend_discard(struct vblk_backend *be, u64 pos, u64 len)
 {
-	struct inode *inode = be->file->f_mapping->host;
 	int ret;
 
-	if (S_ISBLK(inode->i_mode) &&
-	    bdev_max_discard_sectors(I_BDEV(inode))) {
+	if (be->bdev && bdev_max_discard_sectors(be->bdev)) {
 		ret = vblk_backend_discard_bdev(be, pos, len);
 		if (ret != -EBUSY && ret != -EOPNOTSUPP)
 			return ret;

@@ -128,6 +128,7 @@ struct vblk_backend {
 	u32 dio_align;		/* direct I/O: address and length alignment */
 	bool readonly;
 	bool direct;		/* opened O_DIRECT: asynchronous kiocbs */
+	struct block_device *bdev; /* a block device backend, else NULL */
 };
 
 struct vblk_dev;

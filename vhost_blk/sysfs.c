@@ -58,6 +58,17 @@ VBLK_STAT_ATTR(poll_hits, poll_hits);
 VBLK_STAT_ATTR(poll_misses, poll_misses);
 VBLK_STAT_ATTR(poll_yields, poll_yields);
 
+/* A knob's new value: an unsigned number within [@min, @max]. */
+static int vblk_knob_parse(const char *buf, unsigned int min, unsigned int max,
+			   unsigned int *v)
+{
+	int ret = kstrtouint(buf, 0, v);
+
+	if (ret)
+		return ret;
+	return *v < min || *v > max ? -EINVAL : 0;
+}
+
 /* Knob: requests a ring's worker handles in a row before it yields. */
 static ssize_t max_batch_show(struct kobject *kobj, struct kobj_attribute *attr,
 			      char *buf)
@@ -71,11 +82,9 @@ static ssize_t max_batch_store(struct kobject *kobj, struct kobj_attribute *attr
 	unsigned int v;
 	int ret;
 
-	ret = kstrtouint(buf, 0, &v);
+	ret = vblk_knob_parse(buf, 1, VBLK_MAX_BATCH, &v);
 	if (ret)
 		return ret;
-	if (!v || v > VBLK_MAX_BATCH)
-		return -EINVAL;
 	WRITE_ONCE(vblk_kobj_dev(kobj)->max_batch, v);
 	return count;
 }
@@ -97,11 +106,9 @@ static ssize_t poll_budget_us_store(struct kobject *kobj,
 	unsigned int v;
 	int ret;
 
-	ret = kstrtouint(buf, 0, &v);
+	ret = vblk_knob_parse(buf, 0, VBLK_MAX_POLL_US, &v);
 	if (ret)
 		return ret;
-	if (v > VBLK_MAX_POLL_US)
-		return -EINVAL;
 	WRITE_ONCE(vblk_kobj_dev(kobj)->poll_budget_us, v);
 	return count;
 }

@@ -2612,6 +2612,19 @@ static uint8_t *queue_rw(struct tdev *t, struct tvq *q, uint32_t type,
 	return st;
 }
 
+/* Queue one IN or OUT on @data, kick, wait for it: its status (0xff: none). */
+static uint8_t rw_status(struct tdev *t, struct tvq *q, uint32_t type,
+			 uint64_t sector, uint8_t *data, uint32_t len)
+{
+	uint8_t *st = queue_rw(t, q, type, sector, data, len);
+
+	kick(q);
+	if (wait_used_n(q, 1, 10000))
+		return 0xff;
+	q->last_used++;
+	return *st;
+}
+
 /* Read the backend with O_DIRECT (no page cache in the way). */
 static int pread_direct(const char *node, void *buf, size_t len, off_t off)
 {
@@ -2723,7 +2736,7 @@ TEST_TIMEOUT(async_misaligned_fallback, 120)
 	struct vhost_blk_stats s0, s1;
 	uint8_t buf[4096], back[4096];
 	struct tvq *q;
-	uint8_t *area, *st;
+	uint8_t *area;
 	bool loaded;
 	struct tdev t;
 	int disk;
@@ -2740,40 +2753,25 @@ TEST_TIMEOUT(async_misaligned_fallback, 120)
 
 	/* misaligned address: buffered write, then an aligned read (bio) */
 	fill(area + 8, 4096, 41);
-	st = queue_rw(&t, q, VIRTIO_BLK_T_OUT, 800, area + 8, 4096);
-	kick(q);
-	ASSERT_OK(wait_used_n(q, 1, 10000));
-	q->last_used++;
-	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	ASSERT_EQ(rw_status(&t, q, VIRTIO_BLK_T_OUT, 800, area + 8, 4096),
+		  VIRTIO_BLK_S_OK);
 	memset(area + 65536, 0, 4096);
-	st = queue_rw(&t, q, VIRTIO_BLK_T_IN, 800, area + 65536, 4096);
-	kick(q);
-	ASSERT_OK(wait_used_n(q, 1, 10000));
-	q->last_used++;
-	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	ASSERT_EQ(rw_status(&t, q, VIRTIO_BLK_T_IN, 800, area + 65536, 4096),
+		  VIRTIO_BLK_S_OK);
 	fill(buf, sizeof(buf), 41);
 	EXPECT_EQ(memcmp(buf, area + 65536, 4096), 0);
 	ASSERT_OK(pread_direct("/dev/ram0", back, sizeof(back), 800 * SECT));
 	EXPECT_EQ(memcmp(buf, back, sizeof(back)), 0);
 
 	/* misaligned read (fills the page cache), aligned write, again */
-	st = queue_rw(&t, q, VIRTIO_BLK_T_IN, 800, area + 3, 4096);
-	kick(q);
-	ASSERT_OK(wait_used_n(q, 1, 10000));
-	q->last_used++;
-	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	ASSERT_EQ(rw_status(&t, q, VIRTIO_BLK_T_IN, 800, area + 3, 4096),
+		  VIRTIO_BLK_S_OK);
 	EXPECT_EQ(memcmp(buf, area + 3, 4096), 0);
 	fill(area + 131072, 4096, 42);
-	st = queue_rw(&t, q, VIRTIO_BLK_T_OUT, 800, area + 131072, 4096);
-	kick(q);
-	ASSERT_OK(wait_used_n(q, 1, 10000));
-	q->last_used++;
-	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
-	st = queue_rw(&t, q, VIRTIO_BLK_T_IN, 800, area + 5, 4096);
-	kick(q);
-	ASSERT_OK(wait_used_n(q, 1, 10000));
-	q->last_used++;
-	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	ASSERT_EQ(rw_status(&t, q, VIRTIO_BLK_T_OUT, 800, area + 131072, 4096),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_EQ(rw_status(&t, q, VIRTIO_BLK_T_IN, 800, area + 5, 4096),
+		  VIRTIO_BLK_S_OK);
 	fill(buf, sizeof(buf), 42);
 	EXPECT_EQ(memcmp(buf, area + 5, 4096), 0);
 
@@ -2864,7 +2862,7 @@ TEST_TIMEOUT(async_ext4_file, 180)
 {
 	struct vhost_blk_stats s0, s1;
 	char mnt[64], img[96], cmd[160];
-	uint8_t buf[4096], *st;
+	uint8_t buf[4096];
 	struct tvq *q;
 	struct tdev t;
 	int fd;
@@ -2899,11 +2897,8 @@ TEST_TIMEOUT(async_ext4_file, 180)
 	/* misaligned: buffered */
 	q = &t.vq[0];
 	fill(xfer_area(&t) + 1, 4096, 77);
-	st = queue_rw(&t, q, VIRTIO_BLK_T_OUT, 16, xfer_area(&t) + 1, 4096);
-	kick(q);
-	ASSERT_OK(wait_used_n(q, 1, 10000));
-	q->last_used++;
-	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+	ASSERT_EQ(rw_status(&t, q, VIRTIO_BLK_T_OUT, 16, xfer_area(&t) + 1, 4096),
+		  VIRTIO_BLK_S_OK);
 	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
 		  VIRTIO_BLK_S_OK);
 	ASSERT_OK(pread_direct(img, buf, sizeof(buf), 16 * SECT));
@@ -3064,11 +3059,8 @@ TEST_TIMEOUT(async_flush_bdev, 120)
 
 	/* misaligned: a buffered write; the FLUSH writes it back itself */
 	fill(area + 8193, 4096, 62);
-	wst = queue_rw(&t, q, VIRTIO_BLK_T_OUT, 64, area + 8193, 4096);
-	kick(q);
-	ASSERT_OK(wait_used_n(q, 1, 10000));
-	q->last_used++;
-	EXPECT_EQ(*wst, VIRTIO_BLK_S_OK);
+	ASSERT_EQ(rw_status(&t, q, VIRTIO_BLK_T_OUT, 64, area + 8193, 4096),
+		  VIRTIO_BLK_S_OK);
 	ASSERT_OK(get_stats(&t, &s0));
 	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
 		  VIRTIO_BLK_S_OK);

@@ -2244,6 +2244,296 @@ TEST(dirty_log)
 	unlink(path);
 }
 
+/* ---- dirty logging: the addresses are the guest's ---- */
+
+/* Mapped after the bitmap the memory table needs: no bit may reach it. */
+#define LOG_CANARY	(4 * 4096UL)
+
+struct tlog {
+	uint8_t *bm;		/* the bitmap, then the canary area */
+	size_t len;		/* bytes of bitmap the memory table needs */
+	size_t rw;		/* bitmap and canary, page-rounded */
+	int fd;			/* log eventfd */
+};
+
+/* A bitmap of exactly the size the table needs, canary and guard after it. */
+static int log_open(struct tdev *t, struct tlog *l)
+{
+	uint64_t base;
+
+	l->len = ((GPA_BASE + GMEM_SIZE) >> 12) / 8;
+	l->rw = ((l->len + 4095) & ~4095UL) + LOG_CANARY;
+	l->bm = mmap(NULL, l->rw + 4096, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (l->bm == MAP_FAILED)
+		FAIL("mmap: %s", strerror(errno));
+	if (mprotect(l->bm + l->rw, 4096, PROT_NONE))
+		FAIL("mprotect: %s", strerror(errno));
+	base = (uintptr_t)l->bm;
+	if (ioctl(t->fd, VHOST_SET_LOG_BASE, &base))
+		FAIL("SET_LOG_BASE: %s", strerror(errno));
+	l->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l->fd < 0 || ioctl(t->fd, VHOST_SET_LOG_FD, &l->fd))
+		FAIL("SET_LOG_FD: %s", strerror(errno));
+	return 0;
+}
+
+static void log_close(struct tlog *l)
+{
+	if (l->fd > 0)
+		close(l->fd);
+	if (l->bm && l->bm != MAP_FAILED)
+		munmap(l->bm, l->rw + 4096);
+}
+
+/* Run one chain with the log cleared; wait for the log's signal after it. */
+static int log_run(struct tdev *t, struct tvq *q, struct tlog *l,
+		   const struct seg *segs, int n, uint32_t *ulen)
+{
+	struct pollfd p = { .fd = l->fd, .events = POLLIN };
+	uint64_t v;
+
+	memset(l->bm, 0, l->rw);
+	if (run_chain(t, q, segs, n, false, ulen))
+		return -1;
+	if (poll(&p, 1, 10000) != 1 || read(l->fd, &v, sizeof(v)) != sizeof(v))
+		FAIL("no log signal");
+	return 0;
+}
+
+/*
+ * Writable buffers outside the memory table (past its end, straddling it,
+ * below it, near 2^64, wrapping past it) fail with IOERR and set no bit:
+ * neither in the bitmap nor in the canary after it; the ring goes on.
+ * Legitimate requests log exactly the pages written into.
+ */
+static void check_log_hostile(struct kt_ctx *_kt, uint64_t features)
+{
+	static const struct {
+		const char *what;
+		uint64_t gpa;
+		uint32_t len;
+	} bad[] = {
+		{ "past the end", GPA_BASE + GMEM_SIZE + 16 * 4096, 4096 },
+		{ "across the end", GPA_BASE + GMEM_SIZE - 4096, 3 * 4096 },
+		{ "below the table", 0x10000, 4096 },
+		{ "last page of 2^64", 0xfffffffffffff000ULL, 4096 },
+		{ "wrapping past 2^64", ~0ULL - 100, 4096 },
+	};
+	struct vhost_blk_stats s0, s1;
+	struct virtio_blk_outhdr *h;
+	struct tlog l = { 0 };
+	uint8_t *st, *d, *ring;
+	char path[64];
+	struct tdev t;
+	struct tvq *q;
+	uint32_t ulen;
+	unsigned int i;
+	int img;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	unlink(path);
+	ASSERT_OK(tdev_open(&t, features | 1ULL << VHOST_F_LOG_ALL, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	ASSERT_OK(log_open(&t, &l));
+	q = &t.vq[0];
+	/* where the device writes the used entries */
+	ring = q->packed ? (uint8_t *)q->desc : (uint8_t *)q->used;
+	h = (void *)q->data;
+	st = q->data + 0x1000;
+	d = q->data + 0x2000;		/* five pages of data */
+	h->ioprio = 0;
+	h->sector = 0;
+
+	/* the ring's first access writes and logs its own state */
+	h->type = VIRTIO_BLK_T_IN;
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 3, &ulen));
+	}
+	ASSERT_OK(get_stats(&t, &s0));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ bad[i].gpa, bad[i].len, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		*st = 0xee;
+		if (log_run(&t, q, &l, segs, 3, &ulen)) {
+			KT_LOG("%s: no completion; ring re-armed", bad[i].what);
+			kt_fail(_kt, 0);
+			ASSERT_OK(ring_setup(&t, 0, QNUM));
+			continue;
+		}
+		if (*st != VIRTIO_BLK_S_IOERR || ulen != 1 ||
+		    log_bits_set(l.bm, l.len) != 2 ||
+		    !log_bit(l.bm, gpa_of(&t, st)) ||
+		    !log_bit(l.bm, gpa_of(&t, ring)) ||
+		    !all_byte(l.bm + l.len, l.rw - l.len, 0)) {
+			KT_LOG("%s: status %#x, used len %u, %zu bits set, canary %s",
+			       bad[i].what, *st, ulen, log_bits_set(l.bm, l.len),
+			       all_byte(l.bm + l.len, l.rw - l.len, 0) ?
+			       "clean" : "written");
+			kt_fail(_kt, 0);
+		}
+	}
+	/* a good writable buffer, then a bad one: nothing was written */
+	{
+		struct seg segs[4] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 4096, VRING_DESC_F_WRITE },
+			{ GPA_BASE + GMEM_SIZE + 4096, 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 4, &ulen));
+		EXPECT_EQ(*st, VIRTIO_BLK_S_IOERR);
+		EXPECT_FALSE(log_bit(l.bm, gpa_of(&t, d)));
+		EXPECT_EQ(log_bits_set(l.bm, l.len), 2);
+		EXPECT_TRUE(all_byte(l.bm + l.len, l.rw - l.len, 0));
+	}
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.err_bad_desc - s0.err_bad_desc,
+		  sizeof(bad) / sizeof(bad[0]) + 1);
+	EXPECT_EQ(s1.rings_broken - s0.rings_broken, 0);
+
+	/* IN over three pages, and over two buffers (pages 0-1 and 3) */
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 3 * 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 3, &ulen));
+		EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+		for (i = 0; i < 3; i++)
+			EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, d + i * 4096)));
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, st)));
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, ring)));
+		EXPECT_EQ(log_bits_set(l.bm, l.len), 5);
+	}
+	{
+		struct seg segs[4] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 2 * 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, d + 3 * 4096), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 4, &ulen));
+		EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, d)));
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, d + 4096)));
+		EXPECT_FALSE(log_bit(l.bm, gpa_of(&t, d + 2 * 4096)));
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, d + 3 * 4096)));
+		EXPECT_EQ(log_bits_set(l.bm, l.len), 5);
+	}
+	/* OUT with a writable buffer before the status: nothing goes there */
+	h->type = VIRTIO_BLK_T_OUT;
+	{
+		struct seg segs[4] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 4096, 0 },
+			{ gpa_of(&t, d + 2 * 4096), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 4, &ulen));
+		EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+		EXPECT_EQ(ulen, 1);
+		EXPECT_FALSE(log_bit(l.bm, gpa_of(&t, d + 2 * 4096)));
+		EXPECT_EQ(log_bits_set(l.bm, l.len), 2);
+	}
+	/* GET_ID into two pages: only the first holds the id */
+	h->type = VIRTIO_BLK_T_GET_ID;
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 2 * 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 3, &ulen));
+		EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+		EXPECT_EQ(ulen, VHOST_BLK_SERIAL_LEN + 1);
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, d)));
+		EXPECT_FALSE(log_bit(l.bm, gpa_of(&t, d + 4096)));
+		EXPECT_EQ(log_bits_set(l.bm, l.len), 3);
+	}
+	EXPECT_TRUE(all_byte(l.bm + l.len, l.rw - l.len, 0));
+	log_close(&l);
+	tdev_close(&t);
+	close(img);
+}
+
+TEST(dirty_log_outside_table)
+{
+	check_log_hostile(_kt, 0);
+}
+
+TEST(dirty_log_outside_table_packed)
+{
+	check_log_hostile(_kt, 1ULL << VIRTIO_F_RING_PACKED);
+}
+
+/* The highest user address (4- or 5-level page tables). */
+static uint64_t user_top(void)
+{
+	void *p = mmap((void *)(1ULL << 52), 4096, PROT_READ,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t top = 1ULL << 47;
+
+	if (p != MAP_FAILED) {
+		if ((uintptr_t)p >= 1ULL << 47)
+			top = 1ULL << 56;
+		munmap(p, 4096);
+	}
+	return top;
+}
+
+/*
+ * A memory table ending at 2^64 - 1 needs a bitmap of 2^49 bytes: no log
+ * base near the top of the address space can cover it (the size was once
+ * rounded up with an overflow, to nothing), whichever is set first.
+ */
+TEST(dirty_log_table_at_top)
+{
+	uint64_t base = user_top() - (2ULL << 20), zero = 0;
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r[2];
+	} mt;
+	struct tdev t;
+
+	ASSERT_OK(tdev_open(&t, 1ULL << VHOST_F_LOG_ALL, 1, QNUM));
+	/* the ordinary table's bitmap fits below the top */
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_BASE, &base));
+	memset(&mt, 0, sizeof(mt));
+	mt.m.nregions = 2;
+	mt.r[0].guest_phys_addr = GPA_BASE;
+	mt.r[0].memory_size = GMEM_SIZE;
+	mt.r[0].userspace_addr = (uintptr_t)t.mem;
+	mt.r[1].guest_phys_addr = 0xfffffffffffff000ULL;
+	mt.r[1].memory_size = 4095;		/* ends at 2^64 - 1 */
+	mt.r[1].userspace_addr = (uintptr_t)t.mem + GMEM_SIZE - 4096;
+	EXPECT_ERRNO(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt), EFAULT);
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_BASE, &zero));
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt));
+	EXPECT_ERRNO(ioctl(t.fd, VHOST_SET_LOG_BASE, &base), EFAULT);
+	/* the ordinary table again: the base is fine */
+	ASSERT_OK(set_mem(&t));
+	EXPECT_OK(ioctl(t.fd, VHOST_SET_LOG_BASE, &base));
+	tdev_close(&t);
+}
+
 /* ---- stopping and closing ---- */
 
 TEST_F(file, get_vring_base_drains)

@@ -81,6 +81,7 @@ struct vblk_region {
 };
 
 struct vblk_mem {
+	u64 log_pages;		/* bits of a dirty bitmap: vblk_log_pages() */
 	u32 nregions;
 	struct vblk_region regions[];
 };
@@ -264,6 +265,7 @@ static inline bool vblk_logging(struct vblk_vq *vq)
 
 int vblk_log_gpa(struct vblk_vq *vq, u64 gpa, u64 len);
 int vblk_log_uaddr(struct vblk_vq *vq, u64 uaddr, u64 len);
+u64 vblk_log_pages(const struct vblk_mem *mem);
 bool vblk_log_access_ok(u64 base, const struct vblk_mem *mem);
 
 /* req.c */

@@ -16,8 +16,10 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <sys/sysmacros.h>
 #include <linux/dm-ioctl.h>
+#include <linux/fs.h>
 #include <linux/vhost.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -3132,6 +3134,207 @@ TEST_TIMEOUT(discard_reaches_bdev, 120)
 	tdev_close(&t);
 	close(disk);
 	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
+/* ---- the block layer's write checks, for our own bios too ---- */
+
+FIXTURE(bdev_w) {
+	struct tdev t;
+	int disk;		/* the backend, O_DIRECT: our own bios */
+	bool loaded, ro, swap;
+};
+
+FIXTURE_SETUP(bdev_w)
+{
+	if (brd_load(&self->loaded))
+		SKIP("brd not available");
+	self->disk = open("/dev/ram0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(self->disk, 0);
+	ASSERT_OK(tdev_open(&self->t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&self->t, self->disk));
+}
+
+FIXTURE_TEARDOWN(bdev_w)
+{
+	int zero = 0;
+
+	tdev_close(&self->t);
+	if (self->swap && swapoff("/dev/ram0"))
+		KT_LOG("swapoff: %s", strerror(errno));
+	if (self->ro && ioctl(self->disk, BLKROSET, &zero))
+		KT_LOG("BLKROSET 0: %s", strerror(errno));
+	if (self->disk > 0)
+		close(self->disk);
+	if (self->loaded && system("rmmod brd"))
+		KT_LOG("rmmod brd failed");
+}
+
+/*
+ * Every kind of write (an aligned OUT: our bio; a misaligned one: the
+ * buffered fallback; WRITE_ZEROES with and without unmap; DISCARD) fails
+ * with IOERR and is counted as refused; the data stays, reads go on.
+ */
+static void check_writes_refused(struct kt_ctx *_kt, struct tdev *t,
+				 const char *node, uint64_t sector)
+{
+	struct virtio_blk_discard_write_zeroes z = DWZ(sector, 8, 0);
+	uint8_t *area = xfer_area(t), want[4096], back[4096];
+	struct vhost_blk_stats s0, s1;
+	struct tvq *q = &t->vq[0];
+
+	ASSERT_OK(pread_direct(node, want, sizeof(want), sector * SECT));
+	ASSERT_OK(get_stats(t, &s0));
+	fill(area, 4096, 99);
+	EXPECT_EQ(rw_status(t, q, VIRTIO_BLK_T_OUT, sector, area, 4096),
+		  VIRTIO_BLK_S_IOERR);
+	fill(area + 8, 4096, 98);
+	EXPECT_EQ(rw_status(t, q, VIRTIO_BLK_T_OUT, sector, area + 8, 4096),
+		  VIRTIO_BLK_S_IOERR);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	z.flags = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	z.flags = 0;
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_DISCARD, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	ASSERT_OK(pread_direct(node, back, sizeof(back), sector * SECT));
+	EXPECT_EQ(memcmp(want, back, sizeof(back)), 0);
+	memset(area, 0, 4096);
+	EXPECT_EQ(rw_status(t, q, VIRTIO_BLK_T_IN, sector, area, 4096),
+		  VIRTIO_BLK_S_OK);
+	EXPECT_EQ(memcmp(want, area, 4096), 0);
+	ASSERT_OK(get_stats(t, &s1));
+	EXPECT_EQ(s1.err_readonly - s0.err_readonly, 5);
+	EXPECT_EQ(s1.bytes_written - s0.bytes_written, 0);
+	EXPECT_EQ(s1.inflight, 0);
+}
+
+/* BLKROSET after the backend was attached: as blkdev_write_iter() does. */
+TEST_F_TIMEOUT(bdev_w, read_only_after_attach, 120)
+{
+	uint8_t *area = xfer_area(&self->t);
+	int one = 1, zero = 0;
+
+	fill(area, 4096, 97);
+	ASSERT_EQ(rw_status(&self->t, &self->t.vq[0], VIRTIO_BLK_T_OUT, 800,
+			    area, 4096), VIRTIO_BLK_S_OK);
+	ASSERT_OK(ioctl(self->disk, BLKROSET, &one));
+	self->ro = true;
+	check_writes_refused(_kt, &self->t, "/dev/ram0", 800);
+	/* writable again: written again */
+	ASSERT_OK(ioctl(self->disk, BLKROSET, &zero));
+	self->ro = false;
+	fill(area, 4096, 96);
+	EXPECT_EQ(rw_status(&self->t, &self->t.vq[0], VIRTIO_BLK_T_OUT, 800,
+			    area, 4096), VIRTIO_BLK_S_OK);
+}
+
+/* mkswap's version-1 header, written by hand, then swapon(2). */
+static int swap_on(int fd, const char *node, size_t size)
+{
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+	uint32_t info[2] = { 1, size / 4096 - 1 };	/* version, last page */
+
+	memset(page, 0, sizeof(page));
+	memcpy(page + 1024, info, sizeof(info));
+	memcpy(page + 4096 - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, page, sizeof(page), 0) != sizeof(page) || fsync(fd))
+		return -1;
+	return swapon(node, 0);
+}
+
+/* A device swapped on after attach is not written (as -ETXTBSY). */
+TEST_F_TIMEOUT(bdev_w, swap_after_attach, 120)
+{
+	if (swap_on(self->disk, "/dev/ram0", 64 << 20))
+		SKIP("swapon /dev/ram0: %s", strerror(errno));
+	self->swap = true;
+	check_writes_refused(_kt, &self->t, "/dev/ram0", 8000);
+}
+
+/*
+ * The used length counts the bytes written into the guest: the status
+ * byte, plus the data of an IN that succeeded or GET_ID's id; never the
+ * rest of the chain.  On our own bios, split and packed rings.
+ */
+static void check_used_len(struct kt_ctx *_kt, uint64_t features)
+{
+	struct virtio_blk_discard_write_zeroes z = DWZ(64, 8, 0);
+	uint8_t buf[4096], id[64], st;
+	struct virtio_blk_outhdr *h;
+	struct tvq *q;
+	bool loaded;
+	struct tdev t;
+	uint32_t ulen;
+	uint8_t *stp;
+	int disk;
+
+	if (brd_load(&loaded))
+		SKIP("brd not available");
+	disk = open("/dev/ram0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, features | 1ULL << VIRTIO_RING_F_INDIRECT_DESC,
+			    1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	q = &t.vq[0];
+	fill(buf, sizeof(buf), 3);
+#define ULEN(type, sector, b, len, ind, want_st, want_len)		\
+	do {								\
+		ASSERT_OK(blk_req(&t, 0, type, sector, b, len, ind, &st,\
+				  &ulen));				\
+		EXPECT_EQ(st, want_st);					\
+		EXPECT_EQ(ulen, want_len);				\
+	} while (0)
+	ULEN(VIRTIO_BLK_T_OUT, 16, buf, 4096, false, VIRTIO_BLK_S_OK, 1);
+	ULEN(VIRTIO_BLK_T_OUT, 16, buf, 4096, true, VIRTIO_BLK_S_OK, 1);
+	ULEN(VIRTIO_BLK_T_OUT, 131072, buf, 4096, false, VIRTIO_BLK_S_IOERR, 1);
+	ULEN(VIRTIO_BLK_T_OUT, 16, buf, 100, false, VIRTIO_BLK_S_IOERR, 1);
+	ULEN(VIRTIO_BLK_T_IN, 16, buf, 4096, false, VIRTIO_BLK_S_OK, 4097);
+	ULEN(VIRTIO_BLK_T_IN, 131072, buf, 4096, false, VIRTIO_BLK_S_IOERR, 1);
+	ULEN(VIRTIO_BLK_T_FLUSH, 0, NULL, 0, false, VIRTIO_BLK_S_OK, 1);
+	ULEN(VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), false, VIRTIO_BLK_S_OK,
+	     VHOST_BLK_SERIAL_LEN + 1);
+	ULEN(VIRTIO_BLK_T_WRITE_ZEROES, 0, &z, sizeof(z), false,
+	     VIRTIO_BLK_S_OK, 1);
+	ULEN(VIRTIO_BLK_T_DISCARD, 0, &z, sizeof(z), false, VIRTIO_BLK_S_OK, 1);
+	ULEN(0x1234, 0, NULL, 0, false, VIRTIO_BLK_S_UNSUPP, 1);
+#undef ULEN
+	/* OUT with a writable buffer before the status byte */
+	h = qalloc(q, sizeof(*h));
+	stp = qalloc(q, 1);
+	h->type = VIRTIO_BLK_T_OUT;
+	h->ioprio = 0;
+	h->sector = 32;
+	*stp = 0xee;
+	{
+		uint8_t *out = qalloc(q, 4096), *wr = qalloc(q, 4096);
+		struct seg segs[4] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, out), 4096, 0 },
+			{ gpa_of(&t, wr), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, stp), 1, VRING_DESC_F_WRITE },
+		};
+
+		memcpy(out, buf, 4096);
+		ASSERT_OK(run_chain(&t, q, segs, 4, false, &ulen));
+		EXPECT_EQ(*stp, VIRTIO_BLK_S_OK);
+		EXPECT_EQ(ulen, 1);
+	}
+	tdev_close(&t);
+	close(disk);
+	if (loaded)
+		EXPECT_EQ(system("rmmod brd"), 0);
+}
+
+TEST_TIMEOUT(used_len_written_bytes, 120)
+{
+	check_used_len(_kt, 0);
+}
+
+TEST_TIMEOUT(used_len_written_bytes_packed, 120)
+{
+	check_used_len(_kt, 1ULL << VIRTIO_F_RING_PACKED);
 }
 
 /* A slow block device: null_blk completing every request after @ns. */

@@ -20,6 +20,8 @@
  *   logical block size (address or length), or that the file system
  *   refuses with -EINVAL, is redone synchronously with IOCB_DIRECT cleared
  *   (buffered), and counted as a fallback.
+ * - Writes, discards and write-zeroes first ask vblk_backend_may_write():
+ *   a device made read-only or swapped on after attach is not written.
  * - Otherwise: synchronous vfs_iter_read()/vfs_iter_write() through the
  *   page cache, coherent with other buffered users of the file or device.
  *
@@ -91,6 +93,27 @@ void vblk_backend_put(struct vblk_backend *be)
 {
 	fput(be->file);
 	kfree(be);
+}
+
+/**
+ * vblk_backend_may_write() - may the backend be written now?
+ * @be: the backend
+ *
+ * What the kernel's own write path checks on every write, since it can
+ * change after the backend was attached: a block device made read-only
+ * (BLKROSET), a block device or file that became active swap (swapon).
+ * Our own bios, discards and a block device's fallocate() do not check
+ * either, so every write, discard and write-zeroes asks here first.
+ *
+ * Return: 0, -EPERM (read-only block device) or -ETXTBSY (swap).
+ */
+int vblk_backend_may_write(struct vblk_backend *be)
+{
+	if (be->bdev && bdev_read_only(be->bdev))
+		return -EPERM;
+	if (IS_SWAPFILE(be->file->f_mapping->host))
+		return -ETXTBSY;
+	return 0;
 }
 
 /* Transfer all of @iter at byte offset @pos; returns bytes or -errno. */

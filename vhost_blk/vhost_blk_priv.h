@@ -313,6 +313,7 @@ void vblk_req_complete(struct vblk_req *req);
 /* backend.c */
 int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out);
 void vblk_backend_put(struct vblk_backend *be);
+int vblk_backend_may_write(struct vblk_backend *be);
 ssize_t vblk_backend_rw(struct vblk_backend *be, struct iov_iter *iter,
 			u64 pos, bool write);
 bool vblk_backend_submit(struct vblk_req *req, u64 pos);

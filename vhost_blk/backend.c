@@ -16,10 +16,11 @@
  *   protection handed from submission to completion): ->read_iter and
  *   ->write_iter pin the guest pages and return -EIOCBQUEUED; the
  *   completion, possibly in irq context, hands the request back.
- * - On both, a request whose buffers are not aligned to the backend's
- *   logical block size (address or length), or that the file system
- *   refuses with -EINVAL, is redone synchronously with IOCB_DIRECT cleared
- *   (buffered), and counted as a fallback.
+ * - On both, a request whose device offset or buffers are not aligned to
+ *   the backend's logical block size (offset, address or length), or that
+ *   the file system refuses with -EINVAL, is redone synchronously with
+ *   IOCB_DIRECT cleared (buffered), and counted as a fallback: a bio of
+ *   ours is never misaligned for its device.
  * - Writes, discards and write-zeroes first ask vblk_backend_may_write():
  *   a device made read-only or swapped on after attach is not written.
  * - Otherwise: synchronous vfs_iter_read()/vfs_iter_write() through the
@@ -414,8 +415,9 @@ bool vblk_backend_submit(struct vblk_req *req, u64 pos)
 	iov = req->write ? req->iov : req->iov + req->nr_rd;
 	nr = req->write ? req->nr_rd : req->nr_wr;
 	skip = req->write ? req->rd_len - req->len : 0;
+	/* device offset, length and every segment, as direct I/O wants */
 	mask = be->dio_align - 1;
-	if ((req->len & mask) ||
+	if (((pos | req->len) & mask) ||
 	    vblk_iov_for_each(iov, nr, skip, req->len, vblk_check_align, &mask))
 		goto fallback;
 	if (be->bdev) {

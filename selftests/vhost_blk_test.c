@@ -16,8 +16,10 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <sys/sysmacros.h>
 #include <linux/dm-ioctl.h>
+#include <linux/fs.h>
 #include <linux/vhost.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -2244,6 +2246,296 @@ TEST(dirty_log)
 	unlink(path);
 }
 
+/* ---- dirty logging: the addresses are the guest's ---- */
+
+/* Mapped after the bitmap the memory table needs: no bit may reach it. */
+#define LOG_CANARY	(4 * 4096UL)
+
+struct tlog {
+	uint8_t *bm;		/* the bitmap, then the canary area */
+	size_t len;		/* bytes of bitmap the memory table needs */
+	size_t rw;		/* bitmap and canary, page-rounded */
+	int fd;			/* log eventfd */
+};
+
+/* A bitmap of exactly the size the table needs, canary and guard after it. */
+static int log_open(struct tdev *t, struct tlog *l)
+{
+	uint64_t base;
+
+	l->len = ((GPA_BASE + GMEM_SIZE) >> 12) / 8;
+	l->rw = ((l->len + 4095) & ~4095UL) + LOG_CANARY;
+	l->bm = mmap(NULL, l->rw + 4096, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (l->bm == MAP_FAILED)
+		FAIL("mmap: %s", strerror(errno));
+	if (mprotect(l->bm + l->rw, 4096, PROT_NONE))
+		FAIL("mprotect: %s", strerror(errno));
+	base = (uintptr_t)l->bm;
+	if (ioctl(t->fd, VHOST_SET_LOG_BASE, &base))
+		FAIL("SET_LOG_BASE: %s", strerror(errno));
+	l->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l->fd < 0 || ioctl(t->fd, VHOST_SET_LOG_FD, &l->fd))
+		FAIL("SET_LOG_FD: %s", strerror(errno));
+	return 0;
+}
+
+static void log_close(struct tlog *l)
+{
+	if (l->fd > 0)
+		close(l->fd);
+	if (l->bm && l->bm != MAP_FAILED)
+		munmap(l->bm, l->rw + 4096);
+}
+
+/* Run one chain with the log cleared; wait for the log's signal after it. */
+static int log_run(struct tdev *t, struct tvq *q, struct tlog *l,
+		   const struct seg *segs, int n, uint32_t *ulen)
+{
+	struct pollfd p = { .fd = l->fd, .events = POLLIN };
+	uint64_t v;
+
+	memset(l->bm, 0, l->rw);
+	if (run_chain(t, q, segs, n, false, ulen))
+		return -1;
+	if (poll(&p, 1, 10000) != 1 || read(l->fd, &v, sizeof(v)) != sizeof(v))
+		FAIL("no log signal");
+	return 0;
+}
+
+/*
+ * Writable buffers outside the memory table (past its end, straddling it,
+ * below it, near 2^64, wrapping past it) fail with IOERR and set no bit:
+ * neither in the bitmap nor in the canary after it; the ring goes on.
+ * Legitimate requests log exactly the pages written into.
+ */
+static void check_log_hostile(struct kt_ctx *_kt, uint64_t features)
+{
+	static const struct {
+		const char *what;
+		uint64_t gpa;
+		uint32_t len;
+	} bad[] = {
+		{ "past the end", GPA_BASE + GMEM_SIZE + 16 * 4096, 4096 },
+		{ "across the end", GPA_BASE + GMEM_SIZE - 4096, 3 * 4096 },
+		{ "below the table", 0x10000, 4096 },
+		{ "last page of 2^64", 0xfffffffffffff000ULL, 4096 },
+		{ "wrapping past 2^64", ~0ULL - 100, 4096 },
+	};
+	struct vhost_blk_stats s0, s1;
+	struct virtio_blk_outhdr *h;
+	struct tlog l = { 0 };
+	uint8_t *st, *d, *ring;
+	char path[64];
+	struct tdev t;
+	struct tvq *q;
+	uint32_t ulen;
+	unsigned int i;
+	int img;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	unlink(path);
+	ASSERT_OK(tdev_open(&t, features | 1ULL << VHOST_F_LOG_ALL, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	ASSERT_OK(log_open(&t, &l));
+	q = &t.vq[0];
+	/* where the device writes the used entries */
+	ring = q->packed ? (uint8_t *)q->desc : (uint8_t *)q->used;
+	h = (void *)q->data;
+	st = q->data + 0x1000;
+	d = q->data + 0x2000;		/* five pages of data */
+	h->ioprio = 0;
+	h->sector = 0;
+
+	/* the ring's first access writes and logs its own state */
+	h->type = VIRTIO_BLK_T_IN;
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 3, &ulen));
+	}
+	ASSERT_OK(get_stats(&t, &s0));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ bad[i].gpa, bad[i].len, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		*st = 0xee;
+		if (log_run(&t, q, &l, segs, 3, &ulen)) {
+			KT_LOG("%s: no completion; ring re-armed", bad[i].what);
+			kt_fail(_kt, 0);
+			ASSERT_OK(ring_setup(&t, 0, QNUM));
+			continue;
+		}
+		if (*st != VIRTIO_BLK_S_IOERR || ulen != 1 ||
+		    log_bits_set(l.bm, l.len) != 2 ||
+		    !log_bit(l.bm, gpa_of(&t, st)) ||
+		    !log_bit(l.bm, gpa_of(&t, ring)) ||
+		    !all_byte(l.bm + l.len, l.rw - l.len, 0)) {
+			KT_LOG("%s: status %#x, used len %u, %zu bits set, canary %s",
+			       bad[i].what, *st, ulen, log_bits_set(l.bm, l.len),
+			       all_byte(l.bm + l.len, l.rw - l.len, 0) ?
+			       "clean" : "written");
+			kt_fail(_kt, 0);
+		}
+	}
+	/* a good writable buffer, then a bad one: nothing was written */
+	{
+		struct seg segs[4] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 4096, VRING_DESC_F_WRITE },
+			{ GPA_BASE + GMEM_SIZE + 4096, 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 4, &ulen));
+		EXPECT_EQ(*st, VIRTIO_BLK_S_IOERR);
+		EXPECT_FALSE(log_bit(l.bm, gpa_of(&t, d)));
+		EXPECT_EQ(log_bits_set(l.bm, l.len), 2);
+		EXPECT_TRUE(all_byte(l.bm + l.len, l.rw - l.len, 0));
+	}
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.err_bad_desc - s0.err_bad_desc,
+		  sizeof(bad) / sizeof(bad[0]) + 1);
+	EXPECT_EQ(s1.rings_broken - s0.rings_broken, 0);
+
+	/* IN over three pages, and over two buffers (pages 0-1 and 3) */
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 3 * 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 3, &ulen));
+		EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+		for (i = 0; i < 3; i++)
+			EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, d + i * 4096)));
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, st)));
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, ring)));
+		EXPECT_EQ(log_bits_set(l.bm, l.len), 5);
+	}
+	{
+		struct seg segs[4] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 2 * 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, d + 3 * 4096), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 4, &ulen));
+		EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, d)));
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, d + 4096)));
+		EXPECT_FALSE(log_bit(l.bm, gpa_of(&t, d + 2 * 4096)));
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, d + 3 * 4096)));
+		EXPECT_EQ(log_bits_set(l.bm, l.len), 5);
+	}
+	/* OUT with a writable buffer before the status: nothing goes there */
+	h->type = VIRTIO_BLK_T_OUT;
+	{
+		struct seg segs[4] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 4096, 0 },
+			{ gpa_of(&t, d + 2 * 4096), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 4, &ulen));
+		EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+		EXPECT_EQ(ulen, 1);
+		EXPECT_FALSE(log_bit(l.bm, gpa_of(&t, d + 2 * 4096)));
+		EXPECT_EQ(log_bits_set(l.bm, l.len), 2);
+	}
+	/* GET_ID into two pages: only the first holds the id */
+	h->type = VIRTIO_BLK_T_GET_ID;
+	{
+		struct seg segs[3] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, d), 2 * 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
+		};
+
+		ASSERT_OK(log_run(&t, q, &l, segs, 3, &ulen));
+		EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
+		EXPECT_EQ(ulen, VHOST_BLK_SERIAL_LEN + 1);
+		EXPECT_TRUE(log_bit(l.bm, gpa_of(&t, d)));
+		EXPECT_FALSE(log_bit(l.bm, gpa_of(&t, d + 4096)));
+		EXPECT_EQ(log_bits_set(l.bm, l.len), 3);
+	}
+	EXPECT_TRUE(all_byte(l.bm + l.len, l.rw - l.len, 0));
+	log_close(&l);
+	tdev_close(&t);
+	close(img);
+}
+
+TEST(dirty_log_outside_table)
+{
+	check_log_hostile(_kt, 0);
+}
+
+TEST(dirty_log_outside_table_packed)
+{
+	check_log_hostile(_kt, 1ULL << VIRTIO_F_RING_PACKED);
+}
+
+/* The highest user address (4- or 5-level page tables). */
+static uint64_t user_top(void)
+{
+	void *p = mmap((void *)(1ULL << 52), 4096, PROT_READ,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t top = 1ULL << 47;
+
+	if (p != MAP_FAILED) {
+		if ((uintptr_t)p >= 1ULL << 47)
+			top = 1ULL << 56;
+		munmap(p, 4096);
+	}
+	return top;
+}
+
+/*
+ * A memory table ending at 2^64 - 1 needs a bitmap of 2^49 bytes: no log
+ * base near the top of the address space can cover it (the size was once
+ * rounded up with an overflow, to nothing), whichever is set first.
+ */
+TEST(dirty_log_table_at_top)
+{
+	uint64_t base = user_top() - (2ULL << 20), zero = 0;
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r[2];
+	} mt;
+	struct tdev t;
+
+	ASSERT_OK(tdev_open(&t, 1ULL << VHOST_F_LOG_ALL, 1, QNUM));
+	/* the ordinary table's bitmap fits below the top */
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_BASE, &base));
+	memset(&mt, 0, sizeof(mt));
+	mt.m.nregions = 2;
+	mt.r[0].guest_phys_addr = GPA_BASE;
+	mt.r[0].memory_size = GMEM_SIZE;
+	mt.r[0].userspace_addr = (uintptr_t)t.mem;
+	mt.r[1].guest_phys_addr = 0xfffffffffffff000ULL;
+	mt.r[1].memory_size = 4095;		/* ends at 2^64 - 1 */
+	mt.r[1].userspace_addr = (uintptr_t)t.mem + GMEM_SIZE - 4096;
+	EXPECT_ERRNO(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt), EFAULT);
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_LOG_BASE, &zero));
+	ASSERT_OK(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt));
+	EXPECT_ERRNO(ioctl(t.fd, VHOST_SET_LOG_BASE, &base), EFAULT);
+	/* the ordinary table again: the base is fine */
+	ASSERT_OK(set_mem(&t));
+	EXPECT_OK(ioctl(t.fd, VHOST_SET_LOG_BASE, &base));
+	tdev_close(&t);
+}
+
 /* ---- stopping and closing ---- */
 
 TEST_F(file, get_vring_base_drains)
@@ -2842,6 +3134,267 @@ TEST_TIMEOUT(discard_reaches_bdev, 120)
 	tdev_close(&t);
 	close(disk);
 	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
+/* ---- the block layer's write checks, for our own bios too ---- */
+
+FIXTURE(bdev_w) {
+	struct tdev t;
+	int disk;		/* the backend, O_DIRECT: our own bios */
+	bool loaded, ro, swap;
+};
+
+FIXTURE_SETUP(bdev_w)
+{
+	if (brd_load(&self->loaded))
+		SKIP("brd not available");
+	self->disk = open("/dev/ram0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(self->disk, 0);
+	ASSERT_OK(tdev_open(&self->t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&self->t, self->disk));
+}
+
+FIXTURE_TEARDOWN(bdev_w)
+{
+	int zero = 0;
+
+	tdev_close(&self->t);
+	if (self->swap && swapoff("/dev/ram0"))
+		KT_LOG("swapoff: %s", strerror(errno));
+	if (self->ro && ioctl(self->disk, BLKROSET, &zero))
+		KT_LOG("BLKROSET 0: %s", strerror(errno));
+	if (self->disk > 0)
+		close(self->disk);
+	if (self->loaded && system("rmmod brd"))
+		KT_LOG("rmmod brd failed");
+}
+
+/*
+ * Every kind of write (an aligned OUT: our bio; a misaligned one: the
+ * buffered fallback; WRITE_ZEROES with and without unmap; DISCARD) fails
+ * with IOERR and is counted as refused; the data stays, reads go on.
+ */
+static void check_writes_refused(struct kt_ctx *_kt, struct tdev *t,
+				 const char *node, uint64_t sector)
+{
+	struct virtio_blk_discard_write_zeroes z = DWZ(sector, 8, 0);
+	uint8_t *area = xfer_area(t), want[4096], back[4096];
+	struct vhost_blk_stats s0, s1;
+	struct tvq *q = &t->vq[0];
+
+	ASSERT_OK(pread_direct(node, want, sizeof(want), sector * SECT));
+	ASSERT_OK(get_stats(t, &s0));
+	fill(area, 4096, 99);
+	EXPECT_EQ(rw_status(t, q, VIRTIO_BLK_T_OUT, sector, area, 4096),
+		  VIRTIO_BLK_S_IOERR);
+	fill(area + 8, 4096, 98);
+	EXPECT_EQ(rw_status(t, q, VIRTIO_BLK_T_OUT, sector, area + 8, 4096),
+		  VIRTIO_BLK_S_IOERR);
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	z.flags = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_WRITE_ZEROES, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	z.flags = 0;
+	EXPECT_EQ(dwz_req(t, VIRTIO_BLK_T_DISCARD, &z, 1, 0),
+		  VIRTIO_BLK_S_IOERR);
+	ASSERT_OK(pread_direct(node, back, sizeof(back), sector * SECT));
+	EXPECT_EQ(memcmp(want, back, sizeof(back)), 0);
+	memset(area, 0, 4096);
+	EXPECT_EQ(rw_status(t, q, VIRTIO_BLK_T_IN, sector, area, 4096),
+		  VIRTIO_BLK_S_OK);
+	EXPECT_EQ(memcmp(want, area, 4096), 0);
+	ASSERT_OK(get_stats(t, &s1));
+	EXPECT_EQ(s1.err_readonly - s0.err_readonly, 5);
+	EXPECT_EQ(s1.bytes_written - s0.bytes_written, 0);
+	EXPECT_EQ(s1.inflight, 0);
+}
+
+/* BLKROSET after the backend was attached: as blkdev_write_iter() does. */
+TEST_F_TIMEOUT(bdev_w, read_only_after_attach, 120)
+{
+	uint8_t *area = xfer_area(&self->t);
+	int one = 1, zero = 0;
+
+	fill(area, 4096, 97);
+	ASSERT_EQ(rw_status(&self->t, &self->t.vq[0], VIRTIO_BLK_T_OUT, 800,
+			    area, 4096), VIRTIO_BLK_S_OK);
+	ASSERT_OK(ioctl(self->disk, BLKROSET, &one));
+	self->ro = true;
+	check_writes_refused(_kt, &self->t, "/dev/ram0", 800);
+	/* writable again: written again */
+	ASSERT_OK(ioctl(self->disk, BLKROSET, &zero));
+	self->ro = false;
+	fill(area, 4096, 96);
+	EXPECT_EQ(rw_status(&self->t, &self->t.vq[0], VIRTIO_BLK_T_OUT, 800,
+			    area, 4096), VIRTIO_BLK_S_OK);
+}
+
+/* mkswap's version-1 header, written by hand, then swapon(2). */
+static int swap_on(int fd, const char *node, size_t size)
+{
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+	uint32_t info[2] = { 1, size / 4096 - 1 };	/* version, last page */
+
+	memset(page, 0, sizeof(page));
+	memcpy(page + 1024, info, sizeof(info));
+	memcpy(page + 4096 - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, page, sizeof(page), 0) != sizeof(page) || fsync(fd))
+		return -1;
+	return swapon(node, 0);
+}
+
+/* A device swapped on after attach is not written (as -ETXTBSY). */
+TEST_F_TIMEOUT(bdev_w, swap_after_attach, 120)
+{
+	if (swap_on(self->disk, "/dev/ram0", 64 << 20))
+		SKIP("swapon /dev/ram0: %s", strerror(errno));
+	self->swap = true;
+	check_writes_refused(_kt, &self->t, "/dev/ram0", 8000);
+}
+
+/*
+ * An O_DIRECT block device with 4 KiB logical blocks: requests at 512-byte
+ * sector offsets inside a block (buffers aligned) cannot be bios of ours;
+ * they are redone buffered, with the right data on both sides.
+ */
+TEST_TIMEOUT(nullb_4k_misaligned_direct, 120)
+{
+	static uint8_t want[16384], back[16384];
+	struct vhost_blk_stats s0, s1;
+	uint8_t *area;
+	struct tvq *q;
+	struct tdev t;
+	int disk;
+
+	if (!access("/dev/nullb0", F_OK))
+		SKIP("null_blk already loaded by someone else");
+	if (system("modprobe null_blk nr_devices=1 bs=4096 gb=1 memory_backed=1 >/dev/null 2>&1"))
+		SKIP("null_blk not available");
+	disk = open("/dev/nullb0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	q = &t.vq[0];
+	area = xfer_area(&t);
+	fill(want, sizeof(want), 61);
+	memcpy(area, want, sizeof(want));
+	ASSERT_EQ(rw_status(&t, q, VIRTIO_BLK_T_OUT, 0, area, sizeof(want)),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &s0));
+	/* 4 KiB at sector 1, 8 KiB at sector 9: across blocks 0-1 and 1-3 */
+	fill(area, 4096, 62);
+	memcpy(want + SECT, area, 4096);
+	EXPECT_EQ(rw_status(&t, q, VIRTIO_BLK_T_OUT, 1, area, 4096),
+		  VIRTIO_BLK_S_OK);
+	fill(area + 8192, 8192, 63);
+	memcpy(want + 9 * SECT, area + 8192, 8192);
+	EXPECT_EQ(rw_status(&t, q, VIRTIO_BLK_T_OUT, 9, area + 8192, 8192),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_OK(pread_direct("/dev/nullb0", back, sizeof(back), 0));
+	EXPECT_EQ(memcmp(want, back, sizeof(back)), 0);
+	memset(area + 65536, 0, 8192);
+	EXPECT_EQ(rw_status(&t, q, VIRTIO_BLK_T_IN, 3, area + 65536, 8192),
+		  VIRTIO_BLK_S_OK);
+	EXPECT_EQ(memcmp(want + 3 * SECT, area + 65536, 8192), 0);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.sync_fallbacks - s0.sync_fallbacks, 3);
+	EXPECT_EQ(s1.req_async - s0.req_async, 0);
+	EXPECT_EQ(s1.err_io - s0.err_io, 0);
+	/* aligned: our own bio, the same data */
+	memset(area + 65536, 0, 8192);
+	EXPECT_EQ(rw_status(&t, q, VIRTIO_BLK_T_IN, 8, area + 65536, 8192),
+		  VIRTIO_BLK_S_OK);
+	EXPECT_EQ(memcmp(want + 8 * SECT, area + 65536, 8192), 0);
+	ASSERT_OK(get_stats(&t, &s1));
+	EXPECT_EQ(s1.req_async - s0.req_async, 1);
+	tdev_close(&t);
+	close(disk);
+	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
+/*
+ * The used length counts the bytes written into the guest: the status
+ * byte, plus the data of an IN that succeeded or GET_ID's id; never the
+ * rest of the chain.  On our own bios, split and packed rings.
+ */
+static void check_used_len(struct kt_ctx *_kt, uint64_t features)
+{
+	struct virtio_blk_discard_write_zeroes z = DWZ(64, 8, 0);
+	uint8_t buf[4096], id[64], st;
+	struct virtio_blk_outhdr *h;
+	struct tvq *q;
+	bool loaded;
+	struct tdev t;
+	uint32_t ulen;
+	uint8_t *stp;
+	int disk;
+
+	if (brd_load(&loaded))
+		SKIP("brd not available");
+	disk = open("/dev/ram0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, features | 1ULL << VIRTIO_RING_F_INDIRECT_DESC,
+			    1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	q = &t.vq[0];
+	fill(buf, sizeof(buf), 3);
+#define ULEN(type, sector, b, len, ind, want_st, want_len)		\
+	do {								\
+		ASSERT_OK(blk_req(&t, 0, type, sector, b, len, ind, &st,\
+				  &ulen));				\
+		EXPECT_EQ(st, want_st);					\
+		EXPECT_EQ(ulen, want_len);				\
+	} while (0)
+	ULEN(VIRTIO_BLK_T_OUT, 16, buf, 4096, false, VIRTIO_BLK_S_OK, 1);
+	ULEN(VIRTIO_BLK_T_OUT, 16, buf, 4096, true, VIRTIO_BLK_S_OK, 1);
+	ULEN(VIRTIO_BLK_T_OUT, 131072, buf, 4096, false, VIRTIO_BLK_S_IOERR, 1);
+	ULEN(VIRTIO_BLK_T_OUT, 16, buf, 100, false, VIRTIO_BLK_S_IOERR, 1);
+	ULEN(VIRTIO_BLK_T_IN, 16, buf, 4096, false, VIRTIO_BLK_S_OK, 4097);
+	ULEN(VIRTIO_BLK_T_IN, 131072, buf, 4096, false, VIRTIO_BLK_S_IOERR, 1);
+	ULEN(VIRTIO_BLK_T_FLUSH, 0, NULL, 0, false, VIRTIO_BLK_S_OK, 1);
+	ULEN(VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), false, VIRTIO_BLK_S_OK,
+	     VHOST_BLK_SERIAL_LEN + 1);
+	ULEN(VIRTIO_BLK_T_WRITE_ZEROES, 0, &z, sizeof(z), false,
+	     VIRTIO_BLK_S_OK, 1);
+	ULEN(VIRTIO_BLK_T_DISCARD, 0, &z, sizeof(z), false, VIRTIO_BLK_S_OK, 1);
+	ULEN(0x1234, 0, NULL, 0, false, VIRTIO_BLK_S_UNSUPP, 1);
+#undef ULEN
+	/* OUT with a writable buffer before the status byte */
+	h = qalloc(q, sizeof(*h));
+	stp = qalloc(q, 1);
+	h->type = VIRTIO_BLK_T_OUT;
+	h->ioprio = 0;
+	h->sector = 32;
+	*stp = 0xee;
+	{
+		uint8_t *out = qalloc(q, 4096), *wr = qalloc(q, 4096);
+		struct seg segs[4] = {
+			{ gpa_of(&t, h), sizeof(*h), 0 },
+			{ gpa_of(&t, out), 4096, 0 },
+			{ gpa_of(&t, wr), 4096, VRING_DESC_F_WRITE },
+			{ gpa_of(&t, stp), 1, VRING_DESC_F_WRITE },
+		};
+
+		memcpy(out, buf, 4096);
+		ASSERT_OK(run_chain(&t, q, segs, 4, false, &ulen));
+		EXPECT_EQ(*stp, VIRTIO_BLK_S_OK);
+		EXPECT_EQ(ulen, 1);
+	}
+	tdev_close(&t);
+	close(disk);
+	if (loaded)
+		EXPECT_EQ(system("rmmod brd"), 0);
+}
+
+TEST_TIMEOUT(used_len_written_bytes, 120)
+{
+	check_used_len(_kt, 0);
+}
+
+TEST_TIMEOUT(used_len_written_bytes_packed, 120)
+{
+	check_used_len(_kt, 1ULL << VIRTIO_F_RING_PACKED);
 }
 
 /* A slow block device: null_blk completing every request after @ns. */

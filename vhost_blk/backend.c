@@ -16,10 +16,13 @@
  *   protection handed from submission to completion): ->read_iter and
  *   ->write_iter pin the guest pages and return -EIOCBQUEUED; the
  *   completion, possibly in irq context, hands the request back.
- * - On both, a request whose buffers are not aligned to the backend's
- *   logical block size (address or length), or that the file system
- *   refuses with -EINVAL, is redone synchronously with IOCB_DIRECT cleared
- *   (buffered), and counted as a fallback.
+ * - On both, a request whose device offset or buffers are not aligned to
+ *   the backend's logical block size (offset, address or length), or that
+ *   the file system refuses with -EINVAL, is redone synchronously with
+ *   IOCB_DIRECT cleared (buffered), and counted as a fallback: a bio of
+ *   ours is never misaligned for its device.
+ * - Writes, discards and write-zeroes first ask vblk_backend_may_write():
+ *   a device made read-only or swapped on after attach is not written.
  * - Otherwise: synchronous vfs_iter_read()/vfs_iter_write() through the
  *   page cache, coherent with other buffered users of the file or device.
  *
@@ -91,6 +94,27 @@ void vblk_backend_put(struct vblk_backend *be)
 {
 	fput(be->file);
 	kfree(be);
+}
+
+/**
+ * vblk_backend_may_write() - may the backend be written now?
+ * @be: the backend
+ *
+ * What the kernel's own write path checks on every write, since it can
+ * change after the backend was attached: a block device made read-only
+ * (BLKROSET), a block device or file that became active swap (swapon).
+ * Our own bios, discards and a block device's fallocate() do not check
+ * either, so every write, discard and write-zeroes asks here first.
+ *
+ * Return: 0, -EPERM (read-only block device) or -ETXTBSY (swap).
+ */
+int vblk_backend_may_write(struct vblk_backend *be)
+{
+	if (be->bdev && bdev_read_only(be->bdev))
+		return -EPERM;
+	if (IS_SWAPFILE(be->file->f_mapping->host))
+		return -ETXTBSY;
+	return 0;
 }
 
 /* Transfer all of @iter at byte offset @pos; returns bytes or -errno. */
@@ -391,8 +415,9 @@ bool vblk_backend_submit(struct vblk_req *req, u64 pos)
 	iov = req->write ? req->iov : req->iov + req->nr_rd;
 	nr = req->write ? req->nr_rd : req->nr_wr;
 	skip = req->write ? req->rd_len - req->len : 0;
+	/* device offset, length and every segment, as direct I/O wants */
 	mask = be->dio_align - 1;
-	if ((req->len & mask) ||
+	if (((pos | req->len) & mask) ||
 	    vblk_iov_for_each(iov, nr, skip, req->len, vblk_check_align, &mask))
 		goto fallback;
 	if (be->bdev) {

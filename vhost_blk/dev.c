@@ -273,7 +273,8 @@ static long vblk_set_mem_table(struct vblk_dev *dev,
 		if (p->gpa + p->size > mem->regions[i].gpa)
 			goto err_inval;
 	}
-	/* a dirty log in use must cover the new table */
+	/* the bound of every dirty-log bit; a log in use must cover it */
+	mem->log_pages = vblk_log_pages(mem);
 	if (!vblk_log_access_ok(dev->log_base, mem))
 		goto err_fault;
 

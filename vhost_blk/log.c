@@ -6,13 +6,20 @@
  * the device writes (data of IN and GET_ID requests, status bytes, used
  * ring entries and indexes, packed used descriptors) gets its bit set in
  * the owner's bitmap: bit N (little-endian bit order) for the 4 KiB page at
- * guest-physical N * 4096, as vhost does, so that a VMM can migrate.  The
- * whole writable buffer of a request is logged, whatever was written into
- * it.  After each batch the log eventfd, if any, is signalled.
+ * guest-physical N * 4096, as vhost does, so that a VMM can migrate.  Only
+ * what the device wrote, or may have written, is logged: the data of an IN
+ * request (all of it, even when the transfer failed part-way), the id bytes
+ * of GET_ID, and the status byte; a writable buffer nothing was written into
+ * is not.  Every logged range was translated through the memory table
+ * first, and every bit lies below the table's end (vblk_mem.log_pages), the
+ * bitmap size checked when the table or the base was set: whatever a guest
+ * puts in its descriptors, no bit outside that bitmap is set.  After each
+ * batch the log eventfd, if any, is signalled.
  */
 #include <linux/bitops.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/overflow.h>
 #include <linux/uaccess.h>
 
 #include "vhost_blk_priv.h"
@@ -43,15 +50,23 @@ static int vblk_log_bits(u64 base, u64 first, u64 n)
 	return 0;
 }
 
-/* Log a guest-physical range the device wrote. */
+/*
+ * Log a guest-physical range the device wrote.  The range lies in the
+ * memory table (translated before it was written): one outside the pages
+ * the bitmap covers is a bug, refused like an unwritable log.
+ */
 int vblk_log_gpa(struct vblk_vq *vq, u64 gpa, u64 len)
 {
-	u64 first, last;
+	u64 first, last, end;
 
 	if (!vblk_logging(vq) || !len)
 		return 0;
+	if (check_add_overflow(gpa, len - 1, &end) || !vq->mem)
+		return -EFAULT;
 	first = gpa >> VBLK_LOG_SHIFT;
-	last = (gpa + len - 1) >> VBLK_LOG_SHIFT;
+	last = end >> VBLK_LOG_SHIFT;
+	if (last >= vq->mem->log_pages)
+		return -EFAULT;
 	vq->logged = true;
 	return vblk_log_bits(vq->log_base, first, last - first + 1);
 }
@@ -75,15 +90,29 @@ int vblk_log_uaddr(struct vblk_vq *vq, u64 uaddr, u64 len)
 	return -EFAULT;
 }
 
-/* Size the bitmap must have to cover every page of @mem. */
-static u64 vblk_log_size(const struct vblk_mem *mem)
+/**
+ * vblk_log_pages() - pages a dirty bitmap for a memory table covers
+ * @mem: the table (regions checked: none wraps past 2^64)
+ *
+ * Return: one past the highest page number of the table, which is also
+ * the number of bits its bitmap has.  Rounded up without overflow: a
+ * region may end at 2^64 - 1.
+ */
+u64 vblk_log_pages(const struct vblk_mem *mem)
 {
 	u64 end = 0;
 	u32 i;
 
 	for (i = 0; i < mem->nregions; i++)
 		end = max(end, mem->regions[i].gpa + mem->regions[i].size);
-	return DIV_ROUND_UP(DIV_ROUND_UP(end, 1ULL << VBLK_LOG_SHIFT), 8);
+	return (end >> VBLK_LOG_SHIFT) +
+	       !!(end & ((1ULL << VBLK_LOG_SHIFT) - 1));
+}
+
+/* Size in bytes the bitmap must have to cover every page of @mem. */
+static u64 vblk_log_size(const struct vblk_mem *mem)
+{
+	return mem->log_pages / 8 + !!(mem->log_pages % 8);
 }
 
 /* The bitmap at @base covers @mem (both may be unset). */

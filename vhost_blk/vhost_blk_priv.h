@@ -81,6 +81,7 @@ struct vblk_region {
 };
 
 struct vblk_mem {
+	u64 log_pages;		/* bits of a dirty bitmap: vblk_log_pages() */
 	u32 nregions;
 	struct vblk_region regions[];
 };
@@ -264,6 +265,7 @@ static inline bool vblk_logging(struct vblk_vq *vq)
 
 int vblk_log_gpa(struct vblk_vq *vq, u64 gpa, u64 len);
 int vblk_log_uaddr(struct vblk_vq *vq, u64 uaddr, u64 len);
+u64 vblk_log_pages(const struct vblk_mem *mem);
 bool vblk_log_access_ok(u64 base, const struct vblk_mem *mem);
 
 /* req.c */
@@ -311,6 +313,7 @@ void vblk_req_complete(struct vblk_req *req);
 /* backend.c */
 int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out);
 void vblk_backend_put(struct vblk_backend *be);
+int vblk_backend_may_write(struct vblk_backend *be);
 ssize_t vblk_backend_rw(struct vblk_backend *be, struct iov_iter *iter,
 			u64 pos, bool write);
 bool vblk_backend_submit(struct vblk_req *req, u64 pos);

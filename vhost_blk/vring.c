@@ -263,7 +263,12 @@ struct vblk_walk_state {
 	u64 last_addr, last_len;
 };
 
-/* Account one data descriptor (direct or from an indirect table). */
+/*
+ * Account one data descriptor (direct or from an indirect table).  Only a
+ * writable range translated through the memory table may be logged: the
+ * guest chooses the address, and a range outside the table is refused (the
+ * request fails), never logged.
+ */
 static void vblk_walk_desc(struct vblk_vq *vq, struct vblk_req *req,
 			   struct vblk_walk_state *ws, u64 addr, u32 len,
 			   u16 flags)
@@ -275,27 +280,25 @@ static void vblk_walk_desc(struct vblk_vq *vq, struct vblk_req *req,
 		ws->seen_write = true;
 	else if (ws->seen_write)
 		req->bad = true;	/* readable after writable */
-	if (write && len && vblk_logging(vq)) {
-		if (req->nr_wlog < VBLK_MAX_IOV)
-			req->wlog[req->nr_wlog++] = (struct vblk_wrange){
-				.gpa = addr, .len = len };
-		else
-			req->bad = true;
-	}
 	if (len && !req->bad) {
 		n = vblk_translate(vq->mem, addr, len, req->iov + ws->used,
 				   VBLK_MAX_IOV - ws->used);
 		if (n < 0) {
 			req->bad = true;
+		} else if (write) {
+			ws->used += n;
+			req->nr_wr += n;
+			req->wr_len += len;
+			/* one entry per translated range: at most VBLK_MAX_IOV */
+			if (vblk_logging(vq)) {
+				req->wlog[req->nr_wlog].gpa = addr;
+				req->wlog[req->nr_wlog].len = len;
+				req->nr_wlog++;
+			}
 		} else {
 			ws->used += n;
-			if (write) {
-				req->nr_wr += n;
-				req->wr_len += len;
-			} else {
-				req->nr_rd += n;
-				req->rd_len += len;
-			}
+			req->nr_rd += n;
+			req->rd_len += len;
 		}
 	}
 	ws->last_addr = addr;
@@ -352,16 +355,26 @@ static int vblk_walk_finish(struct vblk_vq *vq, struct vblk_req *req,
 	return 0;
 }
 
-/* Log what a completed request may have written (whole buffers). */
+/*
+ * Log what a finished request wrote into the guest (after
+ * vblk_req_finish()): the first bytes of its writable ranges, as many as
+ * its data (an IN: all it asked for, since a failed transfer may have
+ * written part of it; GET_ID: the id), and its status byte.
+ */
 static int vblk_log_req(struct vblk_vq *vq, struct vblk_req *req)
 {
+	u64 left = req->rw && !req->write ? req->len : req->written;
 	unsigned int i;
+	u64 n;
 
 	if (!vblk_logging(vq))
 		return 0;
-	for (i = 0; i < req->nr_wlog; i++)
-		if (vblk_log_gpa(vq, req->wlog[i].gpa, req->wlog[i].len))
+	for (i = 0; i < req->nr_wlog && left; i++) {
+		n = min_t(u64, left, req->wlog[i].len);
+		if (vblk_log_gpa(vq, req->wlog[i].gpa, n))
 			return -EFAULT;
+		left -= n;
+	}
 	return vblk_log_gpa(vq, req->status_gpa, 1);
 }
 

@@ -486,6 +486,34 @@ static uint8_t req_status(struct tdev *t, unsigned int qi, uint32_t type,
 	return st;
 }
 
+/* Publish a one-sector IN request (no kick); returns its status byte. */
+static uint8_t *publish_in(struct tdev *t, struct tvq *q, uint64_t sector)
+{
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *d = qalloc(q, SECT);
+	uint8_t *st = qalloc(q, 1);
+	struct seg segs[3] = {
+		{ gpa_of(t, h), sizeof(*h), 0 },
+		{ gpa_of(t, d), SECT, VRING_DESC_F_WRITE },
+		{ gpa_of(t, st), 1, VRING_DESC_F_WRITE },
+	};
+
+	h->type = VIRTIO_BLK_T_IN;
+	h->sector = sector;
+	*st = 0xee;
+	publish(q, put_chain(q, segs, 3));
+	return st;
+}
+
+/* Publish a one-sector IN request and kick; returns its status byte. */
+static uint8_t *submit_in(struct tdev *t, struct tvq *q, uint64_t sector)
+{
+	uint8_t *st = publish_in(t, q, sector);
+
+	kick(q);
+	return st;
+}
+
 static void fill(uint8_t *buf, size_t len, unsigned int seed)
 {
 	size_t i;
@@ -852,11 +880,23 @@ TEST_F(file, detach_and_reattach_backend)
 	struct vhost_blk_config c = { .argsz = sizeof(c) };
 	uint8_t buf[SECT];
 
+	struct tvq *q = &self->t.vq[0];
+	uint8_t *st;
+
 	ASSERT_OK(ioctl(self->t.fd, VHOST_BLK_SET_BACKEND, &f));
 	ASSERT_OK(ioctl(self->t.fd, VHOST_BLK_GET_CONFIG, &c));
 	EXPECT_EQ(c.flags, 0);
 	EXPECT_EQ(c.capacity, 0);
+	/* without a backend a request waits, unanswered */
+	st = submit_in(&self->t, q, 0);
+	usleep(200000);
+	EXPECT_EQ(used_idx(q), q->last_used);
+	EXPECT_EQ(*st, 0xee);
+	/* attached again: it completes, and so do new ones */
 	ASSERT_OK(tdev_backend(&self->t, self->img));
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
 	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
 		  VIRTIO_BLK_S_OK);
 }
@@ -1023,6 +1063,19 @@ TEST(read_only)
 	EXPECT_EQ(s1.err_readonly - s0.err_readonly, 3);
 	EXPECT_EQ(s1.bytes_written - s0.bytes_written, 0);
 	/* a writable device on a writable fd works again after a detach */
+	fl.flags = 0;
+	ASSERT_OK(tdev_backend(&t, -1));
+	ASSERT_OK(ioctl(t.fd, VHOST_BLK_SET_FLAGS, &fl));
+	ASSERT_OK(ioctl(t.fd, VHOST_GET_FEATURES, &f));
+	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_RO));
+	ASSERT_OK(tdev_backend(&t, img));
+	ASSERT_OK(ioctl(t.fd, VHOST_BLK_GET_CONFIG, &c));
+	EXPECT_EQ(c.flags, VHOST_BLK_CONFIG_BACKEND);
+	fill(buf, sizeof(buf), 8);
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_OUT, 0, buf, sizeof(buf)),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_EQ(pread(img, back, sizeof(back), 0), sizeof(back));
+	EXPECT_EQ(memcmp(buf, back, sizeof(buf)), 0);
 	tdev_close(&t);
 	close(ro);
 	close(img);
@@ -1549,26 +1602,6 @@ TEST_TIMEOUT(backend_dm_error, 60)
 }
 
 /* ---- notification suppression ---- */
-
-/* Publish a one-sector IN request and kick; returns its status byte. */
-static uint8_t *submit_in(struct tdev *t, struct tvq *q, uint64_t sector)
-{
-	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
-	uint8_t *d = qalloc(q, SECT);
-	uint8_t *st = qalloc(q, 1);
-	struct seg segs[3] = {
-		{ gpa_of(t, h), sizeof(*h), 0 },
-		{ gpa_of(t, d), SECT, VRING_DESC_F_WRITE },
-		{ gpa_of(t, st), 1, VRING_DESC_F_WRITE },
-	};
-
-	h->type = VIRTIO_BLK_T_IN;
-	h->sector = sector;
-	*st = 0xee;
-	publish(q, put_chain(q, segs, 3));
-	kick(q);
-	return st;
-}
 
 /* Wait for an interrupt on the call eventfd. */
 static int wait_call(struct tvq *q, int ms)
@@ -2452,9 +2485,9 @@ TEST(one_worker_per_ring)
 /*
  * VHOST_RESET_OWNER drops everything of the owner, and the device serves a
  * new owner in another mm (a child) with memory of its own at another
- * guest-physical address: the old backend, workers, memory table, ring
- * state and features are gone, the new owner's I/O works, and the old
- * owner can no longer drive the device.
+ * guest-physical address: the old backend, workers, memory table and ring
+ * state are gone, the features are the new owner's, its I/O works, and the
+ * old owner can no longer drive the device.
  */
 TEST(reset_owner_and_reuse)
 {
@@ -2543,8 +2576,8 @@ TEST(reset_owner_and_reuse)
 		}
 		EXPECT_EQ(*st, VIRTIO_BLK_S_IOERR);
 		/*
-		 * INDIRECT_DESC was acked by the old owner only: a good
-		 * indirect request now breaks the ring
+		 * the features are the new owner's: INDIRECT_DESC, acked by
+		 * the old owner only, breaks the ring now
 		 */
 		*st = 0xee;
 		{
@@ -2621,6 +2654,12 @@ static long long sysfs_read(const char *dir, const char *name)
 	return atoll(buf);
 }
 
+/* References to the module: one per open device. */
+static long long module_refcnt(void)
+{
+	return sysfs_read("/sys/module/vhost_blk", "refcnt");
+}
+
 static int sysfs_write(const char *dir, const char *name, const char *val)
 {
 	char path[400];
@@ -2647,7 +2686,7 @@ TEST(sysfs_stats_and_max_batch)
 		"sync_fallbacks", "poll_hits", "poll_misses", "poll_yields",
 		"poll_budget_us",
 	};
-	struct vhost_blk_stats st;
+	struct vhost_blk_stats s0, st;
 	uint8_t *sts[16], buf[SECT];
 	char dir[320], path[64];
 	struct tdev t;
@@ -2673,10 +2712,16 @@ TEST(sysfs_stats_and_max_batch)
 	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "0"), EINVAL);
 	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "1025"), EINVAL);
 	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "many"), EINVAL);
-	/* one request per pass: 16 requests on one kick still all complete */
+	/*
+	 * max_batch 1: 16 requests on one kick all complete, published in 16
+	 * batches (one interrupt each); with 64, in one.  (That the worker
+	 * also takes only max_batch per pass: slow_file_get_vring_base_drains.)
+	 */
 	q = &t.vq[0];
+	ASSERT_OK(get_stats(&t, &s0));
 	for (i = 0; i < 16; i++)
-		sts[i] = submit_in(&t, q, i);
+		sts[i] = publish_in(&t, q, i);
+	kick(q);
 	ASSERT_OK(wait_used_n(q, 16, 10000));
 	q->last_used += 16;
 	for (i = 0; i < 16; i++)
@@ -2684,6 +2729,18 @@ TEST(sysfs_stats_and_max_batch)
 	ASSERT_OK(get_stats(&t, &st));
 	EXPECT_EQ(st.req_in, 17);
 	EXPECT_EQ(sysfs_read(dir, "req_in"), 17);
+	EXPECT_EQ(st.interrupts - s0.interrupts, 16);
+	ASSERT_OK(sysfs_write(dir, "max_batch", "64"));
+	s0 = st;
+	for (i = 0; i < 16; i++)
+		sts[i] = publish_in(&t, q, i);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 16, 10000));
+	q->last_used += 16;
+	for (i = 0; i < 16; i++)
+		EXPECT_EQ(*sts[i], VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &st));
+	EXPECT_EQ(st.interrupts - s0.interrupts, 1);
 	tdev_close(&t);
 	/* the directory goes with the device */
 	EXPECT_NE(sysfs_dir(dir, sizeof(dir)), 0);
@@ -3280,17 +3337,22 @@ static void queue_slow_batch(struct tdev *t)
 
 /*
  * Close, and owner killed, with bios in flight: release waits for them
- * and frees everything; afterwards nothing holds the disk (null_blk
- * unloads) and the module unloads (checked by the runner).
+ * and frees everything; the device is gone (sysfs, workers, module
+ * reference) when close() or the owner's death returns, and afterwards
+ * nothing holds the disk (null_blk unloads).
  */
 TEST_TIMEOUT(async_close_and_kill_in_flight, 120)
 {
+	long long refs;
+	char dir[320];
 	struct tdev t;
 	int disk, st, round;
 	pid_t pid;
 
 	if (slow_nullb_load(50000000))
 		SKIP("null_blk not available or already loaded");
+	refs = module_refcnt();
+	ASSERT_GE(refs, 0);
 	disk = open("/dev/nullb0", O_RDWR | O_DIRECT | O_CLOEXEC);
 	ASSERT_GE(disk, 0);
 	for (round = 0; round < 2; round++) {
@@ -3299,6 +3361,9 @@ TEST_TIMEOUT(async_close_and_kill_in_flight, 120)
 		queue_slow_batch(&t);
 		EXPECT_GT(wait_inflight(&t, 1, 5000), 0);
 		tdev_close(&t);
+		/* released by the time close() returns */
+		EXPECT_NE(sysfs_dir(dir, sizeof(dir)), 0);
+		EXPECT_EQ(module_refcnt(), refs);
 	}
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -3313,6 +3378,9 @@ TEST_TIMEOUT(async_close_and_kill_in_flight, 120)
 	}
 	ASSERT_EQ(waitpid(pid, &st, 0), pid);
 	EXPECT_TRUE(WIFSIGNALED(st));
+	EXPECT_NE(sysfs_dir_of(pid, dir, sizeof(dir)), 0);
+	EXPECT_EQ(wait_no_workers(pid), 0);
+	EXPECT_EQ(module_refcnt(), refs);
 	close(disk);
 	EXPECT_EQ(system("rmmod null_blk"), 0);
 }
@@ -3460,11 +3528,6 @@ static void slow_check(struct kt_ctx *_kt, int fd, uint8_t *data,
 	}
 }
 
-static long long module_refcnt(void)
-{
-	return sysfs_read("/sys/module/vhost_blk", "refcnt");
-}
-
 /*
  * GET_VRING_BASE while the ring's worker is in the middle of a pass over
  * slow synchronous requests: it returns only once every request taken is
@@ -3504,7 +3567,9 @@ TEST_F_TIMEOUT(slow_file, get_vring_base_drains, 120)
 	/* everything taken is done and used, the requests in flight included */
 	EXPECT_EQ(used_idx(q), base);
 	EXPECT_GE(base, used0 + busy);
-	EXPECT_TRUE(base % SLOW_BATCH == 0 || base == SLOW_REQS);
+	/* the worker yields after each SLOW_BATCH: the ioctl got in between */
+	EXPECT_EQ(base % SLOW_BATCH, 0);
+	EXPECT_LT(base, SLOW_REQS);
 	ASSERT_OK(get_stats(&self->t, &st));
 	EXPECT_EQ(st.inflight, 0);
 	EXPECT_EQ(st.req_in + st.req_out, base);

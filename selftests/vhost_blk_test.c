@@ -56,6 +56,7 @@ struct tvq {
 struct tdev {
 	int fd;
 	uint8_t *mem;
+	uint64_t gpa;		/* guest-physical address of mem */
 	unsigned int nq;
 	uint64_t features;
 	struct tvq vq[NQ];
@@ -71,7 +72,7 @@ struct seg {
 
 static uint64_t gpa_of(struct tdev *t, const void *p)
 {
-	return GPA_BASE + (uint64_t)((const uint8_t *)p - t->mem);
+	return t->gpa + (uint64_t)((const uint8_t *)p - t->mem);
 }
 
 static void *qalloc(struct tvq *q, size_t len)
@@ -141,7 +142,7 @@ static int set_mem(struct tdev *t)
 
 	memset(&mt, 0, sizeof(mt));
 	mt.m.nregions = 1;
-	mt.r[0].guest_phys_addr = GPA_BASE;
+	mt.r[0].guest_phys_addr = t->gpa;
 	mt.r[0].memory_size = GMEM_SIZE;
 	mt.r[0].userspace_addr = (uintptr_t)t->mem;
 	if (ioctl(t->fd, VHOST_SET_MEM_TABLE, &mt))
@@ -164,6 +165,7 @@ static int tdev_open(struct tdev *t, uint64_t features, unsigned int nq,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (t->mem == MAP_FAILED)
 		FAIL("mmap: %s", strerror(errno));
+	t->gpa = GPA_BASE;
 	if (ioctl(t->fd, VHOST_SET_OWNER))
 		FAIL("SET_OWNER: %s", strerror(errno));
 	if (ioctl(t->fd, VHOST_GET_FEATURES, &offered))
@@ -483,6 +485,34 @@ static uint8_t req_status(struct tdev *t, unsigned int qi, uint32_t type,
 
 	if (blk_req(t, qi, type, sector, buf, len, false, &st, NULL))
 		return 0xff;
+	return st;
+}
+
+/* Publish a one-sector IN request (no kick); returns its status byte. */
+static uint8_t *publish_in(struct tdev *t, struct tvq *q, uint64_t sector)
+{
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *d = qalloc(q, SECT);
+	uint8_t *st = qalloc(q, 1);
+	struct seg segs[3] = {
+		{ gpa_of(t, h), sizeof(*h), 0 },
+		{ gpa_of(t, d), SECT, VRING_DESC_F_WRITE },
+		{ gpa_of(t, st), 1, VRING_DESC_F_WRITE },
+	};
+
+	h->type = VIRTIO_BLK_T_IN;
+	h->sector = sector;
+	*st = 0xee;
+	publish(q, put_chain(q, segs, 3));
+	return st;
+}
+
+/* Publish a one-sector IN request and kick; returns its status byte. */
+static uint8_t *submit_in(struct tdev *t, struct tvq *q, uint64_t sector)
+{
+	uint8_t *st = publish_in(t, q, sector);
+
+	kick(q);
 	return st;
 }
 
@@ -852,11 +882,23 @@ TEST_F(file, detach_and_reattach_backend)
 	struct vhost_blk_config c = { .argsz = sizeof(c) };
 	uint8_t buf[SECT];
 
+	struct tvq *q = &self->t.vq[0];
+	uint8_t *st;
+
 	ASSERT_OK(ioctl(self->t.fd, VHOST_BLK_SET_BACKEND, &f));
 	ASSERT_OK(ioctl(self->t.fd, VHOST_BLK_GET_CONFIG, &c));
 	EXPECT_EQ(c.flags, 0);
 	EXPECT_EQ(c.capacity, 0);
+	/* without a backend a request waits, unanswered */
+	st = submit_in(&self->t, q, 0);
+	usleep(200000);
+	EXPECT_EQ(used_idx(q), q->last_used);
+	EXPECT_EQ(*st, 0xee);
+	/* attached again: it completes, and so do new ones */
 	ASSERT_OK(tdev_backend(&self->t, self->img));
+	ASSERT_OK(wait_used_n(q, 1, 10000));
+	q->last_used++;
+	EXPECT_EQ(*st, VIRTIO_BLK_S_OK);
 	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
 		  VIRTIO_BLK_S_OK);
 }
@@ -1023,6 +1065,19 @@ TEST(read_only)
 	EXPECT_EQ(s1.err_readonly - s0.err_readonly, 3);
 	EXPECT_EQ(s1.bytes_written - s0.bytes_written, 0);
 	/* a writable device on a writable fd works again after a detach */
+	fl.flags = 0;
+	ASSERT_OK(tdev_backend(&t, -1));
+	ASSERT_OK(ioctl(t.fd, VHOST_BLK_SET_FLAGS, &fl));
+	ASSERT_OK(ioctl(t.fd, VHOST_GET_FEATURES, &f));
+	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_RO));
+	ASSERT_OK(tdev_backend(&t, img));
+	ASSERT_OK(ioctl(t.fd, VHOST_BLK_GET_CONFIG, &c));
+	EXPECT_EQ(c.flags, VHOST_BLK_CONFIG_BACKEND);
+	fill(buf, sizeof(buf), 8);
+	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_OUT, 0, buf, sizeof(buf)),
+		  VIRTIO_BLK_S_OK);
+	ASSERT_EQ(pread(img, back, sizeof(back), 0), sizeof(back));
+	EXPECT_EQ(memcmp(buf, back, sizeof(buf)), 0);
 	tdev_close(&t);
 	close(ro);
 	close(img);
@@ -1133,36 +1188,165 @@ static void *busy_thread(void *p)
 	return NULL;
 }
 
-TEST_TIMEOUT(reconfigure_while_running, 120)
+/*
+ * The memory tables reconfigure_while_running installs: rings (fixed, at
+ * the device's own mapping), the data areas split into one to four regions
+ * at a round-dependent boundary and mapped at @alias (the same pages at
+ * another address), and a one-page probe region mapped to @probe.  Odd
+ * rounds list the regions backwards.  Returns the number of regions.
+ */
+#define RC_SLOTS	16		/* aliases in use before one is reused */
+#define RC_PROBE_GPA	0x300000000ULL
+#define RC_PROBE_PAGES	8
+#define RC_PROBE_SECTOR	7000
+
+struct rc_table {
+	struct vhost_memory m;
+	struct vhost_memory_region r[6];
+};
+
+static unsigned int rc_table(struct rc_table *mt, struct tdev *t,
+			     uint8_t *alias, uint8_t *probe, unsigned int round)
+{
+	struct vhost_memory_region r[6];
+	uint64_t lo = NQ * RING_AREA, cut[5];
+	unsigned int k = 1 + round % 4, n = 0, i;
+
+	/* piece boundaries: equal parts, shifted by a few pages per round */
+	cut[0] = lo;
+	for (i = 1; i < k; i++)
+		cut[i] = lo + i * (((GMEM_SIZE - lo) / k) & ~4095UL) +
+			 ((round * 7 + i) % 13) * 4096;
+	cut[k] = GMEM_SIZE;
+	r[n++] = (struct vhost_memory_region){
+		.guest_phys_addr = t->gpa, .memory_size = lo,
+		.userspace_addr = (uintptr_t)t->mem,
+	};
+	for (i = 0; i < k; i++)
+		r[n++] = (struct vhost_memory_region){
+			.guest_phys_addr = t->gpa + cut[i],
+			.memory_size = cut[i + 1] - cut[i],
+			.userspace_addr = (uintptr_t)alias + cut[i],
+		};
+	r[n++] = (struct vhost_memory_region){
+		.guest_phys_addr = RC_PROBE_GPA, .memory_size = 4096,
+		.userspace_addr = (uintptr_t)probe +
+				  (round % RC_PROBE_PAGES) * 4096,
+	};
+	memset(mt, 0, sizeof(*mt));
+	mt->m.nregions = n;
+	for (i = 0; i < n; i++)
+		mt->r[i] = r[round & 1 ? n - 1 - i : i];
+	return n;
+}
+
+/* The same guest memory at a fresh address (a slot of @resv). */
+static uint8_t *rc_alias(struct tdev *t, uint8_t *resv, unsigned int round)
+{
+	void *slot = resv + (round % RC_SLOTS) * GMEM_SIZE;
+
+	return mremap(t->mem, 0, GMEM_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED,
+		      slot);
+}
+
+/* Make an alias inaccessible (the slot stays reserved). */
+static int rc_retire(uint8_t *alias)
+{
+	void *p = mmap(alias, GMEM_SIZE, PROT_NONE,
+		       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+
+	return p == MAP_FAILED ? -1 : 0;
+}
+
+/* A write from the probe region, on ring 4: what reached the disk? */
+static int rc_probe(struct tdev *t, int img, uint8_t *back)
+{
+	struct tvq *q = &t->vq[4];
+	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
+	uint8_t *st = qalloc(q, 1);
+	struct seg segs[3] = {
+		{ gpa_of(t, h), sizeof(*h), 0 },
+		{ RC_PROBE_GPA, 4096, 0 },
+		{ gpa_of(t, st), 1, VRING_DESC_F_WRITE },
+	};
+	uint32_t len;
+
+	h->type = VIRTIO_BLK_T_OUT;
+	h->ioprio = 0;
+	h->sector = RC_PROBE_SECTOR;
+	*st = 0xee;
+	if (run_chain(t, q, segs, 3, false, &len))
+		return -1;
+	if (*st != VIRTIO_BLK_S_OK)
+		FAIL("probe write: status %u", *st);
+	if (pread(img, back, 4096, RC_PROBE_SECTOR * SECT) != 4096)
+		FAIL("pread: %s", strerror(errno));
+	return 0;
+}
+
+/*
+ * Four rings write and read back while the owner installs a different
+ * memory table every round: the data areas at a fresh userspace address
+ * (the same pages, mremap()ed), split into 1-4 regions at moving
+ * boundaries, listed in either order.  Once SET_MEM_TABLE returns the
+ * previous mapping is made inaccessible: a request still translated
+ * through the old table would fault (IOERR, err_io / err_bad_desc).  After
+ * every switch a write from the probe region, which each table maps to
+ * another page, must carry that page to the disk.  Every tenth round the
+ * backend is detached for a moment, and the features are acked again.
+ */
+TEST_TIMEOUT(reconfigure_while_running, 180)
 {
 	struct vhost_vring_file off = { .index = 0, .fd = -1 };
+	uint8_t *resv, *probe, *alias = NULL, *prev, back[4096], want[4096];
 	struct busy_arg args[4];
 	volatile int stop = 0;
 	struct vhost_blk_stats st;
+	struct rc_table mt;
 	pthread_t th[4];
 	char path[64];
 	struct tdev t;
 	unsigned int i;
-	int img, round;
+	int img, round, probe_bad = 0;
 
 	img = make_img(path, IMG_SIZE);
 	ASSERT_GE(img, 0);
-	ASSERT_OK(tdev_open(&t, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, 4, QNUM));
+	ASSERT_OK(tdev_open(&t, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, 5, QNUM));
 	ASSERT_OK(tdev_backend(&t, img));
+	resv = mmap(NULL, RC_SLOTS * GMEM_SIZE, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_TRUE(resv != MAP_FAILED);
+	probe = mmap(NULL, RC_PROBE_PAGES * 4096, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(probe != MAP_FAILED);
+	for (i = 0; i < RC_PROBE_PAGES; i++)
+		fill(probe + i * 4096, 4096, 700 + i);
 	for (i = 0; i < 4; i++) {
 		args[i] = (struct busy_arg){ &t, i, &stop, 0, 0 };
 		ASSERT_EQ(pthread_create(&th[i], NULL, busy_thread, &args[i]), 0);
 	}
 	for (round = 0; round < 200; round++) {
-		EXPECT_OK(set_mem(&t));
+		prev = alias;
+		alias = rc_alias(&t, resv, round);
+		ASSERT_TRUE(alias != MAP_FAILED);
+		rc_table(&mt, &t, alias, probe, round);
+		ASSERT_OK(ioctl(t.fd, VHOST_SET_MEM_TABLE, &mt));
+		/* nothing may use the old table now */
+		if (prev)
+			ASSERT_OK(rc_retire(prev));
+		ASSERT_OK(rc_probe(&t, img, back));
+		fill(want, sizeof(want), 700 + round % RC_PROBE_PAGES);
+		if (memcmp(back, want, sizeof(want)) && !probe_bad++)
+			KT_LOG("round %d: the probe did not see the new table",
+			       round);
 		if (round % 10 == 5) {
 			/* rings wait while there is no backend */
 			EXPECT_OK(ioctl(t.fd, VHOST_BLK_SET_BACKEND, &off));
 			usleep(1000);
+			EXPECT_OK(tdev_backend(&t, img));
 		}
-		EXPECT_OK(tdev_backend(&t, img));
 		EXPECT_OK(ioctl(t.fd, VHOST_SET_FEATURES, &t.features));
-		EXPECT_OK(get_stats(&t, &st));
 		if (round % 50 == 0)
 			usleep(10000);
 	}
@@ -1173,8 +1357,12 @@ TEST_TIMEOUT(reconfigure_while_running, 120)
 		EXPECT_GT(args[i].done, 0);
 		KT_LOG("ring %u: %d write+read pairs", i, args[i].done);
 	}
+	EXPECT_EQ(probe_bad, 0);
+	ASSERT_OK(get_stats(&t, &st));
 	EXPECT_EQ(st.err_bad_desc + st.err_io + st.rings_broken, 0);
 	tdev_close(&t);
+	munmap(resv, RC_SLOTS * GMEM_SIZE);
+	munmap(probe, RC_PROBE_PAGES * 4096);
 	close(img);
 	unlink(path);
 }
@@ -1416,26 +1604,6 @@ TEST_TIMEOUT(backend_dm_error, 60)
 }
 
 /* ---- notification suppression ---- */
-
-/* Publish a one-sector IN request and kick; returns its status byte. */
-static uint8_t *submit_in(struct tdev *t, struct tvq *q, uint64_t sector)
-{
-	struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
-	uint8_t *d = qalloc(q, SECT);
-	uint8_t *st = qalloc(q, 1);
-	struct seg segs[3] = {
-		{ gpa_of(t, h), sizeof(*h), 0 },
-		{ gpa_of(t, d), SECT, VRING_DESC_F_WRITE },
-		{ gpa_of(t, st), 1, VRING_DESC_F_WRITE },
-	};
-
-	h->type = VIRTIO_BLK_T_IN;
-	h->sector = sector;
-	*st = 0xee;
-	publish(q, put_chain(q, segs, 3));
-	kick(q);
-	return st;
-}
 
 /* Wait for an interrupt on the call eventfd. */
 static int wait_call(struct tvq *q, int ms)
@@ -2538,190 +2706,17 @@ TEST(dirty_log_table_at_top)
 
 /* ---- stopping and closing ---- */
 
-TEST_F(file, get_vring_base_drains)
+/* Threads named vblk-<pid>-<ring>: vhost_tasks of process @pid, or kthreads. */
+static int count_workers_of(pid_t pid)
 {
-	struct vhost_vring_state s = { .index = 0 };
-	struct vhost_vring_state n = { .index = 0, .num = 64 };
-	struct tvq *q = &self->t.vq[0];
-	uint8_t *st[32];
-	uint16_t base;
-	int i;
-
-	for (i = 0; i < 32; i++) {
-		struct virtio_blk_outhdr *h = qalloc(q, sizeof(*h));
-		uint8_t *d = qalloc(q, 4096);
-		struct seg segs[3] = {
-			{ gpa_of(&self->t, h), sizeof(*h), 0 },
-			{ gpa_of(&self->t, d), 4096, VRING_DESC_F_WRITE },
-			{ 0, 1, VRING_DESC_F_WRITE },
-		};
-
-		st[i] = qalloc(q, 1);
-		*st[i] = 0xee;
-		segs[2].gpa = gpa_of(&self->t, st[i]);
-		h->type = VIRTIO_BLK_T_IN;
-		h->sector = i * 8;
-		publish(q, put_chain(q, segs, 3));
-	}
-	kick(q);
-	usleep(1000);
-	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
-	base = s.num;
-	/* everything taken is complete, nothing else is */
-	EXPECT_EQ(used_idx(q), base);
-	for (i = 0; i < 32; i++)
-		EXPECT_EQ(*st[i], i < base ? VIRTIO_BLK_S_OK : 0xee);
-	/* stopped: no progress, and the ring may be reconfigured */
-	kick(q);
-	usleep(100000);
-	EXPECT_EQ(used_idx(q), base);
-	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_NUM, &(struct vhost_vring_state){ .index = 0, .num = QNUM }));
-	/* restart where it stopped */
-	s.num = base;
-	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
-	ASSERT_OK(wait_used_n(q, 32, 10000));
-	for (i = 0; i < 32; i++)
-		EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
-	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
-	EXPECT_EQ(s.num, 32);
-	/* a running ring refuses reconfiguration */
-	s.num = 32;
-	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
-	ASSERT_ERRNO(ioctl(self->t.fd, VHOST_SET_VRING_NUM, &n), EBUSY);
-	ASSERT_ERRNO(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s), EBUSY);
-}
-
-TEST(close_mid_flight)
-{
-	char path[64];
-	struct tdev t;
-	int img, round, i, q;
-
-	img = make_img(path, IMG_SIZE);
-	ASSERT_GE(img, 0);
-	for (round = 0; round < 4; round++) {
-		ASSERT_OK(tdev_open(&t, 0, 4, QNUM));
-		ASSERT_OK(tdev_backend(&t, img));
-		for (q = 0; q < 4; q++) {
-			struct tvq *vq = &t.vq[q];
-
-			for (i = 0; i < 64; i++) {
-				struct virtio_blk_outhdr *h = qalloc(vq, sizeof(*h));
-				uint8_t *d = qalloc(vq, 2048);
-				uint8_t *st = qalloc(vq, 1);
-				struct seg segs[3] = {
-					{ gpa_of(&t, h), sizeof(*h), 0 },
-					{ gpa_of(&t, d), 2048, i & 1 ? 0 : VRING_DESC_F_WRITE },
-					{ gpa_of(&t, st), 1, VRING_DESC_F_WRITE },
-				};
-
-				h->type = i & 1 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
-				h->sector = i * 4;
-				publish(vq, put_chain(vq, segs, 3));
-			}
-			kick(vq);
-		}
-		if (round & 1)
-			usleep(2000);
-		tdev_close(&t);	/* closes the device with requests queued */
-	}
-	close(img);
-	unlink(path);
-}
-
-TEST(owner_killed_mid_flight)
-{
-	char path[64];
-	int img, st;
-	pid_t pid;
-	struct tdev t;
-	uint8_t buf[SECT];
-
-	img = make_img(path, IMG_SIZE);
-	ASSERT_GE(img, 0);
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (!pid) {
-		int i;
-
-		if (tdev_open(&t, 0, 1, QNUM) || tdev_backend(&t, img))
-			_exit(1);
-		for (i = 0; i < 64; i++) {
-			struct tvq *vq = &t.vq[0];
-			struct virtio_blk_outhdr *h = qalloc(vq, sizeof(*h));
-			uint8_t *d = qalloc(vq, 1024);
-			uint8_t *s = qalloc(vq, 1);
-			struct seg segs[3] = {
-				{ gpa_of(&t, h), sizeof(*h), 0 },
-				{ gpa_of(&t, d), 1024, 0 },
-				{ gpa_of(&t, s), 1, VRING_DESC_F_WRITE },
-			};
-
-			h->type = VIRTIO_BLK_T_OUT;
-			h->sector = i;
-			publish(vq, put_chain(vq, segs, 3));
-			if (i == 40)
-				kick(vq);
-		}
-		raise(SIGKILL);
-	}
-	ASSERT_EQ(waitpid(pid, &st, 0), pid);
-	EXPECT_TRUE(WIFSIGNALED(st));
-	/* the module still serves new devices */
-	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
-	ASSERT_OK(tdev_backend(&t, img));
-	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
-		  VIRTIO_BLK_S_OK);
-	tdev_close(&t);
-	close(img);
-	unlink(path);
-}
-
-TEST(reset_owner_and_reuse)
-{
-	char path[64];
-	struct tdev t;
-	uint8_t buf[SECT];
-	uint8_t *mem;
-	int img, fd;
-
-	img = make_img(path, IMG_SIZE);
-	ASSERT_GE(img, 0);
-	ASSERT_OK(tdev_open(&t, 0, 2, QNUM));
-	ASSERT_OK(tdev_backend(&t, img));
-	EXPECT_EQ(req_status(&t, 1, VIRTIO_BLK_T_IN, 0, buf, SECT),
-		  VIRTIO_BLK_S_OK);
-	ASSERT_OK(ioctl(t.fd, VHOST_RESET_OWNER));
-	/* everything dropped: set it all up again on the same fd */
-	fd = t.fd;
-	mem = t.mem;
-	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER));
-	{
-		uint64_t f = 1ULL << VIRTIO_F_VERSION_1;
-
-		ASSERT_OK(ioctl(fd, VHOST_SET_FEATURES, &f));
-	}
-	ASSERT_OK(set_mem(&t));
-	ASSERT_OK(ring_setup(&t, 1, QNUM));
-	ASSERT_OK(tdev_backend(&t, img));
-	EXPECT_EQ(req_status(&t, 1, VIRTIO_BLK_T_IN, 0, buf, SECT),
-		  VIRTIO_BLK_S_OK);
-	EXPECT_TRUE(mem == t.mem);
-	tdev_close(&t);
-	close(img);
-	unlink(path);
-}
-
-/* Threads named vblk-<pid>-<ring>: vhost_tasks in this process, or kthreads. */
-static int count_workers(void)
-{
-	const char *dirs[] = { "/proc/self/task", "/proc" };
-	char prefix[32], path[300], comm[64];
+	char dirs[2][32], prefix[32], path[330], comm[64];
 	struct dirent *de;
 	unsigned int i;
 	int n = 0;
 
-	snprintf(prefix, sizeof(prefix), "vblk-%d-", getpid());
+	snprintf(dirs[0], sizeof(dirs[0]), "/proc/%d/task", pid);
+	snprintf(dirs[1], sizeof(dirs[1]), "/proc");
+	snprintf(prefix, sizeof(prefix), "vblk-%d-", pid);
 	for (i = 0; i < 2; i++) {
 		DIR *d = opendir(dirs[i]);
 
@@ -2747,33 +2742,174 @@ static int count_workers(void)
 	return n;
 }
 
+static int count_workers(void)
+{
+	return count_workers_of(getpid());
+}
+
+/* Wait until process @pid has no worker left; returns how many remain. */
+static int wait_no_workers(pid_t pid)
+{
+	int i, n = 0;
+
+	for (i = 0; i < 100; i++) {
+		n = count_workers_of(pid);
+		if (!n)
+			break;
+		usleep(20000);
+	}
+	return n;
+}
+
 TEST(one_worker_per_ring)
 {
 	struct tdev t;
-	int i, n;
 
 	ASSERT_EQ(count_workers(), 0);
 	ASSERT_OK(tdev_open(&t, 0, 4, QNUM));
 	EXPECT_EQ(count_workers(), 4);
 	tdev_close(&t);
-	for (i = 0; i < 100; i++) {
-		n = count_workers();
-		if (!n)
-			break;
-		usleep(20000);
-	}
-	EXPECT_EQ(n, 0);
+	EXPECT_EQ(wait_no_workers(getpid()), 0);
 }
 
-/* The sysfs directory of this process's only device. */
-static int sysfs_dir(char *dir, size_t len)
+#define GPA_OTHER	0x200000000ULL	/* the second owner's guest memory */
+
+/*
+ * VHOST_RESET_OWNER drops everything of the owner, and the device serves a
+ * new owner in another mm (a child) with memory of its own at another
+ * guest-physical address: the old backend, workers, memory table and ring
+ * state are gone, the features are the new owner's, its I/O works, and the
+ * old owner can no longer drive the device.
+ */
+TEST(reset_owner_and_reuse)
+{
+	struct vhost_blk_config c = { .argsz = sizeof(c) };
+	struct vhost_vring_state s = { .index = 1, .num = QNUM };
+	uint8_t buf[4096], back[4096];
+	int img, status;
+	char path[64];
+	struct tdev t;
+	pid_t pid;
+
+	img = make_img(path, IMG_SIZE);
+	ASSERT_GE(img, 0);
+	ASSERT_OK(tdev_open(&t, (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+				(1ULL << VIRTIO_RING_F_EVENT_IDX), 2, QNUM));
+	ASSERT_OK(tdev_backend(&t, img));
+	fill(buf, sizeof(buf), 21);
+	EXPECT_EQ(req_status(&t, 1, VIRTIO_BLK_T_OUT, 8, buf, sizeof(buf)),
+		  VIRTIO_BLK_S_OK);
+	EXPECT_EQ(count_workers(), 2);
+	ASSERT_OK(ioctl(t.fd, VHOST_RESET_OWNER));
+	/* no owner, no backend, no worker */
+	EXPECT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_NUM, &s), EPERM);
+	ASSERT_OK(ioctl(t.fd, VHOST_BLK_GET_CONFIG, &c));
+	EXPECT_EQ(c.flags, 0);
+	EXPECT_EQ(c.capacity, 0);
+	EXPECT_EQ(wait_no_workers(getpid()), 0);
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		/* the new owner: another mm, its own memory at GPA_OTHER */
+		struct vhost_blk_stats s0, s1;
+		struct vhost_vring_state b = { .index = 1 };
+		uint64_t f = 1ULL << VIRTIO_F_VERSION_1;
+		struct tdev n = { .fd = t.fd, .gpa = GPA_OTHER };
+		struct tvq *q = &n.vq[1];
+		struct virtio_blk_outhdr *h;
+		uint8_t *st;
+		uint32_t len;
+
+		n.mem = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		ASSERT_TRUE(n.mem != MAP_FAILED);
+		ASSERT_OK(ioctl(n.fd, VHOST_SET_OWNER));
+		/* the ring starts from scratch */
+		ASSERT_OK(ioctl(n.fd, VHOST_GET_VRING_BASE, &b));
+		EXPECT_EQ(b.num, 0);
+		ASSERT_OK(ioctl(n.fd, VHOST_SET_FEATURES, &f));
+		n.features = f;
+		ASSERT_OK(set_mem(&n));
+		n.nq = 2;
+		ASSERT_OK(ring_setup(&n, 1, QNUM));
+		ASSERT_OK(tdev_backend(&n, img));
+		ASSERT_OK(ioctl(n.fd, VHOST_BLK_GET_CONFIG, &c));
+		EXPECT_EQ(c.capacity, IMG_SIZE / SECT);
+		/* a worker of the new owner, for the one ring it set up */
+		EXPECT_EQ(count_workers(), 1);
+		ASSERT_OK(get_stats(&n, &s0));
+		/* I/O works, in the new owner's memory */
+		fill(buf, sizeof(buf), 22);
+		EXPECT_EQ(req_status(&n, 1, VIRTIO_BLK_T_OUT, 16, buf,
+				     sizeof(buf)), VIRTIO_BLK_S_OK);
+		ASSERT_EQ(pread(img, back, sizeof(back), 16 * SECT),
+			  sizeof(back));
+		EXPECT_EQ(memcmp(buf, back, sizeof(buf)), 0);
+		EXPECT_EQ(req_status(&n, 1, VIRTIO_BLK_T_IN, 8, back,
+				     sizeof(back)), VIRTIO_BLK_S_OK);
+		fill(buf, sizeof(buf), 21);
+		EXPECT_EQ(memcmp(buf, back, sizeof(buf)), 0);
+		/* the old owner's guest addresses are not in the table */
+		h = qalloc(q, sizeof(*h));
+		st = qalloc(q, 1);
+		h->type = VIRTIO_BLK_T_IN;
+		h->sector = 0;
+		*st = 0xee;
+		{
+			struct seg segs[3] = {
+				{ gpa_of(&n, h), sizeof(*h), 0 },
+				{ GPA_BASE + NQ * RING_AREA, SECT,
+				  VRING_DESC_F_WRITE },
+				{ gpa_of(&n, st), 1, VRING_DESC_F_WRITE },
+			};
+
+			ASSERT_OK(run_chain(&n, q, segs, 3, false, &len));
+		}
+		EXPECT_EQ(*st, VIRTIO_BLK_S_IOERR);
+		/*
+		 * the features are the new owner's: INDIRECT_DESC, acked by
+		 * the old owner only, breaks the ring now
+		 */
+		*st = 0xee;
+		{
+			uint8_t *d = qalloc(q, SECT);
+			struct seg segs[3] = {
+				{ gpa_of(&n, h), sizeof(*h), 0 },
+				{ gpa_of(&n, d), SECT, VRING_DESC_F_WRITE },
+				{ gpa_of(&n, st), 1, VRING_DESC_F_WRITE },
+			};
+
+			publish(q, put_indirect(&n, q, segs, 3));
+			kick(q);
+		}
+		ASSERT_OK(wait_err(q, 10000));
+		EXPECT_EQ(*st, 0xee);
+		ASSERT_OK(get_stats(&n, &s1));
+		EXPECT_EQ(s1.err_bad_desc - s0.err_bad_desc, 1);
+		EXPECT_EQ(s1.rings_broken - s0.rings_broken, 1);
+		_exit(_kt->failed ? KT_EXIT_FAIL : KT_EXIT_PASS);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == KT_EXIT_PASS);
+	/* the device belongs to the child's mm now, not to us */
+	EXPECT_ERRNO(ioctl(t.fd, VHOST_SET_VRING_NUM, &s), EPERM);
+	EXPECT_ERRNO(ioctl(t.fd, VHOST_RESET_OWNER), EPERM);
+	EXPECT_ERRNO(ioctl(t.fd, VHOST_SET_OWNER), EBUSY);
+	tdev_close(&t);
+	close(img);
+	unlink(path);
+}
+
+/* The sysfs directory of the only device process @pid opened. */
+static int sysfs_dir_of(pid_t pid, char *dir, size_t len)
 {
 	char prefix[32];
 	struct dirent *de;
 	int n = 0;
 	DIR *d;
 
-	snprintf(prefix, sizeof(prefix), "%d-", getpid());
+	snprintf(prefix, sizeof(prefix), "%d-", pid);
 	d = opendir("/sys/kernel/vhost_blk");
 	if (!d)
 		FAIL("no /sys/kernel/vhost_blk: %s", strerror(errno));
@@ -2785,6 +2921,11 @@ static int sysfs_dir(char *dir, size_t len)
 		}
 	closedir(d);
 	return n == 1 ? 0 : -1;
+}
+
+static int sysfs_dir(char *dir, size_t len)
+{
+	return sysfs_dir_of(getpid(), dir, len);
 }
 
 static long long sysfs_read(const char *dir, const char *name)
@@ -2803,6 +2944,12 @@ static long long sysfs_read(const char *dir, const char *name)
 		return -1;
 	buf[n] = 0;
 	return atoll(buf);
+}
+
+/* References to the module: one per open device. */
+static long long module_refcnt(void)
+{
+	return sysfs_read("/sys/module/vhost_blk", "refcnt");
 }
 
 static int sysfs_write(const char *dir, const char *name, const char *val)
@@ -2831,7 +2978,7 @@ TEST(sysfs_stats_and_max_batch)
 		"sync_fallbacks", "poll_hits", "poll_misses", "poll_yields",
 		"poll_budget_us",
 	};
-	struct vhost_blk_stats st;
+	struct vhost_blk_stats s0, st;
 	uint8_t *sts[16], buf[SECT];
 	char dir[320], path[64];
 	struct tdev t;
@@ -2857,10 +3004,16 @@ TEST(sysfs_stats_and_max_batch)
 	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "0"), EINVAL);
 	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "1025"), EINVAL);
 	EXPECT_ERRNO(sysfs_write(dir, "max_batch", "many"), EINVAL);
-	/* one request per pass: 16 requests on one kick still all complete */
+	/*
+	 * max_batch 1: 16 requests on one kick all complete, published in 16
+	 * batches (one interrupt each); with 64, in one.  (That the worker
+	 * also takes only max_batch per pass: slow_file_get_vring_base_drains.)
+	 */
 	q = &t.vq[0];
+	ASSERT_OK(get_stats(&t, &s0));
 	for (i = 0; i < 16; i++)
-		sts[i] = submit_in(&t, q, i);
+		sts[i] = publish_in(&t, q, i);
+	kick(q);
 	ASSERT_OK(wait_used_n(q, 16, 10000));
 	q->last_used += 16;
 	for (i = 0; i < 16; i++)
@@ -2868,6 +3021,18 @@ TEST(sysfs_stats_and_max_batch)
 	ASSERT_OK(get_stats(&t, &st));
 	EXPECT_EQ(st.req_in, 17);
 	EXPECT_EQ(sysfs_read(dir, "req_in"), 17);
+	EXPECT_EQ(st.interrupts - s0.interrupts, 16);
+	ASSERT_OK(sysfs_write(dir, "max_batch", "64"));
+	s0 = st;
+	for (i = 0; i < 16; i++)
+		sts[i] = publish_in(&t, q, i);
+	kick(q);
+	ASSERT_OK(wait_used_n(q, 16, 10000));
+	q->last_used += 16;
+	for (i = 0; i < 16; i++)
+		EXPECT_EQ(*sts[i], VIRTIO_BLK_S_OK);
+	ASSERT_OK(get_stats(&t, &st));
+	EXPECT_EQ(st.interrupts - s0.interrupts, 1);
 	tdev_close(&t);
 	/* the directory goes with the device */
 	EXPECT_NE(sysfs_dir(dir, sizeof(dir)), 0);
@@ -3725,17 +3890,22 @@ static void queue_slow_batch(struct tdev *t)
 
 /*
  * Close, and owner killed, with bios in flight: release waits for them
- * and frees everything; afterwards nothing holds the disk (null_blk
- * unloads) and the module unloads (checked by the runner).
+ * and frees everything; the device is gone (sysfs, workers, module
+ * reference) when close() or the owner's death returns, and afterwards
+ * nothing holds the disk (null_blk unloads).
  */
 TEST_TIMEOUT(async_close_and_kill_in_flight, 120)
 {
+	long long refs;
+	char dir[320];
 	struct tdev t;
 	int disk, st, round;
 	pid_t pid;
 
 	if (slow_nullb_load(50000000))
 		SKIP("null_blk not available or already loaded");
+	refs = module_refcnt();
+	ASSERT_GE(refs, 0);
 	disk = open("/dev/nullb0", O_RDWR | O_DIRECT | O_CLOEXEC);
 	ASSERT_GE(disk, 0);
 	for (round = 0; round < 2; round++) {
@@ -3744,6 +3914,9 @@ TEST_TIMEOUT(async_close_and_kill_in_flight, 120)
 		queue_slow_batch(&t);
 		EXPECT_GT(wait_inflight(&t, 1, 5000), 0);
 		tdev_close(&t);
+		/* released by the time close() returns */
+		EXPECT_NE(sysfs_dir(dir, sizeof(dir)), 0);
+		EXPECT_EQ(module_refcnt(), refs);
 	}
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -3758,8 +3931,353 @@ TEST_TIMEOUT(async_close_and_kill_in_flight, 120)
 	}
 	ASSERT_EQ(waitpid(pid, &st, 0), pid);
 	EXPECT_TRUE(WIFSIGNALED(st));
+	EXPECT_NE(sysfs_dir_of(pid, dir, sizeof(dir)), 0);
+	EXPECT_EQ(wait_no_workers(pid), 0);
+	EXPECT_EQ(module_refcnt(), refs);
 	close(disk);
 	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
+/* ---- a slow regular file: requests in flight on the file backend ---- */
+
+/*
+ * A regular file whose buffered I/O is slow: on ext4 without a journal on a
+ * null_blk that completes every request SLOW_NS after submission, in a
+ * timer.  The file is written (slow_img), synced and dropped from the page
+ * cache; the backend is opened O_DSYNC (a write returns once it is on the
+ * device) with readahead off (a read of an uncached page waits for that
+ * page only).  So every 4 KiB IN and OUT of a ring keeps the worker in
+ * vfs_iter_read() / vfs_iter_write() for about SLOW_NS: with max_batch N a
+ * pass of the worker has up to N requests taken and not yet in the used
+ * ring (the device's inflight counter), for N * SLOW_NS.
+ */
+#define SLOW_NS		20000000UL
+#define SLOW_BATCH	4		/* max_batch: requests per pass */
+#define SLOW_REQS	32		/* per ring */
+
+static uint8_t slow_img[IMG_SIZE];
+
+FIXTURE(slow_file) {
+	struct tdev t;
+	char mnt[64], path[96];
+	int fd;
+	bool nullb, mounted;
+	pid_t child;		/* a device owner to kill at the end */
+};
+
+FIXTURE_SETUP(slow_file)
+{
+	char cmd[200];
+	int fd;
+
+	if (slow_nullb_load(SLOW_NS))
+		SKIP("null_blk not available or already loaded");
+	self->nullb = true;
+	if (system("/sbin/mke2fs -q -F -t ext4 -O ^has_journal "
+		   "-E nodiscard,lazy_itable_init=0 /dev/nullb0 64M "
+		   ">/dev/null 2>&1"))
+		SKIP("mke2fs -t ext4 failed");
+	snprintf(self->mnt, sizeof(self->mnt), "/tmp/vblk-slow-%d", getpid());
+	mkdir(self->mnt, 0700);
+	snprintf(cmd, sizeof(cmd), "mount -t ext4 /dev/nullb0 %s", self->mnt);
+	if (system(cmd))
+		SKIP("cannot mount ext4");
+	self->mounted = true;
+	snprintf(self->path, sizeof(self->path), "%s/disk.img", self->mnt);
+	fill(slow_img, sizeof(slow_img), 900);
+	fd = open(self->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(pwrite(fd, slow_img, sizeof(slow_img), 0), sizeof(slow_img));
+	ASSERT_OK(fsync(fd));
+	ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	close(fd);
+	self->fd = open(self->path, O_RDWR | O_DSYNC | O_CLOEXEC);
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(posix_fadvise(self->fd, 0, 0, POSIX_FADV_RANDOM), 0);
+}
+
+/* Close our own file and unmount: fails while anyone holds the file. */
+static int slow_file_unmount(struct kt_fix_slow_file *self)
+{
+	char cmd[120];
+
+	if (self->fd > 0)
+		close(self->fd);
+	self->fd = -1;
+	if (!self->mounted)
+		return 0;
+	snprintf(cmd, sizeof(cmd), "umount %s 2>/dev/null", self->mnt);
+	if (system(cmd))
+		return -1;
+	self->mounted = false;
+	rmdir(self->mnt);
+	return 0;
+}
+
+FIXTURE_TEARDOWN(slow_file)
+{
+	if (self->child > 0) {
+		kill(self->child, SIGKILL);
+		waitpid(self->child, NULL, 0);
+	}
+	tdev_close(&self->t);
+	EXPECT_OK(slow_file_unmount(self));
+	if (self->nullb)
+		EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
+/* Request @i of a batch: 4 KiB at a sector of its own, no two in a page. */
+static uint64_t slow_sector(unsigned int i)
+{
+	return (uint64_t)((i * 37u) % (IMG_SIZE / 4096)) * 8;
+}
+
+/* Queue (no kick) request @i: even ones write pattern 1000 + i, odd read. */
+static uint8_t *slow_queue(struct tdev *t, struct tvq *q, unsigned int i,
+			   uint8_t *data)
+{
+	if (i & 1) {
+		memset(data, 0xcc, 4096);
+		return queue_rw(t, q, VIRTIO_BLK_T_IN, slow_sector(i), data,
+				4096);
+	}
+	fill(data, 4096, 1000 + i);
+	return queue_rw(t, q, VIRTIO_BLK_T_OUT, slow_sector(i), data, 4096);
+}
+
+/*
+ * Requests @first..@first+@n-1 (queued by slow_queue() on @data): those
+ * before @done ran and are answered OK (the write on the file, the read
+ * in the guest's buffer), the others neither ran nor were answered.
+ */
+static void slow_check(struct kt_ctx *_kt, int fd, uint8_t *data,
+		       uint8_t *const *st, unsigned int first, unsigned int n,
+		       unsigned int done)
+{
+	uint8_t want[4096], back[4096];
+	unsigned int i, j, bad = 0;
+
+	for (j = 0; j < n; j++) {
+		const uint8_t *d = data + j * 4096;
+		uint64_t off = slow_sector(first + j) * SECT;
+		bool ran = j < done, ok;
+
+		i = first + j;
+		if (i & 1) {
+			ok = ran ? !memcmp(d, slow_img + off, 4096) :
+				   all_byte(d, 4096, 0xcc);
+		} else {
+			if (pread(fd, back, sizeof(back), off) != sizeof(back))
+				memset(back, 0, sizeof(back));
+			fill(want, sizeof(want), 1000 + i);
+			ok = !memcmp(back, ran ? want : slow_img + off, 4096);
+		}
+		ok = ok && *st[j] == (ran ? VIRTIO_BLK_S_OK : 0xee);
+		if (!ok && bad++ < 4)
+			KT_LOG("request %u (%s, %s): status %#x, data %s", i,
+			       i & 1 ? "IN" : "OUT", ran ? "used" : "not used",
+			       *st[j], ok ? "ok" : "wrong");
+		EXPECT_TRUE(ok);
+	}
+}
+
+/*
+ * GET_VRING_BASE while the ring's worker is in the middle of a pass over
+ * slow synchronous requests: it returns only once every request taken is
+ * in the used ring, and its base counts exactly those.  The worker takes
+ * SLOW_BATCH requests per pass, so the ring stops at a multiple of it with
+ * the requests after it neither run nor answered; SET_VRING_BASE then runs
+ * them.
+ */
+TEST_F_TIMEOUT(slow_file, get_vring_base_drains, 120)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	struct vhost_vring_state n = { .index = 0, .num = 64 };
+	struct vhost_blk_stats st;
+	uint8_t *area, *sts[SLOW_REQS];
+	unsigned int i, base, used0;
+	long long busy;
+	char dir[320];
+	struct tvq *q;
+
+	ASSERT_OK(tdev_open(&self->t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&self->t, self->fd));
+	ASSERT_OK(sysfs_dir(dir, sizeof(dir)));
+	ASSERT_OK(sysfs_write(dir, "max_batch", "4"));
+	q = &self->t.vq[0];
+	area = xfer_area(&self->t);
+	for (i = 0; i < SLOW_REQS; i++)
+		sts[i] = slow_queue(&self->t, q, i, area + i * 4096);
+	kick(q);
+	/* a pass is under way: requests taken, not all of them in the used ring */
+	busy = wait_inflight(&self->t, 1, 5000);
+	used0 = used_idx(q);
+	ASSERT_GE(busy, 1);
+	ASSERT_LT(used0, SLOW_REQS);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+	base = s.num;
+	KT_LOG("%lld in flight, %u used; stopped at %u", busy, used0, base);
+	/* everything taken is done and used, the requests in flight included */
+	EXPECT_EQ(used_idx(q), base);
+	EXPECT_GE(base, used0 + busy);
+	/* the worker yields after each SLOW_BATCH: the ioctl got in between */
+	EXPECT_EQ(base % SLOW_BATCH, 0);
+	EXPECT_LT(base, SLOW_REQS);
+	ASSERT_OK(get_stats(&self->t, &st));
+	EXPECT_EQ(st.inflight, 0);
+	EXPECT_EQ(st.req_in + st.req_out, base);
+	slow_check(_kt, self->fd, area, sts, 0, SLOW_REQS, base);
+	/* stopped: no progress on a kick, and the ring may be reconfigured */
+	kick(q);
+	usleep(200000);
+	EXPECT_EQ(used_idx(q), base);
+	ASSERT_OK(get_stats(&self->t, &st));
+	EXPECT_EQ(st.req_in + st.req_out, base);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_NUM,
+			&(struct vhost_vring_state){ .index = 0, .num = QNUM }));
+	/* restart where it stopped: the rest runs */
+	s.num = base;
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	ASSERT_OK(wait_used_n(q, SLOW_REQS, 20000));
+	slow_check(_kt, self->fd, area, sts, 0, SLOW_REQS, SLOW_REQS);
+	ASSERT_OK(ioctl(self->t.fd, VHOST_GET_VRING_BASE, &s));
+	EXPECT_EQ(s.num, SLOW_REQS);
+	/* a running ring refuses reconfiguration */
+	ASSERT_OK(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s));
+	ASSERT_ERRNO(ioctl(self->t.fd, VHOST_SET_VRING_NUM, &n), EBUSY);
+	ASSERT_ERRNO(ioctl(self->t.fd, VHOST_SET_VRING_BASE, &s), EBUSY);
+}
+
+/*
+ * close() with four rings each in the middle of a pass over slow
+ * synchronous requests.  It returns once release() is done: the device is
+ * gone, the module reference dropped and the file released, the passes in
+ * progress finished (their requests ran and are in the used ring: nothing
+ * in flight was lost), and no request beyond a ring's used index ran.
+ */
+TEST_F_TIMEOUT(slow_file, close_mid_flight, 120)
+{
+	uint8_t *area, *sts[4][SLOW_REQS];
+	unsigned int r, i, used0 = 0, used = 0;
+	long long busy, refs;
+	char dir[320];
+	double t0;
+
+	refs = module_refcnt();
+	ASSERT_GE(refs, 0);
+	ASSERT_OK(tdev_open(&self->t, 0, 4, QNUM));
+	ASSERT_OK(tdev_backend(&self->t, self->fd));
+	ASSERT_OK(sysfs_dir(dir, sizeof(dir)));
+	ASSERT_OK(sysfs_write(dir, "max_batch", "4"));
+	area = xfer_area(&self->t);
+	for (r = 0; r < 4; r++) {
+		for (i = 0; i < SLOW_REQS; i++)
+			sts[r][i] = slow_queue(&self->t, &self->t.vq[r],
+					       r * SLOW_REQS + i,
+					       area + (r * SLOW_REQS + i) * 4096);
+		kick(&self->t.vq[r]);
+	}
+	busy = wait_inflight(&self->t, 4, 5000);
+	for (r = 0; r < 4; r++)
+		used0 += used_idx(&self->t.vq[r]);
+	ASSERT_GE(busy, 1);
+	ASSERT_LT(used0, 4 * SLOW_REQS);
+	t0 = kt_now();
+	ASSERT_OK(close(self->t.fd));
+	self->t.fd = -1;
+	KT_LOG("%lld in flight, %u used; close() took %.0f ms", busy, used0,
+	       (kt_now() - t0) * 1000);
+	/* the device is gone */
+	EXPECT_NE(sysfs_dir(dir, sizeof(dir)), 0);
+	EXPECT_EQ(module_refcnt(), refs);
+	/* what was in flight finished; nothing after a used index ran */
+	for (r = 0; r < 4; r++) {
+		unsigned int u = used_idx(&self->t.vq[r]);
+
+		KT_LOG("ring %u: %u of %u used", r, u, SLOW_REQS);
+		EXPECT_TRUE(u % SLOW_BATCH == 0 || u == SLOW_REQS);
+		slow_check(_kt, self->fd, area + r * SLOW_REQS * 4096, sts[r],
+			   r * SLOW_REQS, SLOW_REQS, u);
+		used += u;
+	}
+	EXPECT_GE(used, used0 + busy);
+	/* and nothing holds the file any more */
+	EXPECT_OK(slow_file_unmount(self));
+}
+
+/*
+ * The owner SIGKILLed while its rings' workers are in the middle of passes
+ * over slow synchronous requests: the device is released (its sysfs
+ * directory gone, its workers gone, the module reference dropped, the
+ * backend file released: the file system unmounts) and the module serves
+ * new devices.
+ */
+TEST_F_TIMEOUT(slow_file, owner_killed_mid_flight, 120)
+{
+	char dir[320], c;
+	long long refs, busy;
+	int p[2], status;
+	uint8_t buf[SECT];
+	pid_t pid;
+
+	refs = module_refcnt();
+	ASSERT_GE(refs, 0);
+	ASSERT_OK(pipe(p));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct tdev t;
+		unsigned int r, i;
+
+		self->child = 0;
+		uint8_t *area;
+
+		close(p[0]);
+		if (tdev_open(&t, 0, 2, QNUM) || tdev_backend(&t, self->fd) ||
+		    sysfs_dir(dir, sizeof(dir)) ||
+		    sysfs_write(dir, "max_batch", "4"))
+			_exit(1);
+		area = xfer_area(&t);
+		for (r = 0; r < 2; r++) {
+			for (i = 0; i < SLOW_REQS; i++)
+				slow_queue(&t, &t.vq[r], r * SLOW_REQS + i,
+					   area + (r * SLOW_REQS + i) * 4096);
+			kick(&t.vq[r]);
+		}
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	self->child = pid;
+	close(p[1]);
+	ASSERT_EQ(read(p[0], &c, 1), 1);
+	close(p[0]);
+	/* the child's device has requests in flight, its workers run */
+	ASSERT_OK(sysfs_dir_of(pid, dir, sizeof(dir)));
+	for (busy = 0, status = 0; status < 5000 && busy < 1; status++) {
+		busy = sysfs_read(dir, "inflight");
+		usleep(1000);
+	}
+	EXPECT_EQ(count_workers_of(pid), 2);
+	EXPECT_EQ(module_refcnt(), refs + 1);
+	ASSERT_GE(busy, 1);
+	ASSERT_OK(kill(pid, SIGKILL));
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	self->child = 0;
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* released: no device, no worker, no module reference */
+	EXPECT_NE(sysfs_dir_of(pid, dir, sizeof(dir)), 0);
+	EXPECT_EQ(wait_no_workers(pid), 0);
+	EXPECT_EQ(module_refcnt(), refs);
+	/* the module still serves new devices */
+	ASSERT_OK(tdev_open(&self->t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&self->t, self->fd));
+	EXPECT_EQ(req_status(&self->t, 0, VIRTIO_BLK_T_IN, 0, buf, SECT),
+		  VIRTIO_BLK_S_OK);
+	tdev_close(&self->t);
+	/* and nothing holds the file any more */
+	EXPECT_OK(slow_file_unmount(self));
 }
 
 /* Queue one IN without a kick; returns its status byte. */

@@ -182,18 +182,24 @@ enum ka_irq_type {
  * @kd:		the physical device
  * @mdev:	the mediated device
  * @lock:	serializes the VFIO paths of this context: config space,
- *		BAR access, SET_IRQS, reset, open/close
+ *		BAR access, SET_IRQS, reset, open/close, the request op
  * @config:	the virtual config space (protected by @lock)
  * @config_wmask: writable bits of @config
  * @bar_size:	sizes of the BARs the guest sees
  * @open:	the VFIO device is open (protected by @lock)
  * @domain:	iommu_soft domain of the guest memory the device may reach
  * @irq_handle:	this context's entry in kd->irq_table
+ * @unmask:	virqfd that ends INTx service (resample) when its eventfd
+ *		fires (under @lock; VFIO's virqfd_lock when it tears down)
+ * @intx_trigger: the INTx trigger eventfd as resolved for irq_remap, and
+ * @unmask_eventfd: the eventfd of @unmask: references kept (under @lock)
+ *		only to refuse one eventfd as both a trigger and the unmask
+ *		eventfd (intrs.c)
+ * @req_trigger: eventfd that asks the VMM to release the device (REQ IRQ;
+ *		under @lock)
  * @irq_lock:	protects the interrupt state below; hard-irq safe
  * @irq_type:	how interrupts reach the VMM (through the irq_remap entry)
  * @intx_pending: the virtual INTx line is raised
- * @unmask:	virqfd that ends INTx service (resample) when its eventfd fires
- * @req_trigger: eventfd that asks the VMM to release the device (REQ IRQ)
  * @model_state: the model's per-context state
  * @stats:	counters
  */
@@ -209,11 +215,14 @@ struct ka_ctx {
 	struct iommu_soft_domain *domain;
 	unsigned int		irq_handle;
 
+	struct virqfd		*unmask;
+	struct eventfd_ctx	*intx_trigger;
+	struct eventfd_ctx	*unmask_eventfd;
+	struct eventfd_ctx	*req_trigger;
+
 	spinlock_t		irq_lock;	/* the interrupt state below */
 	enum ka_irq_type	irq_type;
 	bool			intx_pending;
-	struct virqfd		*unmask;
-	struct eventfd_ctx	*req_trigger;
 
 	void			*model_state;
 	struct ka_stats		stats;

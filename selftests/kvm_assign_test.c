@@ -447,6 +447,66 @@ TEST_F(edu, intx_masking)
 	ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, -1));
 }
 
+/*
+ * One eventfd as INTx trigger and unmask eventfd: the unmask handler would
+ * run inside the trigger's signal, under irq_remap's table lock that it
+ * takes itself (the host hung).  Refused in both orders, the request
+ * eventfd likewise; compared as eventfds (a dup()ed number is the same
+ * one); distinct eventfds keep working.
+ */
+TEST_F(edu, intx_unmask_eventfd_must_not_be_a_trigger)
+{
+	int rfd = eventfd(0, 0), req = eventfd(0, EFD_NONBLOCK), dupfd;
+	uint64_t one = 1;
+
+	ASSERT_GE(rfd, 0);
+	ASSERT_GE(req, 0);
+	dupfd = dup(self->efd);
+	ASSERT_GE(dupfd, 0);
+	enable(self);
+	ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, self->efd));
+
+	/* Trigger first, then the same eventfd (or a dup of it) as unmask. */
+	ASSERT_ERRNO(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK,
+			     self->efd), EINVAL);
+	ASSERT_ERRNO(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK,
+			     dupfd), EINVAL);
+	/* Unmask first, then the same eventfd as trigger: refused, and the
+	 * old trigger stays in place. */
+	ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, rfd));
+	ASSERT_ERRNO(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER,
+			     rfd), EINVAL);
+	/* The request eventfd cannot be the unmask eventfd either way. */
+	ASSERT_ERRNO(set_irq(self, VFIO_PCI_REQ_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER,
+			     rfd), EINVAL);
+	ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, -1));
+	ASSERT_OK(set_irq(self, VFIO_PCI_REQ_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, req));
+	ASSERT_ERRNO(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK,
+			     req), EINVAL);
+
+	/* Distinct eventfds: delivered, held while in service, unmasked by
+	 * the unmask eventfd. */
+	ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, rfd));
+	ASSERT_OK(bar_write(self, EDU_IRQ_RAISE, 0x8, 4));
+	ASSERT_EQ(wait_efd(self->efd, 5000), 1);
+	ASSERT_OK(bar_write(self, EDU_IRQ_RAISE, 0x8, 4));
+	EXPECT_EQ(wait_efd(self->efd, 500), 0);
+	ASSERT_EQ(write(rfd, &one, sizeof(one)), sizeof(one));
+	EXPECT_EQ(wait_efd(self->efd, 5000), 1);
+	ASSERT_OK(bar_write(self, EDU_IRQ_ACK, 0x8, 4));
+	ASSERT_EQ(write(rfd, &one, sizeof(one)), sizeof(one));
+	EXPECT_EQ(wait_efd(self->efd, 500), 0);
+	EXPECT_EQ(wait_efd(req, 0), 0);
+
+	/* Once INTx is off, the old unmask eventfd is free to be a trigger. */
+	ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, -1));
+	ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, rfd));
+	ASSERT_OK(set_irq(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, -1));
+	close(dupfd);
+	close(req);
+	close(rfd);
+}
+
 static void dma_round_trip(struct kt_fix_edu *self, struct kt_ctx *_kt, uint64_t iova)
 {
 	unsigned int i, off = 0xf80;	/* crosses a page boundary */

@@ -153,6 +153,8 @@ struct ka_dev {
  * @irqs_masked:	INTx interrupts held because the line was masked
  * @dma_started:	transfers the model let the device run
  * @dma_refused:	transfers refused (range, permission, bus mastering)
+ * @dma_in_flight: transfers the device runs for the context right now
+ *		(each holds its translation until the device completes it)
  * @resets:		VFIO_DEVICE_RESET calls
  * @pages_pinned:	guest pages pinned through VFIO and mapped in the
  *			context's iommu_soft domain
@@ -166,6 +168,7 @@ struct ka_stats {
 	atomic64_t	irqs_masked;
 	atomic64_t	dma_started;
 	atomic64_t	dma_refused;
+	atomic64_t	dma_in_flight;
 	atomic64_t	resets;
 	atomic64_t	pages_pinned;
 };
@@ -187,6 +190,13 @@ enum ka_irq_type {
  * @config_wmask: writable bits of @config
  * @bar_size:	sizes of the BARs the guest sees
  * @open:	the VFIO device is open (protected by @lock)
+ * @dma_lock:	serializes the pinning and translation of guest pages
+ *		(ka_dma_map()) with their unmapping (ka_dma_invalidate():
+ *		VFIO's dma_unmap, close, reset); see dma.c for its order
+ * @inval_first: first address of the last range ka_dma_invalidate()
+ *		unmapped (under @dma_lock)
+ * @inval_last:	its last address
+ * @inval_done:	when it returned (jiffies)
  * @domain:	iommu_soft domain of the guest memory the device may reach
  * @irq_handle:	this context's entry in kd->irq_table
  * @unmask:	virqfd that ends INTx service (resample) when its eventfd
@@ -212,6 +222,10 @@ struct ka_ctx {
 	u8			config_wmask[KA_CONFIG_SIZE];
 	u32			bar_size[PCI_STD_NUM_BARS];
 	bool			open;
+	struct mutex		dma_lock;	/* pin/translate vs. unmap */
+	u64			inval_first;
+	u64			inval_last;
+	unsigned long		inval_done;
 	struct iommu_soft_domain *domain;
 	unsigned int		irq_handle;
 
@@ -252,8 +266,8 @@ int ka_bar_mmap_areas(struct ka_ctx *ctx, int bar,
 int ka_bar_mmap(struct ka_ctx *ctx, int bar, u64 off, struct vm_area_struct *vma);
 
 /* dma.c */
-int ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
-	       enum dma_data_direction dir, struct ka_xfer *x);
+int __ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
+		 enum dma_data_direction dir, struct ka_xfer *x);
 void ka_dma_unmap(struct ka_ctx *ctx, struct ka_xfer *x);
 void ka_dma_invalidate(struct ka_ctx *ctx, u64 iova, u64 len);
 int ka_dma_ctx_init(struct ka_ctx *ctx);

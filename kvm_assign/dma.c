@@ -16,14 +16,47 @@
  *
  * VFIO's dma_unmap notification unmaps the range from the domain:
  * iommu_soft_unmap() waits for held translations, then gives each page back
- * through ka_dma_release(), which unpins it.  Closing the device unmaps
- * everything the same way.
+ * through ka_dma_release(), which unpins it.  Closing and resetting the
+ * device unmap everything the same way.
+ *
+ * Pinning vs. unmapping: ctx->dma_lock serializes them.  A model holds it
+ * around a whole transfer start (claiming its engine, ka_dma_map(),
+ * starting the device), and ka_dma_invalidate() holds it while it waits for
+ * the transfer in flight to end (model->quiesce) and unmaps: a start either
+ * comes first, and its transfer ends before the unmap, or after, and finds
+ * the pages gone from the domain.  The quiesce never waits for a start
+ * blocked on the lock, because a start is over before the lock is dropped.
+ *
+ * Lock order (type1 is VFIO's vfio_iommu_type1):
+ *
+ *   ctx->lock -> ctx->dma_lock -> type1 iommu->lock (vfio_pin_pages(),
+ *                                 vfio_unpin_pages())
+ *   type1 device_list_lock -> ctx->dma_lock (type1 calls our dma_unmap with
+ *                                 it held, having dropped iommu->lock)
+ *
+ * ctx->dma_lock is never taken with a spinlock held, never held while
+ * ctx->lock or a type1 lock other than through pin/unpin is taken, and
+ * iommu_soft's locks nest inside it.  Type1 already orders device_list_lock
+ * before iommu->lock on this path (any mdev driver unpins from dma_unmap);
+ * ctx->dma_lock only sits between the two, adding no other edge.
+ *
+ * Type1 calls dma_unmap again while pages of the range are still pinned,
+ * and BUG()s after ten such rounds: a pin of the range made between our
+ * return and type1 retaking iommu->lock would start another round.  A start
+ * that needs a page of the range just invalidated therefore waits one tick
+ * before pinning (KA_DMA_INVAL_SETTLE), which type1 needs far less than.
  */
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
 
+#include <linux/jiffies.h>
+#include <linux/sched.h>
+
 #include "kvm_assign_priv.h"
 #include "kvmio/iommu_soft.h"
+
+/* How long a start waits before pinning a page that was just unmapped. */
+#define KA_DMA_INVAL_SETTLE	1	/* jiffies */
 
 /* iommu_soft gives a piece of a mapping back: unpin it from VFIO. */
 static void ka_dma_release(void *priv, u64 iova, struct page **pages,
@@ -71,9 +104,25 @@ static int ka_dma_fault_in(struct ka_ctx *ctx, u64 iova)
 	return 0;
 }
 
+/*
+ * Give type1 the time to finish an unmap whose dma_unmap just returned
+ * before pinning a page of its range again; caller holds ctx->dma_lock.
+ */
+static void __ka_dma_settle(struct ka_ctx *ctx, u64 first, u64 last)
+{
+	lockdep_assert_held(&ctx->dma_lock);
+
+	if (first > ctx->inval_last || last < ctx->inval_first)
+		return;
+	if (time_after(jiffies, ctx->inval_done + KA_DMA_INVAL_SETTLE))
+		return;
+	schedule_timeout_uninterruptible(KA_DMA_INVAL_SETTLE);
+}
+
 /**
- * ka_dma_map() - translate a guest range for one device transfer
- * @ctx:	the context
+ * __ka_dma_map() - translate a guest range for one device transfer
+ * @ctx:	the context; the caller holds ctx->dma_lock from before it
+ *		claims the device's engine until the device runs the transfer
  * @iova:	guest (container) address
  * @len:	length in bytes, 1..KA_DMA_MAX
  * @dir:	DMA_TO_DEVICE (device reads guest memory) or DMA_FROM_DEVICE
@@ -82,17 +131,20 @@ static int ka_dma_fault_in(struct ka_ctx *ctx, u64 iova)
  * Return: 0, or -EFAULT when the domain refuses the range (a fault is in
  * its log), -EINVAL for a bad range, -ENOMEM, -EIO.
  */
-int ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
-	       enum dma_data_direction dir, struct ka_xfer *x)
+int __ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
+		 enum dma_data_direction dir, struct ka_xfer *x)
 {
 	u64 end, page, start, size, i, npages;
 	u32 perm;
 	int ret;
 
+	lockdep_assert_held(&ctx->dma_lock);
+
 	memset(x, 0, sizeof(*x));
 	if (!len || len > KA_DMA_MAX || check_add_overflow(iova, (u64)len - 1, &end))
 		return -EINVAL;
 
+	__ka_dma_settle(ctx, iova & PAGE_MASK, end | ~PAGE_MASK);
 	npages = ((end & PAGE_MASK) - (iova & PAGE_MASK)) / PAGE_SIZE + 1;
 	for (i = 0, page = iova & PAGE_MASK; i < npages; i++, page += PAGE_SIZE) {
 		if (!iommu_soft_query(ctx->domain, page, &start, &size, &perm))
@@ -127,12 +179,14 @@ void ka_dma_unmap(struct ka_ctx *ctx, struct ka_xfer *x)
 }
 
 /**
- * ka_dma_invalidate() - the VMM unmapped a range from the container
+ * ka_dma_invalidate() - unmap a range from the context's domain
  * @ctx:	the context
  * @iova:	first address
- * @len:	length
+ * @len:	length (0 with @iova 0: everything)
  *
- * Waits for transfers holding pages of the range, then unmaps and unpins.
+ * For VFIO's dma_unmap (the VMM unmapped the range from the container),
+ * close and reset: waits for the transfer in flight to end, then unmaps
+ * and unpins, serialized with starts by ctx->dma_lock (see the top).
  */
 void ka_dma_invalidate(struct ka_ctx *ctx, u64 iova, u64 len)
 {
@@ -141,13 +195,20 @@ void ka_dma_invalidate(struct ka_ctx *ctx, u64 iova, u64 len)
 	if (!len || check_add_overflow(iova, len - 1, &last))
 		last = U64_MAX;
 	last |= ~PAGE_MASK;
+
+	mutex_lock(&ctx->dma_lock);
+	ctx->kd->model->quiesce(ctx);
 	if (last == U64_MAX && first == 0) {
 		/* The whole space: in two halves (size must fit in u64). */
 		iommu_soft_unmap(ctx->domain, 0, 1ULL << 63);
 		iommu_soft_unmap(ctx->domain, 1ULL << 63, 1ULL << 63);
-		return;
+	} else {
+		iommu_soft_unmap(ctx->domain, first, last - first + 1);
 	}
-	iommu_soft_unmap(ctx->domain, first, last - first + 1);
+	ctx->inval_first = first;
+	ctx->inval_last = last;
+	ctx->inval_done = jiffies;
+	mutex_unlock(&ctx->dma_lock);
 }
 
 /**
@@ -158,11 +219,15 @@ void ka_dma_invalidate(struct ka_ctx *ctx, u64 iova, u64 len)
  */
 int ka_dma_ctx_init(struct ka_ctx *ctx)
 {
+	mutex_init(&ctx->dma_lock);
+	ctx->inval_first = 1;	/* nothing invalidated yet: an empty range */
+	ctx->inval_last = 0;
 	ctx->domain = iommu_soft_domain_alloc(64);
 	if (IS_ERR(ctx->domain)) {
 		int ret = PTR_ERR(ctx->domain);
 
 		ctx->domain = NULL;
+		mutex_destroy(&ctx->dma_lock);
 		return ret;
 	}
 	return 0;
@@ -176,4 +241,5 @@ void ka_dma_ctx_fini(struct ka_ctx *ctx)
 {
 	iommu_soft_domain_put(ctx->domain);
 	ctx->domain = NULL;
+	mutex_destroy(&ctx->dma_lock);
 }

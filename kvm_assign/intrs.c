@@ -17,6 +17,23 @@
  * The request interrupt (VFIO_PCI_REQ_IRQ_INDEX) is how the context asks
  * the VMM to release the device when its mdev is removed or the physical
  * device unbound while the VMM holds it.
+ *
+ * One eventfd for two roles: the unmask eventfd's handler runs inside that
+ * eventfd's wake-up and takes irq_remap's table lock, and a trigger is
+ * signalled from inside irq_remap (table lock held) and from the model's
+ * interrupt path (the model's locks and ctx->irq_lock held).  An unmask
+ * eventfd that is also the INTx trigger would run the handler inside the
+ * trigger's signal, under the lock it takes (a hang), and unmask the line
+ * each time it is delivered; the request eventfd likewise.  So SET_IRQS
+ * refuses, with EINVAL and in either order, an unmask eventfd that is the
+ * INTx trigger or the request eventfd of the context, and such a trigger
+ * while that unmask eventfd is set.  The eventfds compared are those the
+ * numbers name during the call (the context keeps references, so a
+ * pointer cannot be reused meanwhile); irq_remap and VFIO's virqfd resolve
+ * the numbers again, so a VMM that renumbers its descriptors while its own
+ * SET_IRQS runs is only caught by irq_remap signalling outside its lock.
+ * The unmask handler itself takes no kvm_assign lock: it may run nested
+ * in another context's delivery.
  */
 #include <linux/eventfd.h>
 #include <linux/slab.h>
@@ -151,17 +168,14 @@ void ka_irq_ctx_fini(struct ka_ctx *ctx)
 	irq_remap_entry_free(ctx->kd->irq_table, ctx, ctx->irq_handle);
 }
 
+/* Caller holds ctx->lock, which protects ctx->req_trigger. */
 static void ka_set_req(struct ka_ctx *ctx, struct eventfd_ctx *req)
 {
-	struct eventfd_ctx *old;
-	unsigned long flags;
+	lockdep_assert_held(&ctx->lock);
 
-	spin_lock_irqsave(&ctx->irq_lock, flags);
-	old = ctx->req_trigger;
+	if (ctx->req_trigger)
+		eventfd_ctx_put(ctx->req_trigger);
 	ctx->req_trigger = req;
-	spin_unlock_irqrestore(&ctx->irq_lock, flags);
-	if (old)
-		eventfd_ctx_put(old);
 }
 
 /**
@@ -169,14 +183,14 @@ static void ka_set_req(struct ka_ctx *ctx, struct eventfd_ctx *req)
  * @ctx:	the context
  * @count:	how many times VFIO has asked already
  *
- * Called by VFIO (the vfio_device request op) while an unregistration
- * waits for the device to be closed.
+ * Called by VFIO (the vfio_device request op, no VFIO lock held) while an
+ * unregistration waits for the device to be closed.  The eventfd is
+ * signalled under ctx->lock only: no wake-up path takes it (the unmask
+ * handler takes no kvm_assign lock).
  */
 void ka_ctx_request(struct ka_ctx *ctx, unsigned int count)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&ctx->irq_lock, flags);
+	mutex_lock(&ctx->lock);
 	if (ctx->req_trigger) {
 		if (!(count % 10))
 			dev_notice_ratelimited(&ctx->mdev->dev,
@@ -187,7 +201,24 @@ void ka_ctx_request(struct ka_ctx *ctx, unsigned int count)
 		dev_notice(&ctx->mdev->dev,
 			   "no request eventfd: waiting for the user to close the device\n");
 	}
-	spin_unlock_irqrestore(&ctx->irq_lock, flags);
+	mutex_unlock(&ctx->lock);
+}
+
+/* Replace a reference kept under ctx->lock (@new may be NULL). */
+static void ka_keep_eventfd(struct eventfd_ctx **slot, struct eventfd_ctx *new)
+{
+	if (*slot)
+		eventfd_ctx_put(*slot);
+	*slot = new;
+}
+
+/* Stop the unmask eventfd; caller holds ctx->lock. */
+static void ka_unmask_disable(struct ka_ctx *ctx)
+{
+	lockdep_assert_held(&ctx->lock);
+
+	vfio_virqfd_disable(&ctx->unmask);
+	ka_keep_eventfd(&ctx->unmask_eventfd, NULL);
 }
 
 /**
@@ -198,8 +229,9 @@ void ka_irqs_disable(struct ka_ctx *ctx)
 {
 	lockdep_assert_held(&ctx->lock);
 
-	vfio_virqfd_disable(&ctx->unmask);
+	ka_unmask_disable(ctx);
 	ka_program(ctx, KA_IRQ_NONE, -1);
+	ka_keep_eventfd(&ctx->intx_trigger, NULL);
 	ka_set_req(ctx, NULL);
 }
 
@@ -226,23 +258,81 @@ static int ka_set_irqs_req(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
 	req = eventfd_ctx_fdget(fd);
 	if (IS_ERR(req))
 		return PTR_ERR(req);
+	if (req == ctx->unmask_eventfd) {	/* see the top of this file */
+		eventfd_ctx_put(req);
+		return -EINVAL;
+	}
 	ka_set_req(ctx, req);
 	return 0;
 }
 
 static int ka_set_trigger_fd(struct ka_ctx *ctx, enum ka_irq_type type, s32 fd)
 {
+	struct eventfd_ctx *trigger = NULL;
+	int ret;
+
 	if (fd < 0) {
 		if (ctx->irq_type != type)
 			return 0;
 		if (type == KA_IRQ_INTX)
-			vfio_virqfd_disable(&ctx->unmask);
-		return ka_program(ctx, KA_IRQ_NONE, -1);
+			ka_unmask_disable(ctx);
+		ret = ka_program(ctx, KA_IRQ_NONE, -1);
+		if (!ret)
+			ka_keep_eventfd(&ctx->intx_trigger, NULL);
+		return ret;
 	}
 	/* One interrupt mode at a time, as on a real function. */
 	if (ctx->irq_type != KA_IRQ_NONE && ctx->irq_type != type)
 		return -EBUSY;
-	return ka_program(ctx, type, fd);
+	if (type == KA_IRQ_INTX) {
+		trigger = eventfd_ctx_fdget(fd);
+		if (IS_ERR(trigger))
+			return PTR_ERR(trigger);
+		/* Not the unmask eventfd: see the top of this file. */
+		if (trigger == ctx->unmask_eventfd) {
+			eventfd_ctx_put(trigger);
+			return -EINVAL;
+		}
+	}
+	ret = ka_program(ctx, type, fd);
+	if (ret) {
+		if (trigger)
+			eventfd_ctx_put(trigger);
+		return ret;
+	}
+	if (trigger)
+		ka_keep_eventfd(&ctx->intx_trigger, trigger);
+	return 0;
+}
+
+/* VFIO_IRQ_SET_ACTION_UNMASK with an eventfd (KVM's resampler). */
+static int ka_set_unmask_fd(struct ka_ctx *ctx, s32 fd)
+{
+	struct eventfd_ctx *unmask;
+	int ret;
+
+	if (fd < 0) {
+		ka_unmask_disable(ctx);
+		return 0;
+	}
+	if (ctx->irq_type != KA_IRQ_INTX)
+		return -EINVAL;
+	unmask = eventfd_ctx_fdget(fd);
+	if (IS_ERR(unmask))
+		return PTR_ERR(unmask);
+	/* Not a trigger of this context: see the top of this file. */
+	if (unmask == ctx->intx_trigger || unmask == ctx->req_trigger) {
+		eventfd_ctx_put(unmask);
+		return -EINVAL;
+	}
+	ret = vfio_virqfd_enable(ctx, ka_unmask_handler, NULL, NULL,
+				 &ctx->unmask, fd);
+	if (ret) {
+		eventfd_ctx_put(unmask);
+		return ret;
+	}
+	ka_keep_eventfd(&ctx->unmask_eventfd, unmask);
+	return 0;
 }
 
 static int ka_set_irqs_intx(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
@@ -271,18 +361,8 @@ static int ka_set_irqs_intx(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
 						   ctx->irq_handle, true);
 		return 0;
 	case VFIO_IRQ_SET_ACTION_UNMASK:
-		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
-			s32 fd = *(s32 *)data;
-
-			if (fd < 0) {
-				vfio_virqfd_disable(&ctx->unmask);
-				return 0;
-			}
-			if (ctx->irq_type != KA_IRQ_INTX)
-				return -EINVAL;
-			return vfio_virqfd_enable(ctx, ka_unmask_handler, NULL,
-						  NULL, &ctx->unmask, fd);
-		}
+		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
+			return ka_set_unmask_fd(ctx, *(s32 *)data);
 		if (yes)
 			ka_intx_unmask(ctx);
 		return 0;

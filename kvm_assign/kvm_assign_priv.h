@@ -153,6 +153,8 @@ struct ka_dev {
  * @irqs_masked:	INTx interrupts held because the line was masked
  * @dma_started:	transfers the model let the device run
  * @dma_refused:	transfers refused (range, permission, bus mastering)
+ * @dma_in_flight: transfers the device runs for the context right now
+ *		(each holds its translation until the device completes it)
  * @resets:		VFIO_DEVICE_RESET calls
  * @pages_pinned:	guest pages pinned through VFIO and mapped in the
  *			context's iommu_soft domain
@@ -166,6 +168,7 @@ struct ka_stats {
 	atomic64_t	irqs_masked;
 	atomic64_t	dma_started;
 	atomic64_t	dma_refused;
+	atomic64_t	dma_in_flight;
 	atomic64_t	resets;
 	atomic64_t	pages_pinned;
 };
@@ -182,18 +185,31 @@ enum ka_irq_type {
  * @kd:		the physical device
  * @mdev:	the mediated device
  * @lock:	serializes the VFIO paths of this context: config space,
- *		BAR access, SET_IRQS, reset, open/close
+ *		BAR access, SET_IRQS, reset, open/close, the request op
  * @config:	the virtual config space (protected by @lock)
  * @config_wmask: writable bits of @config
  * @bar_size:	sizes of the BARs the guest sees
  * @open:	the VFIO device is open (protected by @lock)
+ * @dma_lock:	serializes the pinning and translation of guest pages
+ *		(ka_dma_map()) with their unmapping (ka_dma_invalidate():
+ *		VFIO's dma_unmap, close, reset); see dma.c for its order
+ * @inval_first: first address of the last range ka_dma_invalidate()
+ *		unmapped (under @dma_lock)
+ * @inval_last:	its last address
+ * @inval_done:	when it returned (jiffies)
  * @domain:	iommu_soft domain of the guest memory the device may reach
  * @irq_handle:	this context's entry in kd->irq_table
+ * @unmask:	virqfd that ends INTx service (resample) when its eventfd
+ *		fires (under @lock; VFIO's virqfd_lock when it tears down)
+ * @intx_trigger: the INTx trigger eventfd as resolved for irq_remap, and
+ * @unmask_eventfd: the eventfd of @unmask: references kept (under @lock)
+ *		only to refuse one eventfd as both a trigger and the unmask
+ *		eventfd (intrs.c)
+ * @req_trigger: eventfd that asks the VMM to release the device (REQ IRQ;
+ *		under @lock)
  * @irq_lock:	protects the interrupt state below; hard-irq safe
  * @irq_type:	how interrupts reach the VMM (through the irq_remap entry)
  * @intx_pending: the virtual INTx line is raised
- * @unmask:	virqfd that ends INTx service (resample) when its eventfd fires
- * @req_trigger: eventfd that asks the VMM to release the device (REQ IRQ)
  * @model_state: the model's per-context state
  * @stats:	counters
  */
@@ -206,14 +222,21 @@ struct ka_ctx {
 	u8			config_wmask[KA_CONFIG_SIZE];
 	u32			bar_size[PCI_STD_NUM_BARS];
 	bool			open;
+	struct mutex		dma_lock;	/* pin/translate vs. unmap */
+	u64			inval_first;
+	u64			inval_last;
+	unsigned long		inval_done;
 	struct iommu_soft_domain *domain;
 	unsigned int		irq_handle;
+
+	struct virqfd		*unmask;
+	struct eventfd_ctx	*intx_trigger;
+	struct eventfd_ctx	*unmask_eventfd;
+	struct eventfd_ctx	*req_trigger;
 
 	spinlock_t		irq_lock;	/* the interrupt state below */
 	enum ka_irq_type	irq_type;
 	bool			intx_pending;
-	struct virqfd		*unmask;
-	struct eventfd_ctx	*req_trigger;
 
 	void			*model_state;
 	struct ka_stats		stats;
@@ -243,8 +266,8 @@ int ka_bar_mmap_areas(struct ka_ctx *ctx, int bar,
 int ka_bar_mmap(struct ka_ctx *ctx, int bar, u64 off, struct vm_area_struct *vma);
 
 /* dma.c */
-int ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
-	       enum dma_data_direction dir, struct ka_xfer *x);
+int __ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
+		 enum dma_data_direction dir, struct ka_xfer *x);
 void ka_dma_unmap(struct ka_ctx *ctx, struct ka_xfer *x);
 void ka_dma_invalidate(struct ka_ctx *ctx, u64 iova, u64 len);
 int ka_dma_ctx_init(struct ka_ctx *ctx);

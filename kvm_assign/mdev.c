@@ -11,6 +11,7 @@
  * Region layout follows vfio-pci: region index N lives at file offset
  * N << KA_OFFSET_SHIFT.
  */
+#include <linux/interrupt.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -84,6 +85,7 @@ static ssize_t irq_table_show(struct device *dev, struct device_attribute *attr,
 static DEVICE_ATTR_RO(irq_table);
 KA_STAT_ATTR(dma_started);
 KA_STAT_ATTR(dma_refused);
+KA_STAT_ATTR(dma_in_flight);
 KA_STAT_ATTR(resets);
 
 static ssize_t model_show(struct device *dev, struct device_attribute *attr,
@@ -115,6 +117,7 @@ static struct attribute *ka_ctx_attrs[] = {
 	&dev_attr_irqs_masked.attr,
 	&dev_attr_dma_started.attr,
 	&dev_attr_dma_refused.attr,
+	&dev_attr_dma_in_flight.attr,
 	&dev_attr_resets.attr,
 	&dev_attr_pages_pinned.attr,
 	&dev_attr_iommu_domain.attr,
@@ -213,6 +216,12 @@ static void ka_close_device(struct vfio_device *vdev)
 	if (kd->owner == ctx)
 		kd->owner = NULL;
 	spin_unlock_irq(&kd->lock);
+	/*
+	 * From here no interrupt handler reaches the context, which may be
+	 * freed once closed: the handler uses the owner only under kd->lock,
+	 * and an instance that took it before has returned.
+	 */
+	synchronize_irq(kd->irq);
 	ctx->open = false;
 	mutex_unlock(&ctx->lock);
 }
@@ -425,6 +434,8 @@ static long ka_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	case VFIO_DEVICE_RESET:
 		mutex_lock(&ctx->lock);
 		ctx->kd->model->reset(ctx);
+		/* A reset device holds nothing of the guest's memory. */
+		ka_dma_invalidate(ctx, 0, 0);
 		ka_ctx_intx_deassert(ctx);
 		ka_config_init(ctx);
 		atomic64_inc(&ctx->stats.resets);
@@ -437,14 +448,12 @@ static long ka_ioctl(struct vfio_device *vdev, unsigned int cmd,
 /*
  * The VMM unmapped guest memory from the container: let a transfer in
  * flight end, then unmap the range from the context's domain (which waits
- * for any translation still held) and unpin its pages.
+ * for any translation still held) and unpin its pages.  Type1 calls this
+ * with its device_list_lock held; see dma.c for the lock order.
  */
 static void ka_dma_unmap_notify(struct vfio_device *vdev, u64 iova, u64 length)
 {
-	struct ka_ctx *ctx = vdev_to_ctx(vdev);
-
-	ctx->kd->model->quiesce(ctx);
-	ka_dma_invalidate(ctx, iova, length);
+	ka_dma_invalidate(vdev_to_ctx(vdev), iova, length);
 }
 
 static void ka_request(struct vfio_device *vdev, unsigned int count)

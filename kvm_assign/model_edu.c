@@ -24,6 +24,26 @@
  * interrupt handler acknowledges the device, keeps DMA completions for the
  * model (the translation is released first) and forwards the rest (the
  * factorial interrupt, raised bits) to the owning context.
+ *
+ * Only the device's own completion ends a transfer.  The device's DMA-done
+ * status bit never comes from the guest: a raise of that bit is made in
+ * the guest's view only, never on the device.  And the handler takes a
+ * DMA-done bit as the end of the transfer only while one is running and
+ * the device's command register says its engine stopped; the completion
+ * work checks the same under the lock before it releases the translation
+ * (and a bounce buffer) the device was given.
+ *
+ * Transfer states (ka_edu.state, under ka_edu.lock):
+ *
+ *   IDLE --start--> STARTING --programmed--> RUNNING --device done--> DONE
+ *     ^                 | refused                          done_work |
+ *     +-----------------+---------------------------------------------+
+ *
+ * STARTING: checks and translation (process context, the context's VFIO
+ * lock held); RUNNING is set under the lock together with the write that
+ * starts the engine, so the handler never sees RUNNING before the device
+ * does; DONE: done_work releases the translation, then raises the guest's
+ * DMA-done bit if it asked for it.
  */
 #include <linux/delay.h>
 #include <linux/interrupt.h>
@@ -35,21 +55,28 @@
 
 #include "kvmio/edu.h"
 
+enum ka_edu_state {
+	KA_EDU_IDLE,		/* the engine is free */
+	KA_EDU_STARTING,	/* a start is being checked and translated */
+	KA_EDU_RUNNING,		/* the device runs it with @xfer's address */
+	KA_EDU_DONE,		/* the device stopped; done_work releases @xfer */
+};
+
 /**
  * struct ka_edu - per-device state of the edu model
  * @kd:		the device
  * @lock:	protects every field below and each context's ka_edu_ctx;
- *		taken in hard-irq context
- * @busy:	a transfer is running on the device
- * @dma_ctx:	the context it runs for
- * @xfer:	its translation
+ *		taken in hard-irq context, nests outside kd->lock
+ * @state:	where the one transfer of the device is (see the top)
+ * @dma_ctx:	the context it runs for (not IDLE)
+ * @xfer:	its translation (RUNNING, DONE; STARTING once translated)
  * @done_work:	releases the translation when the device reports completion
  * @idle:	woken when a transfer ends
  */
 struct ka_edu {
 	struct ka_dev		*kd;
 	spinlock_t		lock;		/* the fields below, each ka_edu_ctx */
-	bool			busy;
+	enum ka_edu_state	state;
 	struct ka_ctx		*dma_ctx;
 	struct ka_xfer		xfer;
 	struct work_struct	done_work;
@@ -88,23 +115,57 @@ static void __ka_edu_raise(struct ka_edu *edu, struct ka_ctx *ctx, u32 bits)
 	ka_ctx_interrupt(ctx);
 }
 
-static void ka_edu_done_work(struct work_struct *work)
+/* Has the device's engine stopped?  Caller holds edu->lock. */
+static bool __ka_edu_engine_stopped(struct ka_edu *edu)
 {
-	struct ka_edu *edu = container_of(work, struct ka_edu, done_work);
-	struct ka_ctx *ctx = edu->dma_ctx;
-	unsigned long flags;
-	struct ka_edu_ctx *ec;
+	lockdep_assert_held(&edu->lock);
 
-	/* Copies a bounced transfer back and unpins, before the guest knows. */
-	ka_dma_unmap(ctx, &edu->xfer);
+	return !(ioread32(edu->kd->bar[0] + EDU_DMA_CMD) & EDU_DMA_RUN);
+}
 
-	spin_lock_irqsave(&edu->lock, flags);
-	ec = ka_edu_ctx(ctx);
+/* End the transfer in the guest's view; caller holds edu->lock. */
+static void __ka_edu_finish(struct ka_edu *edu, struct ka_ctx *ctx)
+{
+	struct ka_edu_ctx *ec = ka_edu_ctx(ctx);
+
+	lockdep_assert_held(&edu->lock);
+
 	ec->dma_cmd &= ~EDU_DMA_RUN;
 	if (ec->dma_cmd & EDU_DMA_IRQ)
 		__ka_edu_raise(edu, ctx, EDU_IRQ_DMA);
-	edu->busy = false;
+	edu->state = KA_EDU_IDLE;
 	edu->dma_ctx = NULL;
+}
+
+static void ka_edu_done_work(struct work_struct *work)
+{
+	struct ka_edu *edu = container_of(work, struct ka_edu, done_work);
+	unsigned long flags;
+	struct ka_ctx *ctx;
+
+	spin_lock_irqsave(&edu->lock, flags);
+	if (edu->state != KA_EDU_DONE) {
+		spin_unlock_irqrestore(&edu->lock, flags);
+		return;
+	}
+	if (WARN_ON_ONCE(!__ka_edu_engine_stopped(edu))) {
+		/* Not the device's completion after all: keep it held. */
+		edu->state = KA_EDU_RUNNING;
+		spin_unlock_irqrestore(&edu->lock, flags);
+		return;
+	}
+	ctx = edu->dma_ctx;
+	spin_unlock_irqrestore(&edu->lock, flags);
+
+	/*
+	 * DONE: nothing else touches the transfer until it is IDLE.  Copies
+	 * a bounced transfer back and releases, before the guest knows.
+	 */
+	ka_dma_unmap(ctx, &edu->xfer);
+	atomic64_dec(&ctx->stats.dma_in_flight);
+
+	spin_lock_irqsave(&edu->lock, flags);
+	__ka_edu_finish(edu, ctx);
 	spin_unlock_irqrestore(&edu->lock, flags);
 	wake_up_all(&edu->idle);
 }
@@ -113,7 +174,6 @@ static irqreturn_t ka_edu_irq(struct ka_dev *kd)
 {
 	struct ka_edu *edu = ka_edu(kd);
 	void __iomem *regs = kd->bar[0];
-	struct ka_ctx *owner;
 	u32 status;
 
 	status = ioread32(regs + EDU_IRQ_STATUS);
@@ -122,24 +182,32 @@ static irqreturn_t ka_edu_irq(struct ka_dev *kd)
 	iowrite32(status, regs + EDU_IRQ_ACK);
 
 	spin_lock(&edu->lock);
-	if ((status & EDU_IRQ_DMA) && edu->busy) {
+	/*
+	 * The device's DMA-done bit is the model's (a guest cannot raise it
+	 * on the device): the end of the running transfer if the engine has
+	 * stopped, else nothing.  The guest's bit is raised by done_work.
+	 */
+	if (status & EDU_IRQ_DMA) {
 		status &= ~EDU_IRQ_DMA;
-		schedule_work(&edu->done_work);
+		if (edu->state == KA_EDU_RUNNING && __ka_edu_engine_stopped(edu)) {
+			edu->state = KA_EDU_DONE;
+			schedule_work(&edu->done_work);
+		}
 	}
+	/*
+	 * The owner is used under kd->lock: ka_close_device() clears it there
+	 * before the context can go away.
+	 */
 	spin_lock(&kd->lock);
-	owner = kd->owner;
+	if (status && kd->owner)
+		__ka_edu_raise(edu, kd->owner, status);
 	spin_unlock(&kd->lock);
-	if (status && owner)
-		__ka_edu_raise(edu, owner, status);
 	spin_unlock(&edu->lock);
 	return IRQ_HANDLED;
 }
 
-/*
- * Start a transfer the guest asked for.  Caller holds ctx->lock; the
- * virtual registers are read under edu->lock.
- */
-static void ka_edu_dma_start(struct ka_ctx *ctx, u64 cmd)
+/* ka_edu_dma_start() with ctx->dma_lock held. */
+static void __ka_edu_dma_start(struct ka_ctx *ctx, u64 cmd)
 {
 	struct ka_edu *edu = ka_edu(ctx->kd);
 	struct ka_edu_ctx *ec = ka_edu_ctx(ctx);
@@ -149,8 +217,10 @@ static void ka_edu_dma_start(struct ka_ctx *ctx, u64 cmd)
 	unsigned long flags;
 	int ret;
 
+	lockdep_assert_held(&ctx->dma_lock);
+
 	spin_lock_irqsave(&edu->lock, flags);
-	if ((ec->dma_cmd & EDU_DMA_RUN) || edu->busy) {
+	if ((ec->dma_cmd & EDU_DMA_RUN) || edu->state != KA_EDU_IDLE) {
 		/* edu ignores a start while its engine runs. */
 		spin_unlock_irqrestore(&edu->lock, flags);
 		return;
@@ -159,7 +229,7 @@ static void ka_edu_dma_start(struct ka_ctx *ctx, u64 cmd)
 	dst = ec->dma_dst;
 	cnt = ec->dma_cnt;
 	ec->dma_cmd = cmd;
-	edu->busy = true;
+	edu->state = KA_EDU_STARTING;
 	edu->dma_ctx = ctx;
 	spin_unlock_irqrestore(&edu->lock, flags);
 
@@ -176,7 +246,7 @@ static void ka_edu_dma_start(struct ka_ctx *ctx, u64 cmd)
 	    dev_end >= EDU_BUF_START + EDU_BUF_SIZE)
 		goto refuse;
 
-	ret = ka_dma_map(ctx, ram, cnt,
+	ret = __ka_dma_map(ctx, ram, cnt,
 			 to_ram ? DMA_FROM_DEVICE : DMA_TO_DEVICE, &edu->xfer);
 	if (ret)
 		goto refuse;
@@ -193,12 +263,19 @@ static void ka_edu_dma_start(struct ka_ctx *ctx, u64 cmd)
 	 * and a 32-bit write sets the whole edu register.
 	 */
 	atomic64_inc(&ctx->stats.dma_started);
+	atomic64_inc(&ctx->stats.dma_in_flight);
 	iowrite32(to_ram ? dev_addr : edu->xfer.xlate.dma_addr, regs + EDU_DMA_SRC);
 	iowrite32(to_ram ? edu->xfer.xlate.dma_addr : dev_addr, regs + EDU_DMA_DST);
 	iowrite32(cnt, regs + EDU_DMA_CNT);
-	/* Always ask for the completion interrupt: it releases the pages. */
+	/*
+	 * Always ask for the completion interrupt: it releases the pages.
+	 * RUNNING and the start together, under the lock the handler takes.
+	 */
+	spin_lock_irqsave(&edu->lock, flags);
+	edu->state = KA_EDU_RUNNING;
 	iowrite32(EDU_DMA_RUN | (to_ram ? EDU_DMA_TO_RAM : 0) | EDU_DMA_IRQ,
 		  regs + EDU_DMA_CMD);
+	spin_unlock_irqrestore(&edu->lock, flags);
 	return;
 
 refuse:
@@ -208,13 +285,21 @@ refuse:
 			     ret, to_ram ? "to RAM" : "from RAM", ram, cnt, dev_addr);
 	spin_lock_irqsave(&edu->lock, flags);
 	/* Nothing moved; the engine completes at once, as a master abort. */
-	ec->dma_cmd &= ~EDU_DMA_RUN;
-	if (cmd & EDU_DMA_IRQ)
-		__ka_edu_raise(edu, ctx, EDU_IRQ_DMA);
-	edu->busy = false;
-	edu->dma_ctx = NULL;
+	__ka_edu_finish(edu, ctx);
 	spin_unlock_irqrestore(&edu->lock, flags);
 	wake_up_all(&edu->idle);
+}
+
+/*
+ * Start a transfer the guest asked for.  Caller holds ctx->lock; the
+ * virtual registers are read under edu->lock, and ctx->dma_lock is held
+ * from the claim of the engine to the start of the device (dma.c).
+ */
+static void ka_edu_dma_start(struct ka_ctx *ctx, u64 cmd)
+{
+	mutex_lock(&ctx->dma_lock);
+	__ka_edu_dma_start(ctx, cmd);
+	mutex_unlock(&ctx->dma_lock);
 }
 
 static int ka_edu_read(struct ka_ctx *ctx, int bar, u32 off, u64 *val, int size)
@@ -280,8 +365,18 @@ static int ka_edu_write(struct ka_ctx *ctx, int bar, u32 off, u64 val, int size)
 		iowrite32(val & 0x80, regs + off);
 		break;
 	case EDU_IRQ_RAISE:
-		/* Through the device: the interrupt comes back via ka_edu_irq(). */
-		iowrite32(val, regs + off);
+		/*
+		 * Through the device, the interrupt coming back via
+		 * ka_edu_irq(); but the DMA-done bit, which ends a transfer
+		 * on the device, only in the guest's view.
+		 */
+		if (val & EDU_IRQ_DMA) {
+			spin_lock_irqsave(&edu->lock, flags);
+			__ka_edu_raise(edu, ctx, EDU_IRQ_DMA);
+			spin_unlock_irqrestore(&edu->lock, flags);
+		}
+		if ((u32)val & ~EDU_IRQ_DMA)
+			iowrite32((u32)val & ~EDU_IRQ_DMA, regs + off);
 		break;
 	case EDU_IRQ_ACK:
 		spin_lock_irqsave(&edu->lock, flags);

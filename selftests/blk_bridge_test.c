@@ -18,7 +18,8 @@
  *   - a minimal vhost-user driver (lib/virtq_driver.h) does real I/O
  *     through the bridge and vhost_blk, and the memory table changes
  *     (a region added, then removed) while the ring runs, requests in
- *     flight: the requests complete and I/O keeps working.
+ *     flight: the requests complete and I/O keeps working; a table
+ *     without the running ring is refused.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -377,7 +378,8 @@ FIXTURE_TEARDOWN(br)
 		kill(self->pid, SIGTERM);
 		waitpid(self->pid, NULL, 0);
 	}
-	if (_kt->failed && (f = fopen(self->log, "r"))) {
+	f = _kt->failed ? fopen(self->log, "r") : NULL;
+	if (f) {
 		while (fgets(line, sizeof(line), f))
 			KT_LOG("bridge: %.*s", (int)strcspn(line, "\n"), line);
 		fclose(f);
@@ -630,7 +632,10 @@ struct drv {
 	unsigned int done;
 };
 
-static int drv_mem_table(struct drv *d, bool extra)
+enum { TABLE_GUEST, TABLE_BOTH, TABLE_EXTRA };
+
+/* The guest memory, the extra region and the guest memory, or the extra one. */
+static int drv_mem_table(struct drv *d, int which)
 {
 	struct {
 		uint32_t nregions, padding;
@@ -638,14 +643,16 @@ static int drv_mem_table(struct drv *d, bool extra)
 	} t = { 0 };
 	int fds[2], n = 0;
 
-	if (extra) {
+	if (which != TABLE_GUEST) {
 		t.r[n] = (struct vu_region){ .gpa = 0, .size = EXTRA_SIZE,
 					     .qemu_va = (uintptr_t)d->extra };
 		fds[n++] = d->extrafd;
 	}
-	t.r[n] = (struct vu_region){ .gpa = GPA_BASE, .size = GMEM_SIZE,
-				     .qemu_va = (uintptr_t)d->mem };
-	fds[n++] = d->memfd;
+	if (which != TABLE_EXTRA) {
+		t.r[n] = (struct vu_region){ .gpa = GPA_BASE, .size = GMEM_SIZE,
+					     .qemu_va = (uintptr_t)d->mem };
+		fds[n++] = d->memfd;
+	}
 	t.nregions = n;
 	return vu_ack(d->s, VU_SET_MEM_TABLE, &t, 8 + n * sizeof(t.r[0]), fds, n);
 }
@@ -675,7 +682,7 @@ static void drv_start(struct kt_ctx *_kt, struct drv *d)
 	ASSERT_TRUE(f & (1ULL << VIRTIO_F_VERSION_1));
 	ASSERT_EQ(vu_set_u64(d->s, VU_SET_FEATURES, (1ULL << VIRTIO_F_VERSION_1) |
 			     (1ULL << VU_F_PROTOCOL_FEATURES)), 0);
-	ASSERT_EQ(drv_mem_table(d, false), 0);
+	ASSERT_EQ(drv_mem_table(d, TABLE_GUEST), 0);
 	ASSERT_EQ(vu_state(d->s, VU_SET_VRING_NUM, 0, QNUM), 0);
 	ASSERT_EQ(vu_state(d->s, VU_SET_VRING_BASE, 0, 0), 0);
 	a.desc_user_addr = (uintptr_t)d->q.desc;
@@ -785,7 +792,8 @@ static void read_back(struct kt_ctx *_kt, struct drv *d, unsigned int n, uint8_t
  * The memory table changes while the ring runs, with writes in flight: a
  * region is added below guest memory (QEMU's memory hot-plug), then taken
  * away.  QEMU does not resend ring addresses; the bridge must move the
- * kernel's ring to its new mapping itself.
+ * kernel's ring to its new mapping itself.  A table the running ring is
+ * not in is refused, and the ring keeps working.
  */
 TEST_F_TIMEOUT(br, mem_table_change_while_running, 120)
 {
@@ -807,13 +815,15 @@ TEST_F_TIMEOUT(br, mem_table_change_while_running, 120)
 	/* writes in flight while the table grows */
 	fill(&d, NREQ, 2);
 	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
-	ASSERT_EQ(drv_mem_table(&d, true), 0);
+	ASSERT_EQ(drv_mem_table(&d, TABLE_BOTH), 0);
 	ASSERT_OK(drv_wait(&d, NREQ));
 	EXPECT_TRUE(drv_status_ok(&d, NREQ));
 	read_back(_kt, &d, NREQ, 2);
 
 	/* and shrinks again, the ring idle */
-	ASSERT_EQ(drv_mem_table(&d, false), 0);
+	ASSERT_EQ(drv_mem_table(&d, TABLE_GUEST), 0);
+	/* a table without the running ring is refused; the ring goes on */
+	EXPECT_REFUSED(drv_mem_table(&d, TABLE_EXTRA));
 	fill(&d, NREQ, 3);
 	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
 	ASSERT_OK(drv_wait(&d, NREQ));

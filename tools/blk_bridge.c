@@ -517,6 +517,24 @@ bad:
 	return -EINVAL;
 }
 
+/* Attach the kicks of the started rings in @moved again; 0 or -EIO. */
+static int reattach_kicks(struct bridge *b, const int *moved)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < b->queues; i++) {
+		struct bridge_ring *r = &b->rings[i];
+
+		if (!moved[i] || r->kick < 0 || !set_kick(b, i, r->kick))
+			continue;
+		close(r->kick);
+		r->kick = -1;
+		err = -EIO;
+	}
+	return err;
+}
+
 /*
  * SET_MEM_TABLE, at start-up or while rings run (memory hot-plug).  The
  * kernel uses the old mappings until its table is switched, and a started
@@ -532,7 +550,7 @@ static int do_mem_table(struct bridge *b, struct vu_msg *msg, int *fds)
 {
 	unsigned int n = msg->p.mem.nregions, mapped = 0, i;
 	struct vhost_vring_addr addr[VHOST_BLK_NUM_QUEUES];
-	int moved[VHOST_BLK_NUM_QUEUES] = { 0 };
+	int moved[VHOST_BLK_NUM_QUEUES] = { 0 };	/* 1: new addresses, 2: none */
 	struct bridge_map nm[VU_MAX_REGIONS];
 	struct vhost_memory *mem;
 	int ret, err = 0;
@@ -569,47 +587,43 @@ static int do_mem_table(struct bridge *b, struct vu_msg *msg, int *fds)
 		/* stopped: addresses the kernel refuses until QEMU sends new ones */
 		memset(&addr[i], 0, sizeof(addr[i]));
 		addr[i].index = i;
-		r->addr_set = 0;
+		moved[i] = 2;
 	}
 
 	for (i = 0; i < b->queues; i++)
 		if (moved[i] && b->rings[i].kick >= 0)
 			set_kick(b, i, -1);
 	ret = vhost_ioctl(b, VHOST_SET_MEM_TABLE, mem, "VHOST_SET_MEM_TABLE");
-	if (ret)
-		goto restart;
+	if (ret) {
+		reattach_kicks(b, moved);
+		goto unmap_new;
+	}
 	for (i = 0; i < b->queues; i++) {
-		if (!moved[i] ||
-		    !vhost_ioctl(b, VHOST_SET_VRING_ADDR, &addr[i], "VHOST_SET_VRING_ADDR"))
+		struct bridge_ring *r = &b->rings[i];
+
+		if (!moved[i])
 			continue;
-		/* left stopped: it cannot run at the old addresses */
-		if (b->rings[i].kick >= 0) {
-			close(b->rings[i].kick);
-			b->rings[i].kick = -1;
+		if (!vhost_ioctl(b, VHOST_SET_VRING_ADDR, &addr[i], "VHOST_SET_VRING_ADDR")) {
+			if (moved[i] == 2)
+				r->addr_set = 0;
+			continue;
 		}
-		b->rings[i].addr_set = 0;
+		/* left stopped: it cannot run at the old addresses */
+		if (r->kick >= 0) {
+			close(r->kick);
+			r->kick = -1;
+		}
+		r->addr_set = 0;
 		err = -EIO;
 	}
-	for (i = 0; i < b->queues; i++)
-		if (moved[i] && b->rings[i].kick >= 0 &&
-		    set_kick(b, i, b->rings[i].kick)) {
-			close(b->rings[i].kick);
-			b->rings[i].kick = -1;
-			err = -EIO;
-		}
+	if (reattach_kicks(b, moved))
+		err = -EIO;
 	unmap_all(b);
 	memcpy(b->maps, nm, n * sizeof(nm[0]));
 	b->nmaps = n;
 	free(mem);
 	return err;
 
-restart:
-	for (i = 0; i < b->queues; i++)
-		if (moved[i] && b->rings[i].kick >= 0 &&
-		    set_kick(b, i, b->rings[i].kick)) {
-			close(b->rings[i].kick);
-			b->rings[i].kick = -1;
-		}
 unmap_new:
 	unmap_maps(nm, mapped);
 	free(mem);

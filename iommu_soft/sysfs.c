@@ -6,7 +6,8 @@
  * serve the administrator of a domain owned by a kernel user (kvm_assign):
  * mapping_list (one line per mapping) and fault_log (the pending fault
  * records, left in the log).  Both fit one page; what does not is counted on
- * a last "... N more" line.
+ * a last "... N more" line.  The statistics are world-readable; the two
+ * listings, guest DMA addresses, are for root only (0400).
  */
 #include <linux/kobject.h>
 #include <linux/slab.h>
@@ -124,8 +125,9 @@ static ssize_t mapping_list_show(struct kobject *kobj,
 		n += sysfs_emit_at(buf, n, "... %lu more\n", more);
 	return n;
 }
+/* root only: the IOVAs are guest DMA addresses */
 static struct kobj_attribute iommu_soft_attr_mapping_list =
-	__ATTR_RO(mapping_list);
+	__ATTR_RO_MODE(mapping_list, 0400);
 
 static const char *iommu_soft_fault_name(u32 reason)
 {
@@ -175,7 +177,9 @@ static ssize_t fault_log_show(struct kobject *kobj,
 		n += sysfs_emit_at(buf, n, "... %u more\n", pending - i);
 	return n;
 }
-static struct kobj_attribute iommu_soft_attr_fault_log = __ATTR_RO(fault_log);
+/* root only, as mapping_list */
+static struct kobj_attribute iommu_soft_attr_fault_log =
+	__ATTR_RO_MODE(fault_log, 0400);
 
 static struct attribute *iommu_soft_stat_attrs[] = {
 	&iommu_soft_stat_addr_width.attr.attr,

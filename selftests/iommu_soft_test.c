@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
@@ -816,6 +817,74 @@ TEST_F(dom, sysfs_domain_stats)
 	ASSERT_OK(access(path, F_OK));
 	ASSERT_OK(dom_destroy(self->fd, self->id));
 	ASSERT_ERRNO(access(path, F_OK), ENOENT);
+}
+
+/* File mode of a domain's sysfs file, or -1. */
+static int domain_attr_mode(uint32_t id, const char *name)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%u/%s", id, name);
+	if (stat(path, &st))
+		return -1;
+	return st.st_mode & 07777;
+}
+
+/* errno of opening a domain's sysfs file as user nobody, 0 if it opens. */
+static int domain_attr_open_as_nobody(uint32_t id, const char *name)
+{
+	char path[128];
+	int status, fd;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%u/%s", id, name);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(255);
+		fd = open(path, O_RDONLY);
+		_exit(fd >= 0 ? 0 : errno);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * The listings (mapping_list, fault_log) show guest DMA addresses: root
+ * only.  The statistics stay world-readable.
+ */
+TEST_F(dom, sysfs_listings_root_only)
+{
+	char path[128], buf[4096];
+	unsigned char v;
+
+	ASSERT_OK(do_map(self->fd, self->id, 0x100000, self->buf, 2 * PG,
+			 IOMMU_SOFT_MAP_READ));
+	ASSERT_ERRNO(dma_rw(self->fd, self->id, 0x200000, &v, 1, 0), EFAULT);
+
+	EXPECT_EQ(domain_attr_mode(self->id, "mapping_list"), 0400);
+	EXPECT_EQ(domain_attr_mode(self->id, "fault_log"), 0400);
+	EXPECT_EQ(domain_attr_mode(self->id, "mappings"), 0444);
+	EXPECT_EQ(domain_attr_mode(self->id, "faults_not_present"), 0444);
+
+	/* root reads them */
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%u/mapping_list",
+		 self->id);
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	EXPECT_TRUE(strstr(buf, "0x100000-0x101fff r- 2") != NULL);
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%u/fault_log",
+		 self->id);
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	EXPECT_TRUE(strstr(buf, "iova 0x200000") != NULL);
+
+	/* another user does not */
+	EXPECT_EQ(domain_attr_open_as_nobody(self->id, "mapping_list"), EACCES);
+	EXPECT_EQ(domain_attr_open_as_nobody(self->id, "fault_log"), EACCES);
+	EXPECT_EQ(domain_attr_open_as_nobody(self->id, "mappings"), 0);
 }
 
 KT_MAIN()

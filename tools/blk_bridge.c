@@ -65,6 +65,7 @@ enum {
 	VU_SET_CONFIG = 25,
 };
 
+#define VU_VERSION_MASK		0x3
 #define VU_VERSION		0x1
 #define VU_REPLY		0x4
 #define VU_NEED_REPLY		0x8
@@ -76,6 +77,30 @@ enum {
 #define VU_MAX_FDS		8
 #define VU_VRING_NOFD		(1ULL << 8)
 #define VU_VRING_IDX_MASK	0xffULL
+#define VU_CONFIG_HDR_SIZE	12
+#define VU_MAX_RING		32768
+
+/*
+ * What the bridge offers is what it implements.  Device features: those
+ * of the kernel's that need nothing of the bridge beyond passing ring
+ * addresses, eventfds and ring bases through.  VHOST_F_LOG_ALL is not one
+ * of them: the bridge has no SET_LOG_BASE/SET_LOG_FD, so QEMU keeps its
+ * migration blocker.  Protocol features: MQ (GET_QUEUE_NUM), REPLY_ACK
+ * (the acks in serve_connection()) and CONFIG (GET_CONFIG, SET_CONFIG).
+ */
+#define VU_DEVICE_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |		\
+				 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
+				 (1ULL << VIRTIO_RING_F_EVENT_IDX) |	\
+				 (1ULL << VIRTIO_F_RING_PACKED) |	\
+				 (1ULL << VIRTIO_BLK_F_SEG_MAX) |	\
+				 (1ULL << VIRTIO_BLK_F_BLK_SIZE) |	\
+				 (1ULL << VIRTIO_BLK_F_RO) |		\
+				 (1ULL << VIRTIO_BLK_F_FLUSH) |		\
+				 (1ULL << VIRTIO_BLK_F_MQ) |		\
+				 (1ULL << VIRTIO_BLK_F_DISCARD) |	\
+				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
+#define VU_PROTOCOL_FEATURES	((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) | \
+				 (1ULL << VU_PF_CONFIG))
 
 struct vu_region {
 	uint64_t gpa;
@@ -112,12 +137,22 @@ struct vu_msg {
 };
 
 #define VU_HDR_SIZE	sizeof(struct vu_hdr)
+#define VU_MEM_HDR_SIZE	8	/* nregions, padding */
 
 struct bridge_map {
 	void *base;		/* our mapping of the region's fd */
 	size_t len;
 	uint64_t gpa, size, qemu_va;
-	uint8_t *va;		/* base + mmap_offset: where guest memory starts */
+	uint8_t *va;		/* where guest memory starts in our mapping */
+};
+
+/* What the bridge knows of one ring. */
+struct bridge_ring {
+	unsigned int num;	/* SET_VRING_NUM, 0: not yet */
+	int addr_set;		/* desc/avail/used are valid */
+	uint64_t desc, avail, used;	/* QEMU's addresses of the ring */
+	int kick;		/* QEMU's kick eventfd: the kernel's ring is started */
+	int enabled;		/* SET_VRING_ENABLE, recorded only */
 };
 
 struct bridge {
@@ -127,11 +162,11 @@ struct bridge {
 	const char *serial;
 	unsigned int queues;
 	int vhost;		/* /dev/vhost-blk of the current connection */
-	uint64_t protocol;
+	uint64_t features;	/* SET_FEATURES, without VU_F_PROTOCOL_FEATURES */
+	uint64_t protocol;	/* SET_PROTOCOL_FEATURES */
 	struct bridge_map maps[VU_MAX_REGIONS];
 	unsigned int nmaps;
-	int kick[VHOST_BLK_NUM_QUEUES];
-	int enabled[VHOST_BLK_NUM_QUEUES];
+	struct bridge_ring rings[VHOST_BLK_NUM_QUEUES];
 	int verbose;
 	int poll_us;		/* poll_budget_us of each device, -1: leave it */
 };
@@ -152,22 +187,39 @@ static void logmsg(struct bridge *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void unmap_all(struct bridge *b)
+static void close_fds(int *fds, int nfds)
+{
+	int i;
+
+	for (i = 0; i < nfds; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+static void unmap_maps(struct bridge_map *maps, unsigned int n)
 {
 	unsigned int i;
 
-	for (i = 0; i < b->nmaps; i++)
-		munmap(b->maps[i].base, b->maps[i].len);
+	for (i = 0; i < n; i++)
+		munmap(maps[i].base, maps[i].len);
+}
+
+static void unmap_all(struct bridge *b)
+{
+	unmap_maps(b->maps, b->nmaps);
 	b->nmaps = 0;
 }
 
-/* QEMU's virtual address -> ours, for a range of @len bytes. */
-static uint64_t qva_to_ours(struct bridge *b, uint64_t qva, uint64_t len)
+/* QEMU's virtual address -> ours, for a range of @len bytes in one region. */
+static uint64_t qva_to_ours(const struct bridge_map *maps, unsigned int n,
+			    uint64_t qva, uint64_t len)
 {
 	unsigned int i;
 
-	for (i = 0; i < b->nmaps; i++) {
-		struct bridge_map *m = &b->maps[i];
+	for (i = 0; i < n; i++) {
+		const struct bridge_map *m = &maps[i];
 
 		if (qva >= m->qemu_va && qva - m->qemu_va < m->size &&
 		    len <= m->size - (qva - m->qemu_va))
@@ -176,44 +228,216 @@ static uint64_t qva_to_ours(struct bridge *b, uint64_t qva, uint64_t len)
 	return 0;
 }
 
-static int recv_msg(int sock, struct vu_msg *msg, int *fds, int *nfds)
+/*
+ * The kernel's addresses of ring @idx in the mappings @maps: each part of
+ * the ring, whole (its size from the ring's num, or one entry before
+ * SET_VRING_NUM), inside one region and aligned as the virtio
+ * specification says.  0, or -EINVAL.
+ */
+static int ring_translate(struct bridge *b, const struct bridge_map *maps,
+			  unsigned int n, unsigned int idx,
+			  struct vhost_vring_addr *a)
+{
+	const struct bridge_ring *r = &b->rings[idx];
+	int packed = !!(b->features & (1ULL << VIRTIO_F_RING_PACKED));
+	uint64_t num = r->num ? r->num : 1;
+
+	memset(a, 0, sizeof(*a));
+	a->index = idx;
+	a->desc_user_addr = qva_to_ours(maps, n, r->desc, 16 * num);
+	a->avail_user_addr = qva_to_ours(maps, n, r->avail, packed ? 4 : 6 + 2 * num);
+	a->used_user_addr = qva_to_ours(maps, n, r->used, packed ? 4 : 6 + 8 * num);
+	if (!a->desc_user_addr || !a->avail_user_addr || !a->used_user_addr)
+		return -EINVAL;
+	if ((a->desc_user_addr & 15) || (a->avail_user_addr & (packed ? 3 : 1)) ||
+	    (a->used_user_addr & 3))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Take the descriptors of one SCM_RIGHTS message: into @fds while there is
+ * room and it is the message's first batch, otherwise closed at once.
+ * Returns 0, or -EBADMSG if any had to be closed.
+ */
+static int take_fds(struct cmsghdr *c, int *fds, int *nfds, int *batches)
+{
+	size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int), i;
+	int first = (*batches)++ == 0, ret = 0, fd;
+
+	for (i = 0; i < k; i++) {
+		memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+		if (first && *nfds < VU_MAX_FDS) {
+			fds[(*nfds)++] = fd;
+		} else {
+			close(fd);
+			ret = -EBADMSG;
+		}
+	}
+	return first ? ret : -EBADMSG;
+}
+
+/*
+ * Read exactly @len bytes (a message arrives in as many pieces as the
+ * sender likes), taking the descriptors that come with them.  Returns
+ * @len, 0 at end of file before the first byte, or an error: -EPROTO end of
+ * file inside, -EBADMSG descriptors the protocol does not allow (a second
+ * batch, more than VU_MAX_FDS, truncated control data), -errno.  The bytes
+ * are read to the end even after -EBADMSG, and the descriptors taken are
+ * the caller's to close.
+ */
+static ssize_t recv_bytes(int sock, void *buf, size_t len, int *fds, int *nfds,
+			  int *batches)
 {
 	char control[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
-	struct iovec iov = { .iov_base = &msg->hdr, .iov_len = VU_HDR_SIZE };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control, .msg_controllen = sizeof(control),
-	};
-	struct cmsghdr *c;
+	size_t got = 0;
+	int bad = 0;
+
+	while (got < len) {
+		struct iovec iov = { .iov_base = (char *)buf + got, .iov_len = len - got };
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control, .msg_controllen = sizeof(control),
+		};
+		struct cmsghdr *c;
+		ssize_t n;
+
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+				if (take_fds(c, fds, nfds, batches))
+					bad = 1;
+			} else {
+				bad = 1;
+			}
+		}
+		if (mh.msg_flags & MSG_CTRUNC)
+			bad = 1;	/* the kernel closed what did not fit */
+		if (n == 0)
+			return got ? -EPROTO : 0;
+		got += n;
+	}
+	return bad ? -EBADMSG : (ssize_t)len;
+}
+
+/*
+ * One message: 1, 0 at end of file between messages, or an error (the
+ * connection is then closed: the stream cannot be trusted any more).  On
+ * anything but 1 every descriptor received is closed; on 1 they are in
+ * @fds, the caller's to keep or close.
+ */
+static int recv_msg(int sock, struct vu_msg *msg, int *fds, int *nfds)
+{
+	int batches = 0;
 	ssize_t n;
 
 	*nfds = 0;
-	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	n = recv_bytes(sock, &msg->hdr, VU_HDR_SIZE, fds, nfds, &batches);
 	if (n <= 0)
-		return n == 0 ? 0 : -errno;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			if (k > VU_MAX_FDS)
-				k = VU_MAX_FDS;
-			memcpy(fds, CMSG_DATA(c), k * sizeof(int));
-			*nfds = k;
-		}
+		goto err;
+	if (msg->hdr.size > sizeof(msg->p)) {
+		n = -EMSGSIZE;
+		goto err;
 	}
-	if (n != VU_HDR_SIZE || msg->hdr.size > sizeof(msg->p))
-		return -EPROTO;
+	memset(&msg->p, 0, sizeof(msg->p));
 	if (msg->hdr.size) {
-		size_t got = 0;
-
-		while (got < msg->hdr.size) {
-			n = read(sock, (char *)&msg->p + got, msg->hdr.size - got);
-			if (n <= 0)
-				return n == 0 ? -EPROTO : -errno;
-			got += n;
-		}
+		n = recv_bytes(sock, &msg->p, msg->hdr.size, fds, nfds, &batches);
+		if (n == 0)
+			n = -EPROTO;
+		if (n < 0)
+			goto err;
 	}
 	return 1;
+err:
+	close_fds(fds, *nfds);
+	*nfds = 0;
+	return n;
+}
+
+/* Requests answered with a message of their own (no REPLY_ACK ack). */
+static int has_reply(uint32_t request)
+{
+	switch (request) {
+	case VU_GET_FEATURES:
+	case VU_GET_PROTOCOL_FEATURES:
+	case VU_GET_VRING_BASE:
+	case VU_GET_QUEUE_NUM:
+	case VU_GET_CONFIG:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The header against its request: the version, a payload of exactly the
+ * request's size, and exactly the descriptors it takes.  0, or -EINVAL
+ * with *@why set.
+ */
+static int check_msg(const struct vu_msg *msg, int nfds, const char **why)
+{
+	uint32_t size = msg->hdr.size;
+	int want = 0, ok;
+
+	if ((msg->hdr.flags & VU_VERSION_MASK) != VU_VERSION) {
+		*why = "unknown protocol version";
+		return -EINVAL;
+	}
+	switch (msg->hdr.request) {
+	case VU_GET_FEATURES:
+	case VU_GET_PROTOCOL_FEATURES:
+	case VU_GET_QUEUE_NUM:
+	case VU_SET_OWNER:
+	case VU_RESET_OWNER:
+		ok = size == 0;
+		break;
+	case VU_SET_FEATURES:
+	case VU_SET_PROTOCOL_FEATURES:
+		ok = size == sizeof(msg->p.u64);
+		break;
+	case VU_SET_VRING_KICK:
+	case VU_SET_VRING_CALL:
+	case VU_SET_VRING_ERR:
+		ok = size == sizeof(msg->p.u64);
+		want = msg->p.u64 & VU_VRING_NOFD ? 0 : 1;
+		break;
+	case VU_SET_VRING_NUM:
+	case VU_SET_VRING_BASE:
+	case VU_GET_VRING_BASE:
+	case VU_SET_VRING_ENABLE:
+		ok = size == sizeof(msg->p.state);
+		break;
+	case VU_SET_VRING_ADDR:
+		ok = size == sizeof(msg->p.addr);
+		break;
+	case VU_SET_MEM_TABLE:
+		ok = size >= VU_MEM_HDR_SIZE && msg->p.mem.nregions <= VU_MAX_REGIONS &&
+		     size == VU_MEM_HDR_SIZE + msg->p.mem.nregions * sizeof(struct vu_region);
+		want = ok ? (int)msg->p.mem.nregions : 0;
+		break;
+	case VU_GET_CONFIG:
+	case VU_SET_CONFIG:
+		ok = size >= VU_CONFIG_HDR_SIZE &&
+		     msg->p.config.size <= sizeof(msg->p.config.region) &&
+		     size == VU_CONFIG_HDR_SIZE + msg->p.config.size;
+		break;
+	default:
+		ok = 1;		/* refused as unsupported */
+		break;
+	}
+	if (!ok) {
+		*why = "payload size does not match the request";
+		return -EINVAL;
+	}
+	if (nfds != want) {
+		*why = "wrong number of file descriptors for the request";
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int send_reply(int sock, struct vu_msg *msg, uint32_t size)
@@ -226,7 +450,7 @@ static int send_reply(int sock, struct vu_msg *msg, uint32_t size)
 
 	msg->hdr.flags = VU_VERSION | VU_REPLY;
 	msg->hdr.size = size;
-	return writev(sock, iov, 2) == len ? 0 : -errno;
+	return writev(sock, iov, 2) == len ? 0 : -EIO;
 }
 
 static int vhost_ioctl(struct bridge *b, unsigned long req, void *arg, const char *what)
@@ -247,61 +471,251 @@ static int set_kick(struct bridge *b, unsigned int idx, int fd)
 	return vhost_ioctl(b, VHOST_SET_VRING_KICK, &f, "VHOST_SET_VRING_KICK");
 }
 
-static int do_mem_table(struct bridge *b, struct vu_msg *msg, int *fds, int nfds)
+/* The features the bridge offers: see VU_DEVICE_FEATURES. */
+static int offered_features(struct bridge *b, uint64_t *f)
 {
-	unsigned int n = msg->p.mem.nregions, i;
-	struct vhost_memory *mem;
+	if (vhost_ioctl(b, VHOST_GET_FEATURES, f, "VHOST_GET_FEATURES"))
+		return -EIO;
+	*f = (*f & VU_DEVICE_FEATURES) | (1ULL << VU_F_PROTOCOL_FEATURES);
+	return 0;
+}
+
+/* Map one region QEMU sent; 0 or -errno. */
+static int map_region(struct bridge *b, unsigned int i, const struct vu_region *r,
+		      int fd, struct bridge_map *m)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, end;
+	struct stat st;
 	int ret;
 
-	if (n == 0 || n > VU_MAX_REGIONS || (int)n != nfds)
+	off = r->mmap_offset & ~(page - 1);
+	if (!r->size || r->mmap_offset > UINT64_MAX - r->size ||
+	    r->gpa > UINT64_MAX - r->size || r->qemu_va > UINT64_MAX - r->size ||
+	    r->size + (r->mmap_offset - off) > SIZE_MAX || off > (uint64_t)INT64_MAX)
+		goto bad;
+	end = r->mmap_offset + r->size;
+	/* a region past the end of its file would fault when touched */
+	if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && end > (uint64_t)st.st_size))
+		goto bad;
+	m->len = r->size + (r->mmap_offset - off);
+	m->base = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+	if (m->base == MAP_FAILED) {
+		ret = -errno;
+		fprintf(stderr, "kvmio blk-serve: cannot map guest memory (%s); QEMU needs -object memory-backend-memfd,share=on\n",
+			strerror(errno));
+		return ret;
+	}
+	m->va = (uint8_t *)m->base + (r->mmap_offset - off);
+	m->gpa = r->gpa;
+	m->size = r->size;
+	m->qemu_va = r->qemu_va;
+	logmsg(b, "region %u: gpa %#llx size %#llx", i, (unsigned long long)r->gpa,
+	       (unsigned long long)r->size);
+	return 0;
+bad:
+	fprintf(stderr, "kvmio blk-serve: memory region %u is invalid\n", i);
+	return -EINVAL;
+}
+
+/* Attach the kicks of the started rings in @moved again; 0 or -EIO. */
+static int reattach_kicks(struct bridge *b, const int *moved)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < b->queues; i++) {
+		struct bridge_ring *r = &b->rings[i];
+
+		if (!moved[i] || r->kick < 0 || !set_kick(b, i, r->kick))
+			continue;
+		close(r->kick);
+		r->kick = -1;
+		err = -EIO;
+	}
+	return err;
+}
+
+/*
+ * SET_MEM_TABLE, at start-up or while rings run (memory hot-plug).  The
+ * kernel uses the old mappings until its table is switched, and a started
+ * ring refuses new addresses (EBUSY), so: map the new regions, translate
+ * every ring into them, detach the kicks of the started rings, switch the
+ * kernel's table (it drains the requests in flight), give the rings their
+ * new addresses, attach the kicks again (a kick that came in between is
+ * still counted in the eventfd, and attaching one runs the ring) and only
+ * then unmap the old regions.  QEMU does not resend the ring addresses:
+ * they are its own, unchanged.
+ */
+static int do_mem_table(struct bridge *b, struct vu_msg *msg, int *fds)
+{
+	unsigned int n = msg->p.mem.nregions, mapped = 0, i;
+	struct vhost_vring_addr addr[VHOST_BLK_NUM_QUEUES];
+	int moved[VHOST_BLK_NUM_QUEUES] = { 0 };	/* 1: new addresses, 2: none */
+	struct bridge_map nm[VU_MAX_REGIONS];
+	struct vhost_memory *mem;
+	int ret, err = 0;
+
+	if (!n)
 		return -EINVAL;
-	unmap_all(b);
 	mem = calloc(1, sizeof(*mem) + n * sizeof(mem->regions[0]));
 	if (!mem)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		struct vu_region *r = &msg->p.mem.regions[i];
-		struct bridge_map *m = &b->maps[i];
-
-		if (!r->size || r->mmap_offset > SIZE_MAX - r->size ||
-		    r->gpa > UINT64_MAX - r->size || r->qemu_va > UINT64_MAX - r->size) {
-			fprintf(stderr, "kvmio blk-serve: memory region %u is invalid\n", i);
-			free(mem);
-			return -EINVAL;
-		}
-		m->len = r->size + r->mmap_offset;
-		m->base = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
-		if (m->base == MAP_FAILED) {
-			ret = -errno;
-			fprintf(stderr, "kvmio blk-serve: cannot map guest memory (%s); QEMU needs -object memory-backend-memfd,share=on\n",
-				strerror(errno));
-			free(mem);
-			return ret;
-		}
-		b->nmaps = i + 1;
-		m->va = (uint8_t *)m->base + r->mmap_offset;
-		m->gpa = r->gpa;
-		m->size = r->size;
-		m->qemu_va = r->qemu_va;
-		mem->regions[i].guest_phys_addr = r->gpa;
-		mem->regions[i].memory_size = r->size;
-		mem->regions[i].userspace_addr = (uint64_t)(uintptr_t)m->va;
-		logmsg(b, "region %u: gpa %#llx size %#llx", i, (unsigned long long)r->gpa,
-		       (unsigned long long)r->size);
+		ret = map_region(b, i, &msg->p.mem.regions[i], fds[i], &nm[i]);
+		if (ret)
+			goto unmap_new;
+		mapped++;
+		mem->regions[i].guest_phys_addr = nm[i].gpa;
+		mem->regions[i].memory_size = nm[i].size;
+		mem->regions[i].userspace_addr = (uint64_t)(uintptr_t)nm[i].va;
 	}
 	mem->nregions = n;
+
+	for (i = 0; i < b->queues; i++) {
+		struct bridge_ring *r = &b->rings[i];
+
+		if (!r->addr_set)
+			continue;
+		moved[i] = 1;
+		if (!ring_translate(b, nm, n, i, &addr[i]))
+			continue;
+		if (r->kick >= 0) {
+			fprintf(stderr, "kvmio blk-serve: ring %u is running and lies outside the new memory table\n", i);
+			ret = -EINVAL;
+			goto unmap_new;
+		}
+		/* stopped: addresses the kernel refuses until QEMU sends new ones */
+		memset(&addr[i], 0, sizeof(addr[i]));
+		addr[i].index = i;
+		moved[i] = 2;
+	}
+
+	for (i = 0; i < b->queues; i++)
+		if (moved[i] && b->rings[i].kick >= 0)
+			set_kick(b, i, -1);
 	ret = vhost_ioctl(b, VHOST_SET_MEM_TABLE, mem, "VHOST_SET_MEM_TABLE");
+	if (ret) {
+		reattach_kicks(b, moved);
+		goto unmap_new;
+	}
+	for (i = 0; i < b->queues; i++) {
+		struct bridge_ring *r = &b->rings[i];
+
+		if (!moved[i])
+			continue;
+		if (!vhost_ioctl(b, VHOST_SET_VRING_ADDR, &addr[i], "VHOST_SET_VRING_ADDR")) {
+			if (moved[i] == 2)
+				r->addr_set = 0;
+			continue;
+		}
+		/* left stopped: it cannot run at the old addresses */
+		if (r->kick >= 0) {
+			close(r->kick);
+			r->kick = -1;
+		}
+		r->addr_set = 0;
+		err = -EIO;
+	}
+	if (reattach_kicks(b, moved))
+		err = -EIO;
+	unmap_all(b);
+	memcpy(b->maps, nm, n * sizeof(nm[0]));
+	b->nmaps = n;
+	free(mem);
+	return err;
+
+unmap_new:
+	unmap_maps(nm, mapped);
 	free(mem);
 	return ret;
+}
+
+static int do_vring_addr(struct bridge *b, struct vu_msg *msg)
+{
+	unsigned int idx = msg->p.addr.index;
+	struct bridge_ring *r, old;
+	struct vhost_vring_addr a;
+
+	if (idx >= b->queues)
+		return -EINVAL;
+	/* VHOST_VRING_F_LOG: no logging without VHOST_F_LOG_ALL */
+	if (msg->p.addr.flags)
+		return -EINVAL;
+	r = &b->rings[idx];
+	old = *r;
+	r->desc = msg->p.addr.desc_user_addr;
+	r->avail = msg->p.addr.avail_user_addr;
+	r->used = msg->p.addr.used_user_addr;
+	if (ring_translate(b, b->maps, b->nmaps, idx, &a)) {
+		fprintf(stderr, "kvmio blk-serve: ring %u lies outside guest memory or is misaligned\n",
+			idx);
+		*r = old;
+		return -EINVAL;
+	}
+	/* refused (a started ring): the kernel keeps the old addresses */
+	if (vhost_ioctl(b, VHOST_SET_VRING_ADDR, &a, "VHOST_SET_VRING_ADDR")) {
+		*r = old;
+		return -EIO;
+	}
+	r->addr_set = 1;
+	return 0;
+}
+
+static int do_vring_fd(struct bridge *b, struct vu_msg *msg, int *fds)
+{
+	struct vhost_vring_file vf;
+	unsigned int idx = msg->p.u64 & VU_VRING_IDX_MASK;
+	int fd = msg->p.u64 & VU_VRING_NOFD ? -1 : fds[0];
+	struct bridge_ring *r;
+
+	if (idx >= b->queues || (msg->p.u64 & ~(VU_VRING_IDX_MASK | VU_VRING_NOFD)))
+		return -EINVAL;
+	r = &b->rings[idx];
+	if (msg->hdr.request == VU_SET_VRING_KICK) {
+		if (fd < 0)
+			return -EINVAL;	/* no polling mode */
+		/*
+		 * The ring starts now.  Enabled or not, a started ring is
+		 * processed (the vhost-user specification); for a block
+		 * device disabling has no side effect to suppress.
+		 */
+		if (set_kick(b, idx, fd)) {
+			/* the kernel detached the old kick before refusing */
+			if (r->kick >= 0)
+				close(r->kick);
+			r->kick = -1;
+			return -EIO;
+		}
+		if (r->kick >= 0)
+			close(r->kick);
+		r->kick = fd;
+		fds[0] = -1;	/* kept */
+		return 0;
+	}
+	vf.index = idx;
+	vf.fd = fd;
+	return vhost_ioctl(b, msg->hdr.request == VU_SET_VRING_CALL ?
+			   VHOST_SET_VRING_CALL : VHOST_SET_VRING_ERR, &vf,
+			   "VHOST_SET_VRING_CALL/ERR");
+}
+
+/* The config space range of GET_CONFIG/SET_CONFIG; 0 or -EINVAL. */
+static int config_range(struct vu_msg *msg)
+{
+	uint32_t off = msg->p.config.offset, len = msg->p.config.size;
+
+	if (off > sizeof(struct virtio_blk_config) ||
+	    len > sizeof(struct virtio_blk_config) - off)
+		return -EINVAL;
+	return 0;
 }
 
 static int do_config(struct bridge *b, struct vu_msg *msg)
 {
 	struct vhost_blk_config kc = { .argsz = sizeof(kc) };
 	struct virtio_blk_config c;
-	uint32_t off = msg->p.config.offset, len = msg->p.config.size;
 
-	if (off > sizeof(c) || len > sizeof(c) - off || len > sizeof(msg->p.config.region))
+	if (config_range(msg))
 		return -EINVAL;
 	if (vhost_ioctl(b, VHOST_BLK_GET_CONFIG, &kc, "VHOST_BLK_GET_CONFIG"))
 		return -EIO;
@@ -316,63 +730,69 @@ static int do_config(struct bridge *b, struct vu_msg *msg)
 	c.max_write_zeroes_sectors = kc.max_write_zeroes_sectors;
 	c.max_write_zeroes_seg = kc.max_write_zeroes_seg;
 	c.write_zeroes_may_unmap = kc.write_zeroes_may_unmap;
-	memcpy(msg->p.config.region, (uint8_t *)&c + off, len);
+	memcpy(msg->p.config.region, (uint8_t *)&c + msg->p.config.offset,
+	       msg->p.config.size);
 	return 0;
 }
 
-/* Returns 1 if the message was answered, 0 if it needs an ack, <0 error. */
-static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds, int nfds)
+/*
+ * One message, checked by check_msg().  Returns 1 if it was answered, 0 if
+ * it needs an ack, <0 error.
+ */
+static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds)
 {
+	struct bridge_ring *r;
 	unsigned int idx;
 	uint64_t f;
 	int ret;
 
 	switch (msg->hdr.request) {
 	case VU_GET_FEATURES:
-		if (vhost_ioctl(b, VHOST_GET_FEATURES, &f, "VHOST_GET_FEATURES"))
+		if (offered_features(b, &f))
 			return -EIO;
-		msg->p.u64 = f | (1ULL << VU_F_PROTOCOL_FEATURES);
-		return send_reply(sock, msg, 8) ?: 1;
+		msg->p.u64 = f;
+		return send_reply(sock, msg, sizeof(msg->p.u64)) ?: 1;
 	case VU_SET_FEATURES:
+		if (offered_features(b, &f))
+			return -EIO;
+		if (msg->p.u64 & ~f)
+			return -EINVAL;
 		f = msg->p.u64 & ~(1ULL << VU_F_PROTOCOL_FEATURES);
-		return vhost_ioctl(b, VHOST_SET_FEATURES, &f, "VHOST_SET_FEATURES");
+		ret = vhost_ioctl(b, VHOST_SET_FEATURES, &f, "VHOST_SET_FEATURES");
+		if (!ret)
+			b->features = f;
+		return ret;
 	case VU_GET_PROTOCOL_FEATURES:
-		msg->p.u64 = (1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |
-			     (1ULL << VU_PF_CONFIG);
-		return send_reply(sock, msg, 8) ?: 1;
+		msg->p.u64 = VU_PROTOCOL_FEATURES;
+		return send_reply(sock, msg, sizeof(msg->p.u64)) ?: 1;
 	case VU_SET_PROTOCOL_FEATURES:
+		if (msg->p.u64 & ~VU_PROTOCOL_FEATURES)
+			return -EINVAL;
 		b->protocol = msg->p.u64;
 		return 0;
 	case VU_GET_QUEUE_NUM:
 		msg->p.u64 = b->queues;
-		return send_reply(sock, msg, 8) ?: 1;
+		return send_reply(sock, msg, sizeof(msg->p.u64)) ?: 1;
 	case VU_SET_OWNER:
 	case VU_RESET_OWNER:
 		return 0;	/* the bridge owns the device from the start */
 	case VU_SET_MEM_TABLE:
-		return do_mem_table(b, msg, fds, nfds);
+		return do_mem_table(b, msg, fds);
 	case VU_SET_VRING_NUM:
-		if (msg->p.state.index >= b->queues)
+		idx = msg->p.state.index;
+		f = msg->p.state.num;
+		if (idx >= b->queues || !f || f > VU_MAX_RING || (f & (f - 1)))
 			return -EINVAL;
-		return vhost_ioctl(b, VHOST_SET_VRING_NUM, &msg->p.state, "VHOST_SET_VRING_NUM");
+		ret = vhost_ioctl(b, VHOST_SET_VRING_NUM, &msg->p.state, "VHOST_SET_VRING_NUM");
+		if (!ret)
+			b->rings[idx].num = f;
+		return ret;
 	case VU_SET_VRING_BASE:
 		if (msg->p.state.index >= b->queues)
 			return -EINVAL;
 		return vhost_ioctl(b, VHOST_SET_VRING_BASE, &msg->p.state, "VHOST_SET_VRING_BASE");
-	case VU_SET_VRING_ADDR: {
-		struct vhost_vring_addr a = msg->p.addr;
-
-		if (a.index >= b->queues)
-			return -EINVAL;
-		a.desc_user_addr = qva_to_ours(b, msg->p.addr.desc_user_addr, 16);
-		a.used_user_addr = qva_to_ours(b, msg->p.addr.used_user_addr, 8);
-		a.avail_user_addr = qva_to_ours(b, msg->p.addr.avail_user_addr, 4);
-		if (!a.desc_user_addr || !a.used_user_addr || !a.avail_user_addr) {
-			fprintf(stderr, "kvmio blk-serve: ring %u lies outside guest memory\n", a.index);
-			return -EINVAL;
-		}
-		return vhost_ioctl(b, VHOST_SET_VRING_ADDR, &a, "VHOST_SET_VRING_ADDR");
-	}
+	case VU_SET_VRING_ADDR:
+		return do_vring_addr(b, msg);
 	case VU_GET_VRING_BASE:
 		idx = msg->p.state.index;
 		if (idx >= b->queues)
@@ -381,54 +801,34 @@ static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds, int 
 		ret = vhost_ioctl(b, VHOST_GET_VRING_BASE, &msg->p.state, "VHOST_GET_VRING_BASE");
 		if (ret)
 			return ret;
-		set_kick(b, idx, -1);
-		b->enabled[idx] = 0;
+		r = &b->rings[idx];
+		if (r->kick >= 0) {
+			set_kick(b, idx, -1);
+			close(r->kick);
+			r->kick = -1;
+		}
+		r->enabled = 0;
 		logmsg(b, "ring %u stopped at %u", idx, msg->p.state.num);
 		return send_reply(sock, msg, sizeof(msg->p.state)) ?: 1;
 	case VU_SET_VRING_KICK:
 	case VU_SET_VRING_CALL:
-	case VU_SET_VRING_ERR: {
-		struct vhost_vring_file vf;
-		int fd = (msg->p.u64 & VU_VRING_NOFD) || nfds < 1 ? -1 : fds[0];
-
-		idx = msg->p.u64 & VU_VRING_IDX_MASK;
-		if (idx >= b->queues)
-			return -EINVAL;
-		if (msg->hdr.request == VU_SET_VRING_KICK) {
-			if (fd < 0)
-				return -EINVAL;	/* no polling mode */
-			if (b->kick[idx] >= 0)
-				close(b->kick[idx]);
-			b->kick[idx] = fd;
-			fds[0] = -1;	/* kept */
-			/*
-			 * The ring starts now.  Enabled or not, a started
-			 * ring is processed (the vhost-user specification);
-			 * for a block device disabling has no side effect to
-			 * suppress.
-			 */
-			return set_kick(b, idx, fd);
-		}
-		vf.index = idx;
-		vf.fd = fd;
-		return vhost_ioctl(b, msg->hdr.request == VU_SET_VRING_CALL ?
-				   VHOST_SET_VRING_CALL : VHOST_SET_VRING_ERR, &vf,
-				   "VHOST_SET_VRING_CALL/ERR");
-	}
+	case VU_SET_VRING_ERR:
+		return do_vring_fd(b, msg, fds);
 	case VU_SET_VRING_ENABLE:
-		/* Recorded only: see VU_SET_VRING_KICK. */
+		/* Recorded only: see do_vring_fd(). */
 		idx = msg->p.state.index;
-		if (idx >= b->queues)
+		if (idx >= b->queues || msg->p.state.num > 1)
 			return -EINVAL;
-		b->enabled[idx] = !!msg->p.state.num;
+		b->rings[idx].enabled = msg->p.state.num;
 		return 0;
 	case VU_GET_CONFIG:
 		ret = do_config(b, msg);
 		if (ret)
 			return ret;
-		return send_reply(sock, msg, 12 + msg->p.config.size) ?: 1;
+		return send_reply(sock, msg, VU_CONFIG_HDR_SIZE + msg->p.config.size) ?: 1;
 	case VU_SET_CONFIG:
-		return 0;	/* only the writeback bit is writable; ignored */
+		/* nothing is writable: VIRTIO_BLK_F_CONFIG_WCE is not offered */
+		return config_range(msg);
 	default:
 		fprintf(stderr, "kvmio blk-serve: unsupported vhost-user request %u\n",
 			msg->hdr.request);
@@ -494,10 +894,10 @@ static int open_device(struct bridge *b)
 		goto err;
 	if (b->poll_us >= 0 && set_poll_budget(b))
 		goto err;
-	for (i = 0; i < VHOST_BLK_NUM_QUEUES; i++) {
-		b->kick[i] = -1;
-		b->enabled[i] = 0;
-	}
+	memset(b->rings, 0, sizeof(b->rings));
+	for (i = 0; i < VHOST_BLK_NUM_QUEUES; i++)
+		b->rings[i].kick = -1;
+	b->features = 0;
 	b->protocol = 0;
 	return 0;
 err:
@@ -511,9 +911,9 @@ static void close_device(struct bridge *b)
 	unsigned int i;
 
 	for (i = 0; i < VHOST_BLK_NUM_QUEUES; i++)
-		if (b->kick[i] >= 0) {
-			close(b->kick[i]);
-			b->kick[i] = -1;
+		if (b->rings[i].kick >= 0) {
+			close(b->rings[i].kick);
+			b->rings[i].kick = -1;
 		}
 	if (b->vhost >= 0)
 		close(b->vhost);	/* the kernel drains and frees the device */
@@ -521,11 +921,20 @@ static void close_device(struct bridge *b)
 	unmap_all(b);
 }
 
+/*
+ * Messages until QEMU disconnects.  A message that cannot be read as the
+ * protocol says (cut short, too long, descriptors it does not allow) ends
+ * the connection.  A request that fails its checks or the kernel's is
+ * counted and, if QEMU asked for an ack (REPLY_ACK), acked with an error;
+ * otherwise, and always for a request with a reply of its own, the
+ * connection is closed.  Every descriptor received is closed unless kept.
+ */
 static void serve_connection(struct bridge *b, int sock)
 {
+	unsigned long count = 0, refused = 0;
+	int fds[VU_MAX_FDS], nfds, ret;
+	const char *why = NULL;
 	struct vu_msg msg;
-	int fds[VU_MAX_FDS], nfds, ret, i;
-	unsigned long count = 0;
 
 	for (;;) {
 		ret = recv_msg(sock, &msg, fds, &nfds);
@@ -537,18 +946,28 @@ static void serve_connection(struct bridge *b, int sock)
 		}
 		count++;
 		if (b->verbose > 1)
-			fprintf(stderr, "kvmio blk-serve: request %u flags %#x size %u u64 %#llx\n",
-				msg.hdr.request, msg.hdr.flags, msg.hdr.size,
+			fprintf(stderr, "kvmio blk-serve: request %u flags %#x size %u fds %d u64 %#llx\n",
+				msg.hdr.request, msg.hdr.flags, msg.hdr.size, nfds,
 				msg.hdr.size >= 8 ? (unsigned long long)msg.p.u64 : 0ULL);
-		ret = handle(b, sock, &msg, fds, nfds);
-		for (i = 0; i < nfds; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+		ret = check_msg(&msg, nfds, &why);
+		if (ret)
+			fprintf(stderr, "kvmio blk-serve: request %u refused: %s\n",
+				msg.hdr.request, why);
+		else
+			ret = handle(b, sock, &msg, fds);
+		close_fds(fds, nfds);
 		if (ret == 1)
 			continue;
+		if (ret < 0)
+			refused++;
+		if (ret < 0 && has_reply(msg.hdr.request)) {
+			fprintf(stderr, "kvmio blk-serve: request %u failed (%s); closing the connection\n",
+				msg.hdr.request, strerror(-ret));
+			break;
+		}
 		if ((msg.hdr.flags & VU_NEED_REPLY) && (b->protocol & (1ULL << VU_PF_REPLY_ACK))) {
 			msg.p.u64 = ret ? 1 : 0;
-			if (send_reply(sock, &msg, 8))
+			if (send_reply(sock, &msg, sizeof(msg.p.u64)))
 				break;
 		} else if (ret < 0) {
 			fprintf(stderr, "kvmio blk-serve: request %u failed (%s); closing the connection\n",
@@ -556,7 +975,7 @@ static void serve_connection(struct bridge *b, int sock)
 			break;
 		}
 	}
-	logmsg(b, "connection closed after %lu messages", count);
+	logmsg(b, "connection closed after %lu messages, %lu refused", count, refused);
 }
 
 static int listen_on(const char *path)

@@ -2,11 +2,19 @@
 /*
  * iommu_soft.h - user API of the kvmio software DMA-remapping engine
  *
- * /dev/iommu_soft (mode 0600, every ioctl also needs CAP_SYS_ADMIN) gives a
- * process software IOMMU domains: address spaces of IOVA -> pinned host
- * pages with read/write permission per mapping.  Each open file owns the
- * domains it creates; closing the file (or the process exiting) destroys
- * them, unpins every page and returns the locked-memory accounting.
+ * /dev/iommu_soft (mode 0600; open() fails with EPERM without
+ * CAP_SYS_ADMIN) gives a process software IOMMU domains: address spaces of
+ * IOVA -> pinned host pages with read/write permission per mapping.  Each
+ * open file owns the domains it creates; closing the file (or the process
+ * exiting) destroys them, unpins every page and returns the locked-memory
+ * accounting.
+ *
+ * The ioctls check no capability: the check is made once, at open(), and
+ * whoever holds the open file afterwards (a descriptor passed to another
+ * process, or kept across a privilege drop, included) may use every ioctl
+ * on it.  That includes IOMMU_SOFT_GET_STATS and IOMMU_SOFT_GET_MAPPINGS
+ * on any domain, kernel users' included (guest DMA addresses): hand such a
+ * descriptor only to a process trusted as root is.
  *
  * Every structure starts with argsz (the size of the structure the caller
  * passes; the kernel reads/writes at most that many bytes and fails with
@@ -70,7 +78,7 @@
  * modules find the domain with iommu_soft_domain_get_by_id().
  *
  * Errors: EINVAL (argsz, flags, padding, width), ENOSPC (no id left),
- * ENOMEM, EPERM (no CAP_SYS_ADMIN).
+ * ENOMEM.
  */
 struct iommu_soft_domain_create {
 	__u32 argsz;

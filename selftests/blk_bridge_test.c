@@ -1,0 +1,898 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * blk_bridge_test - kvmio blk-serve against a hostile vhost-user front end.
+ *
+ * Each test starts the bridge (kvmio blk-serve, not --once) on a tmpfs
+ * image and talks to its unix socket as QEMU would, or as QEMU must not:
+ *
+ *   - messages cut short, with a size larger than any payload, with a size
+ *     that does not match the request, with descriptors on requests that
+ *     take none, with two SCM_RIGHTS batches, with more descriptors than
+ *     the bridge accepts (its control buffer is truncated, MSG_CTRUNC): each
+ *     is refused (an error ack, or the connection closed), and afterwards
+ *     the bridge still serves a new connection and holds exactly as many
+ *     descriptors as before (/proc/<pid>/fd);
+ *   - GET_FEATURES does not offer VHOST_F_LOG_ALL, GET_PROTOCOL_FEATURES
+ *     offers only what the bridge implements, and bits not offered are
+ *     refused;
+ *   - a minimal vhost-user driver (lib/virtq_driver.h) does real I/O
+ *     through the bridge and vhost_blk, and the memory table changes
+ *     (a region added, then removed) while the ring runs, requests in
+ *     flight: the requests complete and I/O keeps working; a table
+ *     without the running ring is refused.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+
+#include "lib/kt_test.h"
+#include "lib/virtq_driver.h"
+
+/* vhost-user (docs/interop/vhost-user.rst in QEMU) */
+#define VU_GET_FEATURES			1
+#define VU_SET_FEATURES			2
+#define VU_SET_OWNER			3
+#define VU_SET_MEM_TABLE		5
+#define VU_SET_LOG_BASE			6
+#define VU_SET_VRING_NUM		8
+#define VU_SET_VRING_ADDR		9
+#define VU_SET_VRING_BASE		10
+#define VU_GET_VRING_BASE		11
+#define VU_SET_VRING_KICK		12
+#define VU_SET_VRING_CALL		13
+#define VU_GET_PROTOCOL_FEATURES	15
+#define VU_SET_PROTOCOL_FEATURES	16
+#define VU_GET_QUEUE_NUM		17
+#define VU_SET_VRING_ENABLE		18
+#define VU_GET_CONFIG			24
+
+#define VU_VERSION		0x1
+#define VU_REPLY		0x4
+#define VU_NEED_REPLY		0x8
+#define VU_F_PROTOCOL_FEATURES	30
+#define VU_PF_MQ		0
+#define VU_PF_LOG_SHMFD		1
+#define VU_PF_REPLY_ACK		3
+#define VU_PF_CONFIG		9
+#define VU_VRING_NOFD		(1ULL << 8)
+#define VU_MAX_FDS		8	/* what the bridge accepts per message */
+
+struct vu_region {
+	uint64_t gpa, size, qemu_va, mmap_offset;
+};
+
+struct vu_msg {
+	uint32_t request, flags, size;
+	union {
+		uint64_t u64;
+		struct vhost_vring_state state;
+		struct vhost_vring_addr addr;
+		struct {
+			uint32_t nregions, padding;
+			struct vu_region regions[8];
+		} mem;
+		uint8_t bytes[4096];
+	} p;
+} __attribute__((packed));
+
+#define HDR	12
+
+#define IMG_SIZE	(16UL << 20)
+#define GPA_BASE	0x100000000ULL
+#define GMEM_SIZE	(4UL << 20)
+#define EXTRA_SIZE	(1UL << 20)
+#define QNUM		64
+#define HDR_OFF		(64UL << 10)
+#define DATA_OFF	(1UL << 20)
+#define BS		4096
+#define NREQ		8
+#define WAIT_MS		10000
+
+FIXTURE(br) {
+	pid_t pid;
+	char sock[64], log[64], img[64];
+	int baseline;		/* the bridge's descriptors with one connection */
+};
+
+/* Descriptors the process @pid holds. */
+static int fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int vu_sendv(int s, struct iovec *iov, int niov, const int *fds, int nfds)
+{
+	char control[CMSG_SPACE(32 * sizeof(int))];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = niov };
+	struct cmsghdr *c;
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < niov; i++)
+		len += iov[i].iov_len;
+	if (nfds) {
+		memset(control, 0, sizeof(control));
+		mh.msg_control = control;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	return sendmsg(s, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* Any bytes (a whole message or a piece of one) with descriptors. */
+static int vu_send_raw(int s, const void *buf, size_t len, const int *fds, int nfds)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	return vu_sendv(s, &iov, 1, fds, nfds);
+}
+
+static int vu_send(int s, uint32_t req, uint32_t flags, const void *payload,
+		   uint32_t size, const int *fds, int nfds)
+{
+	struct vu_msg m = { .request = req, .flags = VU_VERSION | flags, .size = size };
+
+	if (size > sizeof(m.p))
+		return -1;
+	if (size)
+		memcpy(&m.p, payload, size);
+	return vu_send_raw(s, &m, HDR + size, fds, nfds);
+}
+
+/* A reply: 1, 0 if the bridge closed the connection, -1 on error or timeout. */
+static int vu_recv(int s, struct vu_msg *m)
+{
+	size_t got = 0, want = HDR;
+	ssize_t n;
+
+	while (got < want) {
+		n = recv(s, (char *)m + got, want - got, 0);
+		if (n == 0 && got == 0)
+			return 0;
+		if (n <= 0)
+			return n == 0 || errno == ECONNRESET ? 0 : -1;
+		got += n;
+		if (got == HDR && want == HDR) {
+			if (m->size > sizeof(m->p))
+				return -1;
+			want += m->size;
+		}
+	}
+	return 1;
+}
+
+/*
+ * A request that takes an ack (REPLY_ACK negotiated): 0 acked, 1 refused
+ * with an error ack, 2 refused by closing the connection, -1 broken.
+ */
+static int vu_ack_result(int s, uint32_t req)
+{
+	struct vu_msg m;
+	int r;
+
+	r = vu_recv(s, &m);
+	if (r <= 0)
+		return r == 0 ? 2 : -1;
+	if (m.request != req || !(m.flags & VU_REPLY) || m.size != 8)
+		return -1;
+	return m.p.u64 ? 1 : 0;
+}
+
+static int vu_ack(int s, uint32_t req, const void *payload, uint32_t size,
+		  const int *fds, int nfds)
+{
+	if (vu_send(s, req, VU_NEED_REPLY, payload, size, fds, nfds))
+		return errno == EPIPE || errno == ECONNRESET ? 2 : -1;
+	return vu_ack_result(s, req);
+}
+
+/* A request with a u64 reply: 1 and *@v, 0 connection closed, -1 broken. */
+static int vu_get_u64(int s, uint32_t req, uint64_t *v)
+{
+	struct vu_msg m;
+	int r;
+
+	if (vu_send(s, req, 0, NULL, 0, NULL, 0))
+		return errno == EPIPE || errno == ECONNRESET ? 0 : -1;
+	r = vu_recv(s, &m);
+	if (r <= 0)
+		return r;
+	if (m.request != req || !(m.flags & VU_REPLY) || m.size != 8)
+		return -1;
+	*v = m.p.u64;
+	return 1;
+}
+
+static int vu_set_u64(int s, uint32_t req, uint64_t v)
+{
+	return vu_ack(s, req, &v, sizeof(v), NULL, 0);
+}
+
+static int vu_state(int s, uint32_t req, unsigned int idx, unsigned int num)
+{
+	struct vhost_vring_state st = { .index = idx, .num = num };
+
+	return vu_ack(s, req, &st, sizeof(st), NULL, 0);
+}
+
+static int vu_connect(struct kt_fix_br *self)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
+	int s;
+
+	strcpy(sa.sun_path, self->sock);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(s);
+		return -1;
+	}
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return s;
+}
+
+/*
+ * A connection as QEMU opens it: GET_FEATURES answered, REPLY_ACK
+ * negotiated (checked by an acked SET_OWNER).  -1 if the bridge does not
+ * serve.
+ */
+static int vu_open(struct kt_fix_br *self)
+{
+	uint64_t f;
+	int s = vu_connect(self);
+
+	if (s < 0)
+		return -1;
+	if (vu_get_u64(s, VU_GET_FEATURES, &f) != 1 ||
+	    vu_send(s, VU_SET_PROTOCOL_FEATURES, 0, &(uint64_t){ 1ULL << VU_PF_REPLY_ACK },
+		    8, NULL, 0) ||
+	    vu_ack(s, VU_SET_OWNER, NULL, 0, NULL, 0) != 0) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* The bridge answers a new connection and holds no more descriptors. */
+static void still_serves(struct kt_ctx *_kt, struct kt_fix_br *self)
+{
+	int s = vu_open(self);
+
+	ASSERT_GE(s, 0);
+	EXPECT_EQ(fd_count(self->pid), self->baseline);
+	close(s);
+}
+
+/* Still serves on @s, a connection it kept; no descriptor held. */
+static void conn_serves(struct kt_ctx *_kt, struct kt_fix_br *self, int s)
+{
+	uint64_t q;
+
+	ASSERT_EQ(vu_get_u64(s, VU_GET_QUEUE_NUM, &q), 1);
+	EXPECT_EQ(q, 2);
+	EXPECT_EQ(fd_count(self->pid), self->baseline);
+}
+
+/* Refused: an error ack or the connection closed, never a success. */
+#define EXPECT_REFUSED(r)						\
+	do {								\
+		int _r = (r);						\
+		if (_r != 1 && _r != 2) {				\
+			KT_LOG("%s:%d: %s: accepted or broken (%d)",	\
+			       __FILE__, __LINE__, #r, _r);		\
+			kt_fail(_kt, 0);				\
+		}							\
+	} while (0)
+
+static void make_fds(int *fds, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+}
+
+static void close_all(int *fds, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+FIXTURE_SETUP(br)
+{
+	int fd, i, s = -1;
+
+	if (access("/dev/vhost-blk", F_OK))
+		SKIP("no /dev/vhost-blk (vhost_blk not loaded)");
+	snprintf(self->sock, sizeof(self->sock), "/tmp/blk-bridge-%d.sock", getpid());
+	snprintf(self->log, sizeof(self->log), "/tmp/blk-bridge-%d.log", getpid());
+	snprintf(self->img, sizeof(self->img), "/tmp/blk-bridge-%d.img", getpid());
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(ftruncate(fd, IMG_SIZE));
+	close(fd);
+	self->pid = fork();
+	ASSERT_GE(self->pid, 0);
+	if (!self->pid) {
+		fd = open(self->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execlp("kvmio", "kvmio", "blk-serve", "--socket", self->sock,
+		       "--backend", self->img, "--queues", "2", "--verbose", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && s < 0; i++) {
+		s = vu_open(self);
+		if (s < 0)
+			usleep(10000);
+	}
+	ASSERT_GE(s, 0);
+	self->baseline = fd_count(self->pid);
+	ASSERT_GT(self->baseline, 0);
+	KT_LOG("bridge %d holds %d descriptors with one connection", (int)self->pid,
+	       self->baseline);
+	close(s);
+}
+
+FIXTURE_TEARDOWN(br)
+{
+	char line[256];
+	FILE *f;
+
+	if (self->pid > 0) {
+		kill(self->pid, SIGTERM);
+		waitpid(self->pid, NULL, 0);
+	}
+	f = _kt->failed ? fopen(self->log, "r") : NULL;
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			KT_LOG("bridge: %.*s", (int)strcspn(line, "\n"), line);
+		fclose(f);
+	}
+	unlink(self->sock);
+	unlink(self->log);
+	unlink(self->img);
+}
+
+/* Messages cut short, descriptors attached; the front end goes away. */
+TEST_F(br, short_messages)
+{
+	struct vu_msg m = { .request = VU_SET_VRING_CALL, .flags = VU_VERSION, .size = 8 };
+	int fds[2], s;
+
+	/* half a header */
+	s = vu_connect(self);
+	ASSERT_GE(s, 0);
+	make_fds(fds, 2);
+	ASSERT_OK(vu_send_raw(s, &m, 6, fds, 2));
+	close_all(fds, 2);
+	close(s);
+	still_serves(_kt, self);
+
+	/* a header, half its payload: disconnect inside a message */
+	s = vu_connect(self);
+	ASSERT_GE(s, 0);
+	make_fds(fds, 1);
+	ASSERT_OK(vu_send_raw(s, &m, HDR + 4, fds, 1));
+	close_all(fds, 1);
+	close(s);
+	still_serves(_kt, self);
+
+	/* half a header, with the rest never sent, after a good message */
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	make_fds(fds, 2);
+	ASSERT_OK(vu_send_raw(s, &m, 3, fds, 2));
+	close_all(fds, 2);
+	close(s);
+	still_serves(_kt, self);
+}
+
+/* A size no payload has: the connection closes, nothing is kept. */
+TEST_F(br, oversized_size)
+{
+	struct vu_msg m = { .request = VU_SET_MEM_TABLE, .flags = VU_VERSION,
+			    .size = 4096 };
+	int fds[3], s;
+
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	make_fds(fds, 3);
+	ASSERT_OK(vu_send_raw(s, &m, HDR + 512, fds, 3));
+	close_all(fds, 3);
+	EXPECT_EQ(vu_recv(s, &m), 0);
+	close(s);
+	still_serves(_kt, self);
+
+	/* the largest size there is */
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	m.size = 0xffffffff;
+	make_fds(fds, 1);
+	ASSERT_OK(vu_send_raw(s, &m, HDR, fds, 1));
+	close_all(fds, 1);
+	EXPECT_EQ(vu_recv(s, &m), 0);
+	close(s);
+	still_serves(_kt, self);
+}
+
+/* A size that does not match the request's payload is refused. */
+TEST_F(br, size_not_the_requests)
+{
+	struct vhost_vring_state st = { .index = 0, .num = 1 };
+	uint8_t junk[64] = { 0 };
+	struct vu_msg m;
+	uint64_t v;
+	int s;
+
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	/* cut short: the missing bytes must not be taken from anywhere */
+	EXPECT_REFUSED(vu_ack(s, VU_SET_VRING_ENABLE, &st, 4, NULL, 0));
+	st.num = 64;
+	EXPECT_REFUSED(vu_ack(s, VU_SET_VRING_NUM, &st, 4, NULL, 0));
+	/* too long */
+	memcpy(junk, &st, sizeof(st));
+	EXPECT_REFUSED(vu_ack(s, VU_SET_VRING_NUM, junk, 16, NULL, 0));
+	EXPECT_REFUSED(vu_ack(s, VU_SET_FEATURES, junk, 16, NULL, 0));
+	EXPECT_REFUSED(vu_ack(s, VU_SET_OWNER, junk, 8, NULL, 0));
+	/* a memory table longer than its regions */
+	EXPECT_REFUSED(vu_ack(s, VU_SET_MEM_TABLE, junk, 8 + 32 + 8, NULL, 0));
+	close(s);
+	still_serves(_kt, self);
+
+	/* a request with a reply of its own closes the connection */
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	ASSERT_OK(vu_send(s, VU_GET_FEATURES, 0, junk, 8, NULL, 0));
+	EXPECT_EQ(vu_recv(s, &m), 0);
+	close(s);
+	still_serves(_kt, self);
+
+	/* GET_CONFIG: its size says 12 + 8 bytes, the payload has 12 + 4 */
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	memset(junk, 0, sizeof(junk));
+	junk[4] = 8;	/* config.size */
+	ASSERT_OK(vu_send(s, VU_GET_CONFIG, 0, junk, 16, NULL, 0));
+	EXPECT_EQ(vu_recv(s, &m), 0);
+	close(s);
+	still_serves(_kt, self);
+
+	/* the bridge that refused kept serving the first connection */
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	st.num = 1;
+	EXPECT_REFUSED(vu_ack(s, VU_SET_VRING_ENABLE, &st, 4, NULL, 0));
+	conn_serves(_kt, self, s);
+	EXPECT_EQ(vu_get_u64(s, VU_GET_PROTOCOL_FEATURES, &v), 1);
+	close(s);
+}
+
+/* Descriptors on requests that take none (or fewer) are refused. */
+TEST_F(br, fds_where_none_belong)
+{
+	struct vhost_vring_state st = { .index = 0, .num = 64 };
+	uint64_t u = 0;
+	struct vu_msg m;
+	int fds[2], s;
+
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	make_fds(fds, 2);
+	EXPECT_REFUSED(vu_ack(s, VU_SET_VRING_NUM, &st, sizeof(st), fds, 1));
+	EXPECT_REFUSED(vu_ack(s, VU_SET_OWNER, NULL, 0, fds, 2));
+	/* "no descriptor" flag, one attached */
+	u = 0 | VU_VRING_NOFD;
+	EXPECT_REFUSED(vu_ack(s, VU_SET_VRING_CALL, &u, 8, fds, 1));
+	/* two where one belongs */
+	u = 0;
+	EXPECT_REFUSED(vu_ack(s, VU_SET_VRING_CALL, &u, 8, fds, 2));
+	/* a memory table of no region with a descriptor */
+	EXPECT_REFUSED(vu_ack(s, VU_SET_MEM_TABLE, &u, 8, fds, 1));
+	close_all(fds, 2);
+	close(s);
+	still_serves(_kt, self);
+
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	make_fds(fds, 1);
+	ASSERT_OK(vu_send(s, VU_GET_FEATURES, 0, NULL, 0, fds, 1));
+	close_all(fds, 1);
+	EXPECT_EQ(vu_recv(s, &m), 0);
+	close(s);
+	still_serves(_kt, self);
+}
+
+/* Two SCM_RIGHTS batches in one message: refused, none kept. */
+TEST_F(br, two_fd_batches)
+{
+	struct vu_msg m = { .request = VU_SET_VRING_CALL,
+			    .flags = VU_VERSION | VU_NEED_REPLY, .size = 8 };
+	int a[2], b[2], s;
+
+	/* the header with one batch, the payload with another */
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	make_fds(a, 1);
+	make_fds(b, 2);
+	m.p.u64 = 0;
+	ASSERT_OK(vu_send_raw(s, &m, HDR, a, 1));
+	ASSERT_OK(vu_send_raw(s, &m.p, 8, b, 2));
+	close_all(a, 1);
+	close_all(b, 2);
+	EXPECT_REFUSED(vu_ack_result(s, VU_SET_VRING_CALL));
+	close(s);
+	still_serves(_kt, self);
+
+	/* the header in two pieces, each with a batch */
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	make_fds(a, 2);
+	make_fds(b, 1);
+	m.request = VU_SET_VRING_CALL;
+	m.flags = VU_VERSION | VU_NEED_REPLY;
+	m.size = 8;
+	m.p.u64 = 1;
+	ASSERT_OK(vu_send_raw(s, &m, 6, a, 2));
+	usleep(100000);
+	ASSERT_OK(vu_send_raw(s, (char *)&m + 6, HDR - 6 + 8, b, 1));
+	close_all(a, 2);
+	close_all(b, 1);
+	EXPECT_EQ(vu_recv(s, &m), 0);
+	close(s);
+	still_serves(_kt, self);
+}
+
+/* More descriptors than the bridge's control buffer holds (MSG_CTRUNC). */
+TEST_F(br, control_truncated)
+{
+	uint64_t u = 0;
+	int fds[VU_MAX_FDS + 4], s;
+
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	make_fds(fds, VU_MAX_FDS + 4);
+	EXPECT_REFUSED(vu_ack(s, VU_SET_VRING_CALL, &u, 8, fds, VU_MAX_FDS + 4));
+	close_all(fds, VU_MAX_FDS + 4);
+	close(s);
+	still_serves(_kt, self);
+}
+
+/* Only what is implemented is offered; what is not offered is refused. */
+TEST_F(br, features_only_implemented)
+{
+	uint64_t f, pf;
+	int s;
+
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	ASSERT_EQ(vu_get_u64(s, VU_GET_FEATURES, &f), 1);
+	KT_LOG("features %#llx", (unsigned long long)f);
+	EXPECT_FALSE(f & (1ULL << VHOST_F_LOG_ALL));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_F_VERSION_1));
+	EXPECT_TRUE(f & (1ULL << VU_F_PROTOCOL_FEATURES));
+	ASSERT_EQ(vu_get_u64(s, VU_GET_PROTOCOL_FEATURES, &pf), 1);
+	KT_LOG("protocol features %#llx", (unsigned long long)pf);
+	EXPECT_EQ(pf & ~((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |
+			 (1ULL << VU_PF_CONFIG)), 0);
+	EXPECT_TRUE(pf & (1ULL << VU_PF_REPLY_ACK));
+
+	EXPECT_REFUSED(vu_set_u64(s, VU_SET_FEATURES,
+				  (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VHOST_F_LOG_ALL)));
+	EXPECT_REFUSED(vu_set_u64(s, VU_SET_PROTOCOL_FEATURES,
+				  (1ULL << VU_PF_REPLY_ACK) | (1ULL << VU_PF_LOG_SHMFD)));
+	EXPECT_EQ(vu_set_u64(s, VU_SET_FEATURES, f & ~(1ULL << VIRTIO_F_RING_PACKED)), 0);
+	EXPECT_REFUSED(vu_set_u64(s, VU_SET_LOG_BASE, 0));
+	close(s);
+	still_serves(_kt, self);
+}
+
+/* The guest's memory, a ring in it, and the eventfds of the ring. */
+struct drv {
+	int s;
+	int memfd, extrafd, kick, call;
+	uint8_t *mem, *extra;
+	struct vqd q;
+	unsigned int done;
+};
+
+enum { TABLE_GUEST, TABLE_BOTH, TABLE_EXTRA };
+
+/* The guest memory, the extra region and the guest memory, or the extra one. */
+static int drv_mem_table(struct drv *d, int which)
+{
+	struct {
+		uint32_t nregions, padding;
+		struct vu_region r[2];
+	} t = { 0 };
+	int fds[2], n = 0;
+
+	if (which != TABLE_GUEST) {
+		t.r[n] = (struct vu_region){ .gpa = 0, .size = EXTRA_SIZE,
+					     .qemu_va = (uintptr_t)d->extra };
+		fds[n++] = d->extrafd;
+	}
+	if (which != TABLE_EXTRA) {
+		t.r[n] = (struct vu_region){ .gpa = GPA_BASE, .size = GMEM_SIZE,
+					     .qemu_va = (uintptr_t)d->mem };
+		fds[n++] = d->memfd;
+	}
+	t.nregions = n;
+	return vu_ack(d->s, VU_SET_MEM_TABLE, &t, 8 + n * sizeof(t.r[0]), fds, n);
+}
+
+static void drv_start(struct kt_ctx *_kt, struct drv *d)
+{
+	struct vhost_vring_addr a = { .index = 0 };
+	uint64_t f, u;
+
+	d->memfd = memfd_create("guest", MFD_CLOEXEC);
+	d->extrafd = memfd_create("dimm", MFD_CLOEXEC);
+	ASSERT_GE(d->memfd, 0);
+	ASSERT_GE(d->extrafd, 0);
+	ASSERT_OK(ftruncate(d->memfd, GMEM_SIZE));
+	ASSERT_OK(ftruncate(d->extrafd, EXTRA_SIZE));
+	d->mem = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, d->memfd, 0);
+	d->extra = mmap(NULL, EXTRA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, d->extrafd, 0);
+	ASSERT_TRUE(d->mem != MAP_FAILED);
+	ASSERT_TRUE(d->extra != MAP_FAILED);
+	ASSERT_OK(vqd_init(&d->q, d->mem, GPA_BASE, GMEM_SIZE, 0, QNUM, false));
+	d->kick = eventfd(0, EFD_CLOEXEC);
+	d->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_GE(d->kick, 0);
+	ASSERT_GE(d->call, 0);
+
+	ASSERT_EQ(vu_get_u64(d->s, VU_GET_FEATURES, &f), 1);
+	ASSERT_TRUE(f & (1ULL << VIRTIO_F_VERSION_1));
+	ASSERT_EQ(vu_set_u64(d->s, VU_SET_FEATURES, (1ULL << VIRTIO_F_VERSION_1) |
+			     (1ULL << VU_F_PROTOCOL_FEATURES)), 0);
+	ASSERT_EQ(drv_mem_table(d, TABLE_GUEST), 0);
+	ASSERT_EQ(vu_state(d->s, VU_SET_VRING_NUM, 0, QNUM), 0);
+	ASSERT_EQ(vu_state(d->s, VU_SET_VRING_BASE, 0, 0), 0);
+	a.desc_user_addr = (uintptr_t)d->q.desc;
+	a.avail_user_addr = (uintptr_t)d->q.avail;
+	a.used_user_addr = (uintptr_t)d->q.used;
+	ASSERT_EQ(vu_ack(d->s, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	u = 0;
+	ASSERT_EQ(vu_ack(d->s, VU_SET_VRING_CALL, &u, 8, &d->call, 1), 0);
+	ASSERT_EQ(vu_ack(d->s, VU_SET_VRING_KICK, &u, 8, &d->kick, 1), 0);
+	ASSERT_EQ(vu_state(d->s, VU_SET_VRING_ENABLE, 0, 1), 0);
+}
+
+static uint8_t *drv_data(struct drv *d, unsigned int i)
+{
+	return d->mem + DATA_OFF + (size_t)i * BS;
+}
+
+/* Queue @n requests of @type on blocks 0..n-1, slot i on block i; kick. */
+static int drv_queue(struct drv *d, uint32_t type, unsigned int n)
+{
+	uint64_t one = 1;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct virtio_blk_outhdr *h = (void *)(d->mem + HDR_OFF + 32 * i);
+		uint8_t *st = (uint8_t *)h + 16;
+
+		h->type = type;
+		h->ioprio = 0;
+		h->sector = (uint64_t)i * (BS / 512);
+		*st = 0xff;
+		if (vqd_add_blk(&d->q, h, drv_data(d, i), BS, st, NULL) < 0)
+			return -1;
+	}
+	vqd_publish(&d->q);
+	return write(d->kick, &one, sizeof(one)) == sizeof(one) ? 0 : -1;
+}
+
+/* Wait for @n completions; 0, or -1 after WAIT_MS. */
+static int drv_wait(struct drv *d, unsigned int n)
+{
+	double end = kt_now() + WAIT_MS / 1000.0;
+	unsigned int got = 0;
+	uint64_t v;
+
+	while (got < n) {
+		struct pollfd p = { .fd = d->call, .events = POLLIN };
+
+		if (vqd_pop_used(&d->q, NULL, NULL) >= 0) {
+			got++;
+			continue;
+		}
+		if (kt_now() > end)
+			return -1;
+		poll(&p, 1, 50);
+		if (read(d->call, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			return -1;
+	}
+	d->done += n;
+	return 0;
+}
+
+/* Every status byte of the last @n requests: VIRTIO_BLK_S_OK. */
+static bool drv_status_ok(struct drv *d, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (d->mem[HDR_OFF + 32 * i + 16] != VIRTIO_BLK_S_OK)
+			return false;
+	return true;
+}
+
+static void fill(struct drv *d, unsigned int n, uint8_t seed)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < BS; j++)
+			drv_data(d, i)[j] = (uint8_t)(seed + i * 7 + j);
+}
+
+static bool check(const uint8_t *p, unsigned int i, uint8_t seed)
+{
+	unsigned int j;
+
+	for (j = 0; j < BS; j++)
+		if (p[j] != (uint8_t)(seed + i * 7 + j))
+			return false;
+	return true;
+}
+
+/* Read blocks 0..n-1 through the ring; each holds the pattern @seed. */
+static void read_back(struct kt_ctx *_kt, struct drv *d, unsigned int n, uint8_t seed)
+{
+	unsigned int i;
+
+	memset(d->mem + DATA_OFF, 0, (size_t)n * BS);
+	ASSERT_OK(drv_queue(d, VIRTIO_BLK_T_IN, n));
+	ASSERT_OK(drv_wait(d, n));
+	EXPECT_TRUE(drv_status_ok(d, n));
+	for (i = 0; i < n; i++)
+		EXPECT_TRUE(check(drv_data(d, i), i, seed));
+}
+
+/*
+ * The memory table changes while the ring runs, with writes in flight: a
+ * region is added below guest memory (QEMU's memory hot-plug), then taken
+ * away.  QEMU does not resend ring addresses; the bridge must move the
+ * kernel's ring to its new mapping itself.  A table the running ring is
+ * not in is refused, and the ring keeps working.
+ */
+TEST_F_TIMEOUT(br, mem_table_change_while_running, 120)
+{
+	struct drv d = { .s = -1 };
+	uint8_t blk[BS];
+	unsigned int i;
+	int img;
+
+	d.s = vu_open(self);
+	ASSERT_GE(d.s, 0);
+	drv_start(_kt, &d);
+
+	fill(&d, NREQ, 1);
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	read_back(_kt, &d, NREQ, 1);
+
+	/* writes in flight while the table grows */
+	fill(&d, NREQ, 2);
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	ASSERT_EQ(drv_mem_table(&d, TABLE_BOTH), 0);
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	read_back(_kt, &d, NREQ, 2);
+
+	/* and shrinks again, the ring idle */
+	ASSERT_EQ(drv_mem_table(&d, TABLE_GUEST), 0);
+	/* a table without the running ring is refused; the ring goes on */
+	EXPECT_REFUSED(drv_mem_table(&d, TABLE_EXTRA));
+	fill(&d, NREQ, 3);
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	read_back(_kt, &d, NREQ, 3);
+
+	/* the backend has what the ring wrote */
+	img = open(self->img, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(img, 0);
+	for (i = 0; i < NREQ; i++) {
+		ASSERT_EQ(pread(img, blk, BS, (off_t)i * BS), BS);
+		EXPECT_TRUE(check(blk, i, 3));
+	}
+	close(img);
+
+	/* the ring stops where the driver is */
+	{
+		struct vhost_vring_state st = { .index = 0 };
+		struct vu_msg m;
+
+		ASSERT_OK(vu_send(d.s, VU_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0));
+		ASSERT_EQ(vu_recv(d.s, &m), 1);
+		EXPECT_EQ(m.p.state.num, d.q.avail_idx);
+		EXPECT_EQ(d.done, d.q.avail_idx);
+	}
+	close(d.s);
+	still_serves(_kt, self);
+}
+
+/* Ring requests the bridge must check before the kernel sees them. */
+TEST_F(br, ring_requests_checked)
+{
+	struct vhost_vring_state st = { .index = 0 };
+	struct vhost_vring_addr a = { .index = 0 };
+	struct drv d = { .s = -1 };
+	struct vu_msg m;
+	uint64_t u;
+
+	d.s = vu_open(self);
+	ASSERT_GE(d.s, 0);
+	drv_start(_kt, &d);
+	/* stopped: a started ring refuses new addresses in any case */
+	ASSERT_OK(vu_send(d.s, VU_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0));
+	ASSERT_EQ(vu_recv(d.s, &m), 1);
+	EXPECT_EQ(m.p.state.num, 0);
+
+	EXPECT_REFUSED(vu_state(d.s, VU_SET_VRING_NUM, 2, QNUM));
+	EXPECT_REFUSED(vu_state(d.s, VU_SET_VRING_NUM, 0, 48));
+	EXPECT_REFUSED(vu_state(d.s, VU_SET_VRING_NUM, 0, 65536));
+	EXPECT_REFUSED(vu_state(d.s, VU_SET_VRING_ENABLE, 0, 2));
+	/* the log flag without VHOST_F_LOG_ALL */
+	a.flags = 1 << VHOST_VRING_F_LOG;
+	a.desc_user_addr = (uintptr_t)d.q.desc;
+	a.avail_user_addr = (uintptr_t)d.q.avail;
+	a.used_user_addr = (uintptr_t)d.q.used;
+	EXPECT_REFUSED(vu_ack(d.s, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0));
+	/* misaligned; a used ring running off the end of guest memory */
+	a.flags = 0;
+	a.desc_user_addr += 8;
+	EXPECT_REFUSED(vu_ack(d.s, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0));
+	a.desc_user_addr = (uintptr_t)d.q.desc;
+	a.used_user_addr = (uintptr_t)d.mem + GMEM_SIZE - 64;
+	EXPECT_REFUSED(vu_ack(d.s, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0));
+	/* reserved bits of a ring's descriptor request */
+	u = 0 | (1ULL << 20);
+	EXPECT_REFUSED(vu_ack(d.s, VU_SET_VRING_CALL, &u, 8, &d.call, 1));
+	conn_serves(_kt, self, d.s);
+	close(d.s);
+	still_serves(_kt, self);
+}
+
+KT_MAIN()

@@ -157,6 +157,9 @@ void irq_remap_table_totals(struct irq_remap_table *t,
 			    struct irq_remap_stats *sum,
 			    unsigned int *nr_allocated, u32 *coalesce_us);
 
+int irq_remap_entry_chown(struct irq_remap_table *t, const void *from,
+			  const void *to, unsigned int handle);
+
 /* deliver.c */
 void irq_remap_entry_init(struct irq_remap_table *t, unsigned int handle);
 void __irq_remap_signal(struct irq_remap_entry *e);

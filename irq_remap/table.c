@@ -341,6 +341,43 @@ out:
 }
 EXPORT_SYMBOL_GPL(irq_remap_entry_free);
 
+/**
+ * irq_remap_entry_chown() - hand an allocated entry to another owner
+ * @t: the table
+ * @from: its owner
+ * @to: the new owner (not NULL)
+ * @handle: the entry
+ *
+ * Lets the uAPI allocate under a cookie of its own call and publish the
+ * entry to the file only once the handle is copied out.
+ *
+ * Context: process.
+ * Return: 0, -EINVAL (bad @to or handle), -EPERM (not @from's), -ENOENT
+ * (table destroyed).
+ */
+int irq_remap_entry_chown(struct irq_remap_table *t, const void *from,
+			  const void *to, unsigned int handle)
+{
+	struct irq_remap_entry *e;
+	unsigned long irqflags;
+	int ret = 0;
+
+	if (!to)
+		return -EINVAL;
+	mutex_lock(&t->cfg_lock);
+	e = __irq_remap_owned(t, from, handle);
+	if (IS_ERR(e)) {
+		ret = PTR_ERR(e);
+		goto out;
+	}
+	spin_lock_irqsave(&t->lock, irqflags);
+	e->owner = to;
+	spin_unlock_irqrestore(&t->lock, irqflags);
+out:
+	mutex_unlock(&t->cfg_lock);
+	return ret;
+}
+
 static int irq_remap_cfg_check(const struct irq_remap_entry_cfg *cfg)
 {
 	if (cfg->flags & ~(IRQ_REMAP_ENTRY_PRESENT | IRQ_REMAP_ENTRY_MASKED |

@@ -4,15 +4,19 @@
  * /dev/irq_remap: delivery to eventfds (process and hard-irq context),
  * faults (not present, index, source id, mode) and the fault log, source
  * checks (requester id with function mask, bus range), masking, coalescing,
- * INTx level semantics with resample, argument checking, clean-up on close,
+ * INTx level semantics with resample, eventfd pairs that would loop,
+ * argument checking, clean-up on close, create and alloc calls whose
+ * copy-out fails while another thread destroys and frees by guessed ids,
  * and concurrent raises while entries are reprogrammed.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <linux/irq_remap.h>
 #include "lib/kt_test.h"
@@ -871,6 +875,172 @@ static int read_refcnt(void)
 	if (kt_read_str("/sys/module/irq_remap/refcnt", buf, sizeof(buf)))
 		return -1;
 	return atoi(buf);
+}
+
+/* Tables in sysfs, every file's. */
+static int count_tables(void)
+{
+	DIR *d = opendir("/sys/kernel/irq_remap");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += !strncmp(de->d_name, "table", 5);
+	closedir(d);
+	return n;
+}
+
+/* A read-only page holding @size bytes of @arg. */
+static void *ro_arg(const void *arg, size_t size)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, arg, size);
+	if (mprotect(p, 4096, PROT_READ)) {
+		munmap(p, 4096);
+		return NULL;
+	}
+	return p;
+}
+
+#define NR_GUESS	16
+#define NR_EFAULT	3000
+
+struct guesser {
+	int		fd;
+	uint32_t	tid;
+	volatile int	stop;
+	unsigned long	hits;	/* calls on a guessed id that succeeded */
+	unsigned long	own;	/* own allocations that worked throughout */
+	int		err;
+};
+
+static void *destroy_guessed_fn(void *arg)
+{
+	struct guesser *g = arg;
+	uint32_t id;
+
+	while (!g->stop) {
+		for (id = 0; id < NR_GUESS; id++) {
+			struct irq_remap_table_op op = {
+				.argsz = sizeof(op), .table_id = id,
+			};
+
+			if (!ioctl(g->fd, IRQ_REMAP_TABLE_DESTROY, &op))
+				g->hits++;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * TABLE_CREATE whose result cannot be copied out (a read-only page) fails
+ * with EFAULT and destroys its table, while another thread of the file
+ * destroys every id it can guess.  The new table must not be reachable by
+ * its id before the copy-out succeeded: the error path used to erase and
+ * destroy a table the other thread might have destroyed already (a
+ * use-after-free and a double destroy).  Nothing may be left behind.
+ */
+TEST_TIMEOUT(create_efault_races_destroy, 240)
+{
+	struct irq_remap_table_create c = {
+		.argsz = sizeof(c), .requester_id = RID, .nr_entries = 4,
+	};
+	struct guesser g = {};
+	int before = count_tables(), i, efault = 0;
+	pthread_t th;
+	void *ro;
+
+	ASSERT_GE(before, 0);
+	g.fd = ir_open();
+	ASSERT_GE(g.fd, 0);
+	ro = ro_arg(&c, sizeof(c));
+	ASSERT_TRUE(ro);
+	ASSERT_OK(pthread_create(&th, NULL, destroy_guessed_fn, &g));
+	for (i = 0; i < NR_EFAULT; i++)
+		efault += ioctl(g.fd, IRQ_REMAP_TABLE_CREATE, ro) == -1 &&
+			  errno == EFAULT;
+	g.stop = 1;
+	pthread_join(th, NULL);
+	KT_LOG("%d EFAULT, %lu tables destroyed by guessed id", efault, g.hits);
+	EXPECT_EQ(efault, NR_EFAULT);
+	EXPECT_EQ(g.hits, 0);
+	EXPECT_EQ(count_tables(), before);
+	close(g.fd);
+	EXPECT_EQ(count_tables(), before);
+	munmap(ro, 4096);
+}
+
+static void *free_guessed_fn(void *arg)
+{
+	struct guesser *g = arg;
+	uint32_t h;
+
+	while (!g->stop) {
+		struct irq_remap_entry_info info;
+		int mine;
+
+		for (h = 0; h < 4; h++)
+			if (!ir_op(g->fd, IRQ_REMAP_ENTRY_FREE, g->tid, h))
+				g->hits++;
+		mine = ir_alloc(g->fd, g->tid);
+		if (mine < 0)
+			continue;	/* the other thread holds the lowest */
+		if (ir_entry(g->fd, g->tid, mine, &info) ||
+		    !(info.state & IRQ_REMAP_STATE_OWNED) ||
+		    ir_op(g->fd, IRQ_REMAP_ENTRY_FREE, g->tid, mine)) {
+			g->err++;
+			continue;
+		}
+		g->own++;
+	}
+	return NULL;
+}
+
+/*
+ * The same for ENTRY_ALLOC: the entry of a call whose copy-out fails is
+ * given back, and another thread of the same file (the same owner) frees
+ * the handles it guesses and allocates its own.  The failing call may only
+ * give back its own entry, and the other thread never sees it.
+ */
+TEST_TIMEOUT(alloc_efault_races_free, 240)
+{
+	struct irq_remap_entry_alloc a = { .argsz = sizeof(a) };
+	struct irq_remap_table_stats ts;
+	struct guesser g = {};
+	int i, tid, efault = 0;
+	pthread_t th;
+	void *ro;
+
+	g.fd = ir_open();
+	ASSERT_GE(g.fd, 0);
+	tid = ir_table(g.fd, RID, 2);
+	ASSERT_GE(tid, 0);
+	g.tid = tid;
+	a.table_id = g.tid;
+	ro = ro_arg(&a, sizeof(a));
+	ASSERT_TRUE(ro);
+	ASSERT_OK(pthread_create(&th, NULL, free_guessed_fn, &g));
+	for (i = 0; i < NR_EFAULT; i++)
+		efault += ioctl(g.fd, IRQ_REMAP_ENTRY_ALLOC, ro) == -1 &&
+			  errno == EFAULT;
+	g.stop = 1;
+	pthread_join(th, NULL);
+	KT_LOG("%d EFAULT, %lu entries freed by guessed handle, %lu own allocations",
+	       efault, g.hits, g.own);
+	EXPECT_EQ(efault, NR_EFAULT);
+	EXPECT_EQ(g.hits, 0);
+	EXPECT_EQ(g.err, 0);
+	EXPECT_GT(g.own, 0);
+	ASSERT_OK(ir_stats(g.fd, g.tid, &ts));
+	EXPECT_EQ(ts.nr_allocated, 0);
+	close(g.fd);
+	munmap(ro, 4096);
 }
 
 TEST(close_cleans_up)

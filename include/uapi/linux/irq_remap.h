@@ -69,7 +69,8 @@ enum irq_remap_fault_index {
  * starts at the default_coalesce_us module parameter.
  *
  * Errors: EINVAL (nr_entries out of range), ENOSPC (max_tables reached),
- * ENOMEM.
+ * ENOMEM, EFAULT (the table is destroyed again; it was not reachable by
+ * its id on this file before @table_id was copied out).
  */
 struct irq_remap_table_create {
 	__u32	argsz;
@@ -106,7 +107,8 @@ struct irq_remap_table_op {
  * present.  Returns the handle in @handle.
  *
  * Errors: ENOSPC (table full), EBUSY (fixed handle taken), EINVAL (fixed
- * handle beyond the table).
+ * handle beyond the table), EFAULT (the entry is given back; it was not
+ * this file's before @handle was copied out).
  */
 struct irq_remap_entry_alloc {
 	__u32	argsz;

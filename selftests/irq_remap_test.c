@@ -610,6 +610,70 @@ TEST_F(ir, intx_mode_mismatch_faults)
 	ASSERT_ERRNO(ir_op(self->fd, IRQ_REMAP_INTX_RESAMPLE, self->tid, h), ENXIO);
 }
 
+/*
+ * The engine must not listen to an eventfd it signals: a resample eventfd
+ * that is the entry's own trigger (under any fd number), another entry's
+ * trigger or the fault eventfd, or a trigger another entry resamples on,
+ * would resample on every delivery and, with the line still asserted,
+ * deliver again for ever (an endless irq_work loop).
+ */
+TEST_F(ir, resample_loops_refused)
+{
+	const uint32_t intx = IRQ_REMAP_ENTRY_PRESENT | IRQ_REMAP_ENTRY_INTX;
+	struct irq_remap_entry_info info;
+	struct irq_remap_fault_eventfd fe;
+	struct irq_remap_entry_set s;
+	int h = ir_alloc(self->fd, self->tid), h2 = ir_alloc(self->fd, self->tid);
+	int rfd = new_efd(), ffd = new_efd(), dupfd = dup(self->efd);
+
+	ASSERT_GE(h, 0);
+	ASSERT_GE(h2, 0);
+	ASSERT_GE(rfd, 0);
+	ASSERT_GE(ffd, 0);
+	ASSERT_GE(dupfd, 0);
+
+	s = ir_cfg(self->tid, h, intx, self->efd);
+	s.resample_fd = self->efd;
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s), EINVAL);
+	s.resample_fd = dupfd;		/* the same eventfd */
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s), EINVAL);
+	s.resample_fd = rfd;
+	ASSERT_OK(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s));
+
+	/* Across entries: h2 may not trigger h's resample nor resample on h's trigger. */
+	s = ir_cfg(self->tid, h2, intx, rfd);
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s), EINVAL);
+	s = ir_cfg(self->tid, h2, intx, ffd);
+	s.resample_fd = self->efd;
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s), EINVAL);
+
+	/* The fault eventfd, both ways. */
+	fe = (struct irq_remap_fault_eventfd){
+		.argsz = sizeof(fe), .table_id = self->tid, .fd = rfd,
+	};
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_SET_FAULT_EVENTFD, &fe), EINVAL);
+	fe.fd = ffd;
+	ASSERT_OK(ioctl(self->fd, IRQ_REMAP_SET_FAULT_EVENTFD, &fe));
+	s = ir_cfg(self->tid, h2, intx, self->efd);
+	s.resample_fd = ffd;
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s), EINVAL);
+	/* Two entries may share a trigger. */
+	s.resample_fd = -1;
+	ASSERT_OK(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s));
+
+	/* A delivery is one signal, not a resample. */
+	ASSERT_EQ(ir_raise_cmd(self->fd, IRQ_REMAP_INTX_ASSERT, self->tid, h,
+			       RID, 1, 0, NULL), 1);
+	ASSERT_EQ(efd_wait(self->efd, 1000), 1);
+	ASSERT_EQ(efd_wait(self->efd, 100), 0);
+	ASSERT_OK(ir_entry(self->fd, self->tid, h, &info));
+	EXPECT_EQ(info.delivered, 1);
+	EXPECT_EQ(info.resample_fires, 0);
+	close(dupfd);
+	close(ffd);
+	close(rfd);
+}
+
 TEST_F(ir, fault_log_overflow_and_eventfd)
 {
 	static struct irq_remap_fault recs[IRQ_REMAP_MAX_FAULT_READ];
@@ -1186,30 +1250,39 @@ static int run_cmd(char *const argv[])
 /*
  * A kernel module uses the kernel API the way kvm_assign does (ownership,
  * programming from a fd, delivery, faults, masking, INTx with an EOI
- * callback, and a delivery from inside another eventfd's wake-up, which
- * must be deferred instead of tripping eventfd_signal()'s warning); its
- * checks run in module_init.  Its signals arrive on our eventfd.
+ * callback, a delivery from inside another eventfd's wake-up, which must
+ * be deferred instead of tripping eventfd_signal()'s warning, and an INTx
+ * entry whose trigger is also its unmask eventfd, whose wake-up unmasks
+ * and resamples the entry: the engine must not signal with its table lock
+ * held, or the host hangs); its checks run in module_init.  Its signals
+ * arrive on our eventfd.
  */
 TEST(kernel_api_client_module)
 {
-	char a1[32], a2[32];
+	char a1[32], a2[32], a3[32];
 	int efd = eventfd(0, EFD_NONBLOCK), nfd = eventfd(0, EFD_NONBLOCK);
-	char *insmod[] = { "insmod", CLIENT_KO, a1, a2, NULL };
+	int lfd = eventfd(0, EFD_NONBLOCK);
+	char *insmod[] = { "insmod", CLIENT_KO, a1, a2, a3, NULL };
 	char *rmmod[] = { "rmmod", "kt_irq_remap_client", NULL };
 	uint64_t got = 0, v;
 
 	ASSERT_GE(efd, 0);
 	ASSERT_GE(nfd, 0);
+	ASSERT_GE(lfd, 0);
 	ASSERT_OK(access(CLIENT_KO, R_OK));
 	snprintf(a1, sizeof(a1), "trigger_fd=%d", efd);
 	snprintf(a2, sizeof(a2), "nest_fd=%d", nfd);
+	snprintf(a3, sizeof(a3), "loop_fd=%d", lfd);
 	ASSERT_EQ(run_cmd(insmod), 0);
 	while ((v = efd_wait(efd, 500)))
 		got += v;
 	EXPECT_EQ(got, 5);
+	/* The module's unmask handler consumed every signal on lfd. */
+	EXPECT_EQ(efd_wait(lfd, 10), 0);
 	ASSERT_EQ(run_cmd(rmmod), 0);
 	close(efd);
 	close(nfd);
+	close(lfd);
 }
 
 /* Concurrency: raisers on every entry while another thread reprograms. */

@@ -912,6 +912,23 @@ TEST(sysfs_table_directory)
 	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
 	EXPECT_STREQ(buf, "1");
 
+	/* The listings show what guests and VMMs programmed: root only. */
+	{
+		static const char *const listing[] = { "entry_list", "fault_log" };
+		struct stat st;
+		int i;
+
+		for (i = 0; i < 2; i++) {
+			snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/%s",
+				 tid, listing[i]);
+			ASSERT_OK(stat(path, &st));
+			EXPECT_EQ(st.st_mode & 0777, 0400);
+		}
+		snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/delivered", tid);
+		ASSERT_OK(stat(path, &st));
+		EXPECT_EQ(st.st_mode & 0777, 0444);
+	}
+
 	/* The coalescing knob is the same as SET_COALESCE. */
 	snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/coalesce_us", tid);
 	sfd = open(path, O_WRONLY);

@@ -3,8 +3,10 @@
  * deliver.c - the delivery path: from a physical (or software) interrupt to
  * the eventfd of the right entry, with source checks, masking, coalescing
  * and INTx level semantics.  Everything here runs in any context,
- * hard-irq included: it only takes table->lock (irqsave) and the fault
- * log's lock, and never sleeps.
+ * hard-irq included: it only takes table->lock (irqsave), an entry's
+ * sig_lock (to signal, after table->lock is dropped) and the fault log's
+ * lock, and never sleeps.  No eventfd is signalled and no owner callback
+ * made with table->lock held.
  */
 #include <linux/eventfd.h>
 #include <linux/file.h>
@@ -14,16 +16,19 @@
 #include "irq_remap_priv.h"
 
 /**
- * __irq_remap_signal() - signal an entry's eventfd
+ * __irq_remap_signal() - decide to signal an entry's eventfd
  * @e: the entry, present with a trigger
+ * @sig: where the signal is counted; the caller makes it with
+ *	irq_remap_sig_fire() once table->lock is dropped
  *
  * eventfd_signal() refuses (and warns) when called from inside another
  * eventfd's wake-up on the same task (eventfd_signal_allowed() false): a
- * caller may reach us from such a callback (an owner's EOI eventfd, for
- * instance).  The signal is then counted and made from the entry's
+ * caller may reach us from such a callback (an owner's unmask eventfd, or
+ * the wake-up of our own signal on a trigger that is also the owner's
+ * unmask eventfd).  The signal is then counted and made from the entry's
  * irq_work, which runs in a context of its own.
  */
-void __irq_remap_signal(struct irq_remap_entry *e)
+void __irq_remap_signal(struct irq_remap_entry *e, struct irq_remap_sig *sig)
 {
 	lockdep_assert_held(&e->table->lock);
 
@@ -33,27 +38,80 @@ void __irq_remap_signal(struct irq_remap_entry *e)
 		irq_work_queue(&e->work);
 		return;
 	}
-	kvmio_eventfd_signal(e->trigger);
+	sig->e = e;
+	sig->n++;
 }
 
 /**
- * __irq_remap_flush_deferred() - make the signals deferred to the irq_work
- * @e: the entry
+ * irq_remap_sig_fire() - make the signals decided under table->lock
+ * @sig: from __irq_remap_signal(); emptied
  *
- * Called by the irq_work, and before the trigger is replaced or dropped so
- * that a signal already counted reaches the eventfd it was meant for.
+ * Called without table->lock: the wake-up functions of the eventfd run in
+ * here.  The signals go to the entry's trigger as it is now (none if the
+ * entry was reset meanwhile).
+ *
+ * Context: any, eventfd_signal() allowed.
  */
-void __irq_remap_flush_deferred(struct irq_remap_entry *e)
+void irq_remap_sig_fire(struct irq_remap_sig *sig)
 {
-	lockdep_assert_held(&e->table->lock);
+	struct irq_remap_entry *e = sig->e;
+	struct eventfd_ctx *ctx;
+	unsigned long irqflags;
 
-	if (!e->trigger || !eventfd_signal_allowed())
+	if (!e || !sig->n)
 		return;
-	for (; e->deferred; e->deferred--)
-		kvmio_eventfd_signal(e->trigger);
+	spin_lock_irqsave(&e->sig_lock, irqflags);
+	ctx = READ_ONCE(e->trigger);
+	for (; ctx && sig->n; sig->n--)
+		kvmio_eventfd_signal(ctx);
+	spin_unlock_irqrestore(&e->sig_lock, irqflags);
+	sig->n = 0;
 }
 
-static bool irq_remap_source_ok(const struct irq_remap_entry *e, u16 source)
+/**
+ * irq_remap_trigger_sync() - wait for signals in flight on an entry
+ * @e: the entry, whose trigger was just replaced under table->lock
+ *
+ * Once this returns no irq_remap_sig_fire() uses the old trigger.
+ * Context: process, no table->lock held.
+ */
+void irq_remap_trigger_sync(struct irq_remap_entry *e)
+{
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&e->sig_lock, irqflags);
+	spin_unlock_irqrestore(&e->sig_lock, irqflags);
+}
+
+/**
+ * __irq_remap_take_deferred() - take the signals deferred to the irq_work
+ * @e: the entry
+ *
+ * Before the trigger is replaced or dropped: the caller makes the signals
+ * already counted on the eventfd they were meant for (it holds that
+ * eventfd's reference), once table->lock is dropped.
+ *
+ * Return: how many.
+ */
+unsigned int __irq_remap_take_deferred(struct irq_remap_entry *e)
+{
+	unsigned int n = e->deferred;
+
+	lockdep_assert_held(&e->table->lock);
+
+	e->deferred = 0;
+	return n;
+}
+
+/**
+ * irq_remap_rid_match() - the IRQ_REMAP_SVT_RID comparison
+ * @sid: the requester id an entry verifies
+ * @sq: IRQ_REMAP_SQ_*: function bits ignored
+ * @source: the requester id to check
+ *
+ * Return: true if @source passes.
+ */
+bool irq_remap_rid_match(u16 sid, u8 sq, u16 source)
 {
 	static const u16 sq_mask[] = {
 		[IRQ_REMAP_SQ_ALL]	= 0xffff,
@@ -61,11 +119,17 @@ static bool irq_remap_source_ok(const struct irq_remap_entry *e, u16 source)
 		[IRQ_REMAP_SQ_IGN_2_1]	= 0xfff9,
 		[IRQ_REMAP_SQ_IGN_2_0]	= 0xfff8,
 	};
+
+	return !((source ^ sid) & sq_mask[sq & 3]);
+}
+
+static bool irq_remap_source_ok(const struct irq_remap_entry *e, u16 source)
+{
 	u8 bus = source >> 8;
 
 	switch (e->svt) {
 	case IRQ_REMAP_SVT_RID:
-		return !((source ^ e->sid) & sq_mask[e->sq & 3]);
+		return irq_remap_rid_match(e->sid, e->sq, source);
 	case IRQ_REMAP_SVT_BUS:
 		return bus >= e->bus_start && bus <= e->bus_end;
 	default:
@@ -112,7 +176,8 @@ static int irq_remap_fault_errno(u8 reason)
 	}
 }
 
-static void __irq_remap_intx_assert(struct irq_remap_entry *e)
+static void __irq_remap_intx_assert(struct irq_remap_entry *e,
+				    struct irq_remap_sig *sig)
 {
 	lockdep_assert_held(&e->table->lock);
 
@@ -127,11 +192,12 @@ static void __irq_remap_intx_assert(struct irq_remap_entry *e)
 		e->in_service = true;
 		e->st.delivered++;
 		e->last = ktime_get();
-		__irq_remap_signal(e);
+		__irq_remap_signal(e, sig);
 	}
 }
 
-static void __irq_remap_msi(struct irq_remap_entry *e)
+static void __irq_remap_msi(struct irq_remap_entry *e,
+			    struct irq_remap_sig *sig)
 {
 	struct irq_remap_table *t = e->table;
 	ktime_t now;
@@ -159,12 +225,13 @@ static void __irq_remap_msi(struct irq_remap_entry *e)
 	}
 	e->st.delivered++;
 	e->last = now;
-	__irq_remap_signal(e);
+	__irq_remap_signal(e, sig);
 }
 
 static int irq_remap_request(struct irq_remap_table *t, u16 source,
 			     unsigned int handle, bool intx)
 {
+	struct irq_remap_sig sig = {};
 	struct irq_remap_entry *e;
 	unsigned long irqflags;
 	u8 reason;
@@ -174,14 +241,16 @@ static int irq_remap_request(struct irq_remap_table *t, u16 source,
 	if (!reason) {
 		e = &t->entries[handle];
 		if (e->flags & IRQ_REMAP_ENTRY_INTX)
-			__irq_remap_intx_assert(e);
+			__irq_remap_intx_assert(e, &sig);
 		else
-			__irq_remap_msi(e);
+			__irq_remap_msi(e, &sig);
 	}
 	spin_unlock_irqrestore(&t->lock, irqflags);
 
-	if (!reason)
+	if (!reason) {
+		irq_remap_sig_fire(&sig);
 		return 0;
+	}
 	irq_remap_fault_record(t, source, handle, reason);
 	return irq_remap_fault_errno(reason);
 }
@@ -296,6 +365,7 @@ EXPORT_SYMBOL_GPL(irq_remap_intx_deassert);
 int irq_remap_intx_resample(struct irq_remap_table *t, unsigned int handle)
 {
 	void (*eoi)(void *eoi_data, unsigned int handle) = NULL;
+	struct irq_remap_sig sig = {};
 	struct irq_remap_entry *e;
 	unsigned long irqflags;
 	void *eoi_data = NULL;
@@ -310,13 +380,14 @@ int irq_remap_intx_resample(struct irq_remap_table *t, unsigned int handle)
 			e->in_service = true;
 			e->st.resample_fires++;
 			e->last = ktime_get();
-			__irq_remap_signal(e);
+			__irq_remap_signal(e, &sig);
 		}
 		eoi = e->eoi;
 		eoi_data = e->eoi_data;
 	}
 	spin_unlock_irqrestore(&t->lock, irqflags);
 
+	irq_remap_sig_fire(&sig);
 	if (eoi)
 		eoi(eoi_data, handle);
 	return err;
@@ -326,8 +397,9 @@ EXPORT_SYMBOL_GPL(irq_remap_intx_resample);
 /**
  * __irq_remap_unmask() - clear an entry's mask and deliver what is pending
  * @e: the entry
+ * @sig: for the signal (see __irq_remap_signal())
  */
-void __irq_remap_unmask(struct irq_remap_entry *e)
+void __irq_remap_unmask(struct irq_remap_entry *e, struct irq_remap_sig *sig)
 {
 	lockdep_assert_held(&e->table->lock);
 
@@ -344,7 +416,7 @@ void __irq_remap_unmask(struct irq_remap_entry *e)
 	}
 	e->st.unmask_fires++;
 	e->last = ktime_get();
-	__irq_remap_signal(e);
+	__irq_remap_signal(e, sig);
 }
 
 /* The end of a coalescing interval: make the merged delivery. */
@@ -353,6 +425,7 @@ static enum hrtimer_restart irq_remap_timer_fn(struct hrtimer *timer)
 	struct irq_remap_entry *e = container_of(timer, struct irq_remap_entry,
 						 timer);
 	struct irq_remap_table *t = e->table;
+	struct irq_remap_sig sig = {};
 	unsigned long irqflags;
 
 	spin_lock_irqsave(&t->lock, irqflags);
@@ -363,10 +436,11 @@ static enum hrtimer_restart irq_remap_timer_fn(struct hrtimer *timer)
 		} else if (e->flags & IRQ_REMAP_ENTRY_PRESENT) {
 			e->st.timer_fires++;
 			e->last = ktime_get();
-			__irq_remap_signal(e);
+			__irq_remap_signal(e, &sig);
 		}
 	}
 	spin_unlock_irqrestore(&t->lock, irqflags);
+	irq_remap_sig_fire(&sig);
 	return HRTIMER_NORESTART;
 }
 
@@ -376,11 +450,15 @@ static void irq_remap_work_fn(struct irq_work *work)
 	struct irq_remap_entry *e = container_of(work, struct irq_remap_entry,
 						 work);
 	struct irq_remap_table *t = e->table;
+	struct irq_remap_sig sig = { .e = e };
 	unsigned long irqflags;
 
-	spin_lock_irqsave(&t->lock, irqflags);
-	__irq_remap_flush_deferred(e);
-	spin_unlock_irqrestore(&t->lock, irqflags);
+	if (eventfd_signal_allowed()) {
+		spin_lock_irqsave(&t->lock, irqflags);
+		sig.n = __irq_remap_take_deferred(e);
+		spin_unlock_irqrestore(&t->lock, irqflags);
+		irq_remap_sig_fire(&sig);
+	}
 
 	if (test_and_clear_bit(IRQ_REMAP_KICK_RESAMPLE, &e->kick))
 		irq_remap_intx_resample(t, e->handle);
@@ -469,6 +547,7 @@ void irq_remap_entry_init(struct irq_remap_table *t, unsigned int handle)
 
 	e->table = t;
 	e->handle = handle;
+	spin_lock_init(&e->sig_lock);
 	init_irq_work(&e->work, irq_remap_work_fn);
 	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
 	e->timer.function = irq_remap_timer_fn;

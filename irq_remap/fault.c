@@ -22,19 +22,26 @@ static int irq_remap_fault_index(u8 reason)
 	}
 }
 
-/* Signals the fault eventfd in a context of its own (hard-irq). */
+/*
+ * Signals the fault eventfd in a context of its own (hard-irq), without
+ * the log's lock: the eventfd's wake-up functions may record a fault.
+ * irq_remap_fault_set_eventfd() syncs with us before dropping an eventfd.
+ */
 static void irq_remap_fault_work_fn(struct irq_work *work)
 {
 	struct irq_remap_fault_log *log =
 		container_of(work, struct irq_remap_fault_log, work);
+	struct eventfd_ctx *ctx = NULL;
 	unsigned long irqflags;
 
 	spin_lock_irqsave(&log->lock, irqflags);
 	if (log->signal && log->eventfd && eventfd_signal_allowed()) {
 		log->signal = false;
-		kvmio_eventfd_signal(log->eventfd);
+		ctx = log->eventfd;
 	}
 	spin_unlock_irqrestore(&log->lock, irqflags);
+	if (ctx)
+		kvmio_eventfd_signal(ctx);
 }
 
 int irq_remap_fault_init(struct irq_remap_fault_log *log, unsigned int size)
@@ -140,14 +147,19 @@ EXPORT_SYMBOL_GPL(irq_remap_fault_read);
  * @t: the table
  * @fd: an eventfd of the caller, or -1 for none
  *
+ * The eventfd must not be a resample eventfd of the table (a fault would
+ * be an EOI); programming refuses the reverse.
+ *
  * Context: process.
- * Return: 0, -EBADF or -EINVAL (not an eventfd).
+ * Return: 0, -EBADF, -EINVAL (not an eventfd, or a resample eventfd of
+ * the table) or -ENOENT (table destroyed).
  */
 int irq_remap_fault_set_eventfd(struct irq_remap_table *t, int fd)
 {
 	struct irq_remap_fault_log *log = &t->log;
 	struct eventfd_ctx *ctx = NULL, *old;
 	unsigned long irqflags;
+	int ret;
 
 	if (fd < -1)
 		return -EBADF;
@@ -156,14 +168,46 @@ int irq_remap_fault_set_eventfd(struct irq_remap_table *t, int fd)
 		if (IS_ERR(ctx))
 			return PTR_ERR(ctx);
 	}
+	/* cfg_lock: no entry takes @ctx as its resample eventfd meanwhile. */
+	mutex_lock(&t->cfg_lock);
+	if (ctx && (t->dead || __irq_remap_is_resample(t, ctx))) {
+		ret = t->dead ? -ENOENT : -EINVAL;
+		mutex_unlock(&t->cfg_lock);
+		eventfd_ctx_put(ctx);
+		return ret;
+	}
 	spin_lock_irqsave(&log->lock, irqflags);
 	old = log->eventfd;
 	log->eventfd = ctx;
 	spin_unlock_irqrestore(&log->lock, irqflags);
-	/* The work uses the pointer only under the lock: no sync needed. */
+	mutex_unlock(&t->cfg_lock);
+	/* The work signals outside the lock: let it finish with @old. */
+	irq_work_sync(&log->work);
 	if (old)
 		eventfd_ctx_put(old);
 	return 0;
+}
+
+/**
+ * irq_remap_fault_is_eventfd() - is an eventfd the table's fault eventfd?
+ * @t: the table
+ * @ctx: the eventfd
+ *
+ * Context: process, t->cfg_lock held (the fault eventfd changes under it).
+ * Return: true if it is.
+ */
+bool irq_remap_fault_is_eventfd(struct irq_remap_table *t,
+				struct eventfd_ctx *ctx)
+{
+	unsigned long irqflags;
+	bool ret;
+
+	lockdep_assert_held(&t->cfg_lock);
+
+	spin_lock_irqsave(&t->log.lock, irqflags);
+	ret = t->log.eventfd == ctx;
+	spin_unlock_irqrestore(&t->log.lock, irqflags);
+	return ret;
 }
 
 /* Faults by reason, the overflow count and the records in the log. */

@@ -45,7 +45,12 @@ extern unsigned int irq_remap_default_coalesce_us;
  * @msi_addr: guest-visible MSI address (table->lock)
  * @msi_data: guest-visible MSI data (table->lock)
  * @trigger: eventfd signalled on delivery (table->lock; swapped under
- *	table->cfg_lock too)
+ *	table->cfg_lock too; read under @sig_lock to signal it)
+ * @sig_lock: held while a signal decided under table->lock is made, after
+ *	table->lock is dropped (irq_remap_sig_fire()); whoever replaces
+ *	@trigger takes it once before dropping the old eventfd, so that a
+ *	signal in flight ends first.  Never taken with table->lock held, nor
+ *	inside an eventfd wake-up (where signals are deferred)
  * @resample: INTx EOI eventfd; @resample_wait is on its wait queue while
  *	set (table->cfg_lock; pointer also under table->lock)
  * @resample_wait: our wake-up function on @resample's wait queue
@@ -75,6 +80,7 @@ struct irq_remap_entry {
 	u64			msi_addr;
 	u32			msi_data;
 	struct eventfd_ctx	*trigger;
+	spinlock_t		sig_lock;	/* see above */
 	struct eventfd_ctx	*resample;
 	wait_queue_entry_t	resample_wait;
 	void			(*eoi)(void *eoi_data, unsigned int handle);
@@ -96,7 +102,9 @@ struct irq_remap_entry {
  * @count: records in the ring
  * @overflow: faults lost because the ring was full
  * @faults: faults by enum irq_remap_fault_index
- * @eventfd: signalled (from @work) on every fault, or NULL
+ * @eventfd: signalled (from @work) on every fault, or NULL; @work reads
+ *	it under @lock and signals it once @lock is dropped, so whoever
+ *	replaces it syncs @work before dropping the old eventfd
  * @signal: a fault happened since @work last ran
  * @work: signals @eventfd outside the delivery path
  */
@@ -113,6 +121,22 @@ struct irq_remap_fault_log {
 	struct irq_work		work;
 };
 
+/**
+ * struct irq_remap_sig - eventfd signals decided under table->lock
+ * @e: the entry whose trigger is to be signalled, or NULL
+ * @n: how many signals
+ *
+ * The delivery path decides under table->lock and signals once it is
+ * dropped, with irq_remap_sig_fire(): the trigger's wake-up functions run
+ * inside eventfd_signal() and may call back into the engine (kvm_assign's
+ * unmask handler, when the VMM gave one eventfd as trigger and unmask,
+ * unmasks and resamples the entry).
+ */
+struct irq_remap_sig {
+	struct irq_remap_entry	*e;
+	unsigned int		n;
+};
+
 struct irq_remap_sysfs;
 
 /**
@@ -122,8 +146,9 @@ struct irq_remap_sysfs;
  * @id: global id (uAPI table id and sysfs name)
  * @requester_id: the physical source (bus << 8 | devfn)
  * @nr_entries: size of @entries
- * @cfg_lock: serialises programming: allocation, eventfd swaps, resample
- *	wait-queue registration, @dead; taken before @lock
+ * @cfg_lock: serialises programming: allocation, eventfd swaps (the fault
+ *	eventfd's too), resample wait-queue registration, @dead; taken
+ *	before @lock and the log's lock
  * @dead: destroyed; no more programming (cfg_lock)
  * @nr_allocated: allocated entries (cfg_lock)
  * @lock: protects the delivery state and statistics of every entry,
@@ -157,11 +182,19 @@ void irq_remap_table_totals(struct irq_remap_table *t,
 			    struct irq_remap_stats *sum,
 			    unsigned int *nr_allocated, u32 *coalesce_us);
 
+bool __irq_remap_is_resample(struct irq_remap_table *t,
+			     struct eventfd_ctx *ctx);
+int irq_remap_entry_chown(struct irq_remap_table *t, const void *from,
+			  const void *to, unsigned int handle);
+
 /* deliver.c */
 void irq_remap_entry_init(struct irq_remap_table *t, unsigned int handle);
-void __irq_remap_signal(struct irq_remap_entry *e);
-void __irq_remap_flush_deferred(struct irq_remap_entry *e);
-void __irq_remap_unmask(struct irq_remap_entry *e);
+bool irq_remap_rid_match(u16 sid, u8 sq, u16 source);
+void __irq_remap_signal(struct irq_remap_entry *e, struct irq_remap_sig *sig);
+void irq_remap_sig_fire(struct irq_remap_sig *sig);
+unsigned int __irq_remap_take_deferred(struct irq_remap_entry *e);
+void irq_remap_trigger_sync(struct irq_remap_entry *e);
+void __irq_remap_unmask(struct irq_remap_entry *e, struct irq_remap_sig *sig);
 int irq_remap_resample_register(struct irq_remap_entry *e, struct file *file);
 void irq_remap_resample_unregister(struct irq_remap_entry *e,
 				   struct eventfd_ctx *ctx);
@@ -172,6 +205,8 @@ void irq_remap_fault_exit(struct irq_remap_fault_log *log);
 void irq_remap_fault_record(struct irq_remap_table *t, u16 source,
 			    unsigned int handle, u8 reason);
 int irq_remap_fault_set_eventfd(struct irq_remap_table *t, int fd);
+bool irq_remap_fault_is_eventfd(struct irq_remap_table *t,
+				struct eventfd_ctx *ctx);
 void irq_remap_fault_counts(struct irq_remap_table *t, u64 *faults,
 			    u64 *overflow, unsigned int *records);
 

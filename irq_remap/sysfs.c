@@ -2,9 +2,9 @@
 /*
  * sysfs.c - /sys/kernel/irq_remap/table<id>/: one directory per table with
  * its identity, statistics and the coalesce_us knob, and two listings for
- * the administrator: entry_list (the allocated entries, as a VT-d IRTE dump
- * would show them) and fault_log (the pending fault records, left in the
- * log).  Both fit one page; what does not is counted on a "... N more" line.
+ * the administrator (mode 0400: they show what guests and VMMs programmed
+ * and did): entry_list (the allocated entries, as a VT-d IRTE dump would
+ * show them) and fault_log (the pending fault records, left in the log).  Both fit one page; what does not is counted on a "... N more" line.
  */
 #include <linux/kobject.h>
 #include <linux/slab.h>
@@ -224,7 +224,9 @@ static ssize_t entry_list_show(struct kobject *kobj,
 		n += sysfs_emit_at(buf, n, "... %u more\n", more);
 	return n;
 }
-static struct kobj_attribute irq_remap_attr_entry_list = __ATTR_RO(entry_list);
+/* Guest-programmed vectors and the VMM's set-up: root only. */
+static struct kobj_attribute irq_remap_attr_entry_list =
+	__ATTR(entry_list, 0400, entry_list_show, NULL);
 
 static const char *irq_remap_fault_name(u8 reason)
 {
@@ -267,7 +269,9 @@ static ssize_t fault_log_show(struct kobject *kobj,
 		n += sysfs_emit_at(buf, n, "... %u more\n", remaining - i);
 	return n;
 }
-static struct kobj_attribute irq_remap_attr_fault_log = __ATTR_RO(fault_log);
+/* What the guest's device did, when: root only. */
+static struct kobj_attribute irq_remap_attr_fault_log =
+	__ATTR(fault_log, 0400, fault_log_show, NULL);
 
 static struct irq_remap_attr irq_remap_attr_coalesce_us = {
 	.attr = __ATTR(coalesce_us, 0644, irq_remap_attr_show,

@@ -119,6 +119,7 @@ static void __irq_remap_entry_reset(struct irq_remap_entry *e, bool free)
 	struct irq_remap_table *t = e->table;
 	struct eventfd_ctx *trigger, *resample;
 	unsigned long irqflags;
+	unsigned int deferred;
 
 	lockdep_assert_held(&t->cfg_lock);
 
@@ -127,9 +128,9 @@ static void __irq_remap_entry_reset(struct irq_remap_entry *e, bool free)
 		irq_remap_resample_unregister(e, resample);
 
 	spin_lock_irqsave(&t->lock, irqflags);
-	__irq_remap_flush_deferred(e);
+	deferred = __irq_remap_take_deferred(e);
 	trigger = e->trigger;
-	e->trigger = NULL;
+	WRITE_ONCE(e->trigger, NULL);
 	e->resample = NULL;
 	e->flags = 0;
 	e->pending = false;
@@ -154,8 +155,13 @@ static void __irq_remap_entry_reset(struct irq_remap_entry *e, bool free)
 	irq_work_sync(&e->work);
 	clear_bit(IRQ_REMAP_KICK_RESAMPLE, &e->kick);
 
-	if (trigger)
+	if (trigger) {
+		irq_remap_trigger_sync(e);
+		/* Signals already counted reach the eventfd they were for. */
+		for (; deferred; deferred--)
+			kvmio_eventfd_signal(trigger);
 		eventfd_ctx_put(trigger);
+	}
 	if (resample)
 		eventfd_ctx_put(resample);
 }
@@ -341,7 +347,45 @@ out:
 }
 EXPORT_SYMBOL_GPL(irq_remap_entry_free);
 
-static int irq_remap_cfg_check(const struct irq_remap_entry_cfg *cfg)
+/**
+ * irq_remap_entry_chown() - hand an allocated entry to another owner
+ * @t: the table
+ * @from: its owner
+ * @to: the new owner (not NULL)
+ * @handle: the entry
+ *
+ * Lets the uAPI allocate under a cookie of its own call and publish the
+ * entry to the file only once the handle is copied out.
+ *
+ * Context: process.
+ * Return: 0, -EINVAL (bad @to or handle), -EPERM (not @from's), -ENOENT
+ * (table destroyed).
+ */
+int irq_remap_entry_chown(struct irq_remap_table *t, const void *from,
+			  const void *to, unsigned int handle)
+{
+	struct irq_remap_entry *e;
+	unsigned long irqflags;
+	int ret = 0;
+
+	if (!to)
+		return -EINVAL;
+	mutex_lock(&t->cfg_lock);
+	e = __irq_remap_owned(t, from, handle);
+	if (IS_ERR(e)) {
+		ret = PTR_ERR(e);
+		goto out;
+	}
+	spin_lock_irqsave(&t->lock, irqflags);
+	e->owner = to;
+	spin_unlock_irqrestore(&t->lock, irqflags);
+out:
+	mutex_unlock(&t->cfg_lock);
+	return ret;
+}
+
+static int irq_remap_cfg_check(struct irq_remap_table *t,
+			       const struct irq_remap_entry_cfg *cfg)
 {
 	if (cfg->flags & ~(IRQ_REMAP_ENTRY_PRESENT | IRQ_REMAP_ENTRY_MASKED |
 			   IRQ_REMAP_ENTRY_INTX))
@@ -360,6 +404,9 @@ static int irq_remap_cfg_check(const struct irq_remap_entry_cfg *cfg)
 	case IRQ_REMAP_SVT_RID:
 		if (cfg->sq > IRQ_REMAP_SQ_IGN_2_0)
 			return -EINVAL;
+		/* An entry of the table accepts the table's own device. */
+		if (!irq_remap_rid_match(cfg->sid, cfg->sq, t->requester_id))
+			return -EINVAL;
 		break;
 	case IRQ_REMAP_SVT_BUS:
 		if (cfg->bus_start > cfg->bus_end)
@@ -369,6 +416,59 @@ static int irq_remap_cfg_check(const struct irq_remap_entry_cfg *cfg)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/**
+ * __irq_remap_is_resample() - is an eventfd a resample eventfd of a table?
+ * @t: the table
+ * @ctx: the eventfd
+ *
+ * Context: process, t->cfg_lock held.
+ * Return: true if an entry of @t listens to @ctx.
+ */
+bool __irq_remap_is_resample(struct irq_remap_table *t,
+			     struct eventfd_ctx *ctx)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&t->cfg_lock);
+
+	for (i = 0; i < t->nr_entries; i++)
+		if (t->entries[i].resample == ctx)
+			return true;
+	return false;
+}
+
+/*
+ * Would programming @self with @trigger and @resample make the engine
+ * listen to an eventfd it signals?  Every signal would then be a resample
+ * and, with the line still asserted, a delivery again: an endless loop of
+ * irq_works.  Checked within the table: its triggers, its resample
+ * eventfds and its fault eventfd.
+ */
+static bool __irq_remap_loops(struct irq_remap_table *t,
+			      struct irq_remap_entry *self,
+			      struct eventfd_ctx *trigger,
+			      struct eventfd_ctx *resample)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&t->cfg_lock);
+
+	if (resample && (resample == trigger ||
+			 irq_remap_fault_is_eventfd(t, resample)))
+		return true;
+	for (i = 0; i < t->nr_entries; i++) {
+		struct irq_remap_entry *e = &t->entries[i];
+
+		if (e == self)
+			continue;
+		if (trigger && e->resample == trigger)
+			return true;
+		if (resample && e->trigger == resample)
+			return true;
+	}
+	return false;
 }
 
 /**
@@ -383,9 +483,17 @@ static int irq_remap_cfg_check(const struct irq_remap_entry_cfg *cfg)
  * interrupt pending on the entry stays pending; clearing the mask delivers
  * it.  The resample eventfd (INTx) is re-registered when given.
  *
+ * An SVT_RID source check must accept the table's requester id (the
+ * entries of a table are its device's).  The resample eventfd must not be
+ * one the table signals (the entry's own or another entry's trigger, the
+ * fault eventfd), nor the trigger one another entry resamples on: the
+ * engine would resample on its own signals for ever.
+ *
  * Context: process (the caller's file table is used).
- * Return: 0, -EINVAL (bad @cfg, or a fd that is not an eventfd), -EBADF
- * (a fd not open), -EPERM (not @owner's), -ENOENT (table destroyed).
+ * Return: 0, -EINVAL (bad @cfg, a fd that is not an eventfd, a source
+ * check that refuses the table's device, a resample eventfd the table
+ * signals), -EBADF (a fd not open), -EPERM (not @owner's), -ENOENT (table
+ * destroyed).
  */
 int irq_remap_entry_program(struct irq_remap_table *t, const void *owner,
 			    unsigned int handle,
@@ -393,13 +501,15 @@ int irq_remap_entry_program(struct irq_remap_table *t, const void *owner,
 {
 	struct eventfd_ctx *trigger = NULL, *resample = NULL;
 	struct eventfd_ctx *old_trigger, *old_resample;
+	struct irq_remap_sig sig = {};
+	unsigned int old_deferred = 0;
 	struct file *rfile = NULL;
 	struct irq_remap_entry *e;
 	unsigned long irqflags;
 	bool had_eoi;
 	int ret;
 
-	ret = irq_remap_cfg_check(cfg);
+	ret = irq_remap_cfg_check(t, cfg);
 	if (ret)
 		return ret;
 
@@ -425,9 +535,11 @@ int irq_remap_entry_program(struct irq_remap_table *t, const void *owner,
 	e = __irq_remap_owned(t, owner, handle);
 	if (IS_ERR(e)) {
 		ret = PTR_ERR(e);
-		mutex_unlock(&t->cfg_lock);
-		goto err_resample;
+		goto err_unlock;
 	}
+	ret = -EINVAL;
+	if (__irq_remap_loops(t, e, trigger, resample))
+		goto err_unlock;
 
 	old_resample = e->resample;
 	if (old_resample)
@@ -435,10 +547,10 @@ int irq_remap_entry_program(struct irq_remap_table *t, const void *owner,
 
 	spin_lock_irqsave(&t->lock, irqflags);
 	if (e->trigger != trigger)
-		__irq_remap_flush_deferred(e);
+		old_deferred = __irq_remap_take_deferred(e);
 	old_trigger = e->trigger;
 	had_eoi = e->eoi;
-	e->trigger = trigger;
+	WRITE_ONCE(e->trigger, trigger);
 	e->resample = resample;
 	e->svt = cfg->svt;
 	e->sid = cfg->sid;
@@ -465,7 +577,7 @@ int irq_remap_entry_program(struct irq_remap_table *t, const void *owner,
 	if (cfg->flags & IRQ_REMAP_ENTRY_MASKED)
 		e->flags |= IRQ_REMAP_ENTRY_MASKED;
 	else
-		__irq_remap_unmask(e);
+		__irq_remap_unmask(e, &sig);
 	spin_unlock_irqrestore(&t->lock, irqflags);
 
 	if (resample)
@@ -475,15 +587,21 @@ int irq_remap_entry_program(struct irq_remap_table *t, const void *owner,
 		irq_work_sync(&e->work);
 	mutex_unlock(&t->cfg_lock);
 
-	if (old_trigger)
+	irq_remap_sig_fire(&sig);
+	if (old_trigger) {
+		irq_remap_trigger_sync(e);
+		for (; old_deferred; old_deferred--)
+			kvmio_eventfd_signal(old_trigger);
 		eventfd_ctx_put(old_trigger);
+	}
 	if (old_resample)
 		eventfd_ctx_put(old_resample);
 	if (rfile)
 		fput(rfile);
 	return 0;
 
-err_resample:
+err_unlock:
+	mutex_unlock(&t->cfg_lock);
 	if (resample)
 		eventfd_ctx_put(resample);
 err_file:
@@ -512,6 +630,7 @@ EXPORT_SYMBOL_GPL(irq_remap_entry_program);
 int irq_remap_entry_set_masked(struct irq_remap_table *t, const void *owner,
 			       unsigned int handle, bool masked)
 {
+	struct irq_remap_sig sig = {};
 	struct irq_remap_entry *e;
 	unsigned long irqflags;
 	int ret = 0;
@@ -525,8 +644,9 @@ int irq_remap_entry_set_masked(struct irq_remap_table *t, const void *owner,
 	else if (masked)
 		e->flags |= IRQ_REMAP_ENTRY_MASKED;
 	else
-		__irq_remap_unmask(e);
+		__irq_remap_unmask(e, &sig);
 	spin_unlock_irqrestore(&t->lock, irqflags);
+	irq_remap_sig_fire(&sig);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(irq_remap_entry_set_masked);
@@ -578,6 +698,8 @@ int irq_remap_entry_stats(struct irq_remap_table *t, unsigned int handle,
 	*st = e->st;
 	st->state = __irq_remap_state(e);
 	spin_unlock_irqrestore(&t->lock, irqflags);
+	st->signalled = st->delivered + st->timer_fires + st->unmask_fires +
+			st->resample_fires;
 	return 0;
 }
 EXPORT_SYMBOL_GPL(irq_remap_entry_stats);
@@ -662,6 +784,8 @@ void irq_remap_table_totals(struct irq_remap_table *t,
 		sum->faults += e->st.faults;
 		spin_unlock_irqrestore(&t->lock, irqflags);
 	}
+	sum->signalled = sum->delivered + sum->timer_fires +
+			 sum->unmask_fires + sum->resample_fires;
 	*nr_allocated = n;
 	spin_lock_irqsave(&t->lock, irqflags);
 	*coalesce_us = div_u64(t->coalesce_ns, NSEC_PER_USEC);

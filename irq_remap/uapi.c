@@ -75,17 +75,20 @@ static long irq_remap_ioc_table_create(struct irq_remap_file *f,
 	t = irq_remap_table_create(c.requester_id, c.nr_entries);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
-	ret = xa_insert(&f->tables, t->id, t, GFP_KERNEL);
-	if (ret)
-		goto err_destroy;
 	c.table_id = t->id;
 	ret = irq_remap_copy_out(arg, &c, sizeof(c));
 	if (ret)
-		goto err_erase;
+		goto err_destroy;
+	/*
+	 * Only now may another thread of this file reach the table by its
+	 * (predictable) id, and destroy it: the error paths above still own
+	 * it alone.
+	 */
+	ret = xa_insert(&f->tables, c.table_id, t, GFP_KERNEL);
+	if (ret)
+		goto err_destroy;
 	return 0;
 
-err_erase:
-	xa_erase(&f->tables, t->id);
 err_destroy:
 	irq_remap_table_destroy(t);
 	return ret;
@@ -128,13 +131,21 @@ static long irq_remap_ioc_entry_alloc(struct irq_remap_file *f,
 	t = irq_remap_file_table(f, a.table_id);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
-	ret = irq_remap_entry_alloc(t, f, handle);
+	/*
+	 * The entry belongs to this call (owner @a, our own stack) until its
+	 * handle is copied out: before that, another thread of the file
+	 * could free it by its predictable handle and allocate it again, and
+	 * the error path would free that thread's entry.
+	 */
+	ret = irq_remap_entry_alloc(t, &a, handle);
 	if (ret < 0)
 		goto out;
 	a.handle = ret;
 	ret = irq_remap_copy_out(arg, &a, sizeof(a));
 	if (ret)
-		irq_remap_entry_free(t, f, a.handle);
+		irq_remap_entry_free(t, &a, a.handle);
+	else
+		ret = irq_remap_entry_chown(t, &a, f, a.handle);
 out:
 	irq_remap_table_put(t);
 	return ret;

@@ -4,15 +4,19 @@
  * /dev/irq_remap: delivery to eventfds (process and hard-irq context),
  * faults (not present, index, source id, mode) and the fault log, source
  * checks (requester id with function mask, bus range), masking, coalescing,
- * INTx level semantics with resample, argument checking, clean-up on close,
+ * INTx level semantics with resample, eventfd pairs that would loop,
+ * argument checking, clean-up on close, create and alloc calls whose
+ * copy-out fails while another thread destroys and frees by guessed ids,
  * and concurrent raises while entries are reprogrammed.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <linux/irq_remap.h>
 #include "lib/kt_test.h"
@@ -606,6 +610,70 @@ TEST_F(ir, intx_mode_mismatch_faults)
 	ASSERT_ERRNO(ir_op(self->fd, IRQ_REMAP_INTX_RESAMPLE, self->tid, h), ENXIO);
 }
 
+/*
+ * The engine must not listen to an eventfd it signals: a resample eventfd
+ * that is the entry's own trigger (under any fd number), another entry's
+ * trigger or the fault eventfd, or a trigger another entry resamples on,
+ * would resample on every delivery and, with the line still asserted,
+ * deliver again for ever (an endless irq_work loop).
+ */
+TEST_F(ir, resample_loops_refused)
+{
+	const uint32_t intx = IRQ_REMAP_ENTRY_PRESENT | IRQ_REMAP_ENTRY_INTX;
+	struct irq_remap_entry_info info;
+	struct irq_remap_fault_eventfd fe;
+	struct irq_remap_entry_set s;
+	int h = ir_alloc(self->fd, self->tid), h2 = ir_alloc(self->fd, self->tid);
+	int rfd = new_efd(), ffd = new_efd(), dupfd = dup(self->efd);
+
+	ASSERT_GE(h, 0);
+	ASSERT_GE(h2, 0);
+	ASSERT_GE(rfd, 0);
+	ASSERT_GE(ffd, 0);
+	ASSERT_GE(dupfd, 0);
+
+	s = ir_cfg(self->tid, h, intx, self->efd);
+	s.resample_fd = self->efd;
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s), EINVAL);
+	s.resample_fd = dupfd;		/* the same eventfd */
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s), EINVAL);
+	s.resample_fd = rfd;
+	ASSERT_OK(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s));
+
+	/* Across entries: h2 may not trigger h's resample nor resample on h's trigger. */
+	s = ir_cfg(self->tid, h2, intx, rfd);
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s), EINVAL);
+	s = ir_cfg(self->tid, h2, intx, ffd);
+	s.resample_fd = self->efd;
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s), EINVAL);
+
+	/* The fault eventfd, both ways. */
+	fe = (struct irq_remap_fault_eventfd){
+		.argsz = sizeof(fe), .table_id = self->tid, .fd = rfd,
+	};
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_SET_FAULT_EVENTFD, &fe), EINVAL);
+	fe.fd = ffd;
+	ASSERT_OK(ioctl(self->fd, IRQ_REMAP_SET_FAULT_EVENTFD, &fe));
+	s = ir_cfg(self->tid, h2, intx, self->efd);
+	s.resample_fd = ffd;
+	ASSERT_ERRNO(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s), EINVAL);
+	/* Two entries may share a trigger. */
+	s.resample_fd = -1;
+	ASSERT_OK(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s));
+
+	/* A delivery is one signal, not a resample. */
+	ASSERT_EQ(ir_raise_cmd(self->fd, IRQ_REMAP_INTX_ASSERT, self->tid, h,
+			       RID, 1, 0, NULL), 1);
+	ASSERT_EQ(efd_wait(self->efd, 1000), 1);
+	ASSERT_EQ(efd_wait(self->efd, 100), 0);
+	ASSERT_OK(ir_entry(self->fd, self->tid, h, &info));
+	EXPECT_EQ(info.delivered, 1);
+	EXPECT_EQ(info.resample_fires, 0);
+	close(dupfd);
+	close(ffd);
+	close(rfd);
+}
+
 TEST_F(ir, fault_log_overflow_and_eventfd)
 {
 	static struct irq_remap_fault recs[IRQ_REMAP_MAX_FAULT_READ];
@@ -844,6 +912,23 @@ TEST(sysfs_table_directory)
 	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
 	EXPECT_STREQ(buf, "1");
 
+	/* The listings show what guests and VMMs programmed: root only. */
+	{
+		static const char *const listing[] = { "entry_list", "fault_log" };
+		struct stat st;
+		int i;
+
+		for (i = 0; i < 2; i++) {
+			snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/%s",
+				 tid, listing[i]);
+			ASSERT_OK(stat(path, &st));
+			EXPECT_EQ(st.st_mode & 0777, 0400);
+		}
+		snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/delivered", tid);
+		ASSERT_OK(stat(path, &st));
+		EXPECT_EQ(st.st_mode & 0777, 0444);
+	}
+
 	/* The coalescing knob is the same as SET_COALESCE. */
 	snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/coalesce_us", tid);
 	sfd = open(path, O_WRONLY);
@@ -871,6 +956,172 @@ static int read_refcnt(void)
 	if (kt_read_str("/sys/module/irq_remap/refcnt", buf, sizeof(buf)))
 		return -1;
 	return atoi(buf);
+}
+
+/* Tables in sysfs, every file's. */
+static int count_tables(void)
+{
+	DIR *d = opendir("/sys/kernel/irq_remap");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += !strncmp(de->d_name, "table", 5);
+	closedir(d);
+	return n;
+}
+
+/* A read-only page holding @size bytes of @arg. */
+static void *ro_arg(const void *arg, size_t size)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, arg, size);
+	if (mprotect(p, 4096, PROT_READ)) {
+		munmap(p, 4096);
+		return NULL;
+	}
+	return p;
+}
+
+#define NR_GUESS	16
+#define NR_EFAULT	3000
+
+struct guesser {
+	int		fd;
+	uint32_t	tid;
+	volatile int	stop;
+	unsigned long	hits;	/* calls on a guessed id that succeeded */
+	unsigned long	own;	/* own allocations that worked throughout */
+	int		err;
+};
+
+static void *destroy_guessed_fn(void *arg)
+{
+	struct guesser *g = arg;
+	uint32_t id;
+
+	while (!g->stop) {
+		for (id = 0; id < NR_GUESS; id++) {
+			struct irq_remap_table_op op = {
+				.argsz = sizeof(op), .table_id = id,
+			};
+
+			if (!ioctl(g->fd, IRQ_REMAP_TABLE_DESTROY, &op))
+				g->hits++;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * TABLE_CREATE whose result cannot be copied out (a read-only page) fails
+ * with EFAULT and destroys its table, while another thread of the file
+ * destroys every id it can guess.  The new table must not be reachable by
+ * its id before the copy-out succeeded: the error path used to erase and
+ * destroy a table the other thread might have destroyed already (a
+ * use-after-free and a double destroy).  Nothing may be left behind.
+ */
+TEST_TIMEOUT(create_efault_races_destroy, 240)
+{
+	struct irq_remap_table_create c = {
+		.argsz = sizeof(c), .requester_id = RID, .nr_entries = 4,
+	};
+	struct guesser g = {};
+	int before = count_tables(), i, efault = 0;
+	pthread_t th;
+	void *ro;
+
+	ASSERT_GE(before, 0);
+	g.fd = ir_open();
+	ASSERT_GE(g.fd, 0);
+	ro = ro_arg(&c, sizeof(c));
+	ASSERT_TRUE(ro);
+	ASSERT_OK(pthread_create(&th, NULL, destroy_guessed_fn, &g));
+	for (i = 0; i < NR_EFAULT; i++)
+		efault += ioctl(g.fd, IRQ_REMAP_TABLE_CREATE, ro) == -1 &&
+			  errno == EFAULT;
+	g.stop = 1;
+	pthread_join(th, NULL);
+	KT_LOG("%d EFAULT, %lu tables destroyed by guessed id", efault, g.hits);
+	EXPECT_EQ(efault, NR_EFAULT);
+	EXPECT_EQ(g.hits, 0);
+	EXPECT_EQ(count_tables(), before);
+	close(g.fd);
+	EXPECT_EQ(count_tables(), before);
+	munmap(ro, 4096);
+}
+
+static void *free_guessed_fn(void *arg)
+{
+	struct guesser *g = arg;
+	uint32_t h;
+
+	while (!g->stop) {
+		struct irq_remap_entry_info info;
+		int mine;
+
+		for (h = 0; h < 4; h++)
+			if (!ir_op(g->fd, IRQ_REMAP_ENTRY_FREE, g->tid, h))
+				g->hits++;
+		mine = ir_alloc(g->fd, g->tid);
+		if (mine < 0)
+			continue;	/* the other thread holds the lowest */
+		if (ir_entry(g->fd, g->tid, mine, &info) ||
+		    !(info.state & IRQ_REMAP_STATE_OWNED) ||
+		    ir_op(g->fd, IRQ_REMAP_ENTRY_FREE, g->tid, mine)) {
+			g->err++;
+			continue;
+		}
+		g->own++;
+	}
+	return NULL;
+}
+
+/*
+ * The same for ENTRY_ALLOC: the entry of a call whose copy-out fails is
+ * given back, and another thread of the same file (the same owner) frees
+ * the handles it guesses and allocates its own.  The failing call may only
+ * give back its own entry, and the other thread never sees it.
+ */
+TEST_TIMEOUT(alloc_efault_races_free, 240)
+{
+	struct irq_remap_entry_alloc a = { .argsz = sizeof(a) };
+	struct irq_remap_table_stats ts;
+	struct guesser g = {};
+	int i, tid, efault = 0;
+	pthread_t th;
+	void *ro;
+
+	g.fd = ir_open();
+	ASSERT_GE(g.fd, 0);
+	tid = ir_table(g.fd, RID, 2);
+	ASSERT_GE(tid, 0);
+	g.tid = tid;
+	a.table_id = g.tid;
+	ro = ro_arg(&a, sizeof(a));
+	ASSERT_TRUE(ro);
+	ASSERT_OK(pthread_create(&th, NULL, free_guessed_fn, &g));
+	for (i = 0; i < NR_EFAULT; i++)
+		efault += ioctl(g.fd, IRQ_REMAP_ENTRY_ALLOC, ro) == -1 &&
+			  errno == EFAULT;
+	g.stop = 1;
+	pthread_join(th, NULL);
+	KT_LOG("%d EFAULT, %lu entries freed by guessed handle, %lu own allocations",
+	       efault, g.hits, g.own);
+	EXPECT_EQ(efault, NR_EFAULT);
+	EXPECT_EQ(g.hits, 0);
+	EXPECT_EQ(g.err, 0);
+	EXPECT_GT(g.own, 0);
+	ASSERT_OK(ir_stats(g.fd, g.tid, &ts));
+	EXPECT_EQ(ts.nr_allocated, 0);
+	close(g.fd);
+	munmap(ro, 4096);
 }
 
 TEST(close_cleans_up)
@@ -1016,30 +1267,39 @@ static int run_cmd(char *const argv[])
 /*
  * A kernel module uses the kernel API the way kvm_assign does (ownership,
  * programming from a fd, delivery, faults, masking, INTx with an EOI
- * callback, and a delivery from inside another eventfd's wake-up, which
- * must be deferred instead of tripping eventfd_signal()'s warning); its
- * checks run in module_init.  Its signals arrive on our eventfd.
+ * callback, a delivery from inside another eventfd's wake-up, which must
+ * be deferred instead of tripping eventfd_signal()'s warning, and an INTx
+ * entry whose trigger is also its unmask eventfd, whose wake-up unmasks
+ * and resamples the entry: the engine must not signal with its table lock
+ * held, or the host hangs); its checks run in module_init.  Its signals
+ * arrive on our eventfd.
  */
 TEST(kernel_api_client_module)
 {
-	char a1[32], a2[32];
+	char a1[32], a2[32], a3[32];
 	int efd = eventfd(0, EFD_NONBLOCK), nfd = eventfd(0, EFD_NONBLOCK);
-	char *insmod[] = { "insmod", CLIENT_KO, a1, a2, NULL };
+	int lfd = eventfd(0, EFD_NONBLOCK);
+	char *insmod[] = { "insmod", CLIENT_KO, a1, a2, a3, NULL };
 	char *rmmod[] = { "rmmod", "kt_irq_remap_client", NULL };
 	uint64_t got = 0, v;
 
 	ASSERT_GE(efd, 0);
 	ASSERT_GE(nfd, 0);
+	ASSERT_GE(lfd, 0);
 	ASSERT_OK(access(CLIENT_KO, R_OK));
 	snprintf(a1, sizeof(a1), "trigger_fd=%d", efd);
 	snprintf(a2, sizeof(a2), "nest_fd=%d", nfd);
+	snprintf(a3, sizeof(a3), "loop_fd=%d", lfd);
 	ASSERT_EQ(run_cmd(insmod), 0);
 	while ((v = efd_wait(efd, 500)))
 		got += v;
 	EXPECT_EQ(got, 5);
+	/* The module's unmask handler consumed every signal on lfd. */
+	EXPECT_EQ(efd_wait(lfd, 10), 0);
 	ASSERT_EQ(run_cmd(rmmod), 0);
 	close(efd);
 	close(nfd);
+	close(lfd);
 }
 
 /* Concurrency: raisers on every entry while another thread reprograms. */

@@ -26,9 +26,11 @@ struct irq_remap_table;
  * @flags: IRQ_REMAP_ENTRY_PRESENT, IRQ_REMAP_ENTRY_MASKED,
  *	IRQ_REMAP_ENTRY_INTX
  * @trigger_fd: eventfd to signal, resolved in the caller's process; -1 none
- * @resample_fd: INTx only: eventfd whose signal is the EOI; -1 none
+ * @resample_fd: INTx only: eventfd whose signal is the EOI; -1 none; not
+ *	one the table signals (see irq_remap_entry_program())
  * @svt: IRQ_REMAP_SVT_NONE, IRQ_REMAP_SVT_RID or IRQ_REMAP_SVT_BUS
- * @sid: requester id to verify (SVT_RID)
+ * @sid: requester id to verify (SVT_RID); must be the table's, but for
+ *	the function bits @sq ignores
  * @sq: IRQ_REMAP_SQ_*: function bits ignored by the SVT_RID check
  * @bus_start: first accepted bus (SVT_BUS)
  * @bus_end: last accepted bus (SVT_BUS)
@@ -69,6 +71,9 @@ struct irq_remap_entry_cfg {
  * @resample_fires: signals made on an INTx resample with the line asserted
  * @deferred: signals made from an irq_work (caller inside an eventfd wake-up)
  * @faults: faults charged to this entry
+ * @signalled: every eventfd signal made (@delivered + @timer_fires +
+ *	@unmask_fires + @resample_fires): the interrupts the target
+ *	received, unlike @accepted, which also counts those held
  */
 struct irq_remap_stats {
 	u32	state;
@@ -82,6 +87,7 @@ struct irq_remap_stats {
 	u64	resample_fires;
 	u64	deferred;
 	u64	faults;
+	u64	signalled;
 };
 
 struct irq_remap_table *irq_remap_table_create(u16 requester_id,

@@ -5,8 +5,12 @@
  * context of the insmod process whose eventfds are named by the
  * parameters; a failed check fails the load (-EINVAL, with a message).
  *
- * Eventfd signals made on trigger_fd: 5 (see the checks below).
+ * Eventfd signals made on trigger_fd: 5 (see the checks below).  With
+ * loop_fd, an INTx entry whose trigger is also its unmask eventfd (as
+ * kvm_assign's when the VMM passes one eventfd as INTx trigger and
+ * unmask): the signal's wake-up unmasks and resamples the entry.
  */
+#include <linux/delay.h>
 #include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/module.h>
@@ -20,10 +24,13 @@ MODULE_PARM_DESC(trigger_fd, "eventfd (of the insmod process) to deliver to");
 static int nest_fd = -1;
 module_param(nest_fd, int, 0444);
 MODULE_PARM_DESC(nest_fd, "eventfd from whose wake-up an interrupt is delivered");
+static int loop_fd = -1;
+module_param(loop_fd, int, 0444);
+MODULE_PARM_DESC(loop_fd, "eventfd both trigger and unmask eventfd of an INTx entry");
 
 #define KT_RID	0x0108
 
-static int kt_owner_a, kt_owner_b;
+static int kt_owner_a, kt_owner_b, kt_owner_c;
 
 /* State of the nested delivery; only used during module_init. */
 static struct {
@@ -34,6 +41,15 @@ static struct {
 	bool			allowed;
 	int			ret;
 } kt_nest;
+
+/* The unmask handler on the trigger eventfd; only used during module_init. */
+static struct {
+	wait_queue_entry_t	wait;
+	struct eventfd_ctx	*ctx;
+	struct irq_remap_table	*t;
+	unsigned int		handle;
+	atomic_t		calls;
+} kt_loop;
 
 static int kt_eoi_calls;
 static unsigned int kt_eoi_handle;
@@ -70,6 +86,72 @@ static void kt_nest_queue(struct file *file, wait_queue_head_t *wqh,
 			  poll_table *pt)
 {
 	add_wait_queue(wqh, &kt_nest.wait);
+}
+
+/*
+ * What kvm_assign's virqfd unmask handler does, inside the wake-up of the
+ * eventfd irq_remap signalled: consume the count, unmask, resample.  The
+ * second time the line has been lowered (the guest acknowledged).
+ */
+static int kt_loop_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+			  int sync, void *key)
+{
+	u64 cnt;
+
+	if (!(key_to_poll(key) & EPOLLIN))
+		return 0;
+	eventfd_ctx_do_read(kt_loop.ctx, &cnt);
+	if (atomic_inc_return(&kt_loop.calls) >= 2)
+		irq_remap_intx_deassert(kt_loop.t, kt_loop.handle);
+	irq_remap_entry_set_masked(kt_loop.t, &kt_owner_c, kt_loop.handle, false);
+	irq_remap_intx_resample(kt_loop.t, kt_loop.handle);
+	return 0;
+}
+
+static void kt_loop_queue(struct file *file, wait_queue_head_t *wqh,
+			  poll_table *pt)
+{
+	add_wait_queue(wqh, &kt_loop.wait);
+}
+
+/*
+ * Assert an INTx entry whose trigger eventfd is also its unmask eventfd.
+ * The signal's wake-up calls back into the engine, so the engine must not
+ * hold its table lock while it signals (it used to: the host hung).  The
+ * resample re-delivers (the line is still asserted) from the irq_work;
+ * that second wake-up lowers the line.  Return: wake-ups seen, or < 0.
+ */
+static int kt_loop_deliver(struct irq_remap_table *t, unsigned int handle)
+{
+	struct file *file;
+	poll_table pt;
+	int i, calls;
+	u64 cnt;
+
+	file = fget(loop_fd);
+	if (!file)
+		return -EBADF;
+	kt_loop.ctx = eventfd_ctx_fileget(file);
+	if (IS_ERR(kt_loop.ctx)) {
+		fput(file);
+		return PTR_ERR(kt_loop.ctx);
+	}
+	kt_loop.t = t;
+	kt_loop.handle = handle;
+	atomic_set(&kt_loop.calls, 0);
+	init_waitqueue_func_entry(&kt_loop.wait, kt_loop_wakeup);
+	init_poll_funcptr(&pt, kt_loop_queue);
+	vfs_poll(file, &pt);
+
+	irq_remap_intx_assert(t, KT_RID, handle);
+	for (i = 0; i < 200 && atomic_read(&kt_loop.calls) < 2; i++)
+		msleep(10);
+	calls = atomic_read(&kt_loop.calls);
+
+	eventfd_ctx_remove_wait_queue(kt_loop.ctx, &kt_loop.wait, &cnt);
+	eventfd_ctx_put(kt_loop.ctx);
+	fput(file);
+	return calls;
 }
 
 /* Deliver from inside the wake-up of another eventfd. */
@@ -189,6 +271,32 @@ static int __init kt_irq_remap_client_init(void)
 	KT_CHECK(st.delivered == 1 && st.intx_suppressed == 1 &&
 		 st.resample_fires == 1);
 	KT_CHECK(irq_remap_intx_deassert(t, h) == -ENXIO);
+
+	/* A trigger that is also the unmask eventfd: no signal on trigger_fd. */
+	if (loop_fd >= 0) {
+		h2 = irq_remap_entry_alloc(t, &kt_owner_c, 6);
+		KT_CHECK(h2 == 6);
+		cfg.trigger_fd = loop_fd;
+		cfg.eoi = NULL;
+		cfg.eoi_data = NULL;
+		KT_CHECK(irq_remap_entry_program(t, &kt_owner_c, h2, &cfg) == 0);
+		KT_CHECK(kt_loop_deliver(t, h2) == 2);
+		KT_CHECK(irq_remap_entry_stats(t, h2, &st) == 0);
+		KT_CHECK(st.delivered == 1 && st.resample_fires == 1);
+		KT_CHECK(st.deferred == 1 && st.signalled == 2);
+		KT_CHECK(!(st.state & (IRQ_REMAP_STATE_ASSERTED |
+				       IRQ_REMAP_STATE_IN_SERVICE)));
+		/* The engine's own resample eventfd may not be its trigger. */
+		cfg.resample_fd = loop_fd;
+		KT_CHECK(irq_remap_entry_program(t, &kt_owner_c, h2, &cfg) == -EINVAL);
+		cfg.resample_fd = -1;
+		KT_CHECK(irq_remap_entry_free(t, &kt_owner_c, h2) == 0);
+		cfg.trigger_fd = trigger_fd;
+	}
+	/* An SVT_RID check must accept the table's own device. */
+	cfg.sid = KT_RID + 1;
+	KT_CHECK(irq_remap_entry_program(t, &kt_owner_b, 5, &cfg) == -EINVAL);
+	cfg.sid = KT_RID;
 
 	KT_CHECK(irq_remap_table_set_coalesce(t, IRQ_REMAP_MAX_COALESCE_US + 1) ==
 		 -EINVAL);

@@ -69,7 +69,8 @@ enum irq_remap_fault_index {
  * starts at the default_coalesce_us module parameter.
  *
  * Errors: EINVAL (nr_entries out of range), ENOSPC (max_tables reached),
- * ENOMEM.
+ * ENOMEM, EFAULT (the table is destroyed again; it was not reachable by
+ * its id on this file before @table_id was copied out).
  */
 struct irq_remap_table_create {
 	__u32	argsz;
@@ -106,7 +107,8 @@ struct irq_remap_table_op {
  * present.  Returns the handle in @handle.
  *
  * Errors: ENOSPC (table full), EBUSY (fixed handle taken), EINVAL (fixed
- * handle beyond the table).
+ * handle beyond the table), EFAULT (the entry is given back; it was not
+ * this file's before @handle was copied out).
  */
 struct irq_remap_entry_alloc {
 	__u32	argsz;
@@ -168,10 +170,19 @@ struct irq_remap_entry_op {
  * a pending interrupt stays pending.  Changing the mask through ENTRY_SET
  * behaves as MASK / UNMASK.
  *
+ * An IRQ_REMAP_SVT_RID check must accept the table's @requester_id (@sid
+ * equal to it but for the bits @sq ignores).  The engine never listens to
+ * an eventfd it signals: @resample_fd must not be the same eventfd as
+ * @eventfd (whatever the fd numbers), another entry's eventfd or the
+ * table's fault eventfd, and @eventfd not another entry's resample
+ * eventfd (each delivery would be a resample, and an asserted line would
+ * be delivered again for ever).
+ *
  * Errors: EINVAL (unknown flags or svt, sq > 3, bus_start > bus_end,
- * PRESENT without an eventfd, resample_fd without INTX, nonzero padding),
- * EBADF (a fd that is not open), EINVAL (a fd that is not an eventfd),
- * EPERM (entry not allocated to this file).
+ * PRESENT without an eventfd, resample_fd without INTX, nonzero padding,
+ * an SVT_RID sid that is not the table's device, an eventfd pairing
+ * above), EBADF (a fd that is not open), EINVAL (a fd that is not an
+ * eventfd), EPERM (entry not allocated to this file).
  */
 struct irq_remap_entry_set {
 	__u32	argsz;
@@ -273,7 +284,8 @@ struct irq_remap_get_faults {
  * Signal eventfd @fd (or none with -1) whenever table @table_id logs a
  * fault.  The signal comes from an irq_work, shortly after the fault.
  *
- * Errors: EBADF, EINVAL (not an eventfd).
+ * Errors: EBADF, EINVAL (not an eventfd, or a resample eventfd of the
+ * table).
  */
 struct irq_remap_fault_eventfd {
 	__u32	argsz;

@@ -59,23 +59,21 @@ void ka_ctx_interrupt(struct ka_ctx *ctx)
 {
 	struct irq_remap_table *t = ctx->kd->irq_table;
 	unsigned long flags;
-	int ret = -ENODEV;
 
+	/* a refusal is irq_remap's fault to log; delivery counts are its own */
 	spin_lock_irqsave(&ctx->irq_lock, flags);
 	switch (ctx->irq_type) {
 	case KA_IRQ_MSI:
-		ret = irq_remap_deliver(t, ka_source_id(ctx), ctx->irq_handle);
+		irq_remap_deliver(t, ka_source_id(ctx), ctx->irq_handle);
 		break;
 	case KA_IRQ_INTX:
 		ctx->intx_pending = true;
-		ret = irq_remap_intx_assert(t, ka_source_id(ctx), ctx->irq_handle);
+		irq_remap_intx_assert(t, ka_source_id(ctx), ctx->irq_handle);
 		break;
 	case KA_IRQ_NONE:
 		break;
 	}
 	spin_unlock_irqrestore(&ctx->irq_lock, flags);
-	if (!ret)
-		atomic64_inc(&ctx->stats.irqs_delivered);
 }
 
 /**

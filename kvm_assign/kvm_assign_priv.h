@@ -149,8 +149,6 @@ struct ka_dev {
  * @bar_writes:		trapped BAR writes handled by the model
  * @bar_refused:	BAR accesses outside every trap, or with memory
  *			decoding disabled (read all-ones, writes dropped)
- * @irqs_delivered:	interrupts signalled to the VMM's eventfd
- * @irqs_masked:	INTx interrupts held because the line was masked
  * @dma_started:	transfers the model let the device run
  * @dma_refused:	transfers refused (range, permission, bus mastering)
  * @dma_in_flight: transfers the device runs for the context right now
@@ -164,8 +162,6 @@ struct ka_stats {
 	atomic64_t	bar_reads;
 	atomic64_t	bar_writes;
 	atomic64_t	bar_refused;
-	atomic64_t	irqs_delivered;
-	atomic64_t	irqs_masked;
 	atomic64_t	dma_started;
 	atomic64_t	dma_refused;
 	atomic64_t	dma_in_flight;

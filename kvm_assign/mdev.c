@@ -40,8 +40,24 @@ KA_STAT_ATTR(config_writes_dropped);
 KA_STAT_ATTR(bar_reads);
 KA_STAT_ATTR(bar_writes);
 KA_STAT_ATTR(bar_refused);
-KA_STAT_ATTR(irqs_delivered);
 KA_STAT_ATTR(pages_pinned);
+
+/*
+ * Interrupts the VMM's eventfd really received from the context's
+ * irq_remap entry (at once, on unmask or resample, or coalesced), not those
+ * it accepted and holds.
+ */
+static ssize_t irqs_delivered_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	struct ka_ctx *ctx = dev_get_drvdata(dev);
+	struct irq_remap_stats st;
+
+	if (irq_remap_entry_stats(ctx->kd->irq_table, ctx->irq_handle, &st))
+		return -EIO;
+	return sysfs_emit(buf, "%llu\n", (unsigned long long)st.signalled);
+}
+static DEVICE_ATTR_RO(irqs_delivered);
 
 /* Interrupts held by the context's irq_remap entry: masked or in service. */
 static ssize_t irqs_masked_show(struct device *dev, struct device_attribute *attr,

@@ -443,9 +443,12 @@ TEST_F(edu, intx_masking)
 	ASSERT_OK(bar_write(self, EDU_IRQ_RAISE, 0x4, 4));
 	EXPECT_EQ(wait_efd(self->efd, 1000), 0);
 	EXPECT_TRUE(cfg_read(self, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
+	/* irqs_delivered counts what the eventfd got, not the held one. */
+	EXPECT_EQ(stat_of("irqs_delivered"), 1);
 	/* Unmask with the line still up: delivered again. */
 	ASSERT_OK(set_irq_none(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 1));
 	EXPECT_EQ(wait_efd(self->efd, 5000), 1);
+	EXPECT_EQ(stat_of("irqs_delivered"), 2);
 	/* Acknowledged and unmasked: nothing more. */
 	ASSERT_OK(bar_write(self, EDU_IRQ_ACK, 0x6, 4));
 	ASSERT_OK(set_irq_none(self, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 1));

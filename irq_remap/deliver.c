@@ -15,6 +15,29 @@
 
 #include "irq_remap_priv.h"
 
+/*
+ * Signals irq_remap is making on this CPU right now: raised by
+ * irq_remap_sig_fire() around eventfd_signal(), with an entry's sig_lock
+ * held and interrupts off, so the count cannot move to another CPU
+ * meanwhile.  The wake-up functions of the eventfd run inside.
+ *
+ * A resample (EOI) that arrives while it is non-zero was caused by one of
+ * our own deliveries: a trigger that is also the resample eventfd of an
+ * entry of another table (or the unmask eventfd of another context), which
+ * the per-table check at programming time cannot see.  Two such entries
+ * crossed, with both lines asserted, would resample each other for ever in
+ * irq_works, a hard-irq livelock a VMM could cause.  A real EOI never runs
+ * inside our signal (KVM's resampler signals from the vCPU's EOI), so such
+ * a resample is refused: the entry stays in service and the refusal is
+ * counted (resample_loops).
+ */
+static DEFINE_PER_CPU(unsigned int, irq_remap_signalling);
+
+static bool irq_remap_in_own_signal(void)
+{
+	return this_cpu_read(irq_remap_signalling);
+}
+
 /**
  * __irq_remap_signal() - decide to signal an entry's eventfd
  * @e: the entry, present with a trigger
@@ -61,9 +84,11 @@ void irq_remap_sig_fire(struct irq_remap_sig *sig)
 	if (!e || !sig->n)
 		return;
 	spin_lock_irqsave(&e->sig_lock, irqflags);
+	__this_cpu_inc(irq_remap_signalling);
 	ctx = READ_ONCE(e->trigger);
 	for (; ctx && sig->n; sig->n--)
 		kvmio_eventfd_signal(ctx);
+	__this_cpu_dec(irq_remap_signalling);
 	spin_unlock_irqrestore(&e->sig_lock, irqflags);
 	sig->n = 0;
 }
@@ -359,8 +384,13 @@ EXPORT_SYMBOL_GPL(irq_remap_intx_deassert);
  * and unmasked), it is delivered again.  Then the owner's EOI callback, if
  * any, runs.  A signal on the entry's resample eventfd does the same.
  *
+ * A resample made from inside one of irq_remap's own signals (an unmask
+ * eventfd that is another entry's trigger) is refused and counted: see
+ * irq_remap_signalling.
+ *
  * Context: any, including hard-irq.
- * Return: 0, -EINVAL (handle beyond the table) or -ENXIO (not INTx).
+ * Return: 0, -EINVAL (handle beyond the table), -ENXIO (not INTx) or
+ * -ELOOP (refused: caused by irq_remap's own delivery).
  */
 int irq_remap_intx_resample(struct irq_remap_table *t, unsigned int handle)
 {
@@ -373,6 +403,11 @@ int irq_remap_intx_resample(struct irq_remap_table *t, unsigned int handle)
 
 	spin_lock_irqsave(&t->lock, irqflags);
 	e = __irq_remap_intx_entry(t, handle, &err);
+	if (e && irq_remap_in_own_signal()) {
+		e->st.resample_loops++;
+		spin_unlock_irqrestore(&t->lock, irqflags);
+		return -ELOOP;
+	}
 	if (e) {
 		e->in_service = false;
 		if ((e->flags & IRQ_REMAP_ENTRY_PRESENT) && e->asserted &&
@@ -460,6 +495,11 @@ static void irq_remap_work_fn(struct irq_work *work)
 		irq_remap_sig_fire(&sig);
 	}
 
+	if (test_and_clear_bit(IRQ_REMAP_KICK_LOOP, &e->kick)) {
+		spin_lock_irqsave(&t->lock, irqflags);
+		e->st.resample_loops++;
+		spin_unlock_irqrestore(&t->lock, irqflags);
+	}
 	if (test_and_clear_bit(IRQ_REMAP_KICK_RESAMPLE, &e->kick))
 		irq_remap_intx_resample(t, e->handle);
 }
@@ -467,7 +507,9 @@ static void irq_remap_work_fn(struct irq_work *work)
 /*
  * Wake-up function on the resample eventfd's wait queue: called with that
  * eventfd's lock held, possibly inside eventfd_signal(), so it only consumes
- * the count and kicks the entry's irq_work.
+ * the count and kicks the entry's irq_work: to resample, or, when the
+ * signal is one of irq_remap's own (see irq_remap_signalling), only to
+ * count the refusal.
  */
 static int irq_remap_resample_wakeup(wait_queue_entry_t *wait,
 				     unsigned int mode, int sync, void *key)
@@ -479,7 +521,8 @@ static int irq_remap_resample_wakeup(wait_queue_entry_t *wait,
 
 	if (flags & EPOLLIN) {
 		eventfd_ctx_do_read(e->resample, &cnt);
-		set_bit(IRQ_REMAP_KICK_RESAMPLE, &e->kick);
+		set_bit(irq_remap_in_own_signal() ? IRQ_REMAP_KICK_LOOP :
+			IRQ_REMAP_KICK_RESAMPLE, &e->kick);
 		irq_work_queue(&e->work);
 	}
 	return 0;

@@ -25,6 +25,7 @@ extern unsigned int irq_remap_default_coalesce_us;
 
 /* Bits of irq_remap_entry.kick: work for the entry's irq_work. */
 #define IRQ_REMAP_KICK_RESAMPLE	0
+#define IRQ_REMAP_KICK_LOOP	1	/* count a refused looping resample */
 
 /**
  * struct irq_remap_entry - one remapping entry (an IRTE)

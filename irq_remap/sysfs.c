@@ -41,6 +41,7 @@ enum irq_remap_attr_id {
 	IRQ_REMAP_A_UNMASK_FIRES,
 	IRQ_REMAP_A_RESAMPLE_FIRES,
 	IRQ_REMAP_A_DEFERRED,
+	IRQ_REMAP_A_RESAMPLE_LOOPS,
 	IRQ_REMAP_A_FAULTS_INDEX,
 	IRQ_REMAP_A_FAULTS_NOT_PRESENT,
 	IRQ_REMAP_A_FAULTS_SOURCE_ID,
@@ -115,6 +116,9 @@ static ssize_t irq_remap_attr_show(struct kobject *kobj,
 	case IRQ_REMAP_A_DEFERRED:
 		v = sum.deferred;
 		break;
+	case IRQ_REMAP_A_RESAMPLE_LOOPS:
+		v = sum.resample_loops;
+		break;
 	case IRQ_REMAP_A_FAULTS_INDEX:
 		v = faults[IRQ_REMAP_FI_INDEX];
 		break;
@@ -174,6 +178,7 @@ IRQ_REMAP_ATTR_RO(timer_fires, IRQ_REMAP_A_TIMER_FIRES);
 IRQ_REMAP_ATTR_RO(unmask_fires, IRQ_REMAP_A_UNMASK_FIRES);
 IRQ_REMAP_ATTR_RO(resample_fires, IRQ_REMAP_A_RESAMPLE_FIRES);
 IRQ_REMAP_ATTR_RO(deferred, IRQ_REMAP_A_DEFERRED);
+IRQ_REMAP_ATTR_RO(resample_loops, IRQ_REMAP_A_RESAMPLE_LOOPS);
 IRQ_REMAP_ATTR_RO(faults_index, IRQ_REMAP_A_FAULTS_INDEX);
 IRQ_REMAP_ATTR_RO(faults_not_present, IRQ_REMAP_A_FAULTS_NOT_PRESENT);
 IRQ_REMAP_ATTR_RO(faults_source_id, IRQ_REMAP_A_FAULTS_SOURCE_ID);
@@ -294,6 +299,7 @@ static struct attribute *irq_remap_table_attrs[] = {
 	&irq_remap_attr_unmask_fires.attr.attr,
 	&irq_remap_attr_resample_fires.attr.attr,
 	&irq_remap_attr_deferred.attr.attr,
+	&irq_remap_attr_resample_loops.attr.attr,
 	&irq_remap_attr_faults_index.attr.attr,
 	&irq_remap_attr_faults_not_present.attr.attr,
 	&irq_remap_attr_faults_source_id.attr.attr,

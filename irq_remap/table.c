@@ -782,6 +782,7 @@ void irq_remap_table_totals(struct irq_remap_table *t,
 		sum->resample_fires += e->st.resample_fires;
 		sum->deferred += e->st.deferred;
 		sum->faults += e->st.faults;
+		sum->resample_loops += e->st.resample_loops;
 		spin_unlock_irqrestore(&t->lock, irqflags);
 	}
 	sum->signalled = sum->delivered + sum->timer_fires +

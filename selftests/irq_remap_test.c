@@ -4,7 +4,8 @@
  * /dev/irq_remap: delivery to eventfds (process and hard-irq context),
  * faults (not present, index, source id, mode) and the fault log, source
  * checks (requester id with function mask, bus range), masking, coalescing,
- * INTx level semantics with resample, eventfd pairs that would loop,
+ * INTx level semantics with resample, eventfd pairs that would loop
+ * (refused when programmed, or broken at run time across tables),
  * argument checking, clean-up on close, create and alloc calls whose
  * copy-out fails while another thread destroys and frees by guessed ids,
  * and concurrent raises while entries are reprogrammed.
@@ -672,6 +673,77 @@ TEST_F(ir, resample_loops_refused)
 	close(dupfd);
 	close(ffd);
 	close(rfd);
+}
+
+/*
+ * Across tables the programming check cannot see a loop: entry a (table 1)
+ * triggers E and resamples on F, entry b (table 2) triggers F and resamples
+ * on E.  With both lines asserted each delivery would resample the other
+ * entry, which delivers again, for ever (a livelock in irq_works).  A
+ * resample caused by the engine's own signal must be refused and counted;
+ * one the VMM makes (a write to the resample eventfd) still works.
+ */
+TEST_F(ir, resample_loop_across_tables_broken)
+{
+	struct irq_remap_entry_info ia, ib;
+	struct irq_remap_entry_set s;
+	char path[128], buf[32];
+	uint64_t one = 1;
+	int t2 = ir_table(self->fd, RID + 1, 4);
+	int a = ir_alloc(self->fd, self->tid), b;
+	int e = new_efd(), f = new_efd();
+	unsigned long loops;
+
+	ASSERT_GE(t2, 0);
+	ASSERT_GE(a, 0);
+	b = ir_alloc(self->fd, t2);
+	ASSERT_GE(b, 0);
+	ASSERT_GE(e, 0);
+	ASSERT_GE(f, 0);
+	s = ir_cfg(self->tid, a, IRQ_REMAP_ENTRY_PRESENT | IRQ_REMAP_ENTRY_INTX, e);
+	s.resample_fd = f;
+	ASSERT_OK(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s));
+	s = ir_cfg(t2, b, IRQ_REMAP_ENTRY_PRESENT | IRQ_REMAP_ENTRY_INTX, f);
+	s.resample_fd = e;
+	ASSERT_OK(ioctl(self->fd, IRQ_REMAP_ENTRY_SET, &s));
+
+	/* a's delivery on E is a resample of b: refused (b not asserted). */
+	ASSERT_EQ(ir_raise_cmd(self->fd, IRQ_REMAP_INTX_ASSERT, self->tid, a,
+			       RID, 1, 0, NULL), 1);
+	/* b's delivery on F would resample a, which is asserted: the loop. */
+	ASSERT_EQ(ir_raise_cmd(self->fd, IRQ_REMAP_INTX_ASSERT, t2, b,
+			       RID + 1, 1, 0, NULL), 1);
+	usleep(300000);
+	ASSERT_OK(ir_entry(self->fd, self->tid, a, &ia));
+	ASSERT_OK(ir_entry(self->fd, t2, b, &ib));
+	EXPECT_EQ(ia.resample_fires, 0);
+	EXPECT_EQ(ib.resample_fires, 0);
+	EXPECT_TRUE(ia.state & IRQ_REMAP_STATE_IN_SERVICE);
+	EXPECT_TRUE(ib.state & IRQ_REMAP_STATE_IN_SERVICE);
+	snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/resample_loops",
+		 self->tid);
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	loops = strtoul(buf, NULL, 0);
+	snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%d/resample_loops", t2);
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	loops += strtoul(buf, NULL, 0);
+	EXPECT_EQ(loops, 2);
+
+	/*
+	 * The VMM's own EOI of a (a write to F) still resamples a, once; its
+	 * delivery on E (consumed by b's resample wait) is refused as b's
+	 * resample, as before.
+	 */
+	ASSERT_EQ(write(f, &one, sizeof(one)), sizeof(one));
+	usleep(300000);
+	ASSERT_OK(ir_entry(self->fd, self->tid, a, &ia));
+	ASSERT_OK(ir_entry(self->fd, t2, b, &ib));
+	EXPECT_EQ(ia.resample_fires, 1);
+	EXPECT_EQ(ib.resample_fires, 0);
+	ASSERT_OK(kt_read_str(path, buf, sizeof(buf)));
+	EXPECT_EQ(strtoul(buf, NULL, 0), 2);	/* table 2: b refused twice */
+	close(e);
+	close(f);
 }
 
 TEST_F(ir, fault_log_overflow_and_eventfd)

@@ -71,6 +71,9 @@ struct irq_remap_entry_cfg {
  * @resample_fires: signals made on an INTx resample with the line asserted
  * @deferred: signals made from an irq_work (caller inside an eventfd wake-up)
  * @faults: faults charged to this entry
+ * @resample_loops: resamples (and unmask-eventfd unmasks) refused because
+ *	they ran inside irq_remap's own signal of a trigger: a trigger wired
+ *	back as the resample eventfd of an entry of another table
  * @signalled: every eventfd signal made (@delivered + @timer_fires +
  *	@unmask_fires + @resample_fires): the interrupts the target
  *	received, unlike @accepted, which also counts those held
@@ -88,6 +91,7 @@ struct irq_remap_stats {
 	u64	deferred;
 	u64	faults;
 	u64	signalled;
+	u64	resample_loops;
 };
 
 struct irq_remap_table *irq_remap_table_create(u16 requester_id,

@@ -62,13 +62,28 @@ static struct iommu_soft_domain *iommu_soft_file_domain(struct iommu_soft_file *
 	return d;
 }
 
-/* Read-only requests may name any domain: this file's or a global id. */
+/*
+ * Read-only requests may name any domain: this file's, or, for a caller
+ * with CAP_SYS_ADMIN now, a global id (another file's or a kernel user's
+ * domain, whose mappings are guest DMA addresses).  A descriptor passed to
+ * an unprivileged process reads its own domains only.  Returns the domain
+ * (referenced) or an ERR_PTR: -ENOENT, -EPERM.
+ */
 static struct iommu_soft_domain *iommu_soft_any_domain(struct iommu_soft_file *f,
 						       u32 id)
 {
 	struct iommu_soft_domain *d = iommu_soft_file_domain(f, id);
 
-	return d ? d : iommu_soft_domain_get_by_id(id);
+	if (d)
+		return d;
+	d = iommu_soft_domain_get_by_id(id);
+	if (!d)
+		return ERR_PTR(-ENOENT);
+	if (!capable(CAP_SYS_ADMIN)) {
+		iommu_soft_domain_put(d);
+		return ERR_PTR(-EPERM);
+	}
+	return d;
 }
 
 static void iommu_soft_file_drop(struct iommu_soft_file *f,
@@ -298,8 +313,8 @@ static long iommu_soft_ioctl_stats(struct iommu_soft_file *f, void __user *uarg)
 		return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 	}
 	d = iommu_soft_any_domain(f, id);
-	if (!d)
-		return -ENOENT;
+	if (IS_ERR(d))
+		return PTR_ERR(d);
 	iommu_soft_get_stats(d, &arg);
 	iommu_soft_domain_put(d);
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
@@ -320,8 +335,8 @@ static long iommu_soft_ioctl_mappings(struct iommu_soft_file *f,
 	if (arg.flags || arg.pad || arg.count > IOMMU_SOFT_MAX_FAULT_READ)
 		return -EINVAL;
 	d = iommu_soft_any_domain(f, arg.domain_id);
-	if (!d)
-		return -ENOENT;
+	if (IS_ERR(d))
+		return PTR_ERR(d);
 	if (arg.count) {
 		out = kvcalloc(arg.count, sizeof(*out), GFP_KERNEL_ACCOUNT);
 		if (!out) {

@@ -887,4 +887,54 @@ TEST_F(dom, sysfs_listings_root_only)
 	EXPECT_EQ(domain_attr_open_as_nobody(self->id, "mappings"), 0);
 }
 
+/*
+ * A descriptor kept across a privilege drop (or passed to an unprivileged
+ * VMM) reads its own domains' statistics and mappings, not another file's
+ * (guest DMA addresses of another VMM).
+ */
+TEST_F(dom, foreign_domain_reads_need_cap_sys_admin)
+{
+	uint64_t start = 0;
+	uint32_t more, other;
+	struct iommu_soft_mapping_info e[4];
+	struct iommu_soft_stats st;
+	int fd2 = dev_open(), status;
+	pid_t pid;
+
+	ASSERT_GE(fd2, 0);
+	ASSERT_OK(dom_create(fd2, 48, &other));
+	ASSERT_OK(do_map(fd2, other, 0x100000, self->buf, PG, IOMMU_SOFT_MAP_READ));
+	ASSERT_OK(do_map(self->fd, self->id, 0x200000, self->buf, PG,
+			 IOMMU_SOFT_MAP_READ));
+	/* root may read both */
+	ASSERT_OK(get_stats(self->fd, other, &st));
+	ASSERT_EQ(get_mappings(self->fd, other, &start, e, 4, &more), 1);
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int code = 0;
+
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(100);
+		start = 0;
+		if (get_stats(self->fd, self->id, &st) ||
+		    get_mappings(self->fd, self->id, &start, e, 4, &more) != 1)
+			code |= 1;	/* its own domain: allowed */
+		start = 0;
+		if (get_stats(self->fd, other, &st) != -1 || errno != EPERM)
+			code |= 2;
+		if (get_mappings(self->fd, other, &start, e, 4, &more) != -1 ||
+		    errno != EPERM)
+			code |= 4;
+		if (get_stats(self->fd, 0, &st))
+			code |= 8;	/* module totals: allowed */
+		_exit(code);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	close(fd2);
+}
+
 KT_MAIN()

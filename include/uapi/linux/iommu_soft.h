@@ -9,12 +9,13 @@
  * exiting) destroys them, unpins every page and returns the locked-memory
  * accounting.
  *
- * The ioctls check no capability: the check is made once, at open(), and
- * whoever holds the open file afterwards (a descriptor passed to another
- * process, or kept across a privilege drop, included) may use every ioctl
- * on it.  That includes IOMMU_SOFT_GET_STATS and IOMMU_SOFT_GET_MAPPINGS
- * on any domain, kernel users' included (guest DMA addresses): hand such a
- * descriptor only to a process trusted as root is.
+ * The capability is checked at open(): whoever holds the open file
+ * afterwards (a descriptor passed to another process, or kept across a
+ * privilege drop, included) may use every ioctl on the file's own domains.
+ * IOMMU_SOFT_GET_STATS and IOMMU_SOFT_GET_MAPPINGS on a domain the file
+ * does not own (another file's, or a kernel user's such as kvm_assign's:
+ * guest DMA addresses) check CAP_SYS_ADMIN again at the call and fail with
+ * EPERM without it.
  *
  * Every structure starts with argsz (the size of the structure the caller
  * passes; the kernel reads/writes at most that many bytes and fails with
@@ -283,13 +284,14 @@ struct iommu_soft_set_fault_eventfd {
  * buffer.  The iotlb_* counters describe the per-domain translation cache.
  *
  * Statistics are read-only: @domain_id may name any domain (also one of
- * another file or of a kernel user such as kvm_assign), not only this
- * file's.  @domain_id 0 asks for the module-wide totals instead: @domains (live
+ * another file or of a kernel user such as kvm_assign, for a caller with
+ * CAP_SYS_ADMIN at the call), not only this file's.  @domain_id 0 asks for the module-wide totals instead: @domains (live
  * domains, including those of other files and of kernel users),
  * @mappings, @bytes_mapped and @pinned_pages summed over all of them; every
  * other counter is 0.  Any caller that can open the device may read them.
  *
- * Errors: EINVAL (argsz, flags, padding), ENOENT (bad domain id).
+ * Errors: EINVAL (argsz, flags, padding), ENOENT (bad domain id), EPERM
+ * (another file's or a kernel user's domain without CAP_SYS_ADMIN).
  */
 struct iommu_soft_stats {
 	__u32 argsz;
@@ -343,7 +345,7 @@ struct iommu_soft_mapping_info {
  * Read-only: @domain_id may name any domain, as for IOMMU_SOFT_GET_STATS.
  *
  * Errors: EINVAL (argsz, flags, padding, @count above 4096), EFAULT,
- * ENOENT (no such domain).
+ * ENOENT (no such domain), EPERM (as for IOMMU_SOFT_GET_STATS).
  */
 struct iommu_soft_get_mappings {
 	__u32 argsz;

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 #define FUZZ_MAX_THREADS	16
@@ -267,6 +268,25 @@ static void *fuzz_watchdog(void *arg)
 	return NULL;
 }
 
+/* A fuzzer that crashes says where, and what each thread was doing. */
+static void fuzz_crash(int sig, siginfo_t *si, void *uc)
+{
+	unsigned int i;
+
+	(void)uc;
+	printf("# FINDING: %s crashed: signal %d (%s) at address %p\n", fz.name, sig,
+	       strsignal(sig), si->si_addr);
+	for (i = 0; i < FUZZ_MAX_THREADS; i++)
+		if (fz_cur[i])
+			printf("# thread %u was in: %s\n", i, fz_cur[i]);
+	fz_findings++;
+	fuzz_summary_line();
+	printf("not ok 1 - %s seed=%llu iterations=%llu crashed\n", fz.name,
+	       (unsigned long long)fz.seed, (unsigned long long)fz_done);
+	fflush(stdout);
+	_exit(1);
+}
+
 static inline void fuzz_usage(void)
 {
 	fprintf(stderr,
@@ -319,6 +339,14 @@ static inline void fuzz_init(int argc, char **argv, const char *name)
 	       (unsigned long long)fz.seed);
 	fflush(stdout);
 	fz_t0 = fuzz_now();
+	{
+		struct sigaction sa = { .sa_sigaction = fuzz_crash, .sa_flags = SA_SIGINFO };
+
+		sigaction(SIGSEGV, &sa, NULL);
+		sigaction(SIGBUS, &sa, NULL);
+		sigaction(SIGILL, &sa, NULL);
+		sigaction(SIGFPE, &sa, NULL);
+	}
 	if (pthread_create(&wd, NULL, fuzz_watchdog, NULL)) {
 		perror("pthread_create");
 		exit(1);
@@ -346,12 +374,15 @@ struct fuzz_ptrs {
 	uint8_t *unmapped;	/* a page that was unmapped */
 };
 
+/* Then 16 PROT_NONE pages: nothing of anyone's follows the pool closely. */
 static inline int fuzz_ptrs_init(struct fuzz_ptrs *p)
 {
-	uint8_t *m = mmap(NULL, (FUZZ_BUF_PAGES + 5) * 4096UL,
+	uint8_t *m = mmap(NULL, (FUZZ_BUF_PAGES + 5 + 16) * 4096UL,
 			  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (m == MAP_FAILED)
+		return -1;
+	if (mprotect(m + (FUZZ_BUF_PAGES + 5) * 4096UL, 16 * 4096UL, PROT_NONE))
 		return -1;
 	memset(m, 0, (FUZZ_BUF_PAGES + 5) * 4096UL);
 	p->rw = m;
@@ -384,6 +415,23 @@ static inline uint64_t fuzz_ptr(struct fuzz_rng *r, struct fuzz_ptrs *p, size_t 
 	default:
 		return (uintptr_t)p->rw +
 		       (fuzz_below(r, FUZZ_BUF_PAGES * 4096UL - l) & ~7UL);
+	}
+}
+
+/*
+ * A pointer the kernel can never use: PROT_NONE, unmapped, kernel,
+ * non-canonical, or the read-only page (constant 0x5a bytes).  For
+ * structures whose contents would steer the kernel at the fuzzer's own
+ * memory if read from a buffer that holds garbage (a memory table).
+ */
+static inline uint64_t fuzz_bad_ptr(struct fuzz_rng *r, struct fuzz_ptrs *p)
+{
+	switch (fuzz_below(r, 5)) {
+	case 0: return (uintptr_t)p->none + fuzz_below(r, 4096);
+	case 1: return (uintptr_t)p->unmapped + fuzz_below(r, 4096);
+	case 2: return 0xffff888000000000ULL + (fuzz_next(r) & 0xffffff000ULL);
+	case 3: return 0x8000000000000000ULL | fuzz_next(r);
+	default: return (uintptr_t)p->ro + fuzz_below(r, 4096 - 64);
 	}
 }
 

@@ -266,11 +266,9 @@ static long issue(struct fuzz_rng *r, struct call *c, int fd, unsigned int tid)
 	void *p = c->arg;
 	bool hostile = fuzz_one_in(r, 16);
 
-	if (hostile) {
-		p = (void *)(uintptr_t)fuzz_ptr(r, &ptrs, o->size);
-		if ((uint8_t *)p >= ptrs.rw && (uint8_t *)p < ptrs.rw + FUZZ_BUF_PAGES * 4096UL)
-			p = c->arg;	/* the buffer pool holds no structure */
-	}
+	/* never a buffer of garbage: MAP could then pin the fuzzer's own pages */
+	if (hostile)
+		p = (void *)(uintptr_t)fuzz_bad_ptr(r, &ptrs);
 	if (p == c->arg) {
 		/* After argsz: zeros (accepted) or canary (E2BIG) up to the end. */
 		end = c->argsz < ARGBUF ? c->argsz : ARGBUF;

@@ -56,6 +56,13 @@ static struct fuzz_ptrs ptrs;
 static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
 static char img[64];
 static bool brd_loaded;
+/*
+ * Dirty logging only with --wild: the rings here hold garbage, and the
+ * device logs the pages of any writable descriptor, inside the memory table
+ * or not, so the bits would land anywhere in the fuzzer's own memory
+ * (fuzz_vring fuzzes logging with guest addresses it keeps in bounds).
+ */
+static uint64_t log_mask = ~(1ULL << VHOST_F_LOG_ALL);
 
 #define LD(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
@@ -134,18 +141,30 @@ static bool build_table(struct fuzz_rng *r, struct vhost_memory *m, unsigned int
 		} else if (g->userspace_addr + g->memory_size - 1 < g->userspace_addr) {
 			ok = false;
 			*why = "a region wrapping in user space";
-		} else if (g->userspace_addr + g->memory_size > (1ULL << 47)) {
+		} else if (g->userspace_addr >= 1ULL << 63 ||
+			   g->userspace_addr + g->memory_size > 1ULL << 63) {
 			ok = false;
-			*why = "a region beyond the user address space";
-		} else if ((uint8_t *)(uintptr_t)g->userspace_addr >= gmem &&
-			   g->memory_size > room) {
-			/* keep the device inside our reserve: shrink it */
-			g->memory_size = room;
-		} else if (((uint8_t *)(uintptr_t)g->userspace_addr < gmem ||
-			    (uint8_t *)(uintptr_t)g->userspace_addr >= gmem + RESERVE) &&
-			   g->memory_size > 4 * 4096) {
-			/* a hostile pointer: a few pages, not our whole heap */
-			g->memory_size = 4 * 4096;
+			*why = "a region reaching kernel space";
+		} else {
+			/*
+			 * Accepted or not (access_ok() lets user ranges run
+			 * past the highest mapped address), it must not let
+			 * the device write over the fuzzer itself: the user
+			 * range stays inside the reserve (or a few pool
+			 * pages), and guest addresses below 2^47, whose
+			 * dirty bits stay inside the bitmap's reserve.
+			 */
+			if ((uint8_t *)(uintptr_t)g->userspace_addr >= gmem &&
+			    (uint8_t *)(uintptr_t)g->userspace_addr < gmem + RESERVE) {
+				if (g->memory_size > room)
+					g->memory_size = room;
+			} else if (g->memory_size > 4 * 4096) {
+				g->memory_size = 4 * 4096;
+			}
+			if (g->guest_phys_addr >= 1ULL << 47)
+				g->guest_phys_addr &= (1ULL << 46) - 1;
+			if (g->guest_phys_addr + g->memory_size > 1ULL << 47)
+				g->memory_size = (1ULL << 47) - g->guest_phys_addr;
 		}
 	}
 	for (i = 0; ok && i < n; i++)
@@ -207,7 +226,7 @@ static void op_mem_table(struct fuzz_rng *r, unsigned int tid)
 		why = "nonzero header padding";
 	}
 	if (fuzz_one_in(r, 20))
-		arg = (void *)(uintptr_t)fuzz_ptr(r, &ptrs, 8);
+		arg = (void *)(uintptr_t)fuzz_bad_ptr(r, &ptrs);
 	ret = xioctl(tid, "SET_MEM_TABLE", pick_dev(r), VHOST_SET_MEM_TABLE, arg);
 	if (arg == m && !ok && !skip)
 		must_fail(ret, "SET_MEM_TABLE", why);
@@ -229,7 +248,7 @@ static void op_setup(struct fuzz_rng *r, unsigned int tid)
 
 	xioctl(tid, "SET_OWNER", fd, VHOST_SET_OWNER, NULL);
 	if (!xioctl(tid, "GET_FEATURES", fd, VHOST_GET_FEATURES, &feat)) {
-		feat &= fuzz_next(r) | (1ULL << VIRTIO_F_VERSION_1);
+		feat &= (fuzz_next(r) | (1ULL << VIRTIO_F_VERSION_1)) & log_mask;
 		if (fuzz_one_in(r, 2))
 			feat &= ~(1ULL << VIRTIO_F_RING_PACKED);
 		xioctl(tid, "SET_FEATURES", fd, VHOST_SET_FEATURES, &feat);
@@ -410,14 +429,18 @@ static void op_misc(struct fuzz_rng *r, unsigned int tid)
 			v &= fuzz_next(r);
 		else
 			v = fuzz_int(r, 1ULL << VIRTIO_F_VERSION_1);
+		v &= log_mask;
 		xioctl(tid, "SET_FEATURES", fd, VHOST_SET_FEATURES, &v);
 		break;
 	case 3:
 		switch (fuzz_below(r, 4)) {
 		case 0: v = 0; break;
-		case 1: v = fuzz_ptr(r, &ptrs, 64); break;
+		case 1: v = fuzz_one_in(r, 2) ? 0xffff888000000000ULL + (fuzz_next(r) & 0xffffff000ULL) :
+			    0x8000000000000000ULL | fuzz_next(r);
+			break;
 		default: v = (uintptr_t)logmap + (fuzz_one_in(r, 4) ? fuzz_below(r, loglen) : 0); break;
 		}
+		/* accepted while there is no memory table: checked against the next */
 		xioctl(tid, "SET_LOG_BASE", fd, VHOST_SET_LOG_BASE, &v);
 		break;
 	case 4: {
@@ -572,6 +595,8 @@ int main(int argc, char **argv)
 
 	fz.threads = 3;
 	fuzz_init(argc, argv, "fuzz_vhost");
+	if (fz.wild)
+		log_mask = ~0ULL;
 	if (access("/dev/vhost-blk", F_OK))
 		fuzz_skip("no /dev/vhost-blk");
 	if (fuzz_ptrs_init(&ptrs))
@@ -580,10 +605,15 @@ int main(int argc, char **argv)
 	if (res == MAP_FAILED || mprotect(res, GMEM, PROT_READ | PROT_WRITE))
 		fuzz_skip("cannot reserve guest memory");
 	gmem = res;
-	/* a bitmap for guest-physical addresses up to 2^33 + GMEM */
+	/*
+	 * The dirty bitmap: writable for guest-physical addresses up to
+	 * 2^33 + GMEM, the rest of what 2^47 needs (4 GiB) reserved
+	 * PROT_NONE, so that no dirty bit lands on the fuzzer's own memory.
+	 */
 	loglen = ((GPA_BASE * 2 + GMEM) >> 12) / 8;
-	logmap = mmap(NULL, loglen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (logmap == MAP_FAILED)
+	logmap = mmap(NULL, (1ULL << 47) >> 15, PROT_NONE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (logmap == MAP_FAILED || mprotect(logmap, loglen, PROT_READ | PROT_WRITE))
 		fuzz_skip("cannot map a dirty bitmap");
 
 	snprintf(img, sizeof(img), "/tmp/fuzz-vhost-%d.img", getpid());

@@ -12,6 +12,7 @@
 #   kvmio.fuzz_only=a,b  only these fuzzers (names without "fuzz_")
 #   kvmio.fuzz_wild=1    pass --wild (each fuzzer says what it loosens)
 #   kvmio.fuzz_threads=N threads per fuzzer (default: each fuzzer's own)
+#   kvmio.fuzz_arg=X     pass --arg X (to every fuzzer run; see each one)
 
 DIR=$(dirname "$0")/fuzz
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^kvmio\.$1=//p" | tail -n 1; }
@@ -21,6 +22,7 @@ SEED=$(arg fuzz_seed)
 ONLY=$(arg fuzz_only | tr ',' ' ')
 WILD=$(arg fuzz_wild)
 THREADS=$(arg fuzz_threads)
+FARG=$(arg fuzz_arg)
 [ -n "$TIME" ] || TIME=15
 [ -n "$SEED" ] || SEED=$(date +%s)
 
@@ -45,6 +47,7 @@ for f in $FUZZERS; do
 	opts="--seed $SEED --time $TIME"
 	[ "$WILD" = 1 ] && opts="$opts --wild"
 	[ -n "$THREADS" ] && opts="$opts --threads $THREADS"
+	[ -n "$FARG" ] && opts="$opts --arg $FARG"
 	# The fuzzer's own watchdog ends a stall; this bounds the rest.
 	timeout -s KILL $((TIME + 120)) "$prog" $opts > /tmp/fuzz.out 2>&1
 	rc=$?

@@ -23,7 +23,7 @@
  * bigger than the protocol allows, or keeps more file descriptors or
  * mappings open between connections than after the first one (a leak).
  *
- * --arg PATH gives the kvmio binary (default: kvmio on PATH).
+ * $KVMIO names the kvmio binary (default: kvmio on PATH).
  */
 #include <poll.h>
 #include <signal.h>
@@ -486,8 +486,8 @@ int main(int argc, char **argv)
 	fz.threads = 1;
 	fuzz_init(argc, argv, "fuzz_bridge");
 	r.s = fuzz_thread_seed(0);
-	if (fz.arg)
-		kvmio = fz.arg;
+	if (getenv("KVMIO"))
+		kvmio = getenv("KVMIO");
 	if (access("/dev/vhost-blk", F_OK))
 		fuzz_skip("no /dev/vhost-blk");
 	signal(SIGPIPE, SIG_IGN);

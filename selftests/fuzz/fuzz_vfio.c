@@ -30,6 +30,11 @@
  * --wild it starts any transfer, trusting the model: a VM that dies then
  * is a finding (QEMU's "edu: DMA range" message on the host).
  *
+ * --arg noforge keeps the EDU_IRQ_DMA bit out of what is written to the
+ * raise register: a guest that raises it fakes a DMA completion, which the
+ * model takes for the real one (see the report of the first runs); with
+ * noforge the fuzzer looks past that finding.
+ *
  * Findings: an mmap of the register page or beyond the BAR that succeeds,
  * identification or vendor / device IDs that read back wrong, a transfer
  * the model started although its device side was outside the buffer
@@ -65,6 +70,7 @@ static struct fuzz_ptrs ptrs;
 /* Held around "check the DMA registers, then start", reset and reopen. */
 static pthread_mutex_t edu_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t starts_checked, starts_held_back, mmaps_ok;
+static bool noforge;		/* --arg noforge */
 
 #define LD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
@@ -292,6 +298,9 @@ static void region_rw(struct fuzz_rng *r, unsigned int tid, bool writes)
 		if (idx == VFIO_PCI_BAR0_REGION_INDEX && !fz.wild &&
 		    off <= EDU_DMA_CMD && off + size > EDU_DMA_CMD)
 			data[EDU_DMA_CMD - off] &= ~EDU_DMA_RUN;
+		if (idx == VFIO_PCI_BAR0_REGION_INDEX && noforge &&
+		    off <= EDU_IRQ_RAISE + 1 && off + size > EDU_IRQ_RAISE + 1)
+			data[EDU_IRQ_RAISE + 1 - off] &= ~(EDU_IRQ_DMA >> 8);
 		if (idx == VFIO_PCI_CONFIG_REGION_INDEX && off == PCI_COMMAND && fuzz_below(r, 2))
 			data[0] |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 		wr(fd, REGION(idx) + off, data, size);
@@ -310,6 +319,8 @@ static void edu_regs(struct fuzz_rng *r, unsigned int tid)
 	switch (fuzz_below(r, 6)) {
 	case 0:
 		v = fuzz_next(r);
+		if (noforge)
+			v &= ~EDU_IRQ_DMA;
 		wr(fd, bar + EDU_IRQ_RAISE, &v, 4);
 		break;
 	case 1:
@@ -569,6 +580,7 @@ int main(int argc, char **argv)
 
 	fz.threads = 2;
 	fuzz_init(argc, argv, "fuzz_vfio");
+	noforge = fz.arg && !strcmp(fz.arg, "noforge");
 	if (access("/sys/bus/pci/drivers/kvm_assign", F_OK))
 		fuzz_skip("kvm_assign not loaded");
 	if (fuzz_ptrs_init(&ptrs))
@@ -582,8 +594,9 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < NEFD; i++)
 		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	fuzz_log("edu %s, context " UUID "%s", bdf,
-		 fz.wild ? ", wild: transfers started whatever their device side" : "");
+	fuzz_log("edu %s, context " UUID "%s%s", bdf,
+		 fz.wild ? ", wild: transfers started whatever their device side" : "",
+		 noforge ? ", no forged DMA completions" : "");
 
 	pthread_create(&th[0], NULL, reg_thread, (void *)0UL);
 	pthread_create(&th[1], NULL, ctl_thread, (void *)1UL);

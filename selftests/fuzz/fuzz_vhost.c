@@ -54,6 +54,7 @@ static uint8_t *logmap;			/* a bitmap big enough for any table we build */
 static size_t loglen;
 static struct fuzz_ptrs ptrs;
 static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
 static char img[64];
 static bool brd_loaded;
 /*
@@ -478,6 +479,8 @@ static void op_memory(struct fuzz_rng *r, unsigned int tid)
 	size_t off = fuzz_below(r, GMEM / 64) * 64, len = 64 + fuzz_below(r, 4096);
 
 	fz_cur[tid] = "guest memory";
+	/* one at a time: a fill must not meet the read-only window below */
+	pthread_mutex_lock(&mem_lock);
 	if (off + len > GMEM)
 		len = GMEM - off;
 	switch (fuzz_below(r, 10)) {
@@ -494,6 +497,7 @@ static void op_memory(struct fuzz_rng *r, unsigned int tid)
 		fuzz_fill(r, gmem + off, len);
 		break;
 	}
+	pthread_mutex_unlock(&mem_lock);
 	fz_cur[tid] = NULL;
 }
 

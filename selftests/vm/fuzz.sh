@@ -4,7 +4,7 @@
 # fuzz.sh - a long fuzzing run in the test VM (make fuzz).
 #
 #   fuzz.sh [--series S | --kver V] [--time S] [--seed N] [--only a,b]
-#           [--wild] [--threads N] [--out DIR]
+#           [--wild] [--threads N] [--arg X] [--out DIR]
 #
 # Boots the test VM (run-vm.sh) with only selftests/fuzz_test.sh, which
 # then runs each fuzzer for --time seconds (default 180) with --seed
@@ -22,6 +22,7 @@ SEED=$(date +%s)
 ONLY=
 WILD=
 THREADS=
+FARG=
 OUT=
 
 while [ $# -gt 0 ]; do
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
 	--only) ONLY=$2; shift 2 ;;
 	--wild) WILD=1; shift ;;
 	--threads) THREADS=$2; shift 2 ;;
+	--arg) FARG=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	*) echo "fuzz.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -41,6 +43,7 @@ APPEND="kvmio.fuzz_time=$TIME kvmio.fuzz_seed=$SEED"
 [ -n "$ONLY" ] && APPEND="$APPEND kvmio.fuzz_only=$ONLY"
 [ -n "$WILD" ] && APPEND="$APPEND kvmio.fuzz_wild=1"
 [ -n "$THREADS" ] && APPEND="$APPEND kvmio.fuzz_threads=$THREADS"
+[ -n "$FARG" ] && APPEND="$APPEND kvmio.fuzz_arg=$FARG"
 n=5
 [ -n "$ONLY" ] && n=$(echo "$ONLY" | tr ',' '\n' | wc -l)
 [ -n "$OUT" ] || OUT=$TOP/.cache/runs/fuzz-$SEED

@@ -51,6 +51,10 @@ for f in $FUZZERS; do
 	# The fuzzer's own watchdog ends a stall; this bounds the rest.
 	timeout -s KILL $((TIME + 120)) "$prog" $opts > /tmp/fuzz.out 2>&1
 	rc=$?
+	# What a fuzzer that died may have left: its kvm_assign context.
+	for u in /sys/bus/mdev/devices/5b2c1f6e-7a41-4e0b-9d1c-0000000f0220; do
+		[ -e "$u/remove" ] && echo 1 > "$u/remove"
+	done
 	# Its TAP becomes diagnostics; its result line becomes our case.
 	grep -v '^TAP version\|^1\.\.\|^ok \|^not ok ' /tmp/fuzz.out | sed 's/^\([^#]\)/# \1/'
 	res=$(grep -E '^(not )?ok 1 ' /tmp/fuzz.out | tail -n 1 | sed 's/^\(not \)\{0,1\}ok 1 - //')

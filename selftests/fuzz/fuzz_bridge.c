@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <dirent.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -115,6 +116,8 @@ static int start_bridge(void)
 	if (!bridge) {
 		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
+		/* the bridge goes with the fuzzer, however it ends */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);

@@ -628,7 +628,7 @@ int main(int argc, char **argv)
 	add_backend(img, O_RDWR | O_DIRECT);
 	add_backend(img, O_RDONLY);
 	if (access("/dev/ram0", F_OK) &&
-	    !system("modprobe brd rd_nr=1 rd_size=16384 >/dev/null 2>&1"))
+	    !system("modprobe brd rd_nr=1 rd_size=65536 >/dev/null 2>&1"))
 		brd_loaded = true;
 	add_backend("/dev/ram0", O_RDWR | O_DIRECT);
 	add_backend("/dev/null", O_RDWR);

@@ -802,7 +802,7 @@ int main(int argc, char **argv)
 	back[nback++] = fd;
 	add_backend(img, O_RDWR | O_DIRECT, "file O_DIRECT");
 	if (access("/dev/ram0", F_OK) &&
-	    !system("modprobe brd rd_nr=1 rd_size=16384 >/dev/null 2>&1"))
+	    !system("modprobe brd rd_nr=1 rd_size=65536 >/dev/null 2>&1"))
 		brd_loaded = true;
 	add_backend("/dev/ram0", O_RDWR | O_DIRECT, "brd O_DIRECT");
 	fuzz_log("backends: %s%s%s", back_name[0], nback > 1 ? ", file O_DIRECT" : "",

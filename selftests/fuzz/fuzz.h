@@ -147,6 +147,31 @@ static inline void fuzz_fill(struct fuzz_rng *r, void *p, size_t len)
 		*b++ = fuzz_next(r);
 }
 
+/*
+ * A line on the kernel log too (/dev/kmsg, when it can be written): the
+ * console then shows which fuzzer and seed ran before a splat, and what a
+ * fuzzer said when the VM dies before its output is collected.
+ */
+static inline void fuzz_kmsg(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static inline void fuzz_kmsg(const char *fmt, ...)
+{
+	char b[256];
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC), n;
+	va_list ap;
+
+	if (fd < 0)
+		return;
+	n = snprintf(b, sizeof(b), "<4>kvmio-fuzz: %s: ", fz.name);
+	va_start(ap, fmt);
+	if (n > 0 && n < (int)sizeof(b))
+		vsnprintf(b + n, sizeof(b) - n, fmt, ap);
+	va_end(ap);
+	if (write(fd, b, strlen(b)) < 0)
+		n = 0;
+	close(fd);
+}
+
 static inline void fuzz_log(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 static inline void fuzz_log(const char *fmt, ...)
@@ -216,6 +241,8 @@ static inline void fuzz_summary_line(void)
 /* Prints the summary and the TAP result; the process's exit status. */
 static inline int fuzz_finish(void)
 {
+	fuzz_kmsg("done: seed=%llu iterations=%llu findings=%llu", (unsigned long long)fz.seed,
+		  (unsigned long long)fz_done, (unsigned long long)fz_findings);
 	pthread_mutex_lock(&fz_lock);
 	fuzz_summary_line();
 	printf("%s 1 - %s seed=%llu iterations=%llu findings=%llu\n",
@@ -235,10 +262,24 @@ static inline void fuzz_skip(const char *why)
 	exit(4);
 }
 
+/* Ask the kernel for diagnostics on its console (what a stall is waiting on). */
+static inline void fuzz_sysrq(const char *keys)
+{
+	int fd = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (; *keys; keys++)
+		if (write(fd, keys, 1) != 1)
+			break;
+	close(fd);
+}
+
 /*
  * The watchdog: stops the fuzzer at --time, and reports a stall (no
  * operation completed for --stall seconds: a call that hangs in the
- * kernel) as a finding, then exits at once.
+ * kernel) as a finding, with the blocked tasks and every CPU's backtrace
+ * on the kernel console (sysrq w and l), then exits at once.
  */
 static void *fuzz_watchdog(void *arg)
 {
@@ -258,9 +299,14 @@ static void *fuzz_watchdog(void *arg)
 			since = now;
 		} else if (fz.stall && now - since >= fz.stall) {
 			fuzz_finding("no progress for %u s", fz.stall);
+			fuzz_kmsg("no progress for %u s (seed %llu)", fz.stall,
+				  (unsigned long long)fz.seed);
 			for (i = 0; i < FUZZ_MAX_THREADS; i++)
-				if (fz_cur[i])
+				if (fz_cur[i]) {
 					fuzz_log("thread %u was in: %s", i, fz_cur[i]);
+					fuzz_kmsg("thread %u was in: %s", i, fz_cur[i]);
+				}
+			fuzz_sysrq("wl");	/* blocked tasks, every CPU's backtrace */
 			_exit(fuzz_finish());
 		}
 		usleep(100000);
@@ -280,6 +326,8 @@ static void fuzz_crash(int sig, siginfo_t *si, void *uc)
 		if (fz_cur[i])
 			printf("# thread %u was in: %s\n", i, fz_cur[i]);
 	fz_findings++;
+	fuzz_kmsg("crashed: signal %d at %p (seed %llu)", sig, si->si_addr,
+		  (unsigned long long)fz.seed);
 	fuzz_summary_line();
 	printf("not ok 1 - %s seed=%llu iterations=%llu crashed\n", fz.name,
 	       (unsigned long long)fz.seed, (unsigned long long)fz_done);
@@ -338,6 +386,9 @@ static inline void fuzz_init(int argc, char **argv, const char *name)
 	       fz.time, fz.threads, fz.wild ? " wild" : "",
 	       (unsigned long long)fz.seed);
 	fflush(stdout);
+	fuzz_kmsg("start: seed=%llu iters=%llu time=%.1fs threads=%u%s%s%s",
+		  (unsigned long long)fz.seed, (unsigned long long)fz.iters, fz.time,
+		  fz.threads, fz.wild ? " wild" : "", fz.arg ? " arg=" : "", fz.arg ? fz.arg : "");
 	fz_t0 = fuzz_now();
 	{
 		struct sigaction sa = { .sa_sigaction = fuzz_crash, .sa_flags = SA_SIGINFO };

@@ -30,10 +30,12 @@
  * --wild it starts any transfer, trusting the model: a VM that dies then
  * is a finding (QEMU's "edu: DMA range" message on the host).
  *
- * --arg noforge keeps the EDU_IRQ_DMA bit out of what is written to the
- * raise register: a guest that raises it fakes a DMA completion, which the
- * model takes for the real one (see the report of the first runs); with
- * noforge the fuzzer looks past that finding.
+ * --arg takes a comma-separated list, to look past findings until they are
+ * fixed: "noforge" keeps the EDU_IRQ_DMA bit out of what is written to the
+ * raise register (a guest that raises it fakes a DMA completion, which the
+ * model takes for the real one); "noshare" gives INTx unmask eventfds of
+ * their own, never one that is also a trigger (a delivery then runs the
+ * unmask handler inside its own signal, under the irq_remap table lock).
  *
  * Findings: an mmap of the register page or beyond the BAR that succeeds,
  * identification or vendor / device IDs that read back wrong, a transfer
@@ -70,7 +72,7 @@ static struct fuzz_ptrs ptrs;
 /* Held around "check the DMA registers, then start", reset and reopen. */
 static pthread_mutex_t edu_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t starts_checked, starts_held_back, mmaps_ok;
-static bool noforge;		/* --arg noforge */
+static bool noforge, noshare;	/* --arg noforge,noshare */
 
 #define LD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
@@ -377,6 +379,9 @@ static void set_irqs(struct fuzz_rng *r, unsigned int tid)
 	for (i = 0; i < n; i++) {
 		if (s->flags & VFIO_IRQ_SET_DATA_BOOL)
 			s->data[i] = fuzz_below(r, 2);
+		else if (noshare)	/* triggers 0, 1; unmask 2, 3 */
+			fds[i] = fuzz_one_in(r, 4) ? -1 :
+				 LD(efd[fuzz_below(r, 2) + ((s->flags & VFIO_IRQ_SET_ACTION_UNMASK) ? 2 : 0)]);
 		else
 			fds[i] = fuzz_one_in(r, 4) ? -1 : fuzz_one_in(r, 8) ? (int)fuzz_int(r, 3) :
 				 LD(efd[fuzz_below(r, NEFD)]);
@@ -580,7 +585,8 @@ int main(int argc, char **argv)
 
 	fz.threads = 2;
 	fuzz_init(argc, argv, "fuzz_vfio");
-	noforge = fz.arg && !strcmp(fz.arg, "noforge");
+	noforge = fz.arg && strstr(fz.arg, "noforge");
+	noshare = fz.arg && strstr(fz.arg, "noshare");
 	if (access("/sys/bus/pci/drivers/kvm_assign", F_OK))
 		fuzz_skip("kvm_assign not loaded");
 	if (fuzz_ptrs_init(&ptrs))
@@ -594,9 +600,10 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < NEFD; i++)
 		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	fuzz_log("edu %s, context " UUID "%s%s", bdf,
+	fuzz_log("edu %s, context " UUID "%s%s%s", bdf,
 		 fz.wild ? ", wild: transfers started whatever their device side" : "",
-		 noforge ? ", no forged DMA completions" : "");
+		 noforge ? ", no forged DMA completions" : "",
+		 noshare ? ", unmask eventfds of their own" : "");
 
 	pthread_create(&th[0], NULL, reg_thread, (void *)0UL);
 	pthread_create(&th[1], NULL, ctl_thread, (void *)1UL);

@@ -35,7 +35,8 @@
  * raise register (a guest that raises it fakes a DMA completion, which the
  * model takes for the real one); "noshare" gives INTx unmask eventfds of
  * their own, never one that is also a trigger (a delivery then runs the
- * unmask handler inside its own signal, under the irq_remap table lock).
+ * unmask handler inside its own signal, under the irq_remap table lock);
+ * "nounmap" and "noreset" leave out container unmaps and resets / reopens.
  *
  * Findings: an mmap of the register page or beyond the BAR that succeeds,
  * identification or vendor / device IDs that read back wrong, a transfer
@@ -73,6 +74,7 @@ static struct fuzz_ptrs ptrs;
 static pthread_mutex_t edu_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t starts_checked, starts_held_back, mmaps_ok;
 static bool noforge, noshare;	/* --arg noforge,noshare */
+static bool nounmap, noreset;	/* --arg nounmap,noreset: bisecting a hang */
 
 #define LD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
@@ -562,12 +564,16 @@ static void *ctl_thread(void *arg)
 			set_irqs(&r, tid);
 		else if (k < 50)
 			info_ioctls(&r, tid);
-		else if (k < 60)
-			container_dma(&r, tid);
+		else if (k < 60) {
+			if (!nounmap)
+				container_dma(&r, tid);
+		}
 		else if (k < 66)
 			bar_mmap(&r, tid);
-		else if (k < 70)
-			reset_reopen(&r, tid);
+		else if (k < 70) {
+			if (!noreset)
+				reset_reopen(&r, tid);
+		}
 		else if (k < 90)
 			region_rw(&r, tid, false);
 		else
@@ -587,6 +593,8 @@ int main(int argc, char **argv)
 	fuzz_init(argc, argv, "fuzz_vfio");
 	noforge = fz.arg && strstr(fz.arg, "noforge");
 	noshare = fz.arg && strstr(fz.arg, "noshare");
+	nounmap = fz.arg && strstr(fz.arg, "nounmap");
+	noreset = fz.arg && strstr(fz.arg, "noreset");
 	if (access("/sys/bus/pci/drivers/kvm_assign", F_OK))
 		fuzz_skip("kvm_assign not loaded");
 	if (fuzz_ptrs_init(&ptrs))

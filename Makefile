@@ -16,7 +16,7 @@
 #                         an (emulated) hardware IOMMU; prints ratios
 #   make bench-remap      irq_remap and iommu_soft costs against their anchors
 #   make fuzz             the fuzzers in the test VM, 180 s each (FUZZ_TIME,
-#                         FUZZ_SEED, FUZZ_ONLY=a,b, FUZZ_WILD=1)
+#                         FUZZ_SEED, FUZZ_ONLY=a,b, FUZZ_WILD=1, FUZZ_ARG)
 #   make bench-blk        guest block IOPS: QEMU virtio-blk, qemu-storage-daemon
 #                         vhost-user-blk, vhost_blk via kvmio blk-serve
 #   make modules KDIR=... build only the modules against any kernel tree
@@ -49,7 +49,8 @@ vm-shell:
 FUZZ_TIME ?= 180
 fuzz:
 	@$(VM)/fuzz.sh $(SEL) --time $(FUZZ_TIME) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED)) \
-		$(if $(FUZZ_ONLY),--only $(FUZZ_ONLY)) $(if $(FUZZ_WILD),--wild)
+		$(if $(FUZZ_ONLY),--only $(FUZZ_ONLY)) $(if $(FUZZ_WILD),--wild) \
+		$(if $(FUZZ_ARG),--arg $(FUZZ_ARG))
 
 bench-assign:
 	@$(VM)/bench-assign.sh $(SEL)

@@ -15,6 +15,8 @@
 #   make bench-assign     kvm_assign's mediation cost against vfio-pci behind
 #                         an (emulated) hardware IOMMU; prints ratios
 #   make bench-remap      irq_remap and iommu_soft costs against their anchors
+#   make fuzz             the fuzzers in the test VM, 180 s each (FUZZ_TIME,
+#                         FUZZ_SEED, FUZZ_ONLY=a,b, FUZZ_WILD=1, FUZZ_ARG)
 #   make bench-blk        guest block IOPS: QEMU virtio-blk, qemu-storage-daemon
 #                         vhost-user-blk, vhost_blk via kvmio blk-serve
 #   make modules KDIR=... build only the modules against any kernel tree
@@ -44,6 +46,12 @@ demo:
 vm-shell:
 	@$(VM)/run-vm.sh $(SEL) --mode shell --out .cache/runs/shell
 
+FUZZ_TIME ?= 180
+fuzz:
+	@$(VM)/fuzz.sh $(SEL) --time $(FUZZ_TIME) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED)) \
+		$(if $(FUZZ_ONLY),--only $(FUZZ_ONLY)) $(if $(FUZZ_WILD),--wild) \
+		$(if $(FUZZ_ARG),--arg $(FUZZ_ARG))
+
 bench-assign:
 	@$(VM)/bench-assign.sh $(SEL)
 
@@ -68,4 +76,4 @@ clean:
 distclean: clean
 	rm -rf .cache
 
-.PHONY: all deps check check-quick demo vm-shell bench-assign bench-remap bench-blk modules clean distclean
+.PHONY: all deps check check-quick demo vm-shell fuzz bench-assign bench-remap bench-blk modules clean distclean

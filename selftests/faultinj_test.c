@@ -142,9 +142,35 @@ static bool fi_disarm(struct fi *f)
 	return atoi(b) == 0;
 }
 
-/* ---- the systematic loop ---- */
+/* ---- shared state of the operations ---- */
 
-struct fctx;
+#define GPA_BASE	0x100000000ULL
+#define GMEM_SIZE	(1UL << 20)
+#define QNUM		64
+#define DATA_OFF	0x10000UL
+
+struct fctx {
+	int bad;		/* set by a teardown that found a problem */
+	/* iommu_soft */
+	int is_fd;
+	uint32_t dom;
+	uint8_t *buf;
+	size_t buf_len;
+	/* irq_remap */
+	int ir_fd, efd;
+	uint32_t tid, handle;
+	/* vhost_blk */
+	int vb_fd, img, kick, call, err;
+	uint8_t *mem;
+	unsigned int steps;	/* set-up steps done */
+	uint16_t avail_idx, last_used;
+	/* kvm_assign */
+	char bdf[64];
+	int container, group, device, msi;
+	uint64_t bar0_off, cfg_off;
+};
+
+/* ---- the systematic loop ---- */
 
 /*
  * One operation: @setup (not injected) brings the state it needs,
@@ -207,7 +233,13 @@ static int fi_loop(struct kt_ctx *_kt, const struct fop *o, struct fctx *c)
 		r = o->op(c);
 		e = errno;
 		hit = fi_disarm(&f);
+		c->bad = 0;
 		o->teardown(c);
+		if (c->bad) {
+			KT_LOG("%s: fault %u (%s): the undo found a problem", o->name, n,
+			       r ? strerror(e) : "op succeeded");
+			kt_fail(_kt, 0);
+		}
 		if (kt_snap_settle(&base, &now, 3000)) {
 			KT_LOG("%s: fault %u (%s): state not back to its baseline",
 			       o->name, n, r ? strerror(e) : "op succeeded");
@@ -259,33 +291,6 @@ static void fi_run(struct kt_ctx *_kt, const struct fop *ops, unsigned int nops,
 	for (i = 0; i < nops; i++)
 		fi_loop(_kt, &ops[i], c);
 }
-
-/* ---- shared state of the operations ---- */
-
-#define GPA_BASE	0x100000000ULL
-#define GMEM_SIZE	(1UL << 20)
-#define QNUM		64
-#define DATA_OFF	0x10000UL
-
-struct fctx {
-	/* iommu_soft */
-	int is_fd;
-	uint32_t dom;
-	uint8_t *buf;
-	size_t buf_len;
-	/* irq_remap */
-	int ir_fd, efd;
-	uint32_t tid, handle;
-	/* vhost_blk */
-	int vb_fd, img, kick, call, err;
-	uint8_t *mem;
-	unsigned int steps;	/* set-up steps done */
-	uint16_t avail_idx, last_used;
-	/* kvm_assign */
-	char bdf[64];
-	int container, group, device, msi;
-	uint64_t bar0_off, cfg_off;
-};
 
 /* ---- iommu_soft ---- */
 
@@ -1074,8 +1079,10 @@ static void ka_dma_teardown(struct fctx *c)
 
 	/* the completion (or refusal) interrupt, then no transfer running */
 	if (c->msi >= 0 && (poll(&p, 1, 20000) != 1 ||
-			    (ka_bar_read(c, EDU_DMA_CMD) & EDU_DMA_RUN)))
+			    (ka_bar_read(c, EDU_DMA_CMD) & EDU_DMA_RUN))) {
 		printf("# kvm_assign DMA: no completion interrupt, or still running\n");
+		c->bad = 1;
+	}
 	ka_teardown(c);
 }
 

@@ -168,6 +168,7 @@ struct fctx {
 	char bdf[64];
 	int container, group, device, msi;
 	uint64_t bar0_off, cfg_off;
+	unsigned int mdev_leaks;	/* instances mdev_device_create() lost */
 };
 
 /* ---- the systematic loop ---- */
@@ -928,10 +929,38 @@ static void ka_close(struct fctx *c)
 	c->msi = c->device = c->group = c->container = -1;
 }
 
+static int ka_instances(struct fctx *c)
+{
+	char path[512], buf[16];
+
+	snprintf(path, sizeof(path),
+		 "/sys/bus/pci/devices/%s/mdev_supported_types/" KA_TYPE
+		 "/available_instances", c->bdf);
+	return kt_read_str(path, buf, sizeof(buf)) ? -1 : atoi(buf);
+}
+
+/*
+ * Linux 6.12's mdev_device_create() takes an instance from the parent
+ * before it allocates the mdev and does not give it back when that
+ * allocation fails (drivers/vfio/mdev/mdev_core.c): the type then has no
+ * instance left although no mdev exists.  Counted, reported, and undone
+ * by binding edu again (registering the parent resets the count).
+ */
+static void ka_check_instances(struct fctx *c)
+{
+	if (ka_instances(c) != 0 || !access("/sys/bus/mdev/devices/" KA_UUID, F_OK))
+		return;
+	c->mdev_leaks++;
+	unbind_edu(c->bdf);
+	if (bind_edu(c->bdf) || ka_instances(c) != 1)
+		c->bad = 1;
+}
+
 static void ka_teardown(struct fctx *c)
 {
 	ka_close(c);
 	kt_write_str("/sys/bus/mdev/devices/" KA_UUID "/remove", "1");
+	ka_check_instances(c);
 }
 
 static int ka_op_create(struct fctx *c)
@@ -1095,23 +1124,39 @@ static const struct fop ka_ops[] = {
 	  ka_dma_teardown, { 0 } },
 };
 
-TEST_TIMEOUT(kvm_assign_alloc_failures, 2400)
-{
-	struct fctx c;
+/* edu bound to kvm_assign for the test, unbound whatever happens. */
+FIXTURE(edu) { struct fctx c; };
 
-	FI_REQUIRE();
-	memset(&c, 0, sizeof(c));
-	if (kt_find_pci("0x1234", "0x11e8", c.bdf, sizeof(c.bdf)))
+FIXTURE_SETUP(edu)
+{
+	if (kt_find_pci("0x1234", "0x11e8", self->c.bdf, sizeof(self->c.bdf)))
 		SKIP("no edu device (1234:11e8) in this VM");
 	ASSERT_EQ(system("modprobe vfio_iommu_type1"), 0);
-	c.buf = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_TRUE(c.buf != MAP_FAILED);
-	memset(c.buf, 0, 4 * PG);
-	ASSERT_OK(bind_edu(c.bdf));
-	fi_run(_kt, ka_ops, sizeof(ka_ops) / sizeof(ka_ops[0]), &c);
-	unbind_edu(c.bdf);
-	munmap(c.buf, 4 * PG);
+	self->c.buf = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(self->c.buf != MAP_FAILED);
+	memset(self->c.buf, 0, 4 * PG);
+	self->c.msi = self->c.device = self->c.group = self->c.container = -1;
+}
+
+FIXTURE_TEARDOWN(edu)
+{
+	ka_close(&self->c);
+	kt_write_str("/sys/bus/mdev/devices/" KA_UUID "/remove", "1");
+	if (self->c.bdf[0])
+		unbind_edu(self->c.bdf);
+	if (self->c.buf && self->c.buf != MAP_FAILED)
+		munmap(self->c.buf, 4 * PG);
+}
+
+TEST_F_TIMEOUT(edu, kvm_assign_alloc_failures, 2400)
+{
+	FI_REQUIRE();
+	ASSERT_OK(bind_edu(self->c.bdf));
+	fi_run(_kt, ka_ops, sizeof(ka_ops) / sizeof(ka_ops[0]), &self->c);
+	if (self->c.mdev_leaks)
+		KT_LOG("kernel defect, not the suite's: mdev_device_create() lost the type's instance %u time(s) when its allocation failed (edu bound again each time)",
+		       self->c.mdev_leaks);
 }
 
 /* ---- pinning refused by RLIMIT_MEMLOCK (every kernel) ---- */
@@ -1204,41 +1249,33 @@ TEST_TIMEOUT(iommu_soft_memlock_sweep, 300)
  * refused as a master abort, with its interrupt, and nothing stays pinned;
  * with the limit back, the same transfer works.
  */
-TEST_TIMEOUT(kvm_assign_dma_memlock, 300)
+TEST_F_TIMEOUT(edu, kvm_assign_dma_memlock, 300)
 {
 	struct rlimit zero = { 0, 0 };
+	struct fctx *c = &self->c;
 	struct kt_snap base, now;
 	struct pollfd p;
-	struct fctx c;
 	uint64_t v;
 
-	memset(&c, 0, sizeof(c));
-	if (kt_find_pci("0x1234", "0x11e8", c.bdf, sizeof(c.bdf)))
-		SKIP("no edu device (1234:11e8) in this VM");
-	ASSERT_EQ(system("modprobe vfio_iommu_type1"), 0);
-	c.buf = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_TRUE(c.buf != MAP_FAILED);
 	kt_snap(&base);
-	ASSERT_OK(bind_edu(c.bdf));
+	ASSERT_OK(bind_edu(c->bdf));
 	ASSERT_OK(drop_ipc_lock());
 	ASSERT_OK(setrlimit(RLIMIT_MEMLOCK, &zero));
-	ka_dma_setup(_kt, &c);
-	ASSERT_OK(ka_op_dma(&c));
-	p = (struct pollfd){ .fd = c.msi, .events = POLLIN };
+	ka_dma_setup(_kt, c);
+	ASSERT_OK(ka_op_dma(c));
+	p = (struct pollfd){ .fd = c->msi, .events = POLLIN };
 	EXPECT_EQ(poll(&p, 1, 20000), 1);
-	EXPECT_EQ(read(c.msi, &v, sizeof(v)), sizeof(v));
-	EXPECT_EQ(ka_bar_read(&c, EDU_DMA_CMD) & EDU_DMA_RUN, 0);
+	EXPECT_EQ(read(c->msi, &v, sizeof(v)), sizeof(v));
+	EXPECT_EQ(ka_bar_read(c, EDU_DMA_CMD) & EDU_DMA_RUN, 0);
 	EXPECT_EQ(ka_stat("dma_refused"), 1);
 	EXPECT_EQ(ka_stat("dma_started"), 0);
 	EXPECT_EQ(ka_stat("pages_pinned"), 0);
-	ka_teardown(&c);
-	unbind_edu(c.bdf);
+	ka_teardown(c);
+	unbind_edu(c->bdf);
 	if (kt_snap_settle(&base, &now, 3000)) {
 		kt_snap_diff(&base, &now);
 		EXPECT_TRUE(0);
 	}
-	munmap(c.buf, 4 * PG);
 }
 
 /*

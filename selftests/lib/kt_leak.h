@@ -108,6 +108,8 @@ static inline void kt_snap(struct kt_snap *s)
 	unsigned int i;
 
 	memset(s, 0, sizeof(*s));
+	/* fold the per-CPU vmstat deltas: /proc/vmstat is exact only then */
+	kt_write_str("/proc/sys/vm/stat_refresh", "1");
 	if (kt_snap_isfd < 0)
 		kt_snap_isfd = open("/dev/iommu_soft", O_RDWR | O_CLOEXEC);
 	s->foll_pins = kt_vmstat("nr_foll_pin_acquired") -

@@ -31,7 +31,7 @@ L2ROOT=$CACHE/kernels/$L2KVER/root
 VM=$TOP/selftests/vm
 
 # Kernel modules a test may load (their dependencies are added).
-DEBIAN_MODULES="kvm kvm_amd vfio vfio_iommu_type1 vfio_virqfd vfio_pci mdev vhost vhost_iotlb
+TEST_MODULES="kvm kvm_amd vfio vfio_iommu_type1 vfio_virqfd vfio_pci mdev vhost vhost_iotlb
 	vhost_net tun brd null_blk loop dm_mod dm_flakey ext4 virtio_blk
 	virtio_net virtio_console e1000 e1000e"
 
@@ -107,7 +107,7 @@ build_base() { # OUTPUT
 	[ "$(id -u)" -eq 0 ] && mknod -m 0600 "$r/dev/console" c 5 1
 	ln -s /proc/mounts "$r/etc/mtab"
 
-	copy_modules "$r" "$KROOT" "$KVER" $DEBIAN_MODULES
+	copy_modules "$r" "$KROOT" "$KVER" $TEST_MODULES
 	depmod -b "$r" "$KVER" || die "depmod failed"
 
 	# Second-level guests: stock QEMU, its firmware, a Debian kernel;

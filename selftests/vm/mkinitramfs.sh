@@ -3,7 +3,7 @@
 #
 # mkinitramfs.sh - the test VM's initramfs for one kernel.
 #
-#   mkinitramfs.sh KVER BUILD_DIR OUTPUT [L2_KVER]
+#   mkinitramfs.sh KVER BUILD_DIR OUTPUT [L2_KVER [L2_BUILD_DIR]]
 #
 # Two concatenated newc archives (the kernel unpacks both):
 #   base   cached per kernel, rebuilt when this script changes: busybox, the
@@ -14,7 +14,9 @@
 #          and a tiny initramfs for it; fio with its libraries for the
 #          benchmarks' native rates.
 #   suite  rebuilt every time: /init, the runner, the suite's modules, the
-#          test-only modules, the tool and the tests.
+#          test-only modules, the tool and the tests; the guest-side test
+#          module comes from L2_BUILD_DIR (default BUILD_DIR), built for
+#          L2_KVER.
 
 set -euo pipefail
 
@@ -22,6 +24,7 @@ KVER=$1
 B=$2
 OUT=$3
 L2KVER=${4:-$1}
+L2B=${5:-$2}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${KVMIO_CACHE:-$TOP/.cache}
 # A kernel's boot/ and lib/modules/: an unpacked Debian image (deps.sh) or
@@ -140,7 +143,7 @@ build_suite() { # OUTPUT
 	# Guest-side test modules, as an archive to append to the
 	# second-level guest's initramfs (/lib/kvmio/ there).
 	mkdir -p "$s/l2/lib/kvmio" "$s/usr/share/kvmio/l2"
-	cp "$B"/selftests/modules/kt_edu_guest.ko "$s/l2/lib/kvmio/"
+	cp "$L2B"/selftests/modules/kt_edu_guest.ko "$s/l2/lib/kvmio/"
 	cp "$B"/bin/selftests/helpers/blkbench "$s/l2/lib/kvmio/"
 	mkcpio "$s/l2" "$s/usr/share/kvmio/l2/suite.cpio"
 	rm -rf "$s/l2"

@@ -92,6 +92,16 @@ if [ $BUILD -eq 1 ]; then
 else
 	B=${KVMIO_BUILD_DIR:-$CACHE/build/$KVER}
 fi
+L2B=$B
+if [ $DEBUG -eq 1 ]; then
+	# The guest-side test module must match the second-level guests'
+	# Debian kernel.
+	if [ $BUILD -eq 1 ]; then
+		L2B=$("$VM/build.sh" "${SEL_ARGS[@]}") || die "build for $L2KVER failed"
+	else
+		L2B=$CACHE/build/$L2KVER
+	fi
+fi
 KIMG=$CACHE/kernels/$KVER/root/boot/vmlinuz-$KVER
 [ -e "$KIMG" ] || die "no kernel image $KIMG"
 
@@ -100,7 +110,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 
 echo "run-vm: initramfs for $KVER" >&2
-"$VM/mkinitramfs.sh" "$KVER" "$B" "$OUT/initramfs.cpio" "$L2KVER"
+"$VM/mkinitramfs.sh" "$KVER" "$B" "$OUT/initramfs.cpio" "$L2KVER" "$L2B"
 
 # maxcpus=1 kvmio.online: boot on one vCPU, bring the others up once the
 # kernel text is patched (selftests/vm/runner.sh says why).

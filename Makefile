@@ -10,6 +10,9 @@
 #   make check            static checks + test VM on 6.12 and 6.1 + harness
 #                         self-tests; ends with "N passed, N failed, N skipped"
 #   make check-quick      static checks + test VM on 6.12 only
+#   make check-debug      the test VM on a debug 6.12 kernel (KASAN, lockdep,
+#                         UBSAN, kmemleak; built once, cached in
+#                         /var/cache/kvmio); any report fails
 #   make demo             boot the test VM and show what the suite does
 #   make vm-shell         interactive shell in the test VM (Ctrl-A X quits)
 #   make bench-assign     kvm_assign's mediation cost against vfio-pci behind
@@ -39,6 +42,9 @@ check:
 
 check-quick:
 	@$(VM)/check.sh --quick
+
+check-debug:
+	@$(VM)/check-debug.sh
 
 demo:
 	@$(VM)/run-vm.sh $(SEL) --mode demo --out .cache/runs/demo
@@ -76,4 +82,4 @@ clean:
 distclean: clean
 	rm -rf .cache
 
-.PHONY: all deps check check-quick demo vm-shell fuzz bench-assign bench-remap bench-blk modules clean distclean
+.PHONY: all deps check check-quick check-debug demo vm-shell fuzz bench-assign bench-remap bench-blk modules clean distclean

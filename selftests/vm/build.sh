@@ -3,7 +3,7 @@
 #
 # build.sh - build the modules, the tool and the tests for one kernel.
 #
-#   build.sh [--series 6.12|6.1] [--kver EXACT] [--strict]
+#   build.sh [--series 6.12|6.1] [--kver EXACT] [--kdir TREE] [--strict]
 #
 # Runs deps.sh (packages, headers, kernel image), then builds in
 # .cache/build/<kver>/ (or $KVMIO_BUILD_DIR; a tree of symlinks to the sources, so that two
@@ -13,6 +13,9 @@
 #   bin/             tools/kvmio and the selftests, static, -Werror
 # With --strict any compiler, sparse, kernel-doc (-Wall, headers included)
 # or modpost warning fails the build and is printed.  The build directory is the last line on stdout.
+# --kdir builds against a built kernel tree instead of a Debian kernel's
+# headers (the debug kernel of selftests/vm/debug-kernel.sh); deps.sh is
+# then not run.
 
 set -euo pipefail
 
@@ -20,22 +23,29 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${KVMIO_CACHE:-$TOP/.cache}
 DEPS_ARGS=()
 STRICT=0
+KDIR=
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--series|--kver) DEPS_ARGS+=("$1" "$2"); shift 2 ;;
+	--kdir) KDIR=$(cd "$2" && pwd); shift 2 ;;
 	--strict) STRICT=1; shift ;;
 	*) echo "build.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
 
-KVER=$("$TOP/selftests/vm/deps.sh" "${DEPS_ARGS[@]}")
-KDIR=/usr/src/linux-headers-$KVER
+die() { echo "build: error: $*" >&2; exit 1; }
+
+if [ -n "$KDIR" ]; then
+	KVER=$(cat "$KDIR/include/config/kernel.release" 2>/dev/null) ||
+		die "$KDIR is not a built kernel tree"
+else
+	KVER=$("$TOP/selftests/vm/deps.sh" "${DEPS_ARGS[@]}")
+	KDIR=/usr/src/linux-headers-$KVER
+fi
 B=${KVMIO_BUILD_DIR:-$CACHE/build/$KVER}
 LOG=$B/build.log
 JOBS=$(nproc)
-
-die() { echo "build: error: $*" >&2; exit 1; }
 
 [ -e "$KDIR/Makefile" ] || die "no kernel headers at $KDIR"
 mkdir -p "$B"

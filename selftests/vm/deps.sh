@@ -38,10 +38,12 @@ log() { echo "deps: $*" >&2; }
 die() { echo "deps: error: $*" >&2; exit 1; }
 
 # Packages for building, checking and the test VM.  qemu-system-x86 also
-# provides the second-level VMM copied into the test VM.
+# provides the second-level VMM copied into the test VM.  linux-source-6.12
+# and the last line build the debug kernel (debug-kernel.sh).
 PKGS="make gcc libc6-dev kmod cpio xz-utils zstd e2fsprogs busybox-static
       qemu-system-x86 qemu-utils seabios sparse coccinelle python3
-      linux-source-6.12 dmsetup fio"
+      linux-source-6.12 dmsetup fio
+      flex bison bc libelf-dev libssl-dev patch"
 
 mkdir -p "$CACHE/stamps" "$CACHE/kernels"
 

@@ -3,36 +3,45 @@
 #
 # mkinitramfs.sh - the test VM's initramfs for one kernel.
 #
-#   mkinitramfs.sh KVER BUILD_DIR OUTPUT
+#   mkinitramfs.sh KVER BUILD_DIR OUTPUT [L2_KVER [L2_BUILD_DIR]]
 #
 # Two concatenated newc archives (the kernel unpacks both):
 #   base   cached per kernel, rebuilt when this script changes: busybox, the
-#          Debian modules the tests need (decompressed, with modules.dep),
-#          and everything for second-level guests: a stock
-#          qemu-system-x86_64 with its libraries and firmware, the same
-#          Debian kernel and a tiny initramfs for it; fio with its
-#          libraries for the benchmarks' native rates.
+#          kernel's modules the tests need (decompressed, with modules.dep;
+#          those the kernel has built in are skipped), and everything for
+#          second-level guests: a stock qemu-system-x86_64 with its
+#          libraries and firmware, a Debian kernel (L2_KVER, default KVER)
+#          and a tiny initramfs for it; fio with its libraries for the
+#          benchmarks' native rates.
 #   suite  rebuilt every time: /init, the runner, the suite's modules, the
-#          test-only modules, the tool and the tests.
+#          test-only modules, the tool and the tests; the guest-side test
+#          module comes from L2_BUILD_DIR (default BUILD_DIR), built for
+#          L2_KVER.
 
 set -euo pipefail
 
 KVER=$1
 B=$2
 OUT=$3
+L2KVER=${4:-$1}
+L2B=${5:-$2}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${KVMIO_CACHE:-$TOP/.cache}
+# A kernel's boot/ and lib/modules/: an unpacked Debian image (deps.sh) or
+# the debug kernel's installation (debug-kernel.sh links it here).
 KROOT=$CACHE/kernels/$KVER/root
+L2ROOT=$CACHE/kernels/$L2KVER/root
 VM=$TOP/selftests/vm
 
-# Debian modules a test may load (their dependencies are added).
-DEBIAN_MODULES="kvm kvm_amd vfio vfio_iommu_type1 vfio_virqfd vfio_pci mdev vhost vhost_iotlb
+# Kernel modules a test may load (their dependencies are added).
+TEST_MODULES="kvm kvm_amd vfio vfio_iommu_type1 vfio_virqfd vfio_pci mdev vhost vhost_iotlb
 	vhost_net tun brd null_blk loop dm_mod dm_flakey ext4 virtio_blk
 	virtio_net virtio_console e1000 e1000e"
 
 die() { echo "mkinitramfs: error: $*" >&2; exit 1; }
 
 [ -d "$KROOT/lib/modules/$KVER" ] || die "no unpacked kernel for $KVER (run deps.sh)"
+[ -d "$L2ROOT/lib/modules/$L2KVER" ] || die "no unpacked kernel for $L2KVER (run deps.sh)"
 
 mkcpio() { # DIR OUTPUT
 	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort |
@@ -47,17 +56,20 @@ copy_elf() { # BINARY ROOT: the binary and every library it links
 	done
 }
 
-# Debian modules and their dependencies into ROOT, decompressed so that
-# any modprobe can load them, with what depmod needs beside them.
-copy_modules() { # ROOT MODULE...
-	local root=$1 m mods rel dst
-	shift
+# A kernel's modules and their dependencies into ROOT, decompressed so that
+# any modprobe can load them, with what depmod needs beside them.  A module
+# the kernel has built in needs nothing (modprobe of it succeeds); one it
+# has neither way is noted and skipped (the test that wants it skips).
+copy_modules() { # ROOT KROOT KVER MODULE...
+	local root=$1 kroot=$2 kver=$3 m mods rel dst
+	shift 3
 	mods=$(for m in "$@"; do
-		modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" 2>/dev/null |
-			awk '$1 == "insmod" {print $2}'
+		modprobe -d "$kroot" -S "$kver" --show-depends "$m" 2>/dev/null |
+			awk '$1 == "insmod" {print $2}' ||
+			echo "mkinitramfs: note: $kver has no module $m" >&2
 	done | sort -u)
 	for m in $mods; do
-		rel=${m#"$KROOT"}
+		rel=${m#"$kroot"}
 		dst=$root${rel%.xz}
 		mkdir -p "$(dirname "$dst")"
 		case "$m" in
@@ -66,9 +78,9 @@ copy_modules() { # ROOT MODULE...
 		*) cp "$m" "$dst" ;;
 		esac
 	done
-	mkdir -p "$root/lib/modules/$KVER"
-	cp "$KROOT/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} \
-		"$root/lib/modules/$KVER/"
+	mkdir -p "$root/lib/modules/$kver"
+	cp "$kroot/lib/modules/$kver"/modules.{order,builtin,builtin.modinfo} \
+		"$root/lib/modules/$kver/"
 }
 
 # Modules a second-level guest loads (block tests: a virtio disk, ext4).
@@ -77,11 +89,11 @@ L2_MODULES="virtio_pci virtio_blk ext4 crc32c_generic"
 build_l2_initrd() { # OUTPUT: a second-level guest's initramfs
 	local d
 	d=$(mktemp -d)
-	mkdir -p "$d"/{bin,dev,proc,sys,mnt,tmp} "$d/lib/modules/$KVER"
+	mkdir -p "$d"/{bin,dev,proc,sys,mnt,tmp} "$d/lib/modules/$L2KVER"
 	cp /bin/busybox "$d/bin/busybox"
 	copy_elf /sbin/mke2fs "$d"
-	copy_modules "$d" $L2_MODULES
-	depmod -b "$d" "$KVER" || die "depmod failed for the second-level guest"
+	copy_modules "$d" "$L2ROOT" "$L2KVER" $L2_MODULES
+	depmod -b "$d" "$L2KVER" || die "depmod failed for the second-level guest"
 	cp "$VM/l2-init" "$d/init"
 	chmod 0755 "$d/init"
 	[ "$(id -u)" -eq 0 ] && mknod -m 0600 "$d/dev/console" c 5 1
@@ -98,10 +110,10 @@ build_base() { # OUTPUT
 	[ "$(id -u)" -eq 0 ] && mknod -m 0600 "$r/dev/console" c 5 1
 	ln -s /proc/mounts "$r/etc/mtab"
 
-	copy_modules "$r" $DEBIAN_MODULES
+	copy_modules "$r" "$KROOT" "$KVER" $TEST_MODULES
 	depmod -b "$r" "$KVER" || die "depmod failed"
 
-	# Second-level guests: stock QEMU, its firmware, the same kernel;
+	# Second-level guests: stock QEMU, its firmware, a Debian kernel;
 	# e2fsprogs to check what they wrote.
 	copy_elf /usr/bin/qemu-system-x86_64 "$r"
 	copy_elf /sbin/e2fsck "$r"
@@ -112,7 +124,7 @@ build_base() { # OUTPUT
 	mkdir -p "$r/usr/share/seabios" "$r/usr/share/qemu"
 	cp -L /usr/share/seabios/*.bin "$r/usr/share/seabios/"
 	cp -rL /usr/share/qemu/. "$r/usr/share/qemu/"
-	cp "$KROOT/boot/vmlinuz-$KVER" "$r/usr/share/kvmio/l2/vmlinuz"
+	cp "$L2ROOT/boot/vmlinuz-$L2KVER" "$r/usr/share/kvmio/l2/vmlinuz"
 	build_l2_initrd "$r/usr/share/kvmio/l2/initrd"
 
 	mkcpio "$r" "$1"
@@ -131,7 +143,7 @@ build_suite() { # OUTPUT
 	# Guest-side test modules, as an archive to append to the
 	# second-level guest's initramfs (/lib/kvmio/ there).
 	mkdir -p "$s/l2/lib/kvmio" "$s/usr/share/kvmio/l2"
-	cp "$B"/selftests/modules/kt_edu_guest.ko "$s/l2/lib/kvmio/"
+	cp "$L2B"/selftests/modules/kt_edu_guest.ko "$s/l2/lib/kvmio/"
 	cp "$B"/bin/selftests/helpers/blkbench "$s/l2/lib/kvmio/"
 	mkcpio "$s/l2" "$s/usr/share/kvmio/l2/suite.cpio"
 	rm -rf "$s/l2"
@@ -148,6 +160,7 @@ build_suite() { # OUTPUT
 base=$CACHE/initramfs/base-$KVER.cpio
 stamp=$base.src
 want="$(cat "$0" "$VM/l2-init" | sha256sum | cut -d' ' -f1) $(stat -c %Y "$KROOT/boot/vmlinuz-$KVER")"
+[ "$L2KVER" = "$KVER" ] || want="$want $L2KVER $(stat -c %Y "$L2ROOT/boot/vmlinuz-$L2KVER")"
 mkdir -p "$CACHE/initramfs"
 if [ ! -s "$base" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 	echo "mkinitramfs: building the base archive for $KVER" >&2

@@ -3,7 +3,7 @@
 #
 # run-vm.sh - boot the test VM and judge what it reports.
 #
-#   run-vm.sh [--series S | --kver V] [--mode check|demo|shell|hang]
+#   run-vm.sh [--series S | --kver V | --debug] [--mode check|demo|shell|hang]
 #             [--tests a,b] [--extra m1,m2] [--test-timeout S]
 #             [--vm-timeout S] [--out DIR] [--no-build] [--strict]
 #             [--mem MiB] [--smp N] [--device SPEC]... [--iommu]
@@ -17,6 +17,11 @@
 # In check mode the guest writes TAP to its second serial port; this script
 # streams it, then prints the verdict (verdict.sh) and exits with it.
 # The kernel console is kept in OUT/console.log.
+# --debug boots the debug kernel instead (selftests/vm/debug-kernel.sh
+# builds it once: KASAN, lockdep, UBSAN, kmemleak, fault injection), with
+# the suite built against its tree; second-level guests keep the newest
+# Debian 6.12.  Its default timeouts are longer: it runs several times
+# slower under TCG.
 
 set -euo pipefail
 
@@ -36,16 +41,19 @@ SMP=2
 DEVICES=()
 IOMMU=()
 EXTRA_APPEND=
+DEBUG=0
+TIMEOUTS_SET=
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--series|--kver) BUILD_ARGS+=("$1" "$2"); shift 2 ;;
+	--debug) DEBUG=1; shift ;;
 	--strict) BUILD_ARGS+=("$1"); shift ;;
 	--mode) MODE=$2; shift 2 ;;
 	--tests) TESTS=$2; shift 2 ;;
 	--extra) EXTRA=$2; shift 2 ;;
-	--test-timeout) TEST_TIMEOUT=$2; shift 2 ;;
-	--vm-timeout) VM_TIMEOUT=$2; shift 2 ;;
+	--test-timeout) TEST_TIMEOUT=$2; TIMEOUTS_SET="$TIMEOUTS_SET t"; shift 2 ;;
+	--vm-timeout) VM_TIMEOUT=$2; TIMEOUTS_SET="$TIMEOUTS_SET v"; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--no-build) BUILD=0; shift ;;
 	--mem) MEM=$2; shift 2 ;;
@@ -65,10 +73,34 @@ for a in "${BUILD_ARGS[@]}"; do
 	[ "$a" = --strict ] || SEL_ARGS+=("$a")
 done
 KVER=$("$VM/deps.sh" "${SEL_ARGS[@]}") || die "set-up failed"
+L2KVER=$KVER
+if [ $DEBUG -eq 1 ]; then
+	# The Debian kernel resolved above stays the second-level guests'.
+	KDIR=$("$VM/debug-kernel.sh") || die "no debug kernel"
+	KVER=$(cat "$KDIR/include/config/kernel.release")
+	case " ${BUILD_ARGS[*]} " in
+	*" --strict "*) BUILD_ARGS=(--kdir "$KDIR" --strict) ;;
+	*) BUILD_ARGS=(--kdir "$KDIR") ;;
+	esac
+	case "$TIMEOUTS_SET" in *t*) ;; *) TEST_TIMEOUT=1800 ;; esac
+	case "$TIMEOUTS_SET" in *v*) ;; *) VM_TIMEOUT=7200 ;; esac
+	# KASAN reports every bad access, not only the first one.
+	EXTRA_APPEND="$EXTRA_APPEND kasan_multi_shot"
+fi
 if [ $BUILD -eq 1 ]; then
 	B=$("$VM/build.sh" "${BUILD_ARGS[@]}") || die "build failed"
 else
 	B=${KVMIO_BUILD_DIR:-$CACHE/build/$KVER}
+fi
+L2B=$B
+if [ $DEBUG -eq 1 ]; then
+	# The guest-side test module must match the second-level guests'
+	# Debian kernel.
+	if [ $BUILD -eq 1 ]; then
+		L2B=$("$VM/build.sh" "${SEL_ARGS[@]}") || die "build for $L2KVER failed"
+	else
+		L2B=$CACHE/build/$L2KVER
+	fi
 fi
 KIMG=$CACHE/kernels/$KVER/root/boot/vmlinuz-$KVER
 [ -e "$KIMG" ] || die "no kernel image $KIMG"
@@ -78,7 +110,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 
 echo "run-vm: initramfs for $KVER" >&2
-"$VM/mkinitramfs.sh" "$KVER" "$B" "$OUT/initramfs.cpio"
+"$VM/mkinitramfs.sh" "$KVER" "$B" "$OUT/initramfs.cpio" "$L2KVER" "$L2B"
 
 # maxcpus=1 kvmio.online: boot on one vCPU, bring the others up once the
 # kernel text is patched (selftests/vm/runner.sh says why).

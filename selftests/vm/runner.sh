@@ -11,8 +11,9 @@ SUITE_MODULES="iommu_soft irq_remap vhost_blk kvm_assign"
 TESTDIR=/usr/share/kvmio/tests
 KVER=$(uname -r)
 # Kernel log lines that fail a run (WARN, BUG, oops, lockdep, KASAN, UBSAN,
-# kmemleak, list corruption, hung tasks).
-SPLAT='WARNING:|BUG:|Oops|general protection fault|Kernel panic|KASAN|UBSAN|kmemleak|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|list_(add|del) corruption|refcount_t:|INFO: task .* blocked for more than|stack-protector'
+# kmemleak's leak reports and its own failures, not its start-up line;
+# list corruption, hung tasks).
+SPLAT='WARNING:|BUG:|Oops|general protection fault|Kernel panic|KASAN|UBSAN|kmemleak: [0-9]+ new suspected|kmemleak: .*(disabled|[Cc]annot|empty)|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|list_(add|del) corruption|refcount_t:|INFO: task .* blocked for more than|stack-protector'
 # Taint flags that fail a run: B (bad page), D (died: oops), W (warning).
 TAINT_FAIL=$(( (1 << 5) | (1 << 7) | (1 << 9) ))
 
@@ -116,6 +117,26 @@ run_program() { # path relative to $TESTDIR
 	fi
 }
 
+# Kernels with kmemleak (the debug kernel): one last scan once everything is
+# unloaded; any unreferenced object fails the run and is printed.  Two
+# scans: kmemleak reports an object only once it has stayed unreferenced
+# and unchanged across a scan, and only when it is older than 5 s.
+kmemleak_check() {
+	local f=/sys/kernel/debug/kmemleak
+	[ -e "$f" ] || return 0
+	sleep 5
+	echo scan > "$f"
+	echo scan > "$f"
+	cat "$f" > /tmp/kmemleak
+	if [ -s /tmp/kmemleak ]; then
+		echo "# kmemleak: $(grep -c '^unreferenced object' /tmp/kmemleak) unreferenced object(s):"
+		sed 's/^/# kmemleak: /' /tmp/kmemleak | head -n 400
+		tap "not ok" "kmemleak: no leaks"
+	else
+		tap ok "kmemleak: no leaks"
+	fi
+}
+
 # The test VM boots on one CPU (run-vm.sh passes maxcpus=1 kvmio.online).
 # Everything that live-patches kernel text happens before the other vCPUs
 # come up: KVM's first VM (see selftests/helpers/kvm_hold.c: held until
@@ -189,6 +210,8 @@ runner_main() { # results device
 	for m in $(echo $SUITE_MODULES | tr ' ' '\n' | sed '1!G;h;$!d'); do
 		unload_module "$m"
 	done
+
+	kmemleak_check
 
 	# The whole log once more (boot included), then the taint flags.
 	LOGPOS=0

@@ -23,7 +23,7 @@ set -uo pipefail
 D=$1
 RES=$D/results.log
 CON=$D/console.log
-SPLAT='WARNING:|BUG:|Oops|general protection fault|Kernel panic|KASAN|UBSAN|kmemleak|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|list_(add|del) corruption|refcount_t:|INFO: task .* blocked for more than|stack-protector'
+SPLAT='WARNING:|BUG:|Oops|general protection fault|Kernel panic|KASAN|UBSAN|kmemleak: [0-9]+ new suspected|kmemleak: .*(disabled|[Cc]annot|empty)|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|list_(add|del) corruption|refcount_t:|INFO: task .* blocked for more than|stack-protector'
 
 reasons=()
 

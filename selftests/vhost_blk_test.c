@@ -222,6 +222,25 @@ static int get_stats(struct tdev *t, struct vhost_blk_stats *s)
 	return ioctl(t->fd, VHOST_BLK_GET_STATS, s);
 }
 
+/*
+ * Statistics once no request is in flight: a request leaves the inflight
+ * count when it is freed, just after its used entry is published, so a
+ * driver that has seen every completion may read the counter a moment
+ * before the last decrement (seen on the debug kernel).  Waits up to 2 s.
+ */
+static int get_stats_idle(struct tdev *t, struct vhost_blk_stats *s)
+{
+	int i, ret;
+
+	for (i = 0; i < 200; i++) {
+		ret = get_stats(t, s);
+		if (ret || !s->inflight)
+			return ret;
+		usleep(10000);
+	}
+	return 0;
+}
+
 /* ---- the driver side of a split ring ---- */
 
 static uint16_t put_chain(struct tvq *q, const struct seg *segs, int n)
@@ -776,7 +795,7 @@ static void check_rw(struct kt_ctx *_kt, struct tdev *t, int img,
 	ASSERT_OK(blk_req(t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, indirect, &st,
 			  NULL));
 	ASSERT_EQ(st, VIRTIO_BLK_S_OK);
-	ASSERT_OK(get_stats(t, &s1));
+	ASSERT_OK(get_stats_idle(t, &s1));
 	EXPECT_EQ(s1.req_out - s0.req_out, 1);
 	EXPECT_EQ(s1.req_in - s0.req_in, 2);
 	EXPECT_EQ(s1.req_flush - s0.req_flush, 1);
@@ -3171,7 +3190,7 @@ TEST_TIMEOUT(async_brd_qd64, 120)
 	ASSERT_OK(tdev_backend(&t, disk));
 	ASSERT_OK(get_stats(&t, &s0));
 	check_qd64(_kt, &t, "/dev/ram0");
-	ASSERT_OK(get_stats(&t, &s1));
+	ASSERT_OK(get_stats_idle(&t, &s1));
 	EXPECT_EQ(s1.req_async - s0.req_async, 128);
 	EXPECT_EQ(s1.sync_fallbacks - s0.sync_fallbacks, 0);
 	EXPECT_EQ(s1.bytes_written - s0.bytes_written, 64 * 4096);
@@ -3232,7 +3251,7 @@ TEST_TIMEOUT(async_misaligned_fallback, 120)
 	fill(buf, sizeof(buf), 42);
 	EXPECT_EQ(memcmp(buf, area + 5, 4096), 0);
 
-	ASSERT_OK(get_stats(&t, &s1));
+	ASSERT_OK(get_stats_idle(&t, &s1));
 	EXPECT_EQ(s1.sync_fallbacks - s0.sync_fallbacks, 3);
 	EXPECT_EQ(s1.req_async - s0.req_async, 2);
 	EXPECT_EQ(s1.inflight, 0);
@@ -3369,7 +3388,7 @@ static void check_writes_refused(struct kt_ctx *_kt, struct tdev *t,
 	EXPECT_EQ(rw_status(t, q, VIRTIO_BLK_T_IN, sector, area, 4096),
 		  VIRTIO_BLK_S_OK);
 	EXPECT_EQ(memcmp(want, area, 4096), 0);
-	ASSERT_OK(get_stats(t, &s1));
+	ASSERT_OK(get_stats_idle(t, &s1));
 	EXPECT_EQ(s1.err_readonly - s0.err_readonly, 5);
 	EXPECT_EQ(s1.bytes_written - s0.bytes_written, 0);
 	EXPECT_EQ(s1.inflight, 0);
@@ -3622,7 +3641,7 @@ TEST_TIMEOUT(async_ext4_file, 180)
 	ASSERT_OK(pread_direct(img, buf, sizeof(buf), 16 * SECT));
 	fill(xfer_area(&t), 4096, 77);
 	EXPECT_EQ(memcmp(buf, xfer_area(&t), 4096), 0);
-	ASSERT_OK(get_stats(&t, &s1));
+	ASSERT_OK(get_stats_idle(&t, &s1));
 	EXPECT_EQ(s1.sync_fallbacks - s0.sync_fallbacks, 1);
 	EXPECT_EQ(s1.inflight, 0);
 	tdev_close(&t);
@@ -3683,7 +3702,7 @@ TEST_TIMEOUT(async_get_vring_base_drains, 120)
 	/* everything taken is complete and used, nothing else is */
 	EXPECT_GT(base, 1);
 	EXPECT_EQ(used_idx(q), base);
-	ASSERT_OK(get_stats(&t, &st1));
+	ASSERT_OK(get_stats_idle(&t, &st1));
 	EXPECT_EQ(st1.inflight, 0);
 	EXPECT_EQ(st1.req_async - st0.req_async, base);
 	for (i = 0; i < 32; i++) {
@@ -3710,7 +3729,7 @@ TEST_TIMEOUT(async_get_vring_base_drains, 120)
 	EXPECT_EQ(used_idx(q), 40);
 	for (i = 0; i < 8; i++)
 		EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
-	ASSERT_OK(get_stats(&t, &st1));
+	ASSERT_OK(get_stats_idle(&t, &st1));
 	EXPECT_EQ(st1.inflight, 0);
 	tdev_close(&t);
 	close(disk);
@@ -3788,7 +3807,7 @@ TEST_TIMEOUT(async_flush_bdev, 120)
 	/* the page cache is clean again: the next one is a bio */
 	EXPECT_EQ(req_status(&t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
 		  VIRTIO_BLK_S_OK);
-	ASSERT_OK(get_stats(&t, &s0));
+	ASSERT_OK(get_stats_idle(&t, &s0));
 	EXPECT_EQ(s0.req_async - s1.req_async, 1);
 	EXPECT_EQ(s0.err_io, 0);
 	EXPECT_EQ(s0.inflight, 0);
@@ -4123,7 +4142,7 @@ TEST_F_TIMEOUT(slow_file, get_vring_base_drains, 120)
 	/* the worker yields after each SLOW_BATCH: the ioctl got in between */
 	EXPECT_EQ(base % SLOW_BATCH, 0);
 	EXPECT_LT(base, SLOW_REQS);
-	ASSERT_OK(get_stats(&self->t, &st));
+	ASSERT_OK(get_stats_idle(&self->t, &st));
 	EXPECT_EQ(st.inflight, 0);
 	EXPECT_EQ(st.req_in + st.req_out, base);
 	slow_check(_kt, self->fd, area, sts, 0, SLOW_REQS, base);

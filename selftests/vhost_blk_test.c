@@ -3670,6 +3670,27 @@ static long long wait_inflight(struct tdev *t, long long n, int ms)
 	return max;
 }
 
+/*
+ * Waits up to @ms for the device to have taken @n more requests than
+ * @before counted (req_async); returns how many it took.
+ */
+static long long wait_taken(struct tdev *t, const struct vhost_blk_stats *before,
+			    long long n, int ms)
+{
+	struct vhost_blk_stats s;
+	long long got = 0;
+
+	for (; ms > 0; ms -= 1) {
+		if (get_stats(t, &s))
+			return -1;
+		got = (long long)(s.req_async - before->req_async);
+		if (got >= n)
+			break;
+		usleep(1000);
+	}
+	return got;
+}
+
 TEST_TIMEOUT(async_get_vring_base_drains, 120)
 {
 	struct vhost_vring_state s = { .index = 0 };
@@ -3719,12 +3740,19 @@ TEST_TIMEOUT(async_get_vring_base_drains, 120)
 	ASSERT_OK(wait_used_n(q, 32, 10000));
 	for (i = 0; i < 32; i++)
 		EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
-	/* a backend swap drains too */
+	/*
+	 * A backend swap drains too: every request taken (all 8, once the
+	 * device has submitted them; one it has not taken yet would wait in
+	 * the ring for the next backend) completes before it returns.
+	 */
+	ASSERT_OK(get_stats(&t, &st0));
 	for (i = 0; i < 8; i++)
 		st[i] = queue_rw(&t, q, VIRTIO_BLK_T_IN, qd_sector(i),
 				 area + i * 4096, 4096);
 	kick(q);
-	EXPECT_GT(wait_inflight(&t, 1, 5000), 0);
+	ASSERT_EQ(wait_taken(&t, &st0, 8, 5000), 8);
+	ASSERT_OK(get_stats(&t, &st1));
+	EXPECT_GT(st1.inflight, 0);
 	ASSERT_OK(tdev_backend(&t, -1));
 	EXPECT_EQ(used_idx(q), 40);
 	for (i = 0; i < 8; i++)

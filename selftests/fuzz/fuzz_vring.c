@@ -103,6 +103,8 @@ struct dev {
 /* What the mutator works on; it runs for the life of the fuzzer. */
 static struct dev *volatile cur;
 static volatile int mutate_on;
+/* Writes the mutator made, so an episode knows whether it was touched. */
+static unsigned long mutations;
 
 static uint64_t stat_episodes, stat_broken, stat_used, stat_timeouts;
 
@@ -632,22 +634,34 @@ static void wait_ring(struct dev *d, struct ring *q, uint16_t want, int ms)
 	stat_timeouts++;
 }
 
-static void check_split_used(struct ring *q)
+/*
+ * @republished: the mutator ran during the episode.  It may move the
+ * avail index after the device took what was published (case 2), which
+ * makes more requests available, legitimately: the used index may then
+ * move past the base by more than the ring size, and only the last
+ * ring-size elements are checked.
+ */
+static void check_split_used(struct ring *q, int republished)
 {
 	struct vring_used *used = (void *)(q->base + 0x8000);
-	uint16_t n = used->idx - q->start, i;
+	uint16_t start = q->start, n = used->idx - start, i;
 
+	if (republished && n > q->num) {
+		stat_used += n - q->num;
+		start = used->idx - q->num;
+		n = q->num;
+	}
 	if (n > q->num) {
 		fuzz_finding("used index moved %u past the base %u on a ring of %u",
-			     n, q->start, q->num);
+			     n, start, q->num);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		struct vring_used_elem *e = &used->ring[(uint16_t)(q->start + i) % q->num];
+		struct vring_used_elem *e = &used->ring[(uint16_t)(start + i) % q->num];
 
 		if (e->id >= q->num)
 			fuzz_finding("used element %u has head %u on a ring of %u",
-				     (uint16_t)(q->start + i), e->id, q->num);
+				     (uint16_t)(start + i), e->id, q->num);
 	}
 	stat_used += n;
 }
@@ -688,6 +702,8 @@ static void episode(struct fuzz_rng *r, struct dev *d)
 	bool wrap;
 	uint16_t idx;
 	uint64_t one = 1;
+	unsigned long m0 = __atomic_load_n(&mutations, __ATOMIC_ACQUIRE);
+	int mutated;
 
 	ring_stop(d, q);
 	ring_mem_reset(d, q, r);
@@ -718,9 +734,11 @@ static void episode(struct fuzz_rng *r, struct dev *d)
 	if (fuzz_one_in(r, 4))
 		disturb(r, d);
 	wait_ring(d, q, idx, 500);
+	mutated = mutate_on ||
+		  __atomic_load_n(&mutations, __ATOMIC_ACQUIRE) != m0;
 	mutate_on = 0;
 	if (!d->packed)
-		check_split_used(q);
+		check_split_used(q, mutated);
 	stat_episodes++;
 }
 
@@ -764,6 +782,7 @@ static void *mutator(void *arg)
 		default: __atomic_fetch_xor((uint16_t *)((uintptr_t)p & ~1UL),
 					    1 << fuzz_below(&r, 16), __ATOMIC_RELAXED); break;
 		}
+		__atomic_fetch_add(&mutations, 1, __ATOMIC_RELEASE);
 		if (fuzz_one_in(&r, 8))
 			sched_yield();
 	}

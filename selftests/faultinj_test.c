@@ -895,27 +895,6 @@ TEST_TIMEOUT(vhost_blk_request_alloc_failures_bdev, 900)
 #define KA_TYPE		"kvm_assign-edu"
 #define KA_IOVA		0x00200000ULL
 
-static int bind_edu(const char *bdf)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-	kt_write_str(path, bdf);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	if (kt_write_str(path, "kvm_assign"))
-		return -1;
-	return kt_write_str("/sys/bus/pci/drivers_probe", bdf);
-}
-
-static void unbind_edu(const char *bdf)
-{
-	char path[512];
-
-	kt_write_str("/sys/bus/pci/drivers/kvm_assign/unbind", bdf);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	kt_write_str(path, "\n");
-}
-
 static void ka_close(struct fctx *c)
 {
 	if (c->msi >= 0)
@@ -953,8 +932,8 @@ static void ka_check_instances(struct fctx *c)
 	if (ka_instances(c) != 0 || !access("/sys/bus/mdev/devices/" KA_UUID, F_OK))
 		return;
 	c->mdev_leaks++;
-	unbind_edu(c->bdf);
-	if (bind_edu(c->bdf) || ka_instances(c) != 1)
+	kt_unbind_kvm_assign(c->bdf);
+	if (kt_bind_kvm_assign(c->bdf) || ka_instances(c) != 1)
 		c->bad = 1;
 }
 
@@ -1146,7 +1125,7 @@ FIXTURE_TEARDOWN(edu)
 	ka_close(&self->c);
 	kt_write_str("/sys/bus/mdev/devices/" KA_UUID "/remove", "1");
 	if (self->c.bdf[0])
-		unbind_edu(self->c.bdf);
+		kt_unbind_kvm_assign(self->c.bdf);
 	if (self->c.buf && self->c.buf != MAP_FAILED)
 		munmap(self->c.buf, 4 * PG);
 }
@@ -1154,7 +1133,7 @@ FIXTURE_TEARDOWN(edu)
 TEST_F_TIMEOUT(edu, kvm_assign_alloc_failures, 2400)
 {
 	FI_REQUIRE();
-	ASSERT_OK(bind_edu(self->c.bdf));
+	ASSERT_OK(kt_bind_kvm_assign(self->c.bdf));
 	fi_run(_kt, ka_ops, sizeof(ka_ops) / sizeof(ka_ops[0]), &self->c);
 	if (self->c.mdev_leaks)
 		KT_LOG("kernel defect on kvm_assign's path: mdev_device_create() lost the type's instance %u time(s) when its allocation failed (edu bound again each time)",
@@ -1261,7 +1240,7 @@ TEST_F_TIMEOUT(edu, kvm_assign_dma_memlock, 300)
 	uint64_t v;
 
 	kt_snap(&base);
-	ASSERT_OK(bind_edu(c->bdf));
+	ASSERT_OK(kt_bind_kvm_assign(c->bdf));
 	ASSERT_OK(drop_ipc_lock());
 	ASSERT_OK(setrlimit(RLIMIT_MEMLOCK, &zero));
 	ka_dma_setup(_kt, c);
@@ -1274,7 +1253,7 @@ TEST_F_TIMEOUT(edu, kvm_assign_dma_memlock, 300)
 	EXPECT_EQ(ka_stat("dma_started"), 0);
 	EXPECT_EQ(ka_stat("pages_pinned"), 0);
 	ka_teardown(c);
-	unbind_edu(c->bdf);
+	kt_unbind_kvm_assign(c->bdf);
 	if (kt_snap_settle(&base, &now, 3000)) {
 		kt_snap_diff(&base, &now);
 		EXPECT_TRUE(0);

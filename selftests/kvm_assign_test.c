@@ -93,27 +93,6 @@ FIXTURE(edu) {
 	int efd;
 };
 
-static int bind_edu(const char *bdf)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-	kt_write_str(path, bdf);	/* may have no driver */
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	if (kt_write_str(path, "kvm_assign"))
-		return -1;
-	return kt_write_str("/sys/bus/pci/drivers_probe", bdf);
-}
-
-static void unbind_edu(const char *bdf)
-{
-	char path[512];
-
-	kt_write_str("/sys/bus/pci/drivers/kvm_assign/unbind", bdf);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	kt_write_str(path, "\n");
-}
-
 FIXTURE_SETUP(edu)
 {
 	struct vfio_group_status gs = { .argsz = sizeof(gs) };
@@ -127,7 +106,7 @@ FIXTURE_SETUP(edu)
 		SKIP("no edu device (1234:11e8) in this VM");
 	ASSERT_EQ(system("modprobe vfio_iommu_type1"), 0);
 
-	ASSERT_OK(bind_edu(self->bdf));
+	ASSERT_OK(kt_bind_kvm_assign(self->bdf));
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", self->bdf);
 	n = readlink(path, link, sizeof(link) - 1);
 	ASSERT_GT(n, 0);
@@ -201,7 +180,7 @@ FIXTURE_TEARDOWN(edu)
 		close(self->container);
 	kt_write_str("/sys/bus/mdev/devices/" UUID "/remove", "1");
 	if (self->bdf[0])
-		unbind_edu(self->bdf);
+		kt_unbind_kvm_assign(self->bdf);
 }
 
 static uint32_t cfg_read(struct kt_fix_edu *s, unsigned int off, int size)
@@ -1175,17 +1154,17 @@ TEST(unbind_restores_config_space)
 	before |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 	ASSERT_EQ(pwrite(fd, &before, 2, PCI_COMMAND), 2);
 
-	ASSERT_OK(bind_edu(bdf));
+	ASSERT_OK(kt_bind_kvm_assign(bdf));
 	ASSERT_EQ(pread(fd, &mid, 2, PCI_COMMAND), 2);
 	EXPECT_TRUE(mid & PCI_COMMAND_MASTER);
-	unbind_edu(bdf);
+	kt_unbind_kvm_assign(bdf);
 	ASSERT_EQ(pread(fd, &after, 2, PCI_COMMAND), 2);
 	KT_LOG("command register: before 0x%04x, bound 0x%04x, after 0x%04x", before, mid, after);
 	EXPECT_EQ(after, before);
 
 	/* It can be bound again, and released again. */
-	EXPECT_OK(bind_edu(bdf));
-	unbind_edu(bdf);
+	EXPECT_OK(kt_bind_kvm_assign(bdf));
+	kt_unbind_kvm_assign(bdf);
 	before &= ~PCI_COMMAND_MASTER;
 	ASSERT_EQ(pwrite(fd, &before, 2, PCI_COMMAND), 2);
 	close(fd);

@@ -536,11 +536,7 @@ static int ka_open(struct kt_ctx *_kt, struct kau *k)
 	char path[512], link[256];
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", k->bdf);
-	kt_write_str(path, k->bdf);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", k->bdf);
-	ASSERT_OK(kt_write_str(path, "kvm_assign"));
-	ASSERT_OK(kt_write_str("/sys/bus/pci/drivers_probe", k->bdf));
+	ASSERT_OK(kt_bind_kvm_assign(k->bdf));
 	snprintf(path, sizeof(path),
 		 "/sys/bus/pci/devices/%s/mdev_supported_types/kvm_assign-edu/create",
 		 k->bdf);
@@ -582,8 +578,6 @@ static int ka_open(struct kt_ctx *_kt, struct kau *k)
 
 static void ka_close(struct kau *k)
 {
-	char path[512];
-
 	if (k->msi > 0)
 		close(k->msi);
 	if (k->device > 0)
@@ -594,9 +588,7 @@ static void ka_close(struct kau *k)
 		close(k->container);
 	k->msi = k->device = k->group = k->container = 0;
 	kt_write_str("/sys/bus/mdev/devices/" KA_UUID "/remove", "1");
-	kt_write_str("/sys/bus/pci/drivers/kvm_assign/unbind", k->bdf);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", k->bdf);
-	kt_write_str(path, "\n");
+	kt_unbind_kvm_assign(k->bdf);
 }
 
 TEST_F_TIMEOUT(suite, kvm_assign_busy, 400)

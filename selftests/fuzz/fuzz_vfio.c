@@ -114,10 +114,7 @@ static int setup(void)
 		fuzz_skip("no edu device (1234:11e8) in this VM");
 	if (system("modprobe vfio_iommu_type1"))
 		return -1;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-	kt_write_str(path, bdf);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	if (kt_write_str(path, "kvm_assign") || kt_write_str("/sys/bus/pci/drivers_probe", bdf))
+	if (kt_bind_kvm_assign(bdf))
 		return -1;
 	snprintf(path, sizeof(path),
 		 "/sys/bus/pci/devices/%s/mdev_supported_types/" TYPE "/create", bdf);
@@ -162,8 +159,6 @@ static int setup(void)
 
 static void teardown(void)
 {
-	char path[512];
-
 	if (device >= 0)
 		close(device);
 	if (group >= 0)
@@ -171,9 +166,7 @@ static void teardown(void)
 	if (container >= 0)
 		close(container);
 	kt_write_str("/sys/bus/mdev/devices/" UUID "/remove", "1");
-	kt_write_str("/sys/bus/pci/drivers/kvm_assign/unbind", bdf);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	kt_write_str(path, "\n");
+	kt_unbind_kvm_assign(bdf);
 }
 
 static int rd(int fd, uint64_t off, void *v, size_t size)

@@ -91,4 +91,30 @@ static inline int kt_find_pci(const char *vendor, const char *device, char *bdf,
 	return -1;
 }
 
+/*
+ * Bind PCI device @bdf to kvm_assign (unbinding whatever driver it has)
+ * through driver_override; 0 or -1.
+ */
+static inline int kt_bind_kvm_assign(const char *bdf)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	kt_write_str(path, bdf);	/* may have no driver */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	if (kt_write_str(path, "kvm_assign"))
+		return -1;
+	return kt_write_str("/sys/bus/pci/drivers_probe", bdf);
+}
+
+/* Unbind @bdf from kvm_assign and clear its driver_override. */
+static inline void kt_unbind_kvm_assign(const char *bdf)
+{
+	char path[512];
+
+	kt_write_str("/sys/bus/pci/drivers/kvm_assign/unbind", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	kt_write_str(path, "\n");
+}
+
 #endif /* _KT_SYSFS_H */

@@ -100,16 +100,20 @@ void vblk_backend_put(struct vblk_backend *be)
  * vblk_backend_may_write() - may the backend be written now?
  * @be: the backend
  *
- * What the kernel's own write path checks on every write, since it can
- * change after the backend was attached: a block device made read-only
- * (BLKROSET), a block device or file that became active swap (swapon).
- * Our own bios, discards and a block device's fallocate() do not check
- * either, so every write, discard and write-zeroes asks here first.
+ * A backend attached read-only is never written.  Then what the kernel's
+ * own write path checks on every write, since it can change after the
+ * backend was attached: a block device made read-only (BLKROSET), a block
+ * device or file that became active swap (swapon).  Our own bios, discards
+ * and a block device's fallocate() do not check either, so every write,
+ * discard and write-zeroes asks here first.
  *
- * Return: 0, -EPERM (read-only block device) or -ETXTBSY (swap).
+ * Return: 0, -EROFS (attached read-only), -EPERM (read-only block device)
+ * or -ETXTBSY (swap).
  */
 int vblk_backend_may_write(struct vblk_backend *be)
 {
+	if (be->readonly)
+		return -EROFS;
 	if (be->bdev && bdev_read_only(be->bdev))
 		return -EPERM;
 	if (IS_SWAPFILE(be->file->f_mapping->host))

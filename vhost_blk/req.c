@@ -36,7 +36,7 @@ static bool vblk_req_rw(struct vblk_req *req, u64 sector, bool write)
 
 	req->write = write;
 	req->len = len;
-	if (write && (be->readonly || vblk_backend_may_write(be))) {
+	if (write && vblk_backend_may_write(be)) {
 		vblk_count(dev, err_readonly);
 		req->status_val = VIRTIO_BLK_S_IOERR;
 		return false;
@@ -77,7 +77,7 @@ static u8 vblk_req_dwz(struct vblk_req *req, struct iov_iter *data,
 	u32 allowed = zeroes ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
 	int ret;
 
-	if (be->readonly || vblk_backend_may_write(be)) {
+	if (vblk_backend_may_write(be)) {
 		vblk_count(dev, err_readonly);
 		return VIRTIO_BLK_S_IOERR;
 	}

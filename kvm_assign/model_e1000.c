@@ -302,7 +302,7 @@ static void __e1k_eecd_write(struct e1k_ctx *ec, u32 val)
 		ee->out_bit++;
 		return;
 	}
-	ee->in_val = (ee->in_val << 1) | !!(val & E1K_EECD_DI);
+	ee->in_val = (ee->in_val << 1) | ((val & E1K_EECD_DI) ? 1 : 0);
 	if (++ee->in_bits == 3 + E1K_EEPROM_ADDR_BITS && !ee->reading) {
 		ee->reading = ((ee->in_val >> E1K_EEPROM_ADDR_BITS) & 7) ==
 			      E1K_EEPROM_READ_OPCODE;

@@ -156,6 +156,9 @@ static int __e1k_rx_write(struct e1k_ctx *ec, const struct e1k_rx_view *v,
 		} __packed wb;
 		u64 baddr;
 
+		/* Null buffers are skipped: never run past RDT. */
+		if (rdh == v->rdt)
+			return -ENOBUFS;
 		ret = __ka_dma_rw(ec->ctx, daddr, &d, sizeof(d), false);
 		if (ret)
 			return ret;
@@ -258,6 +261,10 @@ static void __e1k_rx_deliver(struct e1k_ctx *ec, const u8 *frame, unsigned int l
 	}
 
 	rdh = __e1k_rx_write(ec, &v, frame, len, vp, tagged ? tci : 0);
+	if (rdh == -ENOBUFS) {
+		atomic64_inc(&ec->stats.rx_no_buffer);
+		return;
+	}
 	if (rdh < 0) {
 		atomic64_inc(&ec->stats.rx_faults);
 		dev_info_ratelimited(&ctx->mdev->dev,

@@ -102,7 +102,14 @@ static enum e1k_tx_verdict __e1k_tx_fetch(struct e1k_ctx *ec,
 	bool ext = false, legacy = false;
 	int ret;
 
-	memset(p, 0, offsetof(struct e1k_tx_pkt, tso_ctx));
+	/* d[] is filled below, x[] by the translation: the rest starts empty. */
+	p->ndesc = 0;
+	p->ndata = 0;
+	p->has_tso_ctx = false;
+	p->has_csum_ctx = false;
+	p->tse = false;
+	p->csum = false;
+	p->bytes = 0;
 	want = min_t(unsigned int, avail, E1K_PKT_MAX_DESC);
 	/* Copy once: descriptors up to the ring's end, then from its start. */
 	for (i = 0; i < want; i += chunk) {

@@ -253,8 +253,7 @@ static void __e1k_tx_put(struct e1k_nic *nic, const void *desc,
 	memset(s, 0, sizeof(*s));
 	if (x) {
 		s->ctx = ctx;
-		s->xfer = *x;
-		x->held = false;	/* the slot holds it now */
+		ka_dma_move(&s->xfer, x);	/* the slot holds it now */
 	}
 	nic->tx_tail = (nic->tx_tail + 1) % E1K_PRING_DESC;
 }
@@ -374,6 +373,41 @@ static void __e1k_tx_writeback(struct e1k_ctx *ec)
 	spin_unlock_irqrestore(&ec->lock, flags);
 }
 
+/*
+ * Count a packet as the wire sees it: a TSO packet leaves as one frame per
+ * MSS of payload, each with its own copy of the headers (as the guest
+ * driver and the 82540's GPTC/GOTC count it).  The guest's statistics
+ * registers count the FCS too.
+ */
+static void e1k_tx_count(struct e1k_ctx *ec, const struct e1k_tx_pkt *p)
+{
+	u64 frames = 1, bytes = p->bytes, v;
+	unsigned long flags;
+
+	spin_lock_irqsave(&ec->lock, flags);
+	if (p->tse) {
+		u32 seg = le32_to_cpu(ec->tx_ctx_tso.tcp_seg_setup);
+		unsigned int hdr_len = (seg >> 8) & 0xff, mss = seg >> 16;
+
+		if (mss && p->bytes > hdr_len)
+			frames = DIV_ROUND_UP(p->bytes - hdr_len, mss);
+		bytes += (frames - 1) * hdr_len;
+	}
+	E1K_R(ec, E1K_GPTC) += frames;
+	E1K_R(ec, E1K_TPT) += frames;
+	v = ((u64)E1K_R(ec, E1K_GOTCH) << 32 | E1K_R(ec, E1K_GOTCL)) +
+	    bytes + frames * E1K_ETH_FCS;
+	E1K_R(ec, E1K_GOTCL) = v;
+	E1K_R(ec, E1K_GOTCH) = v >> 32;
+	v = ((u64)E1K_R(ec, E1K_TOTH) << 32 | E1K_R(ec, E1K_TOTL)) +
+	    bytes + frames * E1K_ETH_FCS;
+	E1K_R(ec, E1K_TOTL) = v;
+	E1K_R(ec, E1K_TOTH) = v >> 32;
+	spin_unlock_irqrestore(&ec->lock, flags);
+	atomic64_add(frames, &ec->stats.tx_packets);
+	atomic64_add(bytes, &ec->stats.tx_bytes);
+}
+
 /* The transmit pass of one context; caller holds ctx->dma_lock. */
 static void __e1k_tx_process(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
 {
@@ -462,8 +496,7 @@ static void __e1k_tx_process(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
 			e1k_tx_release(ctx, p, p->ndata);
 			break;		/* the NIC's completion kicks again */
 		}
-		atomic64_inc(&ec->stats.tx_packets);
-		atomic64_add(p->bytes, &ec->stats.tx_bytes);
+		e1k_tx_count(ec, p);
 		__e1k_tx_writeback(ec);
 	}
 	__e1k_tx_writeback(ec);

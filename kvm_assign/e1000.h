@@ -213,6 +213,7 @@ void e1k_nic_stop(struct e1k_nic *nic);
 void e1k_tx_kick(struct e1k_ctx *ec);
 void __e1k_tx_reap(struct e1k_nic *nic);
 void e1k_tx_complete(struct e1k_ctx *ec);
+bool e1k_tx_pending(struct e1k_ctx *ec);
 void e1k_tx_quiesce(struct e1k_ctx *ec);
 
 /* e1000_rx.c */

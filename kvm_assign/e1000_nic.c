@@ -124,7 +124,8 @@ static void e1k_nic_work(struct work_struct *work)
 	mutex_unlock(&nic->tx_lock);
 	list_for_each_entry(ec, &nic->ctxs, node) {
 		e1k_tx_complete(ec);
-		e1k_tx_kick(ec);
+		if (e1k_tx_pending(ec))
+			e1k_tx_kick(ec);
 	}
 	mutex_unlock(&nic->ctx_lock);
 }

@@ -483,6 +483,25 @@ void e1k_tx_kick(struct e1k_ctx *ec)
 }
 
 /**
+ * e1k_tx_pending() - has the context's transmit unit work left?
+ * @ec: the context
+ *
+ * Return: true if it is enabled and the guest queued descriptors the
+ * model has not taken yet (a full physical ring left them).
+ */
+bool e1k_tx_pending(struct e1k_ctx *ec)
+{
+	unsigned long flags;
+	bool pending;
+
+	spin_lock_irqsave(&ec->lock, flags);
+	pending = (E1K_R(ec, E1K_TCTL) & E1K_TCTL_EN) &&
+		  ec->tx_next != E1K_R(ec, E1K_TDT);
+	spin_unlock_irqrestore(&ec->lock, flags);
+	return pending;
+}
+
+/**
  * e1k_tx_complete() - write back what the NIC completed for a context
  * @ec: the context
  */

@@ -252,6 +252,9 @@ kvm_assign)
 	hrx=$(cat $MDEV/e1000/rx_packets)
 	check "host: model's tx_packets $htx agrees with the guest's $gtx" "near '$htx' '$gtx'"
 	check "host: model's rx_packets $hrx agrees with the guest's $grx" "near '$hrx' '$grx'"
+	hnb=$(cat $MDEV/e1000/rx_no_buffer)
+	gmiss=$(g 'stat rx_missed_errors ')
+	check "host: model's rx_no_buffer $hnb is the guest's rx_missed_errors $gmiss (MPC)" "near '$hnb' '$gmiss'"
 	check "host: no bad descriptors, rings or DMA faults" \
 		"[ \$(cat $MDEV/e1000/tx_bad_desc) -eq 0 ] && [ \$(cat $MDEV/e1000/tx_bad_ring) -eq 0 ] && [ \$(cat $MDEV/e1000/tx_faults) -eq 0 ] && [ \$(cat $MDEV/e1000/rx_faults) -eq 0 ]"
 	kvmio e1000 $UUID 2>&1 | sed 's/^/# kvmio e1000: /'

@@ -92,8 +92,13 @@ static int ka_dma_fault_in(struct ka_ctx *ctx, u64 iova)
 		if (ret == 1)
 			break;
 	}
-	if (i == ARRAY_SIZE(tries))
+	if (i == ARRAY_SIZE(tries)) {
+		/* type1 pins for v2 containers only: say so, once per context. */
+		if (ret == -EACCES)
+			dev_warn_once(&ctx->mdev->dev,
+				      "VFIO refuses to pin guest pages: the container must be VFIO_TYPE1v2_IOMMU\n");
 		return -ENOENT;	/* not mapped by the VMM: left to translate() */
+	}
 
 	ret = iommu_soft_map_pages(ctx->domain, iova, &page, 1, tries[i].perm, &owner);
 	if (ret) {

@@ -323,6 +323,7 @@ static void __e1k_rx_take(struct e1k_ctx *ec, const u8 *frame, unsigned int len,
 			  bool tagged, u16 tci)
 {
 	struct e1k_rx_frame *f;
+	unsigned long flags;
 
 	lockdep_assert_held(&ec->ctx->dma_lock);
 
@@ -334,6 +335,10 @@ static void __e1k_rx_take(struct e1k_ctx *ec, const u8 *frame, unsigned int len,
 		e1k_rx_lost(ec);
 		return;
 	}
+	/* Kept, but the 82540 counts the missing buffer all the same. */
+	spin_lock_irqsave(&ec->lock, flags);
+	E1K_R(ec, E1K_RNBC)++;
+	spin_unlock_irqrestore(&ec->lock, flags);
 	f = &ec->rx_fifo[(ec->rx_fifo_head + ec->rx_fifo_count) % E1K_RX_FIFO];
 	memcpy(f->data, frame, len);
 	f->len = len;

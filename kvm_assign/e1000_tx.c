@@ -392,6 +392,7 @@ static void e1k_tx_count(struct e1k_ctx *ec, const struct e1k_tx_pkt *p)
 		if (mss && p->bytes > hdr_len)
 			frames = DIV_ROUND_UP(p->bytes - hdr_len, mss);
 		bytes += (frames - 1) * hdr_len;
+		E1K_R(ec, E1K_TSCTC)++;
 	}
 	E1K_R(ec, E1K_GPTC) += frames;
 	E1K_R(ec, E1K_TPT) += frames;

@@ -15,11 +15,10 @@
  * model's own (e1000_nic.c).  This file is the virtual side: the register
  * file and what the guest sees change there, under ec->lock.
  *
- * Register accesses come from the VFIO paths with ctx->lock held; 4-byte
- * accesses as the hardware takes them (8-byte ones are split, narrower
- * reads return part of the register, narrower writes are dropped and
- * counted as unknown).  Unknown registers read 0; writes to them are
- * dropped and counted (regs_unknown).
+ * Register accesses come from the VFIO paths with ctx->lock held; aligned
+ * 4-byte accesses, as the hardware decodes them (other reads return all
+ * ones, other writes are dropped and counted as unknown).  Unknown
+ * registers read 0; writes to them are dropped and counted (regs_unknown).
  */
 #include <linux/etherdevice.h>
 #include <linux/if_vlan.h>
@@ -563,7 +562,7 @@ static void e1k_mmio_write(struct e1k_ctx *ec, u32 off, u32 val)
 static int e1k_read(struct ka_ctx *ctx, int bar, u32 off, u64 *val, int size)
 {
 	struct e1k_ctx *ec = e1k_ctx(ctx);
-	u32 lo, hi, reg;
+	u32 lo, reg;
 
 	if (bar == 1) {
 		/* I/O BAR: IOADDR selects a register, IODATA accesses it. */
@@ -578,14 +577,12 @@ static int e1k_read(struct ka_ctx *ctx, int bar, u32 off, u64 *val, int size)
 		}
 		return 0;
 	}
-	if (size == 8) {
-		e1k_mmio_read(ec, off, &lo);
-		e1k_mmio_read(ec, off + 4, &hi);
-		*val = lo | (u64)hi << 32;
+	if (size != 4 || (off & 3)) {
+		*val = ~0ULL;	/* the 82540 decodes aligned dwords only */
 		return 0;
 	}
-	e1k_mmio_read(ec, off & ~3U, &reg);
-	*val = (reg >> (8 * (off & 3))) & (size == 4 ? ~0U : (1U << (8 * size)) - 1);
+	e1k_mmio_read(ec, off, &reg);
+	*val = reg;
 	return 0;
 }
 
@@ -602,12 +599,7 @@ static int e1k_write(struct ka_ctx *ctx, int bar, u32 off, u64 val, int size)
 			e1k_mmio_write(ec, READ_ONCE(ec->ioaddr), val);
 		return 0;
 	}
-	if (size == 8) {
-		e1k_mmio_write(ec, off, val);
-		e1k_mmio_write(ec, off + 4, val >> 32);
-		return 0;
-	}
-	if (size != 4) {
+	if (size != 4 || (off & 3)) {
 		atomic64_inc(&ec->stats.regs_unknown);
 		return 0;
 	}

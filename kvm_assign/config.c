@@ -4,11 +4,13 @@
  *
  * The guest sees a coherent PCI function that never touches the physical
  * device's config space: identity registers copied from the device, BARs
- * with emulated sizing, a command register whose memory and bus-master
- * enables are tracked (BAR access and DMA honour them), and one capability,
- * a virtual 64-bit MSI capability (the physical device's own interrupt is
- * owned by kvm_assign; the guest's MSI address/data are virtual).  Every
- * other byte is read-only: writes to it are dropped and counted.
+ * with emulated sizing (the device's, or the model's own layout, which may
+ * include an emulated I/O BAR), a command register whose I/O, memory and
+ * bus-master enables are tracked (BAR access and DMA honour them), and one
+ * capability unless the model has none, a virtual 64-bit MSI capability
+ * (the physical device's own interrupt is owned by kvm_assign; the guest's
+ * MSI address/data are virtual).  Every other byte is read-only: writes to
+ * it are dropped and counted.
  */
 #include "kvm_assign_priv.h"
 
@@ -42,6 +44,7 @@ static u32 ka_cfg_get(struct ka_ctx *ctx, unsigned int off, unsigned int len)
 void ka_config_init(struct ka_ctx *ctx)
 {
 	struct pci_dev *pdev = ctx->kd->pdev;
+	bool no_msi = ctx->kd->model->no_msi;
 	int i;
 
 	memset(ctx->config, 0, sizeof(ctx->config));
@@ -50,9 +53,9 @@ void ka_config_init(struct ka_ctx *ctx)
 	ka_cfg_set(ctx, PCI_VENDOR_ID, 2, pdev->vendor, 0);
 	ka_cfg_set(ctx, PCI_DEVICE_ID, 2, pdev->device, 0);
 	ka_cfg_set(ctx, PCI_COMMAND, 2, 0,
-		   PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+		   PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
 		   PCI_COMMAND_INTX_DISABLE);
-	ka_cfg_set(ctx, PCI_STATUS, 2, PCI_STATUS_CAP_LIST, 0);
+	ka_cfg_set(ctx, PCI_STATUS, 2, no_msi ? 0 : PCI_STATUS_CAP_LIST, 0);
 	ka_cfg_set(ctx, PCI_REVISION_ID, 1, pdev->revision, 0);
 	ka_cfg_set(ctx, PCI_CLASS_PROG, 3, pdev->class, 0);
 	ka_cfg_set(ctx, PCI_CACHE_LINE_SIZE, 1, 0, 0xff);
@@ -66,6 +69,13 @@ void ka_config_init(struct ka_ctx *ctx)
 
 		if (!ctx->bar_size[i])
 			continue;
+		if (ctx->bar_io[i]) {
+			ka_cfg_set(ctx, off, 4, PCI_BASE_ADDRESS_SPACE_IO,
+				   ~(ctx->bar_size[i] - 1) & ~0x3U);
+			continue;
+		}
+		if (ctx->kd->model->vbars)
+			flags = 0;	/* a 32-bit memory BAR of the model's */
 		if (flags & IORESOURCE_PREFETCH)
 			low |= PCI_BASE_ADDRESS_MEM_PREFETCH;
 		if (flags & IORESOURCE_MEM_64)
@@ -78,9 +88,11 @@ void ka_config_init(struct ka_ctx *ctx)
 
 	ka_cfg_set(ctx, PCI_SUBSYSTEM_VENDOR_ID, 2, pdev->subsystem_vendor, 0);
 	ka_cfg_set(ctx, PCI_SUBSYSTEM_ID, 2, pdev->subsystem_device, 0);
-	ka_cfg_set(ctx, PCI_CAPABILITY_LIST, 1, KA_MSI_CAP, 0);
 	ka_cfg_set(ctx, PCI_INTERRUPT_LINE, 1, 0, 0xff);
 	ka_cfg_set(ctx, PCI_INTERRUPT_PIN, 1, 1, 0);	/* INTA# */
+	if (no_msi)
+		return;
+	ka_cfg_set(ctx, PCI_CAPABILITY_LIST, 1, KA_MSI_CAP, 0);
 
 	/* Virtual MSI: one vector, 64-bit address, enable bit writable. */
 	ka_cfg_set(ctx, KA_MSI_CAP + PCI_CAP_LIST_ID, 1, PCI_CAP_ID_MSI, 0);
@@ -110,6 +122,11 @@ void ka_config_msi_vector(struct ka_ctx *ctx, u64 *addr, u32 *data)
 bool ka_config_memory_enabled(struct ka_ctx *ctx)
 {
 	return ka_cfg_get(ctx, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY;
+}
+
+bool ka_config_io_enabled(struct ka_ctx *ctx)
+{
+	return ka_cfg_get(ctx, PCI_COMMAND, 2) & PCI_COMMAND_IO;
 }
 
 bool ka_config_bus_master(struct ka_ctx *ctx)

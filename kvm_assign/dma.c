@@ -119,6 +119,61 @@ static void __ka_dma_settle(struct ka_ctx *ctx, u64 first, u64 last)
 	schedule_timeout_uninterruptible(KA_DMA_INVAL_SETTLE);
 }
 
+/*
+ * Pin and map into the domain the pages of [@iova, @end] not mapped yet;
+ * caller holds ctx->dma_lock.  Pages the VMM has not mapped are left out:
+ * the translation or access that follows records the fault.
+ */
+static int __ka_dma_fault_range(struct ka_ctx *ctx, u64 iova, u64 end)
+{
+	u64 page, start, size, i, npages;
+	u32 perm;
+	int ret;
+
+	lockdep_assert_held(&ctx->dma_lock);
+
+	__ka_dma_settle(ctx, iova & PAGE_MASK, end | ~PAGE_MASK);
+	npages = ((end & PAGE_MASK) - (iova & PAGE_MASK)) / PAGE_SIZE + 1;
+	for (i = 0, page = iova & PAGE_MASK; i < npages; i++, page += PAGE_SIZE) {
+		if (!iommu_soft_query(ctx->domain, page, &start, &size, &perm))
+			continue;
+		ret = ka_dma_fault_in(ctx, page);
+		if (ret && ret != -ENOENT)
+			return ret;
+	}
+	return 0;
+}
+
+/**
+ * __ka_dma_rw() - the model's CPU access to guest memory
+ * @ctx:	the context; the caller holds ctx->dma_lock
+ * @iova:	guest (container) address
+ * @buf:	kernel buffer
+ * @len:	bytes, 1..KA_DMA_MAX
+ * @write:	copy @buf into guest memory (else from it)
+ *
+ * What a device model reads or writes itself (descriptors, received
+ * frames) goes through the domain as the device's own DMA would: every
+ * byte mapped with the needed permission, else a fault in the domain's log
+ * and nothing copied.
+ *
+ * Return: 0, -EFAULT (fault recorded), -EINVAL, -ENOMEM.
+ */
+int __ka_dma_rw(struct ka_ctx *ctx, u64 iova, void *buf, size_t len, bool write)
+{
+	u64 end;
+	int ret;
+
+	lockdep_assert_held(&ctx->dma_lock);
+
+	if (!len || len > KA_DMA_MAX || check_add_overflow(iova, (u64)len - 1, &end))
+		return -EINVAL;
+	ret = __ka_dma_fault_range(ctx, iova, end);
+	if (ret)
+		return ret;
+	return iommu_soft_rw(ctx->domain, iova, buf, len, write);
+}
+
 /**
  * __ka_dma_map() - translate a guest range for one device transfer
  * @ctx:	the context; the caller holds ctx->dma_lock from before it
@@ -134,8 +189,7 @@ static void __ka_dma_settle(struct ka_ctx *ctx, u64 first, u64 last)
 int __ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
 		 enum dma_data_direction dir, struct ka_xfer *x)
 {
-	u64 end, page, start, size, i, npages;
-	u32 perm;
+	u64 end;
 	int ret;
 
 	lockdep_assert_held(&ctx->dma_lock);
@@ -144,15 +198,9 @@ int __ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
 	if (!len || len > KA_DMA_MAX || check_add_overflow(iova, (u64)len - 1, &end))
 		return -EINVAL;
 
-	__ka_dma_settle(ctx, iova & PAGE_MASK, end | ~PAGE_MASK);
-	npages = ((end & PAGE_MASK) - (iova & PAGE_MASK)) / PAGE_SIZE + 1;
-	for (i = 0, page = iova & PAGE_MASK; i < npages; i++, page += PAGE_SIZE) {
-		if (!iommu_soft_query(ctx->domain, page, &start, &size, &perm))
-			continue;
-		ret = ka_dma_fault_in(ctx, page);
-		if (ret && ret != -ENOENT)
-			return ret;
-	}
+	ret = __ka_dma_fault_range(ctx, iova, end);
+	if (ret)
+		return ret;
 
 	ret = iommu_soft_translate(ctx->domain, &ctx->kd->pdev->dev, iova, len,
 				   dir, &x->xlate);

@@ -373,6 +373,8 @@ static int ka_set_irqs_msi(struct ka_ctx *ctx, struct vfio_irq_set *hdr,
 {
 	u32 dtype = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
 
+	if (ctx->kd->model->no_msi)
+		return -EINVAL;	/* the function has no MSI capability */
 	if ((hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) != VFIO_IRQ_SET_ACTION_TRIGGER)
 		return -EINVAL;	/* no per-vector masking */
 

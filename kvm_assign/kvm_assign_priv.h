@@ -11,6 +11,7 @@
  *   intrs.c       VFIO_DEVICE_SET_IRQS (INTx with unmask eventfd, MSI) and
  *                 delivery of the device's interrupts to the context
  *   model_edu.c   the device model for QEMU's edu device
+ *   model_e1000.c, e1000_*.c  the device model for the 82540EM NIC (e1000.h)
  *
  * Object lifetime: a ka_dev exists while kvm_assign is bound to a PCI device;
  * its contexts (ka_ctx, one per mdev) are created and removed through the
@@ -66,12 +67,26 @@ struct ka_trap {
 };
 
 /**
+ * struct ka_vbar - a BAR of the function the guest sees
+ * @size:	its size (a power of two; 0: no such BAR)
+ * @io:		an I/O BAR (else a 32-bit memory BAR)
+ */
+struct ka_vbar {
+	u32	size;
+	bool	io;
+};
+
+/**
  * struct ka_model - what kvm_assign knows about one device type
  * @name:	short name, used in the mdev type ("kvm_assign-<name>")
  * @vendor:	PCI vendor ID the model applies to
  * @device:	PCI device ID the model applies to
  * @dma_bits:	width of the device's DMA addresses
- * @bar_mask:	BARs the guest sees (bit n = BAR n)
+ * @bar_mask:	BARs of the physical device kvm_assign maps (bit n = BAR n);
+ *		the guest sees the same BARs unless @vbars says otherwise
+ * @vbars:	optional: the guest's BARs, when they differ from the
+ *		device's (an emulated I/O BAR, say); traps cover them whole
+ * @no_msi:	the function has no MSI capability (INTx only)
  * @traps:	register ranges the model mediates
  * @nr_traps:	number of @traps
  * @probe:	check the physical device, set up model state in @kd
@@ -94,6 +109,8 @@ struct ka_model {
 	u16			device;
 	unsigned int		dma_bits;
 	u32			bar_mask;
+	const struct ka_vbar	*vbars;
+	bool			no_msi;
 	const struct ka_trap	*traps;
 	unsigned int		nr_traps;
 	int	(*probe)(struct ka_dev *kd);
@@ -185,6 +202,7 @@ enum ka_irq_type {
  * @config:	the virtual config space (protected by @lock)
  * @config_wmask: writable bits of @config
  * @bar_size:	sizes of the BARs the guest sees
+ * @bar_io:	which of them are I/O BARs
  * @open:	the VFIO device is open (protected by @lock)
  * @dma_lock:	serializes the pinning and translation of guest pages
  *		(ka_dma_map()) with their unmapping (ka_dma_invalidate():
@@ -217,6 +235,7 @@ struct ka_ctx {
 	u8			config[KA_CONFIG_SIZE];
 	u8			config_wmask[KA_CONFIG_SIZE];
 	u32			bar_size[PCI_STD_NUM_BARS];
+	bool			bar_io[PCI_STD_NUM_BARS];
 	bool			open;
 	struct mutex		dma_lock;	/* pin/translate vs. unmap */
 	u64			inval_first;
@@ -251,6 +270,7 @@ void ka_config_init(struct ka_ctx *ctx);
 ssize_t ka_config_rw(struct ka_ctx *ctx, char *buf, size_t count, loff_t pos,
 		     bool write);
 bool ka_config_memory_enabled(struct ka_ctx *ctx);
+bool ka_config_io_enabled(struct ka_ctx *ctx);
 void ka_config_msi_vector(struct ka_ctx *ctx, u64 *addr, u32 *data);
 bool ka_config_bus_master(struct ka_ctx *ctx);
 
@@ -278,7 +298,14 @@ void ka_ctx_interrupt(struct ka_ctx *ctx);
 void ka_ctx_intx_deassert(struct ka_ctx *ctx);
 void ka_ctx_request(struct ka_ctx *ctx, unsigned int count);
 
+/* dma.c: CPU access to guest memory through the context's domain */
+int __ka_dma_rw(struct ka_ctx *ctx, u64 iova, void *buf, size_t len, bool write);
+
 /* model_edu.c */
 extern const struct ka_model ka_model_edu;
+
+/* model_e1000.c */
+extern const struct ka_model ka_model_e1000;
+extern const struct attribute_group ka_e1000_ctx_group;
 
 #endif /* _KVM_ASSIGN_PRIV_H */

@@ -23,6 +23,7 @@
 
 static const struct ka_model *const ka_models[] = {
 	&ka_model_edu,
+	&ka_model_e1000,
 };
 
 static const struct ka_model *ka_find_model(struct pci_dev *pdev)
@@ -106,7 +107,7 @@ static int ka_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	int ret;
 
 	if (!model) {
-		pci_info(pdev, "no device model for %04x:%04x; kvm_assign supports: edu (1234:11e8)\n",
+		pci_info(pdev, "no device model for %04x:%04x; see /sys/bus/pci/drivers/kvm_assign/models\n",
 			 pdev->vendor, pdev->device);
 		return -ENODEV;
 	}

@@ -147,8 +147,10 @@ static const struct attribute_group ka_ctx_group = {
 	.attrs	= ka_ctx_attrs,
 };
 
+/* Each model's own files (<mdev>/<model>/), visible on its contexts only. */
 static const struct attribute_group *ka_ctx_groups[] = {
 	&ka_ctx_group,
+	&ka_e1000_ctx_group,
 	NULL,
 };
 
@@ -165,9 +167,14 @@ static int ka_init_dev(struct vfio_device *vdev)
 	ctx->mdev = mdev;
 	mutex_init(&ctx->lock);
 	spin_lock_init(&ctx->irq_lock);
-	for (i = 0; i < PCI_STD_NUM_BARS; i++)
-		if (kd->model->bar_mask & BIT(i))
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		if (kd->model->vbars) {
+			ctx->bar_size[i] = kd->model->vbars[i].size;
+			ctx->bar_io[i] = kd->model->vbars[i].io;
+		} else if (kd->model->bar_mask & BIT(i)) {
 			ctx->bar_size[i] = kd->bar_len[i];
+		}
+	}
 	ka_config_init(ctx);
 	ret = ka_dma_ctx_init(ctx);
 	if (ret)
@@ -416,6 +423,8 @@ static int ka_ioctl_get_irq_info(struct ka_ctx *ctx, unsigned long arg)
 		info.count = 1;
 		break;
 	case VFIO_PCI_MSI_IRQ_INDEX:
+		if (ctx->kd->model->no_msi)
+			break;
 		info.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE;
 		info.count = 1;
 		break;

@@ -6,8 +6,9 @@
  * model traps go to its handlers, which decide what reaches the hardware
  * (registers where a device learns DMA addresses never do directly).
  * Accesses elsewhere read as all-ones and drop writes, as an unclaimed PCI
- * address would; they are counted.  With memory decoding disabled in the
- * virtual command register, the BARs behave the same way.
+ * address would; they are counted.  With memory (for an I/O BAR: I/O)
+ * decoding disabled in the virtual command register, the BARs behave the
+ * same way.
  *
  * Pages of a BAR that hold no trapped register may be mmapped instead
  * (direct access, no mediation); VFIO_DEVICE_GET_REGION_INFO lists them in
@@ -56,7 +57,8 @@ ssize_t ka_bar_rw(struct ka_ctx *ctx, int bar, char *buf, size_t count,
 	    count > ctx->bar_size[bar] - off)
 		return -EINVAL;
 
-	if (!ka_config_memory_enabled(ctx) ||
+	if (!(ctx->bar_io[bar] ? ka_config_io_enabled(ctx) :
+				 ka_config_memory_enabled(ctx)) ||
 	    !ka_find_trap(m, bar, off, count)) {
 		atomic64_inc(&ctx->stats.bar_refused);
 		if (!write)
@@ -110,7 +112,7 @@ int ka_bar_mmap_areas(struct ka_ctx *ctx, int bar,
 	u64 size = ctx->bar_size[bar], off;
 	int n = 0;
 
-	if (size < PAGE_SIZE || !PAGE_ALIGNED(size) ||
+	if (!ctx->kd->bar[bar] || size < PAGE_SIZE || !PAGE_ALIGNED(size) ||
 	    !PAGE_ALIGNED(pci_resource_start(ctx->kd->pdev, bar)))
 		return 0;
 	for (off = 0; off < size; off += PAGE_SIZE) {
@@ -146,7 +148,8 @@ int ka_bar_mmap(struct ka_ctx *ctx, int bar, u64 off, struct vm_area_struct *vma
 	const struct ka_model *m = ctx->kd->model;
 	u64 len = vma->vm_end - vma->vm_start, p;
 
-	if (!PAGE_ALIGNED(off) || !len || off >= ctx->bar_size[bar] ||
+	if (!ctx->kd->bar[bar] || !PAGE_ALIGNED(off) || !len ||
+	    off >= ctx->bar_size[bar] ||
 	    len > ctx->bar_size[bar] - off ||
 	    !PAGE_ALIGNED(pci_resource_start(ctx->kd->pdev, bar)))
 		return -EINVAL;

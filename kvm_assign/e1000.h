@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvm_assign e1000 model: state shared by its files.
+ *
+ *   model_e1000.c  the virtual function of each context: register file,
+ *                  EEPROM, PHY, interrupt causes, reset, sysfs
+ *   e1000_nic.c    the physical NIC: its rings, its interrupt, link state
+ *   e1000_tx.c     shadow transmit: guest descriptors checked, translated
+ *                  and queued on the physical ring; completions written back
+ *   e1000_rx.c     receive: frames from the physical ring filtered and
+ *                  copied into each context's guest buffers
+ *
+ * The NIC is designed for N contexts (a list, a ring shared by all, a
+ * receive path that demultiplexes); the mdev parent offers one for now.
+ *
+ * Lock order (outermost first):
+ *
+ *   ctx->lock (VFIO paths) -> nic->ctx_lock -> ctx->dma_lock
+ *      -> nic->tx_lock -> ec->lock
+ *
+ * ec->lock is a spinlock (the register file; also taken from the
+ * interrupt-moderation timer); the others are mutexes.  Interrupts are
+ * raised (ka_ctx_interrupt()) under ec->lock: irq_remap signals outside
+ * its own locks and takes none of ours.
+ */
+#ifndef _KVM_ASSIGN_E1000_H
+#define _KVM_ASSIGN_E1000_H
+
+#include <linux/hrtimer.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+
+#include "kvm_assign_priv.h"
+#include "kvmio/e1000.h"
+
+#define E1K_PRING_DESC		256	/* physical TX and RX rings */
+#define E1K_PRX_BUF		2048	/* physical receive buffers */
+#define E1K_PKT_MAX_DESC	64	/* guest descriptors in one packet */
+#define E1K_REGS		(E1K_BAR0_SIZE / 4)
+
+/* Per-context counters (sysfs <mdev>/e1000/) */
+struct e1k_stats {
+	atomic64_t	tx_packets;
+	atomic64_t	tx_bytes;
+	atomic64_t	rx_packets;
+	atomic64_t	rx_bytes;
+	atomic64_t	rx_no_buffer;
+	atomic64_t	rx_filtered;
+	atomic64_t	rx_faults;
+	atomic64_t	tx_faults;
+	atomic64_t	tx_bad_desc;
+	atomic64_t	tx_bad_ring;
+	atomic64_t	regs_unknown;
+	atomic64_t	irqs_raised;
+};
+
+/* Microwire EEPROM state, as the driver bit-bangs it through EECD */
+struct e1k_eeprom {
+	u32	eecd;		/* the bits the driver drives */
+	u32	in_val;
+	u16	in_bits;
+	u16	out_bit;
+	bool	reading;
+};
+
+/* One physical transmit slot */
+struct e1k_pslot {
+	struct ka_ctx	*ctx;		/* owner (NULL: free or context desc) */
+	struct ka_xfer	xfer;		/* the buffer's translation */
+	u16		guest_count;	/* EOP: guest descriptors it completes */
+	u32		gen;		/* ec->gen when queued */
+	bool		eop;
+};
+
+/**
+ * struct e1k_nic - the physical NIC (ka_dev->model_data)
+ * @kd:		the device
+ * @regs:	its BAR0
+ * @mac:	its own MAC address (RAR0 at probe), given back at remove
+ * @ctx_lock:	protects @ctxs (the contexts attached, open or not)
+ * @ctxs:	list of e1k_ctx.node
+ * @tx_lock:	protects the physical TX ring and @pslot
+ * @tx_ring:	physical TX descriptors (coherent)
+ * @tx_dma:	their bus address
+ * @pslot:	what each physical TX slot holds
+ * @tx_tail:	next slot to fill (the physical TDT we wrote)
+ * @tx_clean:	next slot to reap
+ * @rx_ring:	physical RX descriptors (coherent)
+ * @rx_dma:	their bus address
+ * @rx_bufs:	the receive buffers, E1K_PRX_BUF each (coherent)
+ * @rx_bufs_dma: their bus address
+ * @rx_clean:	next RX descriptor to look at (only the work touches it)
+ * @rx_scratch:	room to rebuild one frame (a tag put back, padding);
+ *		used under @ctx_lock
+ * @work:	runs receive, transmit completion and link changes
+ * @causes:	ICR causes the handler saw, for @work
+ * @link_up:	physical link state
+ * @removing:	the NIC is going away: no new work
+ * @irqs:	physical interrupts handled
+ * @rx_bad:	frames the NIC received in error or split (dropped)
+ */
+struct e1k_nic {
+	struct ka_dev		*kd;
+	void __iomem		*regs;
+	u8			mac[6];
+
+	struct mutex		ctx_lock;	/* @ctxs */
+	struct list_head	ctxs;
+
+	struct mutex		tx_lock;	/* physical TX ring, @pslot */
+	struct e1k_tx_desc	*tx_ring;
+	dma_addr_t		tx_dma;
+	struct e1k_pslot	pslot[E1K_PRING_DESC];
+	unsigned int		tx_tail;
+	unsigned int		tx_clean;
+
+	struct e1k_rx_desc	*rx_ring;
+	dma_addr_t		rx_dma;
+	u8			*rx_bufs;
+	dma_addr_t		rx_bufs_dma;
+	unsigned int		rx_clean;
+	u8			*rx_scratch;
+
+	struct work_struct	work;
+	atomic_t		causes;
+	bool			link_up;
+	bool			removing;
+	atomic64_t		irqs;
+	atomic64_t		rx_bad;
+};
+
+/**
+ * struct e1k_ctx - a context's virtual function (ka_ctx->model_state)
+ * @ctx:	the context
+ * @nic:	its NIC
+ * @node:	in nic->ctxs (under nic->ctx_lock)
+ * @lock:	protects everything below but @stats; hard-irq safe
+ * @reg:	the register file, indexed by offset / 4
+ * @phy:	PHY registers
+ * @eeprom:	EEPROM contents (MAC and checksum)
+ * @ee:		EEPROM access state
+ * @mac:	the context's MAC (sysfs; copied into @eeprom at reset)
+ * @ioaddr:	the I/O BAR's IOADDR (the register IODATA reaches)
+ * @irq_level:	the virtual INTx line as last reported
+ * @last_raise:	when it was last raised (ITR moderation)
+ * @gen:	bumped at each reset: work queued before it is dropped
+ * @tx_next:	next guest TX descriptor to fetch (TDH <= tx_next <= TDT)
+ * @tx_inflight: guest packets queued on the physical ring
+ * @tx_ctx_tso:	the guest's last TSO context descriptor (copy)
+ * @tx_ctx_csum: its last checksum context descriptor (copy)
+ * @tx_wb:	per guest TX descriptor: write DD back (RS/RPS)
+ * @tx_upper:	per guest TX descriptor: its upper dword as fetched
+ * @tx_done:	guest descriptors completed, not yet written back
+ * @itr_timer:	interrupt moderation (ITR)
+ * @itr_held:	an interrupt is held until @itr_timer fires
+ * @stats:	counters
+ */
+struct e1k_ctx {
+	struct ka_ctx		*ctx;
+	struct e1k_nic		*nic;
+	struct list_head	node;
+
+	spinlock_t		lock;		/* the fields below */
+	u32			*reg;
+	u16			phy[E1K_PHY_REGS];
+	u16			eeprom[E1K_EEPROM_WORDS];
+	struct e1k_eeprom	ee;
+	u8			mac[6];
+	u32			ioaddr;
+	bool			irq_level;
+	ktime_t			last_raise;
+	u32			gen;
+
+	unsigned int		tx_next;
+	unsigned int		tx_inflight;
+	struct e1k_tx_ctx_desc	tx_ctx_tso;
+	struct e1k_tx_ctx_desc	tx_ctx_csum;
+	u8			*tx_wb;
+	u32			*tx_upper;
+	unsigned int		tx_done;
+
+	struct hrtimer		itr_timer;
+	bool			itr_held;
+
+	struct e1k_stats	stats;
+};
+
+static inline struct e1k_nic *e1k_nic(struct ka_dev *kd)
+{
+	return kd->model_data;
+}
+
+static inline struct e1k_ctx *e1k_ctx(struct ka_ctx *ctx)
+{
+	return ctx->model_state;
+}
+
+#define E1K_R(ec, r)	((ec)->reg[(r) / 4])
+
+/* model_e1000.c */
+void __e1k_set_causes(struct e1k_ctx *ec, u32 causes);
+void e1k_ctx_link_changed(struct e1k_ctx *ec, bool up);
+
+/* e1000_nic.c */
+int e1k_nic_probe(struct ka_dev *kd);
+void e1k_nic_remove(struct ka_dev *kd);
+irqreturn_t e1k_nic_irq(struct ka_dev *kd);
+void e1k_nic_start(struct e1k_nic *nic);
+void e1k_nic_stop(struct e1k_nic *nic);
+
+/* e1000_tx.c */
+void e1k_tx_kick(struct e1k_ctx *ec);
+void __e1k_tx_reap(struct e1k_nic *nic);
+void e1k_tx_complete(struct e1k_ctx *ec);
+void e1k_tx_quiesce(struct e1k_ctx *ec);
+
+/* e1000_rx.c */
+void e1k_rx_frame(struct e1k_nic *nic, const u8 *frame, unsigned int len,
+		  u8 status, u16 special);
+
+#endif /* _KVM_ASSIGN_E1000_H */

@@ -22,6 +22,9 @@
 #                         FUZZ_SEED, FUZZ_ONLY=a,b, FUZZ_WILD=1, FUZZ_ARG)
 #   make bench-blk        guest block IOPS: QEMU virtio-blk, qemu-storage-daemon
 #                         vhost-user-blk, vhost_blk via kvmio blk-serve
+#   make bench-nic        a second-level guest's NIC throughput and round trip:
+#                         kvm_assign-e1000, vfio-pci behind intel-iommu, vhost-net,
+#                         against an e1000 emulated by its QEMU
 #   make modules KDIR=... build only the modules against any kernel tree
 #   make clean            remove build products (keeps fetched kernels)
 #   make distclean        remove the whole cache
@@ -67,6 +70,9 @@ bench-remap:
 bench-blk:
 	@$(VM)/bench-blk.sh $(SEL)
 
+bench-nic:
+	@$(VM)/bench-nic.sh $(SEL)
+
 # Plain Kbuild, for a developer's own kernel tree (no compat probing cache).
 KDIR	?= /lib/modules/$(shell uname -r)/build
 modules:
@@ -82,4 +88,4 @@ clean:
 distclean: clean
 	rm -rf .cache
 
-.PHONY: all deps check check-quick check-debug demo vm-shell fuzz bench-assign bench-remap bench-blk modules clean distclean
+.PHONY: all deps check check-quick check-debug demo vm-shell fuzz bench-assign bench-remap bench-blk bench-nic modules clean distclean

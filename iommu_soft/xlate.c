@@ -385,3 +385,21 @@ void iommu_soft_xlate_release(struct iommu_soft_xlate *x)
 	iommu_soft_unhold(x);
 }
 EXPORT_SYMBOL_GPL(iommu_soft_xlate_release);
+
+void iommu_soft_xlate_move(struct iommu_soft_xlate *dst,
+			   struct iommu_soft_xlate *src)
+{
+	struct iommu_soft_domain *d = src->domain;
+
+	if (!d) {
+		memset(dst, 0, sizeof(*dst));
+		return;
+	}
+	/* The hold list links the structure itself: move it, under its lock. */
+	spin_lock(&d->hold_lock);
+	*dst = *src;
+	list_replace(&src->hold_node, &dst->hold_node);
+	spin_unlock(&d->hold_lock);
+	memset(src, 0, sizeof(*src));
+}
+EXPORT_SYMBOL_GPL(iommu_soft_xlate_move);

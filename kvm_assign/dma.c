@@ -227,6 +227,21 @@ void ka_dma_unmap(struct ka_ctx *ctx, struct ka_xfer *x)
 }
 
 /**
+ * ka_dma_move() - hand a translation over to another ka_xfer
+ * @dst:	takes it over (must hold nothing)
+ * @src:	gives it up (holds nothing afterwards)
+ *
+ * A ka_xfer must never be copied by assignment: its translation is linked
+ * into the domain by address.
+ */
+void ka_dma_move(struct ka_xfer *dst, struct ka_xfer *src)
+{
+	iommu_soft_xlate_move(&dst->xlate, &src->xlate);
+	dst->held = src->held;
+	src->held = false;
+}
+
+/**
  * ka_dma_invalidate() - unmap a range from the context's domain
  * @ctx:	the context
  * @iova:	first address

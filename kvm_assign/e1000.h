@@ -64,6 +64,15 @@ struct e1k_eeprom {
 	bool	reading;
 };
 
+/* A frame waiting for guest receive buffers (the virtual NIC's RX FIFO) */
+#define E1K_RX_FIFO		32	/* frames: about the 82540's 48 KiB */
+struct e1k_rx_frame {
+	u16	len;
+	u16	special;
+	bool	tagged;
+	u8	data[E1K_PRX_BUF];
+};
+
 /* One physical transmit slot */
 struct e1k_pslot {
 	struct ka_ctx	*ctx;		/* owner (NULL: free or context desc) */
@@ -91,8 +100,6 @@ struct e1k_pslot {
  * @rx_bufs:	the receive buffers, E1K_PRX_BUF each (coherent)
  * @rx_bufs_dma: their bus address
  * @rx_clean:	next RX descriptor to look at (only the work touches it)
- * @rx_scratch:	room to rebuild one frame (a tag put back, padding);
- *		used under @ctx_lock
  * @work:	runs receive, transmit completion and link changes
  * @causes:	ICR causes the handler saw, for @work
  * @link_up:	physical link state
@@ -120,7 +127,6 @@ struct e1k_nic {
 	u8			*rx_bufs;
 	dma_addr_t		rx_bufs_dma;
 	unsigned int		rx_clean;
-	u8			*rx_scratch;
 
 	struct work_struct	work;
 	atomic_t		causes;
@@ -152,6 +158,12 @@ struct e1k_nic {
  * @tx_wb:	per guest TX descriptor: write DD back (RS/RPS)
  * @tx_upper:	per guest TX descriptor: its upper dword as fetched
  * @tx_done:	guest descriptors completed, not yet written back
+ * @rx_fifo:	frames the guest had no buffer for yet, oldest first at
+ *		@rx_fifo_head (under ctx->dma_lock, not @lock)
+ * @rx_fifo_head: first frame
+ * @rx_fifo_count: frames queued
+ * @rx_scratch:	room to rebuild one frame (a tag put back, padding);
+ *		under ctx->dma_lock
  * @itr_timer:	interrupt moderation (ITR)
  * @itr_held:	an interrupt is held until @itr_timer fires
  * @stats:	counters
@@ -179,6 +191,11 @@ struct e1k_ctx {
 	u8			*tx_wb;
 	u32			*tx_upper;
 	unsigned int		tx_done;
+
+	struct e1k_rx_frame	*rx_fifo;
+	unsigned int		rx_fifo_head;
+	unsigned int		rx_fifo_count;
+	u8			*rx_scratch;
 
 	struct hrtimer		itr_timer;
 	bool			itr_held;
@@ -213,10 +230,13 @@ void e1k_nic_stop(struct e1k_nic *nic);
 void e1k_tx_kick(struct e1k_ctx *ec);
 void __e1k_tx_reap(struct e1k_nic *nic);
 void e1k_tx_complete(struct e1k_ctx *ec);
+bool e1k_tx_pending(struct e1k_ctx *ec);
 void e1k_tx_quiesce(struct e1k_ctx *ec);
 
 /* e1000_rx.c */
 void e1k_rx_frame(struct e1k_nic *nic, const u8 *frame, unsigned int len,
 		  u8 status, u16 special);
+void e1k_rx_kick(struct e1k_ctx *ec);
+void e1k_rx_flush(struct e1k_ctx *ec);
 
 #endif /* _KVM_ASSIGN_E1000_H */

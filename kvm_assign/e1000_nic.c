@@ -19,7 +19,6 @@
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/etherdevice.h>
-#include <linux/if_vlan.h>
 #include <linux/slab.h>
 
 #include "e1000.h"
@@ -124,7 +123,8 @@ static void e1k_nic_work(struct work_struct *work)
 	mutex_unlock(&nic->tx_lock);
 	list_for_each_entry(ec, &nic->ctxs, node) {
 		e1k_tx_complete(ec);
-		e1k_tx_kick(ec);
+		if (e1k_tx_pending(ec))
+			e1k_tx_kick(ec);
 	}
 	mutex_unlock(&nic->ctx_lock);
 }
@@ -190,8 +190,7 @@ static int e1k_nic_alloc_rings(struct e1k_nic *nic)
 					  &nic->rx_dma, GFP_KERNEL);
 	nic->rx_bufs = dma_alloc_coherent(dev, E1K_PRING_DESC * E1K_PRX_BUF,
 					  &nic->rx_bufs_dma, GFP_KERNEL);
-	nic->rx_scratch = kmalloc(E1K_PRX_BUF + VLAN_HLEN, GFP_KERNEL);
-	if (nic->tx_ring && nic->rx_ring && nic->rx_bufs && nic->rx_scratch)
+	if (nic->tx_ring && nic->rx_ring && nic->rx_bufs)
 		return 0;
 	return -ENOMEM;
 }
@@ -200,7 +199,6 @@ static void e1k_nic_free_rings(struct e1k_nic *nic)
 {
 	struct device *dev = &nic->kd->pdev->dev;
 
-	kfree(nic->rx_scratch);
 	if (nic->rx_bufs)
 		dma_free_coherent(dev, E1K_PRING_DESC * E1K_PRX_BUF, nic->rx_bufs,
 				  nic->rx_bufs_dma);

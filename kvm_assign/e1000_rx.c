@@ -13,11 +13,13 @@
  * tag the NIC stripped is either reported (the guest enabled CTRL.VME) or
  * put back in the frame.
  *
- * A guest with no free descriptor loses the frame (rx_no_buffer, RNBC,
- * MPC, RXO), as the hardware's FIFO would; a descriptor or buffer outside
- * the domain loses it too (rx_faults, a fault in the domain's log).  What
- * was not written back is not seen by the guest.  Nothing here waits for
- * a guest.
+ * A frame the guest has no free descriptor for waits in the context's
+ * receive FIFO (32 frames, about the 82540's packet buffer) until the
+ * guest moves RDT; when that is full the frame is lost (rx_no_buffer,
+ * RNBC, MPC, RXO), as on the hardware.  A descriptor or buffer outside the
+ * domain loses the frame too (rx_faults, a fault in the domain's log).
+ * What was not written back is not seen by the guest.  Nothing here waits
+ * for a guest: one context's full ring never holds up the NIC.
  */
 #include <linux/etherdevice.h>
 #include <linux/if_vlan.h>
@@ -156,6 +158,9 @@ static int __e1k_rx_write(struct e1k_ctx *ec, const struct e1k_rx_view *v,
 		} __packed wb;
 		u64 baddr;
 
+		/* Null buffers are skipped: never run past RDT. */
+		if (rdh == v->rdt)
+			return -ENOBUFS;
 		ret = __ka_dma_rw(ec->ctx, daddr, &d, sizeof(d), false);
 		if (ret)
 			return ret;
@@ -196,17 +201,19 @@ static unsigned int e1k_rx_free(const struct e1k_rx_view *v)
 }
 
 /*
- * Deliver a frame the filter took; caller holds ctx->dma_lock and
- * nic->ctx_lock (which serializes the use of nic->rx_scratch).
+ * Write a frame the filter took into the guest's ring; caller holds
+ * ctx->dma_lock (which also serializes the use of the context's share of
+ * scratch space).  Return: 0, -ENOBUFS when the guest has no room for it
+ * (nothing written), or the error of a fault (counted; the frame is lost).
  */
-static void __e1k_rx_deliver(struct e1k_ctx *ec, const u8 *frame, unsigned int len,
-			     bool tagged, u16 tci)
+static int __e1k_rx_deliver(struct e1k_ctx *ec, const u8 *frame, unsigned int len,
+			    bool tagged, u16 tci)
 {
 	struct ka_ctx *ctx = ec->ctx;
 	struct e1k_rx_view v;
 	unsigned long flags;
 	unsigned int total, need, free;
-	u8 *buf = ec->nic->rx_scratch;
+	u8 *buf = ec->rx_scratch;
 	u32 rctl, causes;
 	u8 vp = 0;
 	int rdh;
@@ -246,24 +253,19 @@ static void __e1k_rx_deliver(struct e1k_ctx *ec, const u8 *frame, unsigned int l
 
 	total = len + (v.secrc ? 0 : E1K_ETH_FCS);
 	need = DIV_ROUND_UP(total, v.bufsize);
-	if (!v.ndesc || v.ndesc > E1K_RING_MAX_DESC || v.rdh >= v.ndesc ||
-	    v.rdt >= v.ndesc || e1k_rx_free(&v) < need) {
-		atomic64_inc(&ec->stats.rx_no_buffer);
-		spin_lock_irqsave(&ec->lock, flags);
-		E1K_R(ec, E1K_RNBC)++;
-		E1K_R(ec, E1K_MPC)++;
-		__e1k_set_causes(ec, E1K_ICR_RXO);
-		spin_unlock_irqrestore(&ec->lock, flags);
-		return;
-	}
+	if (!(rctl & E1K_RCTL_EN) || !v.ndesc || v.ndesc > E1K_RING_MAX_DESC ||
+	    v.rdh >= v.ndesc || v.rdt >= v.ndesc || e1k_rx_free(&v) < need)
+		return -ENOBUFS;
 
 	rdh = __e1k_rx_write(ec, &v, frame, len, vp, tagged ? tci : 0);
+	if (rdh == -ENOBUFS)
+		return -ENOBUFS;
 	if (rdh < 0) {
 		atomic64_inc(&ec->stats.rx_faults);
 		dev_info_ratelimited(&ctx->mdev->dev,
 				     "e1000: receive descriptor or buffer outside the domain (%d): frame dropped\n",
 				     rdh);
-		return;
+		return rdh;
 	}
 	v.rdh = rdh;
 	free = e1k_rx_free(&v);
@@ -282,6 +284,87 @@ static void __e1k_rx_deliver(struct e1k_ctx *ec, const u8 *frame, unsigned int l
 	spin_unlock_irqrestore(&ec->lock, flags);
 	atomic64_inc(&ec->stats.rx_packets);
 	atomic64_add(len, &ec->stats.rx_bytes);
+	return 0;
+}
+
+/* The guest had no buffer and the FIFO is full: the frame is lost. */
+static void e1k_rx_lost(struct e1k_ctx *ec)
+{
+	unsigned long flags;
+
+	atomic64_inc(&ec->stats.rx_no_buffer);
+	spin_lock_irqsave(&ec->lock, flags);
+	E1K_R(ec, E1K_RNBC)++;
+	E1K_R(ec, E1K_MPC)++;
+	__e1k_set_causes(ec, E1K_ICR_RXO);
+	spin_unlock_irqrestore(&ec->lock, flags);
+}
+
+/* Deliver queued frames while the guest has buffers; ctx->dma_lock held. */
+static void __e1k_rx_drain(struct e1k_ctx *ec)
+{
+	lockdep_assert_held(&ec->ctx->dma_lock);
+
+	while (ec->rx_fifo_count) {
+		struct e1k_rx_frame *f = &ec->rx_fifo[ec->rx_fifo_head];
+
+		if (__e1k_rx_deliver(ec, f->data, f->len, f->tagged, f->special) == -ENOBUFS)
+			break;
+		ec->rx_fifo_head = (ec->rx_fifo_head + 1) % E1K_RX_FIFO;
+		WRITE_ONCE(ec->rx_fifo_count, ec->rx_fifo_count - 1);
+	}
+}
+
+/*
+ * A frame for the context: delivered now, or queued behind those waiting
+ * for buffers, or lost when the FIFO is full.  ctx->dma_lock held.
+ */
+static void __e1k_rx_take(struct e1k_ctx *ec, const u8 *frame, unsigned int len,
+			  bool tagged, u16 tci)
+{
+	struct e1k_rx_frame *f;
+
+	lockdep_assert_held(&ec->ctx->dma_lock);
+
+	__e1k_rx_drain(ec);
+	if (!ec->rx_fifo_count &&
+	    __e1k_rx_deliver(ec, frame, len, tagged, tci) != -ENOBUFS)
+		return;
+	if (ec->rx_fifo_count == E1K_RX_FIFO || len > sizeof(f->data)) {
+		e1k_rx_lost(ec);
+		return;
+	}
+	f = &ec->rx_fifo[(ec->rx_fifo_head + ec->rx_fifo_count) % E1K_RX_FIFO];
+	memcpy(f->data, frame, len);
+	f->len = len;
+	f->tagged = tagged;
+	f->special = tci;
+	WRITE_ONCE(ec->rx_fifo_count, ec->rx_fifo_count + 1);
+}
+
+/**
+ * e1k_rx_kick() - the guest gave receive buffers (RDT write)
+ * @ec: the context
+ */
+void e1k_rx_kick(struct e1k_ctx *ec)
+{
+	if (!READ_ONCE(ec->rx_fifo_count))
+		return;
+	mutex_lock(&ec->ctx->dma_lock);
+	__e1k_rx_drain(ec);
+	mutex_unlock(&ec->ctx->dma_lock);
+}
+
+/**
+ * e1k_rx_flush() - drop the frames waiting (reset)
+ * @ec: the context
+ */
+void e1k_rx_flush(struct e1k_ctx *ec)
+{
+	mutex_lock(&ec->ctx->dma_lock);
+	ec->rx_fifo_head = 0;
+	WRITE_ONCE(ec->rx_fifo_count, 0);
+	mutex_unlock(&ec->ctx->dma_lock);
 }
 
 /**
@@ -318,7 +401,7 @@ void e1k_rx_frame(struct e1k_nic *nic, const u8 *frame, unsigned int len,
 			continue;
 		}
 		mutex_lock(&ec->ctx->dma_lock);
-		__e1k_rx_deliver(ec, frame, len, tagged, special);
+		__e1k_rx_take(ec, frame, len, tagged, special);
 		mutex_unlock(&ec->ctx->dma_lock);
 	}
 }

@@ -102,7 +102,14 @@ static enum e1k_tx_verdict __e1k_tx_fetch(struct e1k_ctx *ec,
 	bool ext = false, legacy = false;
 	int ret;
 
-	memset(p, 0, offsetof(struct e1k_tx_pkt, tso_ctx));
+	/* d[] is filled below, x[] by the translation: the rest starts empty. */
+	p->ndesc = 0;
+	p->ndata = 0;
+	p->has_tso_ctx = false;
+	p->has_csum_ctx = false;
+	p->tse = false;
+	p->csum = false;
+	p->bytes = 0;
 	want = min_t(unsigned int, avail, E1K_PKT_MAX_DESC);
 	/* Copy once: descriptors up to the ring's end, then from its start. */
 	for (i = 0; i < want; i += chunk) {
@@ -246,8 +253,7 @@ static void __e1k_tx_put(struct e1k_nic *nic, const void *desc,
 	memset(s, 0, sizeof(*s));
 	if (x) {
 		s->ctx = ctx;
-		s->xfer = *x;
-		x->held = false;	/* the slot holds it now */
+		ka_dma_move(&s->xfer, x);	/* the slot holds it now */
 	}
 	nic->tx_tail = (nic->tx_tail + 1) % E1K_PRING_DESC;
 }
@@ -367,6 +373,41 @@ static void __e1k_tx_writeback(struct e1k_ctx *ec)
 	spin_unlock_irqrestore(&ec->lock, flags);
 }
 
+/*
+ * Count a packet as the wire sees it: a TSO packet leaves as one frame per
+ * MSS of payload, each with its own copy of the headers (as the guest
+ * driver and the 82540's GPTC/GOTC count it).  The guest's statistics
+ * registers count the FCS too.
+ */
+static void e1k_tx_count(struct e1k_ctx *ec, const struct e1k_tx_pkt *p)
+{
+	u64 frames = 1, bytes = p->bytes, v;
+	unsigned long flags;
+
+	spin_lock_irqsave(&ec->lock, flags);
+	if (p->tse) {
+		u32 seg = le32_to_cpu(ec->tx_ctx_tso.tcp_seg_setup);
+		unsigned int hdr_len = (seg >> 8) & 0xff, mss = seg >> 16;
+
+		if (mss && p->bytes > hdr_len)
+			frames = DIV_ROUND_UP(p->bytes - hdr_len, mss);
+		bytes += (frames - 1) * hdr_len;
+	}
+	E1K_R(ec, E1K_GPTC) += frames;
+	E1K_R(ec, E1K_TPT) += frames;
+	v = ((u64)E1K_R(ec, E1K_GOTCH) << 32 | E1K_R(ec, E1K_GOTCL)) +
+	    bytes + frames * E1K_ETH_FCS;
+	E1K_R(ec, E1K_GOTCL) = v;
+	E1K_R(ec, E1K_GOTCH) = v >> 32;
+	v = ((u64)E1K_R(ec, E1K_TOTH) << 32 | E1K_R(ec, E1K_TOTL)) +
+	    bytes + frames * E1K_ETH_FCS;
+	E1K_R(ec, E1K_TOTL) = v;
+	E1K_R(ec, E1K_TOTH) = v >> 32;
+	spin_unlock_irqrestore(&ec->lock, flags);
+	atomic64_add(frames, &ec->stats.tx_packets);
+	atomic64_add(bytes, &ec->stats.tx_bytes);
+}
+
 /* The transmit pass of one context; caller holds ctx->dma_lock. */
 static void __e1k_tx_process(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
 {
@@ -455,8 +496,7 @@ static void __e1k_tx_process(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
 			e1k_tx_release(ctx, p, p->ndata);
 			break;		/* the NIC's completion kicks again */
 		}
-		atomic64_inc(&ec->stats.tx_packets);
-		atomic64_add(p->bytes, &ec->stats.tx_bytes);
+		e1k_tx_count(ec, p);
 		__e1k_tx_writeback(ec);
 	}
 	__e1k_tx_writeback(ec);
@@ -480,6 +520,25 @@ void e1k_tx_kick(struct e1k_ctx *ec)
 	__e1k_tx_process(ec, p);
 	mutex_unlock(&ec->ctx->dma_lock);
 	kfree(p);
+}
+
+/**
+ * e1k_tx_pending() - has the context's transmit unit work left?
+ * @ec: the context
+ *
+ * Return: true if it is enabled and the guest queued descriptors the
+ * model has not taken yet (a full physical ring left them).
+ */
+bool e1k_tx_pending(struct e1k_ctx *ec)
+{
+	unsigned long flags;
+	bool pending;
+
+	spin_lock_irqsave(&ec->lock, flags);
+	pending = (E1K_R(ec, E1K_TCTL) & E1K_TCTL_EN) &&
+		  ec->tx_next != E1K_R(ec, E1K_TDT);
+	spin_unlock_irqrestore(&ec->lock, flags);
+	return pending;
 }
 
 /**

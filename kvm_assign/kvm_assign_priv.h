@@ -285,6 +285,7 @@ int ka_bar_mmap(struct ka_ctx *ctx, int bar, u64 off, struct vm_area_struct *vma
 int __ka_dma_map(struct ka_ctx *ctx, u64 iova, size_t len,
 		 enum dma_data_direction dir, struct ka_xfer *x);
 void ka_dma_unmap(struct ka_ctx *ctx, struct ka_xfer *x);
+void ka_dma_move(struct ka_xfer *dst, struct ka_xfer *src);
 void ka_dma_invalidate(struct ka_ctx *ctx, u64 iova, u64 len);
 int ka_dma_ctx_init(struct ka_ctx *ctx);
 void ka_dma_ctx_fini(struct ka_ctx *ctx);

@@ -22,6 +22,7 @@
  * dropped and counted (regs_unknown).
  */
 #include <linux/etherdevice.h>
+#include <linux/if_vlan.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -302,7 +303,7 @@ static void __e1k_eecd_write(struct e1k_ctx *ec, u32 val)
 		ee->out_bit++;
 		return;
 	}
-	ee->in_val = (ee->in_val << 1) | !!(val & E1K_EECD_DI);
+	ee->in_val = (ee->in_val << 1) | ((val & E1K_EECD_DI) ? 1 : 0);
 	if (++ee->in_bits == 3 + E1K_EEPROM_ADDR_BITS && !ee->reading) {
 		ee->reading = ((ee->in_val >> E1K_EEPROM_ADDR_BITS) & 7) ==
 			      E1K_EEPROM_READ_OPCODE;
@@ -415,6 +416,7 @@ enum e1k_action {
 	E1K_ACT_NONE,
 	E1K_ACT_TX,		/* the transmit unit may have work */
 	E1K_ACT_RESET,		/* CTRL.RST: reset the function */
+	E1K_ACT_RX,		/* new receive buffers */
 };
 
 /* One 4-byte register write; caller holds ec->lock. */
@@ -492,9 +494,11 @@ static enum e1k_action __e1k_reg_write(struct e1k_ctx *ec, u32 off, u32 val)
 		E1K_R(ec, E1K_TDT) = val & 0xffff;
 		return E1K_ACT_TX;
 	case E1K_RDH:
-	case E1K_RDT:
-		ec->reg[off / 4] = val & 0xffff;
+		E1K_R(ec, E1K_RDH) = val & 0xffff;
 		return E1K_ACT_NONE;
+	case E1K_RDT:
+		E1K_R(ec, E1K_RDT) = val & 0xffff;
+		return E1K_ACT_RX;
 	}
 	if (off >= E1K_STATS_START && off < E1K_STATS_END)
 		return E1K_ACT_NONE;	/* read-only counters */
@@ -517,6 +521,7 @@ static void e1k_function_reset(struct e1k_ctx *ec, bool full)
 	unsigned long flags;
 
 	e1k_tx_quiesce(ec);
+	e1k_rx_flush(ec);
 	spin_lock_irqsave(&ec->lock, flags);
 	__e1k_regs_reset(ec);
 	if (full) {
@@ -549,6 +554,8 @@ static void e1k_mmio_write(struct e1k_ctx *ec, u32 off, u32 val)
 
 	if (act == E1K_ACT_TX)
 		e1k_tx_kick(ec);
+	else if (act == E1K_ACT_RX)
+		e1k_rx_kick(ec);
 	else if (act == E1K_ACT_RESET)
 		e1k_function_reset(ec, false);
 }
@@ -648,7 +655,9 @@ static int e1k_ctx_init(struct ka_ctx *ctx)
 	ec->reg = vzalloc(E1K_REGS * sizeof(u32));
 	ec->tx_wb = kvcalloc(E1K_RING_MAX_DESC, sizeof(*ec->tx_wb), GFP_KERNEL);
 	ec->tx_upper = kvcalloc(E1K_RING_MAX_DESC, sizeof(*ec->tx_upper), GFP_KERNEL);
-	if (!ec->reg || !ec->tx_wb || !ec->tx_upper)
+	ec->rx_fifo = kvcalloc(E1K_RX_FIFO, sizeof(*ec->rx_fifo), GFP_KERNEL);
+	ec->rx_scratch = kmalloc(E1K_PRX_BUF + VLAN_HLEN, GFP_KERNEL);
+	if (!ec->reg || !ec->tx_wb || !ec->tx_upper || !ec->rx_fifo || !ec->rx_scratch)
 		goto err;
 	ec->ctx = ctx;
 	ec->nic = nic;
@@ -671,6 +680,8 @@ static int e1k_ctx_init(struct ka_ctx *ctx)
 	return 0;
 
 err:
+	kfree(ec->rx_scratch);
+	kvfree(ec->rx_fifo);
 	kvfree(ec->tx_upper);
 	kvfree(ec->tx_wb);
 	vfree(ec->reg);
@@ -691,6 +702,8 @@ static void e1k_ctx_fini(struct ka_ctx *ctx)
 	mutex_unlock(&nic->ctx_lock);
 	hrtimer_cancel(&ec->itr_timer);
 	ctx->model_state = NULL;
+	kfree(ec->rx_scratch);
+	kvfree(ec->rx_fifo);
 	kvfree(ec->tx_upper);
 	kvfree(ec->tx_wb);
 	vfree(ec->reg);

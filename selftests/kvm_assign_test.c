@@ -22,6 +22,7 @@
 #include "lib/kt_test.h"
 #include "lib/kt_sysfs.h"
 #include "kvmio/edu.h"
+#include "modules/kt_ka_race.h"
 
 #define UUID		"5b2c1f6e-7a41-4e0b-9d1c-000000000ed0"
 #define TYPE		"kvm_assign-edu"
@@ -873,6 +874,214 @@ TEST_F(edu, close_and_remove_while_the_device_interrupts)
 	EXPECT_NE(access("/sys/bus/mdev/devices/" UUID, F_OK), 0);
 	EXPECT_EQ(vm_locked_kb(), locked0);
 	sched_setaffinity(0, sizeof(all), &all);
+}
+
+/*
+ * The same close and removal, with the race made certain: the test-only
+ * kt_ka_race module holds the host's handler (on the other CPU) at
+ * ka_ctx_interrupt() for the context being closed, from an interrupt it
+ * raises on the device in the middle of the close (after the model reset,
+ * before the owner is cleared), until that context's release starts or
+ * hold_ms (1 s) pass.  The close must wait for the handler; the release,
+ * which follows the removal, must not start while the handler is about to
+ * use the context (without kd->lock around the owner's use and
+ * synchronize_irq() in the close it does: a use-after-free, which KASAN
+ * reports).
+ */
+#define RACE_KO		"/usr/share/kvmio/test-modules/kt_ka_race.ko"
+#define RACE_DIR	"/sys/kernel/debug/kt_ka_race/"
+#define UNMAP_WAIT	"/sys/module/iommu_soft/parameters/unmap_wait_ms"
+#define KT_STR_(x)	#x
+#define KT_STR(x)	KT_STR_(x)
+
+FIXTURE(edu_race) {
+	struct kt_fix_edu	e;
+	int			loaded;
+	char			unmap_wait[32];	/* to restore, if changed */
+};
+
+FIXTURE_SETUP(edu_race)
+{
+	int mfd;
+
+	self->e.container = self->e.group = self->e.device = self->e.efd = -1;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP("one CPU: the handler cannot run beside the close");
+	if (kt_find_pci("0x1234", "0x11e8", self->e.bdf, sizeof(self->e.bdf)))
+		SKIP("no edu device (1234:11e8) in this VM");
+	self->e.bdf[0] = 0;	/* not bound yet: nothing to unbind */
+	mfd = open(RACE_KO, O_RDONLY | O_CLOEXEC);
+	if (mfd < 0)
+		SKIP("no %s", RACE_KO);
+	if (syscall(SYS_finit_module, mfd, "", 0)) {
+		int err = errno;
+
+		close(mfd);
+		/* register_kprobe() without CONFIG_KPROBES */
+		if (err == EOPNOTSUPP || err == ENOSYS)
+			SKIP("kprobes unavailable on this kernel (%s)", strerror(err));
+		errno = err;
+		ASSERT_OK(-1);	/* e.g. ENOENT: a probed function is gone */
+	}
+	close(mfd);
+	self->loaded = 1;
+	kt_setup_edu(_kt, &self->e);
+}
+
+FIXTURE_TEARDOWN(edu_race)
+{
+	if (self->unmap_wait[0])
+		EXPECT_OK(kt_write_str(UNMAP_WAIT, self->unmap_wait));
+	kt_teardown_edu(_kt, &self->e);
+	if (self->loaded)
+		EXPECT_OK(syscall(SYS_delete_module, "kt_ka_race", O_NONBLOCK));
+}
+
+static long race_stat(const char *name)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), RACE_DIR "%s", name);
+	if (kt_read_str(path, buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 0);
+}
+
+TEST_F(edu_race, close_and_remove_beside_a_handler_holding_the_owner)
+{
+	struct kt_fix_edu *e = &self->e;
+	long stage, held_us;
+	double t0, close_s;
+	cpu_set_t all;
+	int i;
+
+	ASSERT_OK(sched_getaffinity(0, sizeof(all), &all));
+	ASSERT_TRUE(steer_irq_away(e->bdf));
+
+	ASSERT_OK(kt_write_str(RACE_DIR "arm", KT_STR(KT_ROUND_CLOSE)));
+	t0 = kt_now();
+	close(e->device);
+	e->device = -1;
+	close_s = kt_now() - t0;
+	EXPECT_OK(kt_write_str("/sys/bus/mdev/devices/" UUID "/remove", "1"));
+	/* Without the fix the handler may still be held, after the removal. */
+	for (i = 0; i < 300; i++) {
+		stage = race_stat("stage");
+		if (stage != KT_STAGE_WAITING && stage != KT_STAGE_HELD)
+			break;
+		usleep(10 * 1000);
+	}
+	sched_setaffinity(0, sizeof(all), &all);
+
+	held_us = race_stat("held_us");
+	KT_LOG("stage %ld, handler on CPU %ld, close on CPU %ld, held %ld us, close %.0f us",
+	       stage, race_stat("handler_cpu"), race_stat("close_cpu"), held_us,
+	       close_s * 1e6);
+	/* The window was reached: a handler held with the closing context. */
+	ASSERT_EQ(stage, KT_STAGE_DONE);
+	EXPECT_NE(race_stat("handler_cpu"), race_stat("close_cpu"));
+	/* The close waited for it... */
+	EXPECT_GE(close_s * 1e6, (double)held_us);
+	/* ...so the context was not released under it. */
+	EXPECT_EQ(race_stat("released_in_window"), 0);
+	EXPECT_NE(access("/sys/bus/mdev/devices/" UUID, F_OK), 0);
+}
+
+/*
+ * VFIO's dma_unmap of a range while a transfer start translates it:
+ * kt_ka_race holds the unmap notification at the entry of
+ * ka_dma_invalidate() until a start, on the other CPU, has translated the
+ * range.  The unmap must wait for that start (ctx->dma_lock) and for its
+ * transfer to end (the model's quiesce, under the lock) before it unmaps:
+ * iommu_soft never has to give up on a held translation.  Its wait is cut
+ * to 20 ms, below the 100 ms edu takes per transfer, so that an unmap
+ * under a running transfer shows (unmap_wait_timeouts; the translation is
+ * revoked while the device still reads the pages given back).
+ */
+struct race_starter {
+	struct kt_fix_edu	*s;
+	volatile int		ready;	/* running on CPU 1 */
+	int			ret;
+	long			stage;
+};
+
+/* Created on CPU 1: CPU 0 spins in the held unmap, preemption disabled. */
+static void *race_start_thread(void *arg)
+{
+	struct race_starter *st = arg;
+	int i;
+
+	st->ret = -1;
+	st->ready = 1;
+	for (i = 0; i < 500; i++) {
+		st->stage = race_stat("stage");
+		if (st->stage != KT_STAGE_ARMED)
+			break;
+		usleep(10 * 1000);
+	}
+	if (st->stage == KT_STAGE_WAITING)
+		st->ret = dma_start(st->s, IOVA_LOW + 0x100, EDU_BUF_START, 0x80, 0);
+	return NULL;
+}
+
+TEST_F(edu_race, unmap_beside_a_start_waits_for_its_transfer)
+{
+	struct vfio_iommu_type1_dma_unmap um = { .argsz = sizeof(um) };
+	struct kt_fix_edu *e = &self->e;
+	struct race_starter st = { .s = e };
+	long locked0 = vm_locked_kb();
+	cpu_set_t all, set;
+	pthread_attr_t attr;
+	pthread_t t;
+	int i;
+
+	ASSERT_GE(locked0, 0);
+	ASSERT_OK(kt_read_str(UNMAP_WAIT, self->unmap_wait, sizeof(self->unmap_wait)));
+	ASSERT_OK(kt_write_str(UNMAP_WAIT, "20"));
+	enable(e);
+	ASSERT_OK(set_irq(e, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, e->efd));
+	/* Pinned first, so that type1 calls the context's dma_unmap. */
+	ASSERT_OK(dma_start(e, IOVA_LOW + 0x100, EDU_BUF_START, 0x80, 0));
+	for (i = 0; i < 100 && stat_of("dma_in_flight"); i++)
+		usleep(10 * 1000);
+	ASSERT_EQ(stat_of("dma_in_flight"), 0);
+	ASSERT_GT(stat_of("pages_pinned"), 0);
+
+	ASSERT_OK(sched_getaffinity(0, sizeof(all), &all));
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	ASSERT_OK(sched_setaffinity(0, sizeof(set), &set));
+	ASSERT_OK(kt_write_str(RACE_DIR "arm", KT_STR(KT_ROUND_UNMAP)));
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	ASSERT_EQ(pthread_attr_init(&attr), 0);
+	ASSERT_EQ(pthread_attr_setaffinity_np(&attr, sizeof(set), &set), 0);
+	ASSERT_EQ(pthread_create(&t, &attr, race_start_thread, &st), 0);
+	pthread_attr_destroy(&attr);
+	for (i = 0; i < 500 && !st.ready; i++)
+		usleep(1000);
+	ASSERT_TRUE(st.ready);
+	um.iova = IOVA_LOW;
+	um.size = BUF_PAGES * 4096;
+	EXPECT_OK(ioctl(e->container, VFIO_IOMMU_UNMAP_DMA, &um));
+	pthread_join(t, NULL);
+	sched_setaffinity(0, sizeof(all), &all);
+
+	KT_LOG("stage %ld (the start saw %ld), translated on CPU %ld, unmapped on CPU %ld, start %d",
+	       race_stat("stage"), st.stage, race_stat("handler_cpu"), race_stat("close_cpu"),
+	       st.ret);
+	/* The window was reached: a start translated inside the unmap. */
+	ASSERT_EQ(st.ret, 0);
+	ASSERT_EQ(race_stat("stage"), KT_STAGE_DONE);
+	EXPECT_NE(race_stat("handler_cpu"), race_stat("close_cpu"));
+	/* The unmap waited for the transfer instead of revoking it. */
+	EXPECT_EQ(domain_stat("unmap_wait_timeouts"), 0);
+	for (i = 0; i < 100 && stat_of("dma_in_flight"); i++)
+		usleep(10 * 1000);
+	EXPECT_EQ(stat_of("dma_in_flight"), 0);
+	EXPECT_EQ(stat_of("pages_pinned"), 0);
+	EXPECT_EQ(domain_stat("held"), 0);
+	EXPECT_EQ(vm_locked_kb(), locked0);
 }
 
 /*

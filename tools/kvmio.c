@@ -356,6 +356,37 @@ static const char *const domain_stats[] = {
 	"faults_beyond_width", "fault_overflow",
 };
 
+static const char *const e1000_stats[] = {
+	"tx_packets", "tx_bytes", "rx_packets", "rx_bytes", "rx_no_buffer",
+	"rx_filtered", "rx_faults", "tx_faults", "tx_bad_desc", "tx_bad_ring",
+	"regs_unknown", "irqs_raised",
+};
+
+/* The virtual NIC of an e1000 context: MAC, link, ring registers, counters. */
+static int print_e1000(const char *uuid)
+{
+	char path[512], val[512];
+	unsigned int i;
+
+#define E1K_ATTR(name) (snprintf(path, sizeof(path), \
+	"/sys/bus/mdev/devices/%s/e1000/%s", uuid, (name)), path)
+	if (read_sysfs(E1K_ATTR("mac"), val, sizeof(val)) < 0)
+		return -ENOENT;
+	printf("  e1000 virtual NIC: MAC %s", val);
+	if (read_sysfs(E1K_ATTR("link"), val, sizeof(val)) < 0)
+		strcpy(val, "?");
+	printf(", physical link %s\n", val);
+	if (!read_sysfs(E1K_ATTR("regs"), val, sizeof(val)))
+		printf("    %s\n", val);
+	for (i = 0; i < sizeof(e1000_stats) / sizeof(e1000_stats[0]); i++) {
+		if (read_sysfs(E1K_ATTR(e1000_stats[i]), val, sizeof(val)) < 0)
+			strcpy(val, "?");
+		printf("    %-20s %s\n", e1000_stats[i], val);
+	}
+#undef E1K_ATTR
+	return 0;
+}
+
 /* Print a multi-line sysfs listing, indented, or "(none)". */
 static void print_listing(const char *title, const char *path)
 {
@@ -398,6 +429,8 @@ static void print_context(const char *uuid, bool detail)
 			strcpy(val, "?");
 		printf("  %-22s %s\n", ctx_stats[i], val);
 	}
+	if (!strcmp(model, "e1000"))
+		print_e1000(uuid);
 	if (!read_sysfs(CTX_ATTR("iommu_domain"), dom, sizeof(dom))) {
 		printf("  iommu_soft domain %s:\n", dom);
 		for (i = 0; i < sizeof(domain_stats) / sizeof(domain_stats[0]); i++) {
@@ -487,6 +520,19 @@ static int cmd_context(const char *uuid)
 	return 0;
 }
 
+static int cmd_e1000(const char *uuid)
+{
+	if (!valid_uuid(uuid)) {
+		fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid);
+		return 2;
+	}
+	if (print_e1000(uuid)) {
+		fprintf(stderr, "kvmio: no e1000 context %s\n", uuid);
+		return 1;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -500,6 +546,8 @@ static void usage(FILE *f)
 		"  contexts              kvm_assign contexts: model, device, statistics\n"
 		"  context UUID          one context in full: statistics, DMA mappings,\n"
 		"                        DMA fault log, interrupt entry, interrupt faults\n"
+		"  e1000 UUID            an e1000 context's virtual NIC: MAC, link, ring\n"
+		"                        registers, frame counters and drops\n"
 		"  blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S]\n"
 		"            [--queues N] [--poll-us N] [--once] [--verbose]\n"
 		"                        vhost-user-blk server for QEMU; data path in /dev/vhost-blk\n"
@@ -518,6 +566,8 @@ int main(int argc, char **argv)
 		return cmd_contexts() ? 1 : 0;
 	if (!strcmp(argv[1], "context") && argc == 3)
 		return cmd_context(argv[2]);
+	if (!strcmp(argv[1], "e1000") && argc == 3)
+		return cmd_e1000(argv[2]);
 	if (!strcmp(argv[1], "blk-serve"))
 		return cmd_blk_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "devices"))

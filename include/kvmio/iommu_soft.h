@@ -242,6 +242,19 @@ int iommu_soft_translate(struct iommu_soft_domain *domain, struct device *dev,
 void iommu_soft_xlate_release(struct iommu_soft_xlate *x);
 
 /**
+ * iommu_soft_xlate_move() - hand a held translation to another structure
+ * @dst: takes it over (its previous contents are overwritten: it must
+ *	hold nothing)
+ * @src: the translation; zeroed afterwards (releasing it is a no-op)
+ *
+ * A held translation is linked into its domain by its own address, so it
+ * must never be copied by assignment; a user that keeps it somewhere else
+ * (a device slot, say) moves it with this.  Does not sleep.
+ */
+void iommu_soft_xlate_move(struct iommu_soft_xlate *dst,
+			   struct iommu_soft_xlate *src);
+
+/**
  * iommu_soft_rw() - CPU-side access through the domain
  * @domain: the domain
  * @iova: first IOVA

@@ -36,7 +36,7 @@ VM=$TOP/selftests/vm
 # Kernel modules a test may load (their dependencies are added).
 TEST_MODULES="kvm kvm_amd vfio vfio_iommu_type1 vfio_virqfd vfio_pci mdev vhost vhost_iotlb
 	vhost_net tun brd null_blk loop dm_mod dm_flakey ext4 virtio_blk
-	virtio_net virtio_console e1000 e1000e"
+	virtio_net virtio_console e1000 e1000e bridge"
 
 die() { echo "mkinitramfs: error: $*" >&2; exit 1; }
 
@@ -83,8 +83,9 @@ copy_modules() { # ROOT KROOT KVER MODULE...
 		"$root/lib/modules/$kver/"
 }
 
-# Modules a second-level guest loads (block tests: a virtio disk, ext4).
-L2_MODULES="virtio_pci virtio_blk ext4 crc32c_generic"
+# Modules a second-level guest loads (block tests: a virtio disk, ext4;
+# network tests: e1000 or virtio-net).
+L2_MODULES="virtio_pci virtio_blk ext4 crc32c_generic e1000 virtio_net"
 
 build_l2_initrd() { # OUTPUT: a second-level guest's initramfs
 	local d
@@ -144,7 +145,9 @@ build_suite() { # OUTPUT
 	# second-level guest's initramfs (/lib/kvmio/ there).
 	mkdir -p "$s/l2/lib/kvmio" "$s/usr/share/kvmio/l2"
 	cp "$L2B"/selftests/modules/kt_edu_guest.ko "$s/l2/lib/kvmio/"
-	cp "$B"/bin/selftests/helpers/blkbench "$s/l2/lib/kvmio/"
+	cp "$B"/bin/selftests/helpers/blkbench "$B"/bin/selftests/helpers/nicbench \
+		"$s/l2/lib/kvmio/"
+	install -m 0755 "$VM/l2-nic.sh" "$s/l2/lib/kvmio/l2-nic.sh"
 	mkcpio "$s/l2" "$s/usr/share/kvmio/l2/suite.cpio"
 	rm -rf "$s/l2"
 	cp "$B/bin/kvmio" "$s/usr/bin/kvmio"

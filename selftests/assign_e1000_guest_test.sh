@@ -1,0 +1,285 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# assign_e1000_guest_test.sh - full stack: a stock QEMU on nested KVM boots
+# a second-level Linux guest whose stock e1000 driver runs the test VM's
+# first e1000 (52:54:00:12:34:01) through kvm_assign
+# (-device vfio-pci,sysfsdev=/sys/bus/mdev/devices/<uuid>).  The second
+# e1000 (…:02) stays with the test VM's own e1000 driver as the peer,
+# 10.99.0.1/24, on the same QEMU hub ("the wire").
+#
+#   assign_e1000_guest_test.sh [MODE [bench]]
+#
+# The guest (selftests/vm/l2-nic.sh) gets carrier, takes 10.99.0.2/24,
+# pings the peer, moves 4 MiB of random data each way over TCP (checksums
+# compared here) and times UDP round trips, then prints its interface
+# counters, which are compared with the host side's count of the same
+# frames.  MODE says how the NIC reaches the guest (default: kvmio.e1000_mode=
+# on the kernel command line, else kvm_assign):
+#   kvm_assign  the first e1000 bound to kvm_assign, one kvm_assign-e1000
+#               context, -device vfio-pci,sysfsdev=...; host counters from
+#               /sys/bus/mdev/devices/<uuid>/e1000/ (the test; SKIP when
+#               kvm_assign has no e1000 model)
+#   emulated    the first e1000 stays with Linux, bridged (br0) with a tap;
+#               the guest's QEMU emulates an e1000 on the tap
+#   vhost       the same bridge, virtio-net with vhost=on
+#   vfio        the first e1000 bound to vfio-pci, -device vfio-pci,host=
+#               (needs an IOMMU in the test VM: run-vm.sh --iommu)
+# The last three are for make bench-nic (selftests/helpers/bench_nic.sh),
+# which passes "bench": a larger transfer, more round trips, and a
+# "BENCH nic <mode> ..." line.
+case $(uname -r) in
+*kvmio-debug*) L2_LIMIT=1200 ;;
+*) L2_LIMIT=400 ;;
+esac
+MODE=$1
+BENCH=$2
+if [ -z "$MODE" ]; then
+	MODE=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^kvmio.e1000_mode=//p')
+	MODE=${MODE:-kvm_assign}
+fi
+KIB=4096
+PINGS=20
+if [ "$BENCH" = bench ]; then
+	KIB=${NIC_BENCH_KIB:-16384}
+	PINGS=200
+fi
+UUID=5b2c1f6e-7a41-4e0b-9d1c-0000000e1000
+L2=/usr/share/kvmio/l2
+HELPERS=$(cd "$(dirname "$0")" && pwd)/helpers
+MDEV=/sys/bus/mdev/devices/$UUID
+PEER_IP=10.99.0.1
+n=0
+fail=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+notok() { n=$((n + 1)); fail=1; echo "not ok $n $1"; }
+check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
+# near A B: A and B differ by at most 5 frames or 1 %
+near() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d
+	t = (a > b ? a : b) / 100; if (t < 5) t = 5; exit !(a != "" && b != "" && d <= t) }'; }
+
+echo "TAP version 13"
+echo "# mode $MODE${BENCH:+ (bench)}"
+nic1=
+nic2=
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat $d/vendor)" = 0x8086 ] && [ "$(cat $d/device)" = 0x100e ] || continue
+	if [ -z "$nic1" ]; then nic1=$(basename $d); else nic2=${nic2:-$(basename $d)}; fi
+done
+if [ -z "$nic2" ] || ! grep -qw svm /proc/cpuinfo; then
+	echo "1..0 # SKIP needs two e1000s and SVM"
+	exit 4
+fi
+case "$MODE" in
+kvm_assign)
+	if ! grep -q "8086:100e" /sys/bus/pci/drivers/kvm_assign/models 2>/dev/null; then
+		echo "# kvm_assign models: $(tr '\n' ' ' < /sys/bus/pci/drivers/kvm_assign/models 2>&1)"
+		echo "1..0 # SKIP kvm_assign has no e1000 model (no mdev type kvm_assign-e1000)"
+		exit 4
+	fi ;;
+vfio)
+	if [ -z "$(ls /sys/class/iommu 2>/dev/null)" ]; then
+		echo "1..0 # SKIP mode vfio needs an IOMMU in the test VM (run-vm.sh --iommu)"
+		exit 4
+	fi ;;
+emulated|vhost) ;;
+*) echo "# unknown mode $MODE"; echo "1..0"; exit 1 ;;
+esac
+
+PIDS=
+cleanup() {
+	for p in $PIDS; do kill $p 2>/dev/null; done
+	[ -e $MDEV ] && kvmio remove $UUID >/dev/null
+	[ -e /sys/bus/pci/drivers/kvm_assign/$nic1 ] && kvmio unbind $nic1 >/dev/null
+	if [ -e /sys/bus/pci/drivers/vfio-pci/$nic1 ]; then
+		echo $nic1 > /sys/bus/pci/drivers/vfio-pci/unbind
+		echo > /sys/bus/pci/devices/$nic1/driver_override
+		echo $nic1 > /sys/bus/pci/drivers_probe
+	fi
+	ip link del br0 2>/dev/null
+	ip link del tap0 2>/dev/null
+	[ -n "$peer" ] && ip addr flush dev $peer && ip link set $peer down
+	# kvm stays loaded (see Documentation/testing.rst, second-level guests)
+}
+trap cleanup EXIT
+
+netdev_of() { ls /sys/bus/pci/devices/$1/net 2>/dev/null | head -n 1; }
+noipv6() { echo 1 > /proc/sys/net/ipv6/conf/$1/disable_ipv6 2>/dev/null; }
+stat_of() { cat /sys/class/net/$1/statistics/$2 2>/dev/null; }
+
+modprobe kvm_amd && modprobe vfio_iommu_type1 && modprobe e1000
+check "kvm_amd, vfio_iommu_type1 and e1000 loaded" \
+	"[ -c /dev/kvm ] && [ -c /dev/vfio/vfio ] && [ -d /sys/bus/pci/drivers/e1000 ]"
+# The peer: the second e1000, by PCI order; its MAC says it is the one.
+peer=$(netdev_of $nic2)
+check "peer $nic2 is the e1000 with MAC 52:54:00:12:34:02 ($peer)" \
+	"[ -n \"$peer\" ] && [ \"\$(cat /sys/class/net/$peer/address)\" = 52:54:00:12:34:02 ]"
+noipv6 $peer
+ip addr flush dev $peer
+ip addr add $PEER_IP/24 dev $peer
+ip link set $peer up
+i=0
+while [ "$(cat /sys/class/net/$peer/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+check "peer $peer has carrier and $PEER_IP" \
+	"[ \"\$(cat /sys/class/net/$peer/carrier)\" = 1 ] && ip addr show $peer | grep -q 'inet $PEER_IP/24'"
+e1=$(netdev_of $nic1)
+check "first e1000 $nic1 has MAC 52:54:00:12:34:01 ($e1)" \
+	"[ -n \"$e1\" ] && [ \"\$(cat /sys/class/net/$e1/address)\" = 52:54:00:12:34:01 ]"
+
+GUEST_MAC=52:54:00:12:34:11
+DRV=e1000
+case "$MODE" in
+kvm_assign)
+	kvmio bind $nic1 > /tmp/bind.out 2>&1
+	rc=$?
+	sed 's/^/# /' /tmp/bind.out
+	check "kvmio bind $nic1" "[ $rc -eq 0 ]"
+	if [ ! -d /sys/bus/pci/devices/$nic1/mdev_supported_types/kvm_assign-e1000 ]; then
+		echo "# mdev types: $(ls /sys/bus/pci/devices/$nic1/mdev_supported_types 2>&1)"
+		echo "1..$n # SKIP no mdev type kvm_assign-e1000"
+		exit 4
+	fi
+	check "kvmio create an e1000 context" \
+		"kvmio create $nic1 $UUID | grep -q sysfsdev=$MDEV"
+	check "context's MAC defaults to the NIC's (52:54:00:12:34:01)" \
+		"[ \"\$(cat $MDEV/e1000/mac)\" = 52:54:00:12:34:01 ]"
+	check "context sees the physical link up" "[ \"\$(cat $MDEV/e1000/link)\" = up ]"
+	GUEST_MAC=52:54:00:12:34:01
+	NICDEV="-device vfio-pci,sysfsdev=$MDEV"
+	;;
+vfio)
+	modprobe vfio_pci
+	echo $nic1 > /sys/bus/pci/devices/$nic1/driver/unbind
+	echo vfio-pci > /sys/bus/pci/devices/$nic1/driver_override
+	echo $nic1 > /sys/bus/pci/drivers_probe
+	check "$nic1 bound to vfio-pci" "[ -e /sys/bus/pci/drivers/vfio-pci/$nic1 ]"
+	GUEST_MAC=52:54:00:12:34:01
+	NICDEV="-device vfio-pci,host=$nic1"
+	;;
+emulated|vhost)
+	modprobe bridge && modprobe tun
+	[ "$MODE" = vhost ] && modprobe vhost_net
+	ip link add br0 type bridge || brctl addbr br0
+	echo 0 > /sys/class/net/br0/bridge/stp_state
+	echo 0 > /sys/class/net/br0/bridge/forward_delay
+	# br0 has no address and must not answer ARP for the peer's.
+	echo 1 > /proc/sys/net/ipv4/conf/br0/arp_ignore
+	tunctl -t tap0 > /dev/null
+	for d in br0 tap0 $e1; do noipv6 $d; done
+	brctl addif br0 $e1 && brctl addif br0 tap0
+	for d in $e1 tap0 br0; do ip link set $d up; done
+	check "bridge br0 holds $e1 and tap0" \
+		"[ -e /sys/class/net/br0/brif/$e1 ] && [ -e /sys/class/net/br0/brif/tap0 ]"
+	if [ "$MODE" = vhost ]; then
+		check "/dev/vhost-net exists" "[ -c /dev/vhost-net ]"
+		NICDEV="-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=on -device virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile="
+		DRV=virtio_net
+	else
+		NICDEV="-netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device e1000,netdev=n0,mac=$GUEST_MAC,romfile="
+	fi
+	;;
+esac
+
+# The peer's side: what the guest sends (5001), what it takes (5002),
+# UDP echo (5003).
+dd if=/dev/urandom of=/tmp/nic-down bs=1024 count=$KIB 2>/dev/null
+down_sum=$(sha256sum /tmp/nic-down | cut -d' ' -f1)
+rm -f /tmp/nic-up
+$HELPERS/nicbench listen 5001 recv /tmp/nic-up $L2_LIMIT > /tmp/nic-peer-up.out 2>&1 &
+PIDS="$PIDS $!"
+$HELPERS/nicbench listen 5002 send /tmp/nic-down $L2_LIMIT > /tmp/nic-peer-down.out 2>&1 &
+PIDS="$PIDS $!"
+$HELPERS/nicbench udp-echo 5003 $PINGS $L2_LIMIT > /tmp/nic-peer-udp.out 2>&1 &
+PIDS="$PIDS $!"
+peer_rx0=$(stat_of $peer rx_packets)
+peer_tx0=$(stat_of $peer tx_packets)
+peer_rxb0=$(stat_of $peer rx_bytes)
+peer_txb0=$(stat_of $peer tx_bytes)
+
+cat $L2/initrd $L2/suite.cpio > /tmp/l2-nic.cpio
+start=$(date +%s)
+# NICDEV is split into options on purpose.
+timeout -s KILL $L2_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 256 \
+	-machine q35 -nodefaults -no-reboot -display none -serial stdio \
+	-L /usr/share/seabios -L /usr/share/qemu \
+	-kernel $L2/vmlinuz -initrd /tmp/l2-nic.cpio \
+	-append "console=ttyS0 panic=-1 loglevel=4 ipv6.disable=1 kvmio.l2=nic kvmio.nic_drv=$DRV kvmio.nic_kib=$KIB kvmio.nic_pings=$PINGS" \
+	$NICDEV > /tmp/l2-nic.log 2>&1
+rc=$?
+echo "# second-level guest ran $(($(date +%s) - start)) s, qemu exit $rc"
+tr -d '\r' < /tmp/l2-nic.log > /tmp/l2-nic.txt
+grep -E "KVMIO-L2|qemu-system|Kernel panic|Call Trace" /tmp/l2-nic.txt | sed 's/^/# /'
+check "QEMU attached the NIC and the guest powered off" "[ $rc -eq 0 ]"
+peer_rx=$(($(stat_of $peer rx_packets) - peer_rx0))
+peer_tx=$(($(stat_of $peer tx_packets) - peer_tx0))
+peer_rxb=$(($(stat_of $peer rx_bytes) - peer_rxb0))
+peer_txb=$(($(stat_of $peer tx_bytes) - peer_txb0))
+sleep 1
+for f in /tmp/nic-peer-*.out; do sed "s|^|# peer $(basename $f .out): |" $f; done
+
+g() { sed -n "s/^KVMIO-L2-NIC: $1//p" /tmp/l2-nic.txt | head -n 1; }
+check "guest ran to the end" "grep -q '^KVMIO-L2-NIC: done' /tmp/l2-nic.txt"
+check "guest: the NIC has driver $DRV and MAC $GUEST_MAC" \
+	"g 'interface ' | grep -q 'driver $DRV address $GUEST_MAC'"
+check "guest: carrier (link up)" "g 'carrier ' | grep -q '^1 '"
+check "guest: 5 pings to the peer, all answered" \
+	"g 'ping ' | grep -q '5 packets transmitted, 5 packets received'"
+check "guest -> peer: $KIB KiB arrived intact (sha256)" \
+	"[ \"\$(g 'sha256 up ')\" = \"\$(sha256sum /tmp/nic-up 2>/dev/null | cut -d' ' -f1)\" ] && [ \"\$(stat -c %s /tmp/nic-up 2>/dev/null)\" = $((KIB * 1024)) ]"
+check "peer -> guest: $KIB KiB arrived intact (sha256)" \
+	"[ \"\$(g 'sha256 down ')\" = $down_sum ]"
+check "guest: $PINGS UDP round trips, none lost" \
+	"g 'rtt NICBENCH udp rtt ' | grep -q 'count=$PINGS lost=0 '"
+
+gtx=$(g 'stat tx_packets ')
+grx=$(g 'stat rx_packets ')
+echo "# guest counters: tx_packets $gtx rx_packets $grx tx_bytes $(g 'stat tx_bytes ') rx_bytes $(g 'stat rx_bytes ')" \
+	"tx_errors $(g 'stat tx_errors ') rx_errors $(g 'stat rx_errors ') rx_dropped $(g 'stat rx_dropped ') rx_missed_errors $(g 'stat rx_missed_errors ')"
+# The wire's count (the peer's) is not compared: GSO and GRO in the test
+# VM's drivers and the QEMUs' own TSO segmentation count frames differently.
+echo "# peer $peer during the run: rx_packets $peer_rx tx_packets $peer_tx rx_bytes $peer_rxb tx_bytes $peer_txb"
+[ -e /sys/class/net/tap0 ] && echo "# tap0: rx_packets $(stat_of tap0 rx_packets) tx_packets $(stat_of tap0 tx_packets)" \
+	"rx_bytes $(stat_of tap0 rx_bytes) tx_bytes $(stat_of tap0 tx_bytes) tx_dropped $(stat_of tap0 tx_dropped)"
+check "guest: no transmit errors" "[ \"\$(g 'stat tx_errors ')\" = 0 ]"
+case "$MODE" in
+kvm_assign)
+	for f in $MDEV/e1000/*; do
+		[ -f $f ] && echo "# host e1000/$(basename $f): $(cat $f)"
+	done
+	htx=$(cat $MDEV/e1000/tx_packets)
+	hrx=$(cat $MDEV/e1000/rx_packets)
+	check "host: model's tx_packets $htx agrees with the guest's $gtx" "near '$htx' '$gtx'"
+	check "host: model's rx_packets $hrx agrees with the guest's $grx" "near '$hrx' '$grx'"
+	hnb=$(cat $MDEV/e1000/rx_no_buffer)
+	gmiss=$(g 'stat rx_missed_errors ')
+	check "host: model's rx_no_buffer $hnb is the guest's rx_missed_errors $gmiss (MPC)" "near '$hnb' '$gmiss'"
+	check "host: no bad descriptors, rings or DMA faults" \
+		"[ \$(cat $MDEV/e1000/tx_bad_desc) -eq 0 ] && [ \$(cat $MDEV/e1000/tx_bad_ring) -eq 0 ] && [ \$(cat $MDEV/e1000/tx_faults) -eq 0 ] && [ \$(cat $MDEV/e1000/rx_faults) -eq 0 ]"
+	kvmio e1000 $UUID 2>&1 | sed 's/^/# kvmio e1000: /'
+	check "kvmio remove the context" "kvmio remove $UUID"
+	check "kvmio unbind gives the NIC back to e1000" \
+		"kvmio unbind $nic1 >/dev/null && [ -e /sys/bus/pci/drivers/e1000/$nic1 ]"
+	;;
+emulated|vhost)
+	# The guest's QEMU emulating an e1000 segments the guest's TSO
+	# frames on its own terms (more, shorter frames than the driver's
+	# gso_segs count): in that mode only the receive side is compared.
+	htx=$(stat_of tap0 rx_packets)
+	hrx=$(stat_of tap0 tx_packets)
+	[ "$MODE" = vhost ] &&
+		check "host: tap0 took $htx frames, the guest sent $gtx" "near '$htx' '$gtx'"
+	check "host: tap0 gave $hrx frames, the guest took $grx" "near '$hrx' '$grx'"
+	;;
+esac
+if [ "$BENCH" = bench ]; then
+	up=$(g 'up NICBENCH tcp send ' | sed -n 's/.*bytes_per_s=\([0-9]*\).*/\1/p')
+	down=$(g 'down NICBENCH tcp recv ' | sed -n 's/.*bytes_per_s=\([0-9]*\).*/\1/p')
+	rtt=$(g 'rtt NICBENCH udp rtt ')
+	echo "BENCH nic $MODE up_bytes_per_s=${up:-0} down_bytes_per_s=${down:-0}" \
+		"rtt_median_us=$(echo "$rtt" | sed -n 's/.*median_us=\([0-9]*\).*/\1/p')" \
+		"rtt_p99_us=$(echo "$rtt" | sed -n 's/.*p99_us=\([0-9]*\).*/\1/p') kib=$KIB pings=$PINGS"
+fi
+echo "1..$n"
+exit $fail

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nicbench - bulk TCP and UDP round trips between a second-level guest and
+ * its peer in the test VM, for assign_e1000_guest_test.sh and make
+ * bench-nic.  Static, so it runs in the second-level guest's initramfs.
+ *
+ *	nicbench listen PORT send|recv FILE [TIMEOUT]
+ *	nicbench connect HOST PORT send|recv FILE [TIMEOUT]
+ *	nicbench udp-echo PORT COUNT [TIMEOUT]
+ *	nicbench udp-ping HOST PORT COUNT INTERVAL_MS [TIMEOUT]
+ *
+ * listen/connect: one TCP connection; "send" writes FILE and then half
+ * closes, and returns once the other side has closed too (so everything
+ * sent has been taken); "recv" writes what it reads into FILE until EOF.
+ * Prints "NICBENCH tcp <send|recv> bytes=<n> us=<t> bytes_per_s=<r>", the
+ * time from the connection to the end.  udp-echo answers COUNT datagrams;
+ * udp-ping sends COUNT 64-byte datagrams, one every INTERVAL_MS, waits up
+ * to 1 s for each answer, and prints "NICBENCH udp rtt count=<n> lost=<n>
+ * median_us=<t> p99_us=<t> min_us=<t>".  Every mode gives up after
+ * TIMEOUT seconds (default 120) and then exits 1.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "../lib/kt_bench.h"
+
+#define BUFSZ	(64 * 1024)
+#define MAXPING	10000
+
+static char buf[BUFSZ];
+
+static int port_of(const char *s)
+{
+	int p = atoi(s);
+
+	return (p > 0 && p < 65536) ? p : -1;
+}
+
+static int tcp_listen_accept(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int s, c, one = 1;
+
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		return -1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 1)) {
+		close(s);
+		return -1;
+	}
+	c = accept(s, NULL, NULL);
+	close(s);
+	return c;
+}
+
+static int tcp_connect(const char *host, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int s, tries;
+
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		return -1;
+	/* The peer's listener may come up a little after us: retry. */
+	for (tries = 0; tries < 50; tries++) {
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0)
+			return -1;
+		if (!connect(s, (struct sockaddr *)&a, sizeof(a)))
+			return s;
+		close(s);
+		usleep(200000);
+	}
+	return -1;
+}
+
+static int do_send(int s, int fd, uint64_t *bytes)
+{
+	ssize_t n, w, off;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (off = 0; off < n; off += w) {
+			w = write(s, buf + off, n - off);
+			if (w <= 0)
+				return -1;
+		}
+		*bytes += n;
+	}
+	if (n < 0 || shutdown(s, SHUT_WR))
+		return -1;
+	/* Wait for the other side's close: then it has read everything. */
+	while ((n = read(s, buf, sizeof(buf))) > 0)
+		;
+	return n < 0 ? -1 : 0;
+}
+
+static int do_recv(int s, int fd, uint64_t *bytes)
+{
+	ssize_t n, w, off;
+
+	while ((n = read(s, buf, sizeof(buf))) > 0) {
+		for (off = 0; off < n; off += w) {
+			w = write(fd, buf + off, n - off);
+			if (w <= 0)
+				return -1;
+		}
+		*bytes += n;
+	}
+	return n < 0 ? -1 : 0;
+}
+
+static int tcp(int s, const char *dir, const char *file)
+{
+	int sending = !strcmp(dir, "send"), fd, err;
+	uint64_t bytes = 0;
+	double t0, t;
+
+	if (s < 0) {
+		perror("nicbench: connection");
+		return 1;
+	}
+	fd = sending ? open(file, O_RDONLY) : open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) {
+		perror(file);
+		return 1;
+	}
+	t0 = kt_now();
+	err = sending ? do_send(s, fd, &bytes) : do_recv(s, fd, &bytes);
+	t = kt_now() - t0;
+	close(fd);
+	close(s);
+	if (err) {
+		perror("nicbench: transfer");
+		return 1;
+	}
+	printf("NICBENCH tcp %s bytes=%llu us=%.0f bytes_per_s=%.0f\n", dir,
+	       (unsigned long long)bytes, t * 1e6, t > 0 ? bytes / t : 0);
+	return 0;
+}
+
+static int udp_echo(int port, int count)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in from;
+	socklen_t fl;
+	ssize_t n;
+	int s, i;
+
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a))) {
+		perror("nicbench: udp bind");
+		return 1;
+	}
+	for (i = 0; i < count; i++) {
+		fl = sizeof(from);
+		n = recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		if (n < 0) {
+			perror("nicbench: udp recv");
+			return 1;
+		}
+		sendto(s, buf, n, 0, (struct sockaddr *)&from, fl);
+	}
+	close(s);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int udp_ping(const char *host, int port, int count, int interval_ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct timeval tv = { .tv_sec = 1 };
+	static double rtt[MAXPING];
+	uint32_t seq, got;
+	int s, i, n = 0, lost = 0;
+	double t0, deadline;
+	ssize_t r;
+
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1 || count > MAXPING)
+		return 1;
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
+		perror("nicbench: udp socket");
+		return 1;
+	}
+	for (i = 0; i < count; i++) {
+		seq = i;
+		memset(buf, 0, 64);
+		memcpy(buf, &seq, sizeof(seq));
+		t0 = kt_now();
+		if (send(s, buf, 64, 0) != 64) {
+			lost++;
+			continue;
+		}
+		deadline = t0 + 1.0;
+		for (;;) {
+			r = recv(s, buf, sizeof(buf), 0);
+			if (r < 0) {
+				lost++;
+				break;
+			}
+			memcpy(&got, buf, sizeof(got));
+			if (r == 64 && got == seq) {
+				rtt[n++] = (kt_now() - t0) * 1e6;
+				break;
+			}
+			if (kt_now() > deadline) {	/* only stale answers */
+				lost++;
+				break;
+			}
+		}
+		if (interval_ms)
+			usleep(interval_ms * 1000);
+	}
+	close(s);
+	if (!n) {
+		printf("NICBENCH udp rtt count=0 lost=%d\n", lost);
+		return 1;
+	}
+	qsort(rtt, n, sizeof(rtt[0]), cmp_double);
+	printf("NICBENCH udp rtt count=%d lost=%d median_us=%.0f p99_us=%.0f min_us=%.0f\n",
+	       n, lost, rtt[(n - 1) / 2], rtt[(n * 99 + 99) / 100 - 1], rtt[0]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int to = 120, port;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 5 && !strcmp(argv[1], "listen")) {
+		if (argc > 5)
+			to = atoi(argv[5]);
+		alarm(to);
+		port = port_of(argv[2]);
+		if (port < 0)
+			goto usage;
+		return tcp(tcp_listen_accept(port), argv[3], argv[4]);
+	}
+	if (argc >= 6 && !strcmp(argv[1], "connect")) {
+		if (argc > 6)
+			to = atoi(argv[6]);
+		alarm(to);
+		port = port_of(argv[3]);
+		if (port < 0)
+			goto usage;
+		return tcp(tcp_connect(argv[2], port), argv[4], argv[5]);
+	}
+	if (argc >= 4 && !strcmp(argv[1], "udp-echo")) {
+		if (argc > 4)
+			to = atoi(argv[4]);
+		alarm(to);
+		port = port_of(argv[2]);
+		if (port < 0)
+			goto usage;
+		return udp_echo(port, atoi(argv[3]));
+	}
+	if (argc >= 6 && !strcmp(argv[1], "udp-ping")) {
+		if (argc > 6)
+			to = atoi(argv[6]);
+		alarm(to);
+		port = port_of(argv[3]);
+		if (port < 0)
+			goto usage;
+		return udp_ping(argv[2], port, atoi(argv[4]), atoi(argv[5]));
+	}
+usage:
+	fprintf(stderr, "usage: nicbench listen PORT send|recv FILE [TIMEOUT]\n"
+		"       nicbench connect HOST PORT send|recv FILE [TIMEOUT]\n"
+		"       nicbench udp-echo PORT COUNT [TIMEOUT]\n"
+		"       nicbench udp-ping HOST PORT COUNT INTERVAL_MS [TIMEOUT]\n");
+	return 2;
+}

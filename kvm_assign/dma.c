@@ -93,7 +93,7 @@ static int ka_dma_fault_in(struct ka_ctx *ctx, u64 iova)
 			break;
 	}
 	if (i == ARRAY_SIZE(tries)) {
-		/* type1 pins for v2 containers only: say so, once per context. */
+		/* type1 pins for v2 containers only: say so (once). */
 		if (ret == -EACCES)
 			dev_warn_once(&ctx->mdev->dev,
 				      "VFIO refuses to pin guest pages: the container must be VFIO_TYPE1v2_IOMMU\n");

@@ -205,13 +205,15 @@ timeout -s KILL $L2_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 256
 	-machine q35 -nodefaults -no-reboot -display none -serial stdio \
 	-L /usr/share/seabios -L /usr/share/qemu \
 	-kernel $L2/vmlinuz -initrd /tmp/l2-nic.cpio \
-	-append "console=ttyS0 panic=-1 loglevel=4 ipv6.disable=1 kvmio.l2=nic kvmio.nic_drv=$DRV kvmio.nic_kib=$KIB kvmio.nic_pings=$PINGS" \
+	-append "console=ttyS0 panic=-1 loglevel=6 ipv6.disable=1 kvmio.l2=nic kvmio.nic_drv=$DRV kvmio.nic_kib=$KIB kvmio.nic_pings=$PINGS" \
 	$NICDEV > /tmp/l2-nic.log 2>&1
 rc=$?
 echo "# second-level guest ran $(($(date +%s) - start)) s, qemu exit $rc"
 tr -d '\r' < /tmp/l2-nic.log > /tmp/l2-nic.txt
 grep -E "KVMIO-L2|qemu-system|Kernel panic|Call Trace" /tmp/l2-nic.txt | sed 's/^/# /'
 check "QEMU attached the NIC and the guest powered off" "[ $rc -eq 0 ]"
+# A guest that did not finish: its last words (driver, link, watchdog).
+grep -q '^KVMIO-L2-NIC: done' /tmp/l2-nic.txt || tail -n 40 /tmp/l2-nic.txt | sed 's/^/# l2: /'
 peer_rx=$(($(stat_of $peer rx_packets) - peer_rx0))
 peer_tx=$(($(stat_of $peer tx_packets) - peer_tx0))
 peer_rxb=$(($(stat_of $peer rx_bytes) - peer_rxb0))

@@ -64,10 +64,14 @@ struct e1k_eeprom {
 	bool	reading;
 };
 
-/* One physical transmit slot */
+/*
+ * One physical transmit slot.  The translation is the slot's own
+ * allocation: a held iommu_soft translation is linked into its domain's
+ * hold list and must not be copied.
+ */
 struct e1k_pslot {
 	struct ka_ctx	*ctx;		/* owner (NULL: free or context desc) */
-	struct ka_xfer	xfer;		/* the buffer's translation */
+	struct ka_xfer	*xfer;		/* the buffer's translation */
 	u16		guest_count;	/* EOP: guest descriptors it completes */
 	u32		gen;		/* ec->gen when queued */
 	bool		eop;

@@ -33,6 +33,7 @@
 #include <linux/delay.h>
 #include <linux/if_ether.h>
 #include <linux/jiffies.h>
+#include <linux/slab.h>
 
 #include "e1000.h"
 
@@ -43,7 +44,7 @@ struct e1k_tx_pkt {
 	unsigned int		ndesc;		/* guest descriptors, ctx ones too */
 	unsigned int		ndata;		/* buffers */
 	struct e1k_tx_desc	d[E1K_PKT_MAX_DESC];	/* the copy */
-	struct ka_xfer		x[E1K_PKT_MAX_DESC];	/* per buffer */
+	struct ka_xfer		*x[E1K_PKT_MAX_DESC];	/* per buffer; moved to the slots */
 	u32			len[E1K_PKT_MAX_DESC];
 	unsigned int		data_idx[E1K_PKT_MAX_DESC]; /* into d[] */
 	bool			has_tso_ctx, has_csum_ctx;
@@ -173,11 +174,22 @@ static enum e1k_tx_verdict __e1k_tx_fetch(struct e1k_ctx *ec,
 	return want == E1K_PKT_MAX_DESC ? E1K_TX_BAD_DESC : E1K_TX_WAIT;
 }
 
+/* Release and free a translation a packet or a slot owns. */
+static void e1k_tx_xfer_free(struct ka_ctx *ctx, struct ka_xfer *x)
+{
+	if (!x)
+		return;
+	ka_dma_unmap(ctx, x);
+	kfree(x);
+}
+
 static void e1k_tx_release(struct ka_ctx *ctx, struct e1k_tx_pkt *p,
 			   unsigned int n)
 {
-	while (n--)
-		ka_dma_unmap(ctx, &p->x[n]);
+	while (n--) {
+		e1k_tx_xfer_free(ctx, p->x[n]);
+		p->x[n] = NULL;
+	}
 }
 
 /* Translate every buffer of the packet; caller holds ctx->dma_lock. */
@@ -189,9 +201,11 @@ static int __e1k_tx_translate(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
 	for (i = 0; i < p->ndata; i++) {
 		u64 addr = le64_to_cpu(p->d[p->data_idx[i]].addr);
 
-		ret = __ka_dma_map(ec->ctx, addr, p->len[i], DMA_TO_DEVICE, &p->x[i]);
+		p->x[i] = kmalloc(sizeof(*p->x[i]), GFP_KERNEL);
+		ret = p->x[i] ? __ka_dma_map(ec->ctx, addr, p->len[i], DMA_TO_DEVICE,
+					     p->x[i]) : -ENOMEM;
 		if (ret) {
-			e1k_tx_release(ec->ctx, p, i);
+			e1k_tx_release(ec->ctx, p, i + 1);
 			return ret;
 		}
 	}
@@ -227,7 +241,7 @@ void __e1k_tx_reap(struct e1k_nic *nic)
 		if (s->ctx) {
 			struct e1k_ctx *ec = e1k_ctx(s->ctx);
 
-			ka_dma_unmap(s->ctx, &s->xfer);
+			e1k_tx_xfer_free(s->ctx, s->xfer);
 			if (s->eop) {
 				spin_lock_irqsave(&ec->lock, flags);
 				if (s->gen == ec->gen)
@@ -253,8 +267,7 @@ static void __e1k_tx_put(struct e1k_nic *nic, const void *desc,
 	memset(s, 0, sizeof(*s));
 	if (x) {
 		s->ctx = ctx;
-		s->xfer = *x;
-		x->held = false;	/* the slot holds it now */
+		s->xfer = x;		/* the slot owns it now */
 	}
 	nic->tx_tail = (nic->tx_tail + 1) % E1K_PRING_DESC;
 }
@@ -299,8 +312,9 @@ static bool __e1k_tx_queue(struct e1k_ctx *ec, struct e1k_tx_pkt *p,
 			lower &= ~E1K_TXD_CMD_VLE;
 		pd.lower = cpu_to_le32(lower);
 		pd.upper &= ~cpu_to_le32(0xff);	/* status */
-		pd.addr = cpu_to_le64(p->x[i].xlate.dma_addr);
-		__e1k_tx_put(nic, &pd, ec->ctx, &p->x[i]);
+		pd.addr = cpu_to_le64(p->x[i]->xlate.dma_addr);
+		__e1k_tx_put(nic, &pd, ec->ctx, p->x[i]);
+		p->x[i] = NULL;
 	}
 	last = &nic->pslot[(nic->tx_tail + E1K_PRING_DESC - 1) % E1K_PRING_DESC];
 	last->eop = true;
@@ -556,7 +570,7 @@ void e1k_tx_quiesce(struct e1k_ctx *ec)
 		struct e1k_pslot *s = &nic->pslot[i];
 
 		if (s->ctx)
-			ka_dma_unmap(s->ctx, &s->xfer);
+			e1k_tx_xfer_free(s->ctx, s->xfer);
 		if (s->ctx && s->eop) {
 			struct e1k_ctx *owner = e1k_ctx(s->ctx);
 

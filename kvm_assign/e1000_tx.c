@@ -100,7 +100,7 @@ static enum e1k_tx_verdict __e1k_tx_fetch(struct e1k_ctx *ec,
 {
 	unsigned int avail = (v->tdt + v->ndesc - v->next) % v->ndesc;
 	unsigned int i, want, chunk, idx;
-	bool ext = false, legacy = false;
+	bool ext = false, legacy = false, any_tse = false;
 	int ret;
 
 	/* d[] is filled below, x[] by the translation: the rest starts empty. */
@@ -146,6 +146,7 @@ static enum e1k_tx_verdict __e1k_tx_fetch(struct e1k_ctx *ec,
 			u8 popts = le32_to_cpu(d->upper) >> 8;
 
 			len = lower & E1K_TXD_LEN_MASK;
+			any_tse |= !!(lower & E1K_TXD_CMD_TSE);	/* the NIC looks at each */
 			if (!p->ndata) {
 				p->tse = lower & E1K_TXD_CMD_TSE;
 				p->csum = popts & (E1K_TXD_POPTS_IXSM | E1K_TXD_POPTS_TXSM);
@@ -167,6 +168,14 @@ static enum e1k_tx_verdict __e1k_tx_fetch(struct e1k_ctx *ec,
 		p->ndata++;
 		if (lower & E1K_TXD_CMD_EOP) {
 			p->ndesc = i + 1;
+			/*
+			 * TSO needs a TSO context (this packet's or an earlier
+			 * one): the NIC would segment with whatever it last had,
+			 * nothing at all after its reset (a zero-length frame).
+			 */
+			if (any_tse && !p->has_tso_ctx &&
+			    !(le32_to_cpu(ec->tx_ctx_tso.cmd_and_length) & E1K_TXD_CMD_TSE))
+				return E1K_TX_BAD_DESC;
 			return E1K_TX_OK;
 		}
 	}
@@ -294,7 +303,10 @@ static bool __e1k_tx_queue(struct e1k_ctx *ec, struct e1k_tx_pkt *p,
 		if (__e1k_tx_free(nic) < p->ndata + 1)
 			return false;
 	}
-	if (p->tse || p->csum) {
+	/* Only a context the guest gave: an empty one is no descriptor at all. */
+	if ((p->tse || p->csum) &&
+	    ((p->tse ? ec->tx_ctx_tso : ec->tx_ctx_csum).cmd_and_length &
+	     cpu_to_le32(E1K_TXD_CMD_DEXT))) {
 		const struct e1k_tx_ctx_desc *c = p->tse ? &ec->tx_ctx_tso :
 							   &ec->tx_ctx_csum;
 		struct e1k_tx_ctx_desc cd = *c;

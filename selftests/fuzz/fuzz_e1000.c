@@ -124,7 +124,7 @@ static pthread_rwlock_t op_lock = PTHREAD_RWLOCK_INITIALIZER;	/* probe: write */
 static pthread_mutex_t pieces_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned int probe_every = 300;
 static bool nopeer, nounmap, noreset;
-static uint64_t n_probes, n_frames_peer, n_unmaps, n_resets, n_txdesc, n_tdt;
+static uint64_t n_probes, n_peer_stalls, n_frames_peer, n_unmaps, n_resets, n_txdesc, n_tdt;
 static uint32_t probe_seq;
 
 /* ---- small helpers ---- */
@@ -426,6 +426,34 @@ static void peer_restore(void)
 	close(fd);
 }
 
+static void peer_drain(void);
+
+/* Take the peer's interface down and up again (its receive restarts). */
+static void peer_bounce(void)
+{
+	struct ifreq ifr;
+	char path[256];
+	int fd, i;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, peer_if);
+	if (!ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+		ifr.ifr_flags &= ~IFF_UP;
+		ioctl(fd, SIOCSIFFLAGS, &ifr);
+		ifr.ifr_flags |= IFF_UP;
+		ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", peer_if);
+	for (i = 0; i < 100 && read_ll(path) != 1; i++)
+		usleep(100000);
+	usleep(200000);
+	peer_drain();
+}
+
 static void peer_drain(void)
 {
 	uint8_t b[2048];
@@ -471,6 +499,37 @@ static int peer_wait(uint32_t seq, size_t len, int ms)
 		}
 	}
 	return -1;
+}
+
+/* What the peer and the interrupt lines looked like, once, for a finding. */
+static void peer_diag(void)
+{
+	static const char *const st[] = {
+		"rx_packets", "rx_dropped", "rx_missed_errors", "rx_fifo_errors",
+		"rx_errors", "tx_packets", "tx_errors",
+	};
+	static bool done;
+	char path[256], line[512];
+	unsigned int i;
+	FILE *f;
+
+	if (done)
+		return;
+	done = true;
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", peer_if, st[i]);
+		fuzz_log("peer %s %s %lld", peer_if, st[i], read_ll(path));
+	}
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", peer_if);
+	fuzz_log("peer carrier %lld, context regs:", read_ll(path));
+	if (!kt_read_str(MDEV "/e1000/regs", line, sizeof(line)))
+		fuzz_log("%s", line);
+	f = fopen("/proc/interrupts", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "eth") || strstr(line, "kvm_assign") || strstr(line, "CPU0"))
+			fuzz_log("%.*s", (int)strcspn(line, "\n"), line);
+	if (f)
+		fclose(f);
 }
 
 /* ---- counters: they only grow ---- */
@@ -1126,8 +1185,50 @@ static void probe_tx(struct fuzz_rng *r)
 	if (e1k_stat("tx_packets") != pkts0 + 1)
 		fuzz_finding("probe: tx_packets %lld -> %lld for one packet", pkts0,
 			     e1k_stat("tx_packets"));
-	if (peer && peer_wait(seq, len, 2000))
-		fuzz_finding("probe: frame %u (%zu bytes) did not reach the peer", seq, len);
+	if (peer && peer_wait(seq, len, 2000)) {
+		/*
+		 * The peer's receive can stall on its own (see the report):
+		 * restart its interface and send the frame once more.
+		 */
+		struct e1k_rx_desc *rd = hva(PROBE_RX, 128);
+		uint8_t *rb = hva(PROBE_RXBUF, 8 * 2048);
+		long long rx0 = e1k_stat("rx_packets"), filt0 = e1k_stat("rx_filtered");
+		bool dd;
+
+		n_peer_stalls++;
+		peer_diag();
+		peer_bounce();
+		/* promiscuous receive: does the frame come back to us instead? */
+		memset(rd, 0, 128);
+		memset(rb, 0, 8 * 2048);
+		for (i = 0; i < 8; i++)
+			rd[i].addr = htole64(PROBE_RXBUF + 2048 * i);
+		reg_wr(E1K_RDBAL, (uint32_t)PROBE_RX);
+		reg_wr(E1K_RDBAH, 0);
+		reg_wr(E1K_RDLEN, 128);
+		reg_wr(E1K_RDH, 0);
+		reg_wr(E1K_RDT, 7);
+		reg_wr(E1K_RCTL, E1K_RCTL_EN | E1K_RCTL_UPE | E1K_RCTL_MPE | E1K_RCTL_BAM);
+		memset(&d[1], 0, sizeof(d[1]));
+		d[1] = d[0];
+		d[1].upper = 0;
+		reg_wr(E1K_TDT, 2);
+		dd = wait_u32((volatile uint32_t *)&d[1].upper, htole32(E1K_TXD_STAT_DD), 2000);
+		if (!dd || peer_wait(seq, len, 2000)) {
+			usleep(200000);
+			for (i = 0; i < 7; i++)
+				if ((rd[i].status & E1K_RXD_STAT_DD) && !memcmp(rb + 2048 * i + 14, &seq, 4))
+					break;
+			fuzz_finding("probe: frame %u (%zu bytes) did not reach the peer, twice (the second time after the peer's interface restarted; DD %d; the context itself %s it, rx_packets +%lld rx_filtered +%lld, rdh %u)",
+				     seq, len, dd, i < 7 ? "received" : "did not receive",
+				     e1k_stat("rx_packets") - rx0, e1k_stat("rx_filtered") - filt0,
+				     reg_rd(E1K_RDH));
+		}
+		reg_wr(E1K_RCTL, 0);
+		reg_wr(E1K_TDH, 1);	/* as if one packet had gone: the fault check follows */
+		reg_wr(E1K_TDT, 1);
+		reg_wr(E1K_TCTL, E1K_TCTL_EN | E1K_TCTL_PSP | (0x0f << 4) | (0x40 << 12));
+	}
 
 	/* a buffer in the hole: a fault, logged; the unit stops on it */
 	tf0 = e1k_stat("tx_faults");
@@ -1490,8 +1591,9 @@ int main(int argc, char **argv)
 
 		probe(&r, 0);
 	}
-	fuzz_log("%llu probes, %llu TX descriptors written, %llu TDT writes, %llu peer frames, %llu unmaps, %llu resets",
-		 (unsigned long long)n_probes, (unsigned long long)n_txdesc,
+	fuzz_log("%llu probes (%llu with the peer's receive stalled), %llu TX descriptors written, %llu TDT writes, %llu peer frames, %llu unmaps, %llu resets",
+		 (unsigned long long)n_probes, (unsigned long long)n_peer_stalls,
+		 (unsigned long long)n_txdesc,
 		 (unsigned long long)n_tdt, (unsigned long long)n_frames_peer,
 		 (unsigned long long)n_unmaps, (unsigned long long)n_resets);
 	fuzz_log("context: tx_packets %lld tx_bytes %lld rx_packets %lld rx_no_buffer %lld rx_filtered %lld rx_faults %lld tx_faults %lld tx_bad_desc %lld tx_bad_ring %lld regs_unknown %lld irqs_raised %lld; domain faults %lld",

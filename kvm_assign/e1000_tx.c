@@ -148,6 +148,9 @@ static enum e1k_tx_verdict __e1k_tx_fetch(struct e1k_ctx *ec,
 			if (!p->ndata) {
 				p->tse = lower & E1K_TXD_CMD_TSE;
 				p->csum = popts & (E1K_TXD_POPTS_IXSM | E1K_TXD_POPTS_TXSM);
+			} else if (!!(lower & E1K_TXD_CMD_TSE) != p->tse) {
+				/* The NIC reads TSE on each: one packet, one mode. */
+				return E1K_TX_BAD_DESC;
 			}
 			ext = true;
 		} else if (!(lower & E1K_TXD_CMD_DEXT)) {
@@ -166,6 +169,15 @@ static enum e1k_tx_verdict __e1k_tx_fetch(struct e1k_ctx *ec,
 		p->ndata++;
 		if (lower & E1K_TXD_CMD_EOP) {
 			p->ndesc = i + 1;
+			/*
+			 * TSO needs a TSO context (this packet's or an earlier
+			 * one): the NIC would segment with whatever it last had,
+			 * nothing at all after its reset (a zero-length frame,
+			 * which stalls QEMU's hub for good).
+			 */
+			if (p->tse && !p->has_tso_ctx &&
+			    !(le32_to_cpu(ec->tx_ctx_tso.cmd_and_length) & E1K_TXD_CMD_TSE))
+				return E1K_TX_BAD_DESC;
 			return E1K_TX_OK;
 		}
 	}
@@ -280,7 +292,10 @@ static bool __e1k_tx_queue(struct e1k_ctx *ec, struct e1k_tx_pkt *p,
 		if (__e1k_tx_free(nic) < p->ndata + 1)
 			return false;
 	}
-	if (p->tse || p->csum) {
+	/* Only a context the guest gave: an empty one is no descriptor at all. */
+	if ((p->tse || p->csum) &&
+	    ((p->tse ? ec->tx_ctx_tso : ec->tx_ctx_csum).cmd_and_length &
+	     cpu_to_le32(E1K_TXD_CMD_DEXT))) {
 		const struct e1k_tx_ctx_desc *c = p->tse ? &ec->tx_ctx_tso :
 							   &ec->tx_ctx_csum;
 		struct e1k_tx_ctx_desc cd = *c;
@@ -345,7 +360,8 @@ static void __e1k_tx_writeback(struct e1k_ctx *ec)
 	base = (u64)E1K_R(ec, E1K_TDBAH) << 32 | (E1K_R(ec, E1K_TDBAL) & ~0xfU);
 	gen = ec->gen;
 	spin_unlock_irqrestore(&ec->lock, flags);
-	if (!done || !ndesc)
+	/* TDLEN may have changed since the fetch: stay inside tx_wb[]. */
+	if (!done || !ndesc || ndesc > E1K_RING_MAX_DESC)
 		return;
 
 	for (i = 0; i < done; i++) {

@@ -26,7 +26,7 @@ FARG=$(arg fuzz_arg)
 [ -n "$TIME" ] || TIME=15
 [ -n "$SEED" ] || SEED=$(date +%s)
 
-FUZZERS="iommu_irq vhost vring vfio bridge"
+FUZZERS="iommu_irq vhost vring vfio e1000 bridge"
 [ -n "$ONLY" ] && FUZZERS=$ONLY
 
 set -- $FUZZERS
@@ -52,7 +52,8 @@ for f in $FUZZERS; do
 	timeout -s KILL $((TIME + 120)) "$prog" $opts > /tmp/fuzz.out 2>&1
 	rc=$?
 	# What a fuzzer that died may have left: its kvm_assign context.
-	for u in /sys/bus/mdev/devices/5b2c1f6e-7a41-4e0b-9d1c-0000000f0220; do
+	for u in /sys/bus/mdev/devices/5b2c1f6e-7a41-4e0b-9d1c-0000000f0220 \
+		 /sys/bus/mdev/devices/5b2c1f6e-7a41-4e0b-9d1c-0000000e1000; do
 		[ -e "$u/remove" ] && echo 1 > "$u/remove"
 	done
 	# Its TAP becomes diagnostics; its result line becomes our case.

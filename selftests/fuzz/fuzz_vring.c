@@ -34,6 +34,17 @@
  *    guest page in no region;
  *  - a split used element with a head outside the ring, or the used index
  *    moving more than the ring size past the base;
+ *  - packed rings (episodes the mutator left alone, that published at most
+ *    a ring's worth of descriptors, and whose writable buffers do not
+ *    overlap the ring or an indirect table): a used descriptor whose id is
+ *    not that of a chain the device could take (as it walks them, from a
+ *    snapshot of the ring taken before the kick), or that completes a
+ *    chain twice; a used length above the chain's writable bytes; used
+ *    flags whose AVAIL and USED bits differ or disagree with the used wrap
+ *    counter at that position; used descriptors not where each previous
+ *    one's chain ends; and the used position and wrap counter
+ *    VHOST_GET_VRING_BASE reports (bits 16-31) not where the last used
+ *    descriptor's chain ends;
  *  - requests still in flight (GET_STATS) once every ring is stopped;
  *  - a stall (the watchdog): GET_VRING_BASE or close that never returns.
  */
@@ -107,6 +118,28 @@ static volatile int mutate_on;
 static unsigned long mutations;
 
 static uint64_t stat_episodes, stat_broken, stat_used, stat_timeouts;
+static uint64_t stat_packed_checked, stat_packed_skipped;
+
+/*
+ * What a packed episode published (packed_add()), for check_packed_used():
+ * the writable buffers (which the device may write, over the ring too),
+ * how many ring entries were written, and the ring as it was at the kick.
+ */
+#define PK_MAXSEG	1024
+static struct { uint64_t gpa, len; } pk_wseg[PK_MAXSEG];
+static unsigned int pk_nwseg, pk_total;
+static bool pk_overflow;
+static struct vring_packed_desc pk_snap[MAXNUM];	/* what the driver wrote */
+
+/* A chain as the device walks it from the snapshot */
+struct pk_chain {
+	uint16_t id, ndesc;
+	uint64_t writable;	/* bytes the device may write */
+	bool len_known;		/* an indirect table we could read */
+	bool used;
+};
+static struct pk_chain pk_chain[MAXNUM];
+static unsigned int pk_nchain;
 
 static void *gpa_ptr(uint64_t gpa)
 {
@@ -574,6 +607,16 @@ static void packed_add(struct fuzz_rng *r, struct dev *d, struct ring *q, unsign
 	unsigned int head = *pos;
 	uint16_t head_flags = 0;
 
+	for (i = 0; i < n; i++) {
+		if (!(s[i].flags & VRING_DESC_F_WRITE))
+			continue;
+		if (pk_nwseg == PK_MAXSEG) {
+			pk_overflow = true;
+			break;
+		}
+		pk_wseg[pk_nwseg].gpa = s[i].gpa;
+		pk_wseg[pk_nwseg++].len = s[i].len;
+	}
 	if ((d->indirect && fuzz_one_in(r, 3)) || fuzz_one_in(r, 60)) {
 		struct vring_packed_desc *t = (void *)indirect_table(r, n);
 
@@ -588,6 +631,7 @@ static void packed_add(struct fuzz_rng *r, struct dev *d, struct ring *q, unsign
 	}
 	if ((unsigned int)n > q->num && !fuzz_one_in(r, 8))
 		n = q->num;
+	pk_total += n;
 	for (i = 0; i < n; i++) {
 		uint16_t f = s[i].flags | (i + 1 < n ? VRING_DESC_F_NEXT : 0) |
 			     (*wrap ? P_AVAIL : P_USED);
@@ -599,6 +643,10 @@ static void packed_add(struct fuzz_rng *r, struct dev *d, struct ring *q, unsign
 			ring[*pos].flags = f;
 		else
 			head_flags = f;
+		if (*pos < MAXNUM) {
+			pk_snap[*pos] = ring[*pos];
+			pk_snap[*pos].flags = f;
+		}
 		if (++*pos >= q->num) {
 			*pos = 0;
 			*wrap = !*wrap;
@@ -666,6 +714,144 @@ static void check_split_used(struct ring *q, int republished)
 	stat_used += n;
 }
 
+static bool pk_overlaps(uint64_t gpa, uint64_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < pk_nwseg; i++)
+		if (pk_wseg[i].len && len && pk_wseg[i].gpa < gpa + len &&
+		    gpa < pk_wseg[i].gpa + pk_wseg[i].len)
+			return true;
+	return false;
+}
+
+/*
+ * Before the kick: walk what the driver wrote (pk_snap, which packed_add()
+ * keeps: the ring itself may already carry used descriptors if the device
+ * got there first) as the device will
+ * (vblk_walk_packed(): a head is available when its AVAIL bit is the wrap
+ * counter and its USED bit is not; the chain follows NEXT, ends at an
+ * indirect descriptor, and its id is its last descriptor's).  Returns
+ * false if the episode cannot be checked.
+ */
+static bool pk_prepare(struct ring *q)
+{
+	unsigned int pos = q->start, taken = 0, count, p, j;
+	bool w = q->wrap;
+
+	pk_nchain = 0;
+	if (pk_overflow || pk_total > q->num ||
+	    pk_overlaps(ptr_gpa(q->base), q->num * sizeof(struct vring_packed_desc)))
+		return false;
+	while (taken < q->num && pk_nchain < MAXNUM) {
+		struct pk_chain *c = &pk_chain[pk_nchain];
+		uint16_t f = pk_snap[pos].flags;
+		struct vring_packed_desc *dd = NULL;
+
+		if (!!(f & P_AVAIL) != w || !!(f & P_USED) == w)
+			break;
+		memset(c, 0, sizeof(*c));
+		c->len_known = true;
+		for (count = 0, p = pos;;) {
+			if (count == q->num)
+				return pk_nchain > 0;	/* the device stops here */
+			dd = &pk_snap[p];
+			count++;
+			p = (p + 1) % q->num;
+			if (dd->flags & VRING_DESC_F_INDIRECT) {
+				struct vring_packed_desc *t = gpa_span(dd->addr, dd->len);
+
+				if (!t || dd->len % 16 || pk_overlaps(dd->addr, dd->len)) {
+					c->len_known = false;
+					break;
+				}
+				for (j = 0; j < dd->len / 16; j++)
+					if (t[j].flags & VRING_DESC_F_WRITE)
+						c->writable += t[j].len;
+				break;
+			}
+			if (dd->flags & VRING_DESC_F_WRITE)
+				c->writable += dd->len;
+			if (!(dd->flags & VRING_DESC_F_NEXT))
+				break;
+		}
+		c->id = dd->id;
+		c->ndesc = count;
+		pk_nchain++;
+		taken += count;
+		pos += count;
+		if (pos >= q->num) {
+			pos -= q->num;
+			w = !w;
+		}
+	}
+	return true;
+}
+
+/*
+ * After the ring is stopped (every request taken is in the used ring):
+ * the used descriptors from the start on, each where the previous one's
+ * chain ends, against the chains of pk_prepare(); @base is what
+ * VHOST_GET_VRING_BASE returned.
+ */
+static void check_packed_used(struct ring *q, uint32_t base)
+{
+	struct vring_packed_desc *ring = (void *)q->base;
+	unsigned int pos = q->start, n = 0, i, k;
+	bool w = q->wrap, exact = true;
+
+	while (n < pk_nchain) {
+		struct vring_packed_desc e = ring[pos];
+		bool a = e.flags & P_AVAIL, u = e.flags & P_USED;
+		struct pk_chain *c = NULL;
+
+		if (!memcmp(&e, &pk_snap[pos], sizeof(e)))
+			break;		/* not written by the device */
+		if (a != u || a != w) {
+			fuzz_finding("packed used descriptor at %u has flags %#x, the used wrap counter is %d (ring of %u, start %u/%d)",
+				     pos, e.flags, w, q->num, q->start, q->wrap);
+			exact = false;
+			break;
+		}
+		for (i = 0, k = 0; i < pk_nchain; i++) {
+			if (pk_chain[i].id != e.id || pk_chain[i].used)
+				continue;
+			if (!c)
+				c = &pk_chain[i];
+			else if (pk_chain[i].ndesc != c->ndesc)
+				k++;	/* which one it was is ambiguous */
+		}
+		if (!c) {
+			for (i = 0; i < pk_nchain && pk_chain[i].id != e.id; i++)
+				;
+			fuzz_finding("packed used descriptor at %u has id %u, %s (ring of %u, %u chains offered)",
+				     pos, e.id, i < pk_nchain ? "a chain already completed" :
+				     "no chain the device could take", q->num, pk_nchain);
+			exact = false;
+			break;
+		}
+		if (c->len_known && e.len > c->writable)
+			fuzz_finding("packed used descriptor at %u (id %u) has length %u, its chain has %llu writable bytes",
+				     pos, e.id, e.len, (unsigned long long)c->writable);
+		c->used = true;
+		n++;
+		stat_used++;
+		if (k) {
+			exact = false;
+			break;
+		}
+		pos += c->ndesc;
+		if (pos >= q->num) {
+			pos -= q->num;
+			w = !w;
+		}
+	}
+	if (exact && (((base >> 16) & 0x7fff) != pos || (base >> 31) != w))
+		fuzz_finding("packed used position %u wrap %u after the ring stopped, the used descriptors end at %u wrap %d",
+			     (base >> 16) & 0x7fff, base >> 31, pos, w);
+	stat_packed_checked++;
+}
+
 /* Something replaced under the running rings now and then. */
 static void disturb(struct fuzz_rng *r, struct dev *d)
 {
@@ -703,12 +889,17 @@ static void episode(struct fuzz_rng *r, struct dev *d)
 	uint16_t idx;
 	uint64_t one = 1;
 	unsigned long m0 = __atomic_load_n(&mutations, __ATOMIC_ACQUIRE);
+	bool checkable;
 	int mutated;
 
 	ring_stop(d, q);
 	ring_mem_reset(d, q, r);
 	if (ring_start(d, q))
 		return;
+	pk_nwseg = 0;
+	pk_total = 0;
+	pk_overflow = false;
+	memset(pk_snap, 0, sizeof(pk_snap));	/* the ring was cleared too */
 	pos = q->start;
 	wrap = q->wrap;
 	idx = q->start;
@@ -727,6 +918,7 @@ static void episode(struct fuzz_rng *r, struct dev *d)
 			avail->ring[q->num] = fuzz_next(r);	/* used_event */
 		__atomic_store_n(&avail->idx, idx, __ATOMIC_RELEASE);
 	}
+	checkable = d->packed && pk_prepare(q);
 	cur = d;
 	mutate_on = fuzz_one_in(r, 2);
 	if (write(q->kick, &one, 8) != 8)
@@ -737,8 +929,19 @@ static void episode(struct fuzz_rng *r, struct dev *d)
 	mutated = mutate_on ||
 		  __atomic_load_n(&mutations, __ATOMIC_ACQUIRE) != m0;
 	mutate_on = 0;
-	if (!d->packed)
+	if (!d->packed) {
 		check_split_used(q, mutated);
+	} else if (checkable && !mutated) {
+		struct vhost_vring_state st = { .index = q->idx };
+
+		/* stopped: what was taken is in the used ring, nothing moves */
+		fz_cur[0] = "GET_VRING_BASE";
+		if (!ioctl(d->fd, VHOST_GET_VRING_BASE, &st))
+			check_packed_used(q, st.num);
+		fz_cur[0] = NULL;
+	} else {
+		stat_packed_skipped++;
+	}
 	stat_episodes++;
 }
 
@@ -853,9 +1056,10 @@ int main(int argc, char **argv)
 		rounds++;
 	}
 	pthread_join(mt, NULL);
-	fuzz_log("%d rounds, %llu episodes, %llu used elements checked, %llu rings broken, %llu waits timed out",
+	fuzz_log("%d rounds, %llu episodes, %llu used elements checked, %llu rings broken, %llu waits timed out, packed episodes %llu checked %llu not",
 		 rounds, (unsigned long long)stat_episodes, (unsigned long long)stat_used,
-		 (unsigned long long)stat_broken, (unsigned long long)stat_timeouts);
+		 (unsigned long long)stat_broken, (unsigned long long)stat_timeouts,
+		 (unsigned long long)stat_packed_checked, (unsigned long long)stat_packed_skipped);
 	for (fd = 0; fd < nback; fd++)
 		close(back[fd]);
 	unlink(img);

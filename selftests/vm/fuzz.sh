@@ -9,7 +9,7 @@
 # Boots the test VM (run-vm.sh) with only selftests/fuzz_test.sh, which
 # then runs each fuzzer for --time seconds (default 180) with --seed
 # (default: the clock; printed, replay with the same --seed).  --only picks
-# fuzzers (iommu_irq, vhost, vring, vfio, bridge), --wild passes --wild to
+# fuzzers (iommu_irq, vhost, vring, vfio, e1000, bridge), --wild passes --wild to
 # each (see Documentation/testing.rst, "Fuzzing").  The verdict is
 # run-vm.sh's: a finding, a crash of a fuzzer or a kernel splat fails.
 
@@ -44,7 +44,7 @@ APPEND="kvmio.fuzz_time=$TIME kvmio.fuzz_seed=$SEED"
 [ -n "$WILD" ] && APPEND="$APPEND kvmio.fuzz_wild=1"
 [ -n "$THREADS" ] && APPEND="$APPEND kvmio.fuzz_threads=$THREADS"
 [ -n "$FARG" ] && APPEND="$APPEND kvmio.fuzz_arg=$FARG"
-n=5
+n=6
 [ -n "$ONLY" ] && n=$(echo "$ONLY" | tr ',' '\n' | wc -l)
 [ -n "$OUT" ] || OUT=$TOP/.cache/runs/fuzz-$SEED
 

@@ -101,6 +101,8 @@ struct e1k_pslot {
  * @rx_bufs_dma: their bus address
  * @rx_clean:	next RX descriptor to look at (only the work touches it)
  * @work:	runs receive, transmit completion and link changes
+ * @tx_work:	runs the transmit units the guests kicked (TDT, TCTL
+ *		writes), off the VMM's register write
  * @causes:	ICR causes the handler saw, for @work
  * @link_up:	physical link state
  * @removing:	the NIC is going away: no new work
@@ -129,6 +131,7 @@ struct e1k_nic {
 	unsigned int		rx_clean;
 
 	struct work_struct	work;
+	struct work_struct	tx_work;
 	atomic_t		causes;
 	bool			link_up;
 	bool			removing;
@@ -225,6 +228,7 @@ void e1k_nic_remove(struct ka_dev *kd);
 irqreturn_t e1k_nic_irq(struct ka_dev *kd);
 void e1k_nic_start(struct e1k_nic *nic);
 void e1k_nic_stop(struct e1k_nic *nic);
+void e1k_nic_tx_schedule(struct e1k_nic *nic);
 
 /* e1000_tx.c */
 void e1k_tx_kick(struct e1k_ctx *ec);

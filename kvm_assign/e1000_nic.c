@@ -129,6 +129,33 @@ static void e1k_nic_work(struct work_struct *work)
 	mutex_unlock(&nic->ctx_lock);
 }
 
+/*
+ * The transmit units of every context with work: the guest's TDT write
+ * only schedules this, so the VMM's vCPU goes back to the guest while the
+ * model fetches, translates and queues on another CPU.
+ */
+static void e1k_nic_tx_work(struct work_struct *work)
+{
+	struct e1k_nic *nic = container_of(work, struct e1k_nic, tx_work);
+	struct e1k_ctx *ec;
+
+	mutex_lock(&nic->ctx_lock);
+	list_for_each_entry(ec, &nic->ctxs, node)
+		if (e1k_tx_pending(ec))
+			e1k_tx_kick(ec);
+	mutex_unlock(&nic->ctx_lock);
+}
+
+/**
+ * e1k_nic_tx_schedule() - a context's transmit unit has work
+ * @nic: its NIC
+ */
+void e1k_nic_tx_schedule(struct e1k_nic *nic)
+{
+	if (!READ_ONCE(nic->removing))
+		queue_work(system_highpri_wq, &nic->tx_work);
+}
+
 /**
  * e1k_nic_irq() - the physical NIC's interrupt (hard-irq context)
  * @kd: the device
@@ -242,6 +269,7 @@ int e1k_nic_probe(struct ka_dev *kd)
 	mutex_init(&nic->tx_lock);
 	INIT_LIST_HEAD(&nic->ctxs);
 	INIT_WORK(&nic->work, e1k_nic_work);
+	INIT_WORK(&nic->tx_work, e1k_nic_tx_work);
 
 	e1k_nic_quiet(nic);
 	ral = e1k_rd(nic, E1K_RA);
@@ -297,6 +325,7 @@ void e1k_nic_remove(struct ka_dev *kd)
 	WRITE_ONCE(nic->removing, true);
 	e1k_nic_quiet(nic);
 	cancel_work_sync(&nic->work);
+	cancel_work_sync(&nic->tx_work);
 	mutex_lock(&nic->tx_lock);
 	__e1k_tx_reap(nic);
 	for (i = 0; i < E1K_PRING_DESC; i++)

@@ -3,8 +3,9 @@
  * kvm_assign e1000 model: shadow transmit.
  *
  * The guest's TX ring stays in guest memory.  When the guest moves TDT (or
- * enables the unit), the model fetches the descriptors from tx_next up to
- * TDT through the context's domain, one packet at a time: context
+ * enables the unit), the NIC's transmit work is scheduled (the VMM's
+ * register write returns at once) and fetches the descriptors from tx_next
+ * up to TDT through the context's domain, one packet at a time: context
  * descriptors, then legacy or data descriptors up to the one with EOP.  The
  * copy is checked (a known descriptor type, no context descriptor inside a
  * packet, each buffer 1..4096 bytes, a packet of at most 64 KiB and 64
@@ -523,8 +524,8 @@ static void __e1k_tx_process(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
  * e1k_tx_kick() - the context's transmit unit may have work
  * @ec: the context
  *
- * From the guest's TDT or TCTL write (ctx->lock held) and from the NIC's
- * work after completions.
+ * From the NIC's works (nic->ctx_lock held): the transmit work the
+ * guest's TDT or TCTL write schedules, and the completion work.
  */
 void e1k_tx_kick(struct e1k_ctx *ec)
 {

@@ -552,7 +552,7 @@ static void e1k_mmio_write(struct e1k_ctx *ec, u32 off, u32 val)
 	spin_unlock_irqrestore(&ec->lock, flags);
 
 	if (act == E1K_ACT_TX)
-		e1k_tx_kick(ec);
+		e1k_nic_tx_schedule(ec->nic);
 	else if (act == E1K_ACT_RX)
 		e1k_rx_kick(ec);
 	else if (act == E1K_ACT_RESET)

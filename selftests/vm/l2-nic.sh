@@ -30,6 +30,9 @@ say() { echo "KVMIO-L2-NIC: $*"; }
 NB=/lib/kvmio/nicbench
 
 finish() {
+	# The driver reads its MAC's counters (MPC: rx_missed_errors) in its
+	# 2-second watchdog: let one pass after the traffic.
+	sleep 2.5
 	for f in /sys/class/net/${IF:-eth0}/statistics/*; do
 		[ -e "$f" ] && say "stat $(basename "$f") $(cat "$f")"
 	done

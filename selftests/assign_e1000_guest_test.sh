@@ -250,6 +250,10 @@ kvm_assign)
 	for f in $MDEV/e1000/*; do
 		[ -f $f ] && echo "# host e1000/$(basename $f): $(cat $f)"
 	done
+	# What the guest's register accesses cost: each is a VMM exit.
+	for f in bar_reads bar_writes irqs_delivered pages_pinned; do
+		echo "# host kvm_assign/$f: $(cat $MDEV/kvm_assign/$f)"
+	done
 	htx=$(cat $MDEV/e1000/tx_packets)
 	hrx=$(cat $MDEV/e1000/rx_packets)
 	check "host: model's tx_packets $htx agrees with the guest's $gtx" "near '$htx' '$gtx'"

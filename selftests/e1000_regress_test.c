@@ -37,6 +37,7 @@
 
 #include "lib/kt_test.h"
 #include "lib/kt_sysfs.h"
+#include "lib/kt_vfio.h"
 #include "kvmio/e1000.h"
 
 #define UUID		"5b2c1f6e-7a41-4e0b-9d1c-0000000e1001"
@@ -65,32 +66,6 @@ static long long read_ll(const char *path)
 	return atoll(b);
 }
 
-/* The first e1000 in PCI order: 52:54:00:12:34:01 in the test VM. */
-static int first_e1000(char *bdf, size_t len)
-{
-	struct dirent **list;
-	char path[512], v[32], d[32];
-	int n, i, found = -1;
-
-	n = scandir("/sys/bus/pci/devices", &list, NULL, alphasort);
-	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", list[i]->d_name);
-		if (found < 0 && list[i]->d_name[0] != '.' && !kt_read_str(path, v, sizeof(v))) {
-			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
-				 list[i]->d_name);
-			if (!kt_read_str(path, d, sizeof(d)) && !strcmp(v, "0x8086") &&
-			    !strcmp(d, "0x100e") && strlen(list[i]->d_name) < len) {
-				strcpy(bdf, list[i]->d_name);
-				found = 0;
-			}
-		}
-		free(list[i]);
-	}
-	if (n >= 0)
-		free(list);
-	return found;
-}
-
 static uint32_t reg_rd(struct kt_fix_e1k *self, uint32_t r)
 {
 	uint32_t v = ~0U;
@@ -112,58 +87,33 @@ static void *hva(struct kt_fix_e1k *self, uint64_t iova)
 
 FIXTURE_SETUP(e1k)
 {
-	struct vfio_group_status gs = { .argsz = sizeof(gs) };
-	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map) };
-	char path[512], link[256];
 	uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-	ssize_t n;
 
 	self->container = self->group = self->device = -1;
-	if (first_e1000(self->bdf, sizeof(self->bdf)))
+	/* the first in PCI order: 52:54:00:12:34:01 in the test VM */
+	if (kt_find_pci_all("0x8086", "0x100e", &self->bdf, 1) < 1)
 		SKIP("no e1000 (8086:100e) in this VM");
 	ASSERT_EQ(system("modprobe vfio_iommu_type1"), 0);
 	ASSERT_OK(kt_bind_kvm_assign(self->bdf));
-	snprintf(path, sizeof(path),
-		 "/sys/bus/pci/devices/%s/mdev_supported_types/" TYPE "/create", self->bdf);
-	ASSERT_OK(kt_write_str(path, UUID));
+	ASSERT_OK(kt_mdev_create(self->bdf, TYPE, UUID));
 	snprintf(self->domain, sizeof(self->domain), "/sys/kernel/iommu_soft/domains/%lld",
 		 read_ll(MDEV "/kvm_assign/iommu_domain"));
-
-	n = readlink(MDEV "/iommu_group", link, sizeof(link) - 1);
-	ASSERT_GT(n, 0);
-	link[n] = 0;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-	self->container = open("/dev/vfio/vfio", O_RDWR);
-	ASSERT_GE(self->container, 0);
-	self->group = open(path, O_RDWR);
-	ASSERT_GE(self->group, 0);
-	ASSERT_OK(ioctl(self->group, VFIO_GROUP_GET_STATUS, &gs));
-	ASSERT_OK(ioctl(self->group, VFIO_GROUP_SET_CONTAINER, &self->container));
-	ASSERT_OK(ioctl(self->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
-	self->device = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, UUID);
-	ASSERT_GE(self->device, 0);
+	ASSERT_OK(kt_vfio_open_mdev(UUID, VFIO_TYPE1v2_IOMMU, &self->container, &self->group,
+				    &self->device));
 
 	self->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(self->mem != MAP_FAILED);
 	memset(self->mem, 0, MEM_SIZE);
-	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
-	map.vaddr = (uintptr_t)self->mem;
-	map.iova = IOVA;
-	map.size = MEM_SIZE;
-	ASSERT_OK(ioctl(self->container, VFIO_IOMMU_MAP_DMA, &map));
+	ASSERT_OK(kt_vfio_map(self->container, self->mem, IOVA, MEM_SIZE,
+			      VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
 	ASSERT_EQ(pwrite(self->device, &cmd, 2, CFG + PCI_COMMAND), 2);
 }
 
 FIXTURE_TEARDOWN(e1k)
 {
-	if (self->device >= 0)
-		close(self->device);
-	if (self->group >= 0)
-		close(self->group);
-	if (self->container >= 0)
-		close(self->container);
-	kt_write_str(MDEV "/remove", "1");
+	kt_vfio_close(&self->container, &self->group, &self->device);
+	kt_mdev_remove(UUID);
 	if (self->bdf[0]) {
 		kt_unbind_kvm_assign(self->bdf);
 		kt_write_str("/sys/bus/pci/drivers_probe", self->bdf);

@@ -39,6 +39,7 @@
 #include <linux/iommu_soft.h>
 #include "lib/kt_test.h"
 #include "lib/kt_sysfs.h"
+#include "lib/kt_vfio.h"
 #include "kvmio/e1000.h"
 
 #define UUID		"5b2c1f6e-7a41-4e0b-9d1c-00000000e100"
@@ -180,38 +181,6 @@ static int mac_of(const char *bdf, char *mac, size_t len)
 	return kt_read_str(path, mac, len);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-/* The VM's 8086:100e functions in PCI order. */
-static int find_e1000s(char list[][64], int max)
-{
-	char path[512], v[32], d[32];
-	struct dirent *e;
-	DIR *dir = opendir("/sys/bus/pci/devices");
-	int n = 0;
-
-	if (!dir)
-		return 0;
-	while ((e = readdir(dir)) && n < max) {
-		if (e->d_name[0] == '.' || strlen(e->d_name) >= 64)
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		if (kt_read_str(path, v, sizeof(v)))
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
-		if (kt_read_str(path, d, sizeof(d)))
-			continue;
-		if (!strcmp(v, "0x8086") && !strcmp(d, "0x100e"))
-			strcpy(list[n++], e->d_name);
-	}
-	closedir(dir);
-	qsort(list, n, 64, cmp_str);
-	return n;
-}
-
 /* Gives @bdf back to whatever driver it matches (e1000). */
 static void give_back(const char *bdf)
 {
@@ -307,67 +276,35 @@ static uint64_t wait_efd(int fd, int ms)
 
 static void region_offsets(struct kt_fix_e1k *self, struct kt_ctx *_kt)
 {
-	struct vfio_region_info ri = { .argsz = sizeof(ri) };
-
-	ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
-	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
-	self->cfg_off = ri.offset;
-	ri.argsz = sizeof(ri);
-	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
-	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
-	self->bar0_off = ri.offset;
-	ri.argsz = sizeof(ri);
-	ri.index = VFIO_PCI_BAR1_REGION_INDEX;
-	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
-	self->bar1_off = ri.offset;
+	ASSERT_OK(kt_vfio_region_offset(self->device, VFIO_PCI_CONFIG_REGION_INDEX,
+					&self->cfg_off));
+	ASSERT_OK(kt_vfio_region_offset(self->device, VFIO_PCI_BAR0_REGION_INDEX,
+					&self->bar0_off));
+	ASSERT_OK(kt_vfio_region_offset(self->device, VFIO_PCI_BAR1_REGION_INDEX,
+					&self->bar1_off));
 }
 
 /* The device fd of the open group again (after a close). */
 static void device_open(struct kt_fix_e1k *self, struct kt_ctx *_kt)
 {
-	self->device = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, UUID);
-	ASSERT_GE(self->device, 0);
+	ASSERT_OK(kt_vfio_open_device(UUID, self->group, &self->device));
 	region_offsets(self, _kt);
 	enable(self);
 }
 
-/* Container (type1), group, device; the buffer mapped at IOVA. */
+/* Container (type1 v2), group, device; the buffer mapped at IOVA before
+ * the device is opened. */
 static void ctx_open(struct kt_fix_e1k *self, struct kt_ctx *_kt)
 {
-	struct vfio_group_status gs = { .argsz = sizeof(gs) };
-	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map) };
-	char path[512], link[256];
-	ssize_t n;
-
-	n = readlink(MDEV "/iommu_group", link, sizeof(link) - 1);
-	ASSERT_GT(n, 0);
-	link[n] = 0;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-
-	self->container = open("/dev/vfio/vfio", O_RDWR);
-	ASSERT_GE(self->container, 0);
-	ASSERT_EQ(ioctl(self->container, VFIO_GET_API_VERSION), VFIO_API_VERSION);
-	/* v2: type1 pins pages for an emulated-IOMMU device (an mdev) only
-	 * in a v2 container, as QEMU sets it up. */
-	ASSERT_TRUE(ioctl(self->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
-	self->group = open(path, O_RDWR);
-	ASSERT_GE(self->group, 0);
-	ASSERT_OK(ioctl(self->group, VFIO_GROUP_GET_STATUS, &gs));
-	ASSERT_TRUE(gs.flags & VFIO_GROUP_FLAGS_VIABLE);
-	ASSERT_OK(ioctl(self->group, VFIO_GROUP_SET_CONTAINER, &self->container));
-	ASSERT_OK(ioctl(self->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
-
+	ASSERT_OK(kt_vfio_open_group(UUID, VFIO_TYPE1v2_IOMMU, &self->container, &self->group));
 	if (!self->buf) {
 		self->buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		ASSERT_TRUE(self->buf != MAP_FAILED);
 		memset(self->buf, 0, BUF_SIZE);
 	}
-	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
-	map.vaddr = (uintptr_t)self->buf;
-	map.iova = IOVA;
-	map.size = BUF_SIZE;
-	ASSERT_OK(ioctl(self->container, VFIO_IOMMU_MAP_DMA, &map));
+	ASSERT_OK(kt_vfio_map(self->container, self->buf, IOVA, BUF_SIZE,
+			      VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
 
 	device_open(self, _kt);
 	if (self->efd < 0)
@@ -377,13 +314,7 @@ static void ctx_open(struct kt_fix_e1k *self, struct kt_ctx *_kt)
 
 static void ctx_close(struct kt_fix_e1k *self)
 {
-	if (self->device >= 0)
-		close(self->device);
-	if (self->group >= 0)
-		close(self->group);
-	if (self->container >= 0)
-		close(self->container);
-	self->device = self->group = self->container = -1;
+	kt_vfio_close(&self->container, &self->group, &self->device);
 }
 
 /* Waits for the physical link (the model resets the NIC when it claims
@@ -922,7 +853,7 @@ FIXTURE_SETUP(e1k)
 		SKIP("kvm_assign is not loaded");
 	if (!strstr(models, "8086:100e"))
 		SKIP("no mdev type " TYPE ": kvm_assign has no e1000 model");
-	n = find_e1000s(list, 8);
+	n = kt_find_pci_all("0x8086", "0x100e", list, 8);
 	if (n < 2)
 		SKIP("needs two e1000 (8086:100e) on one hub, found %d", n);
 	if (system("modprobe e1000 2>/dev/null"))
@@ -963,9 +894,7 @@ FIXTURE_SETUP(e1k)
 		self->bound = 0;
 		SKIP("no mdev type " TYPE " on %s", self->bdf);
 	}
-	snprintf(path, sizeof(path),
-		 "/sys/bus/pci/devices/%s/mdev_supported_types/" TYPE "/create", self->bdf);
-	ASSERT_OK(kt_write_str(path, UUID));
+	ASSERT_OK(kt_mdev_create(self->bdf, TYPE, UUID));
 
 	ASSERT_OK(kt_read_str(MDEV "/e1000/mac", mac, sizeof(mac)));
 	ASSERT_OK(parse_mac(mac, self->mac));
@@ -982,8 +911,8 @@ FIXTURE_TEARDOWN(e1k)
 		close(self->efd);
 	if (self->psock >= 0)
 		close(self->psock);
-	kt_write_str(MDEV "/remove", "1");
-	kt_write_str("/sys/bus/mdev/devices/" UUID2 "/remove", "1");
+	kt_mdev_remove(UUID);
+	kt_mdev_remove(UUID2);
 	if (self->bound)
 		give_back(self->bdf);
 }
@@ -1148,9 +1077,7 @@ TEST_F(e1k, config_space_and_regions)
 		 self->bdf);
 	ASSERT_OK(kt_read_str(path, val, sizeof(val)));
 	EXPECT_EQ(atoi(val), 0);
-	snprintf(path, sizeof(path),
-		 "/sys/bus/pci/devices/%s/mdev_supported_types/" TYPE "/create", self->bdf);
-	EXPECT_NE(kt_write_str(path, UUID2), 0);
+	EXPECT_NE(kt_mdev_create(self->bdf, TYPE, UUID2), 0);
 	/* The default MAC: the physical NIC's. */
 	ASSERT_OK(kt_read_str(MDEV "/e1000/mac", val, sizeof(val)));
 	EXPECT_STREQ(val, CTX_MAC);
@@ -2211,7 +2138,7 @@ static void *remove_thread(void *arg)
 {
 	struct remover *r = arg;
 
-	r->ret = kt_write_str(MDEV "/remove", "1");
+	r->ret = kt_mdev_remove(UUID);
 	return NULL;
 }
 
@@ -2219,7 +2146,6 @@ TEST_F_TIMEOUT(e1k, remove_mid_traffic_then_new_context, 240)
 {
 	int req = eventfd(0, EFD_NONBLOCK);
 	struct remover r = { .ret = -1 };
-	char path[512];
 	pthread_t t;
 	double t0;
 
@@ -2240,9 +2166,7 @@ TEST_F_TIMEOUT(e1k, remove_mid_traffic_then_new_context, 240)
 	EXPECT_EQ(peer_quiet(self), 0);
 
 	/* The NIC takes a new context, which works. */
-	snprintf(path, sizeof(path),
-		 "/sys/bus/pci/devices/%s/mdev_supported_types/" TYPE "/create", self->bdf);
-	ASSERT_OK(kt_write_str(path, UUID));
+	ASSERT_OK(kt_mdev_create(self->bdf, TYPE, UUID));
 	ctx_open(self, _kt);
 	works_again(self, _kt);
 }

@@ -21,6 +21,7 @@
 #include <linux/pci_regs.h>
 #include "lib/kt_test.h"
 #include "lib/kt_sysfs.h"
+#include "lib/kt_vfio.h"
 #include "kvmio/edu.h"
 #include "modules/kt_ka_race.h"
 
@@ -96,9 +97,6 @@ FIXTURE(edu) {
 
 FIXTURE_SETUP(edu)
 {
-	struct vfio_group_status gs = { .argsz = sizeof(gs) };
-	struct vfio_region_info ri = { .argsz = sizeof(ri) };
-	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map) };
 	char path[512], link[256];
 	ssize_t n;
 
@@ -114,27 +112,9 @@ FIXTURE_SETUP(edu)
 	link[n] = 0;
 	ASSERT_TRUE(strstr(link, "/kvm_assign") != NULL);
 
-	snprintf(path, sizeof(path),
-		 "/sys/bus/pci/devices/%s/mdev_supported_types/" TYPE "/create", self->bdf);
-	ASSERT_OK(kt_write_str(path, UUID));
-
-	n = readlink("/sys/bus/mdev/devices/" UUID "/iommu_group", link, sizeof(link) - 1);
-	ASSERT_GT(n, 0);
-	link[n] = 0;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-
-	self->container = open("/dev/vfio/vfio", O_RDWR);
-	ASSERT_GE(self->container, 0);
-	ASSERT_EQ(ioctl(self->container, VFIO_GET_API_VERSION), VFIO_API_VERSION);
-	ASSERT_TRUE(ioctl(self->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
-	self->group = open(path, O_RDWR);
-	ASSERT_GE(self->group, 0);
-	ASSERT_OK(ioctl(self->group, VFIO_GROUP_GET_STATUS, &gs));
-	ASSERT_TRUE(gs.flags & VFIO_GROUP_FLAGS_VIABLE);
-	ASSERT_OK(ioctl(self->group, VFIO_GROUP_SET_CONTAINER, &self->container));
-	ASSERT_OK(ioctl(self->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
-	self->device = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, UUID);
-	ASSERT_GE(self->device, 0);
+	ASSERT_OK(kt_mdev_create(self->bdf, TYPE, UUID));
+	ASSERT_OK(kt_vfio_open_mdev(UUID, VFIO_TYPE1v2_IOMMU, &self->container, &self->group,
+				    &self->device));
 
 	self->buf = mmap(NULL, BUF_PAGES * 4096, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -145,26 +125,16 @@ FIXTURE_SETUP(edu)
 	memset(self->buf, 0, BUF_PAGES * 4096);
 	memset(self->ro, 0x5a, 4096);
 
-	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
-	map.vaddr = (uintptr_t)self->buf;
-	map.iova = IOVA_RW;
-	map.size = BUF_PAGES * 4096;
-	ASSERT_OK(ioctl(self->container, VFIO_IOMMU_MAP_DMA, &map));
-	map.iova = IOVA_LOW;
-	ASSERT_OK(ioctl(self->container, VFIO_IOMMU_MAP_DMA, &map));
-	map.flags = VFIO_DMA_MAP_FLAG_READ;
-	map.vaddr = (uintptr_t)self->ro;
-	map.iova = IOVA_RO;
-	map.size = 4096;
-	ASSERT_OK(ioctl(self->container, VFIO_IOMMU_MAP_DMA, &map));
+	ASSERT_OK(kt_vfio_map(self->container, self->buf, IOVA_RW, BUF_PAGES * 4096,
+			      VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
+	ASSERT_OK(kt_vfio_map(self->container, self->buf, IOVA_LOW, BUF_PAGES * 4096,
+			      VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
+	ASSERT_OK(kt_vfio_map(self->container, self->ro, IOVA_RO, 4096, VFIO_DMA_MAP_FLAG_READ));
 
-	ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
-	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
-	self->cfg_off = ri.offset;
-	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
-	ri.argsz = sizeof(ri);
-	ASSERT_OK(ioctl(self->device, VFIO_DEVICE_GET_REGION_INFO, &ri));
-	self->bar0_off = ri.offset;
+	ASSERT_OK(kt_vfio_region_offset(self->device, VFIO_PCI_CONFIG_REGION_INDEX,
+					&self->cfg_off));
+	ASSERT_OK(kt_vfio_region_offset(self->device, VFIO_PCI_BAR0_REGION_INDEX,
+					&self->bar0_off));
 	self->efd = eventfd(0, EFD_NONBLOCK);
 	ASSERT_GE(self->efd, 0);
 }
@@ -173,13 +143,8 @@ FIXTURE_TEARDOWN(edu)
 {
 	if (self->efd >= 0)
 		close(self->efd);
-	if (self->device >= 0)
-		close(self->device);
-	if (self->group >= 0)
-		close(self->group);
-	if (self->container >= 0)
-		close(self->container);
-	kt_write_str("/sys/bus/mdev/devices/" UUID "/remove", "1");
+	kt_vfio_close(&self->container, &self->group, &self->device);
+	kt_mdev_remove(UUID);
 	if (self->bdf[0])
 		kt_unbind_kvm_assign(self->bdf);
 }
@@ -535,15 +500,9 @@ static void dma_round_trip(struct kt_fix_edu *self, struct kt_ctx *_kt, uint64_t
 	EXPECT_EQ(domain_stat("mappings"), 3);
 	EXPECT_EQ(domain_stat("translations"), 2);
 	/* The VMM unmapping its memory unpins everything. */
-	{
-		struct vfio_iommu_type1_dma_unmap um = { .argsz = sizeof(um) };
-
-		um.iova = iova;
-		um.size = BUF_PAGES * 4096;
-		ASSERT_OK(ioctl(self->container, VFIO_IOMMU_UNMAP_DMA, &um));
-		EXPECT_EQ(stat_of("pages_pinned"), 0);
-		EXPECT_EQ(domain_stat("mappings"), 0);
-	}
+	ASSERT_OK(kt_vfio_unmap(self->container, iova, BUF_PAGES * 4096, NULL));
+	EXPECT_EQ(stat_of("pages_pinned"), 0);
+	EXPECT_EQ(domain_stat("mappings"), 0);
 }
 
 TEST_F(edu, dma_both_ways_low_iova)
@@ -773,7 +732,7 @@ static void *remove_thread(void *arg)
 {
 	struct remover *r = arg;
 
-	r->ret = kt_write_str("/sys/bus/mdev/devices/" UUID "/remove", "1");
+	r->ret = kt_mdev_remove(UUID);
 	r->done = 1;
 	return NULL;
 }
@@ -847,10 +806,8 @@ TEST_F(edu, close_and_remove_while_the_device_interrupts)
 	KT_LOG("handler on another CPU than the close: %s",
 	       steer_irq_away(self->bdf) ? "yes" : "no (one CPU)");
 	for (round = 0; round < 32; round++) {
-		if (self->device < 0) {
-			self->device = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, UUID);
-			ASSERT_GE(self->device, 0);
-		}
+		if (self->device < 0)
+			ASSERT_OK(kt_vfio_open_device(UUID, self->group, &self->device));
 		start_interrupting(self, _kt, round & 1, !(round & 2));
 		close(self->device);
 		self->device = -1;
@@ -863,8 +820,7 @@ TEST_F(edu, close_and_remove_while_the_device_interrupts)
 
 	/* Removal while open waits for the close; the context is freed while
 	 * the interrupts raised just before may still be handled. */
-	self->device = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, UUID);
-	ASSERT_GE(self->device, 0);
+	ASSERT_OK(kt_vfio_open_device(UUID, self->group, &self->device));
 	start_interrupting(self, _kt, 0, 0);
 	ASSERT_EQ(pthread_create(&t, NULL, remove_thread, &r), 0);
 	close(self->device);
@@ -963,7 +919,7 @@ TEST_F(edu_race, close_and_remove_beside_a_handler_holding_the_owner)
 	close(e->device);
 	e->device = -1;
 	close_s = kt_now() - t0;
-	EXPECT_OK(kt_write_str("/sys/bus/mdev/devices/" UUID "/remove", "1"));
+	EXPECT_OK(kt_mdev_remove(UUID));
 	/* Without the fix the handler may still be held, after the removal. */
 	for (i = 0; i < 300; i++) {
 		stage = race_stat("stage");
@@ -1302,16 +1258,10 @@ TEST_F(edu, introspection_mappings_and_interrupt_entry)
 	EXPECT_TRUE(strstr(buf, want) != NULL);
 
 	/* Unmapping removes the line. */
-	{
-		struct vfio_iommu_type1_dma_unmap unmap = {
-			.argsz = sizeof(unmap), .iova = IOVA_RO, .size = 4096,
-		};
-
-		ASSERT_OK(ioctl(self->container, VFIO_IOMMU_UNMAP_DMA, &unmap));
-		ASSERT_OK(domain_listing("mapping_list", buf, sizeof(buf)));
-		snprintf(want, sizeof(want), "0x%llx-", IOVA_RO);
-		EXPECT_TRUE(strstr(buf, want) == NULL);
-	}
+	ASSERT_OK(kt_vfio_unmap(self->container, IOVA_RO, 4096, NULL));
+	ASSERT_OK(domain_listing("mapping_list", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "0x%llx-", IOVA_RO);
+	EXPECT_TRUE(strstr(buf, want) == NULL);
 
 	ASSERT_OK(kt_read_str("/sys/bus/mdev/devices/" UUID "/kvm_assign/irq_table",
 			      table, sizeof(table)));

@@ -73,6 +73,7 @@
 
 #include "fuzz.h"
 #include "../lib/kt_sysfs.h"
+#include "../lib/kt_vfio.h"
 #include "kvmio/e1000.h"
 
 #define UUID		"5b2c1f6e-7a41-4e0b-9d1c-0000000e1000"
@@ -169,21 +170,6 @@ static long long dom_faults(void)
 	       dom_stat("fault_overflow");
 }
 
-static int count_dir(const char *path, const char *prefix)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && !strncmp(e->d_name, prefix, strlen(prefix)))
-			n++;
-	closedir(d);
-	return n;
-}
-
 static int parse_mac(const char *s, uint8_t *mac)
 {
 	unsigned int b[6], i;
@@ -219,30 +205,6 @@ static int pci_netdev(const char *pci, char *ifname, uint8_t *mac)
 	if (kt_read_str(path, b, sizeof(b)))
 		return -1;
 	return parse_mac(b, mac);
-}
-
-/* The e1000s (8086:100e) of the VM in PCI order; how many (at most 4). */
-static int find_e1000s(char bdfs[][64])
-{
-	struct dirent **list;
-	char path[512], v[32], d[32];
-	int n, i, found = 0;
-
-	n = scandir("/sys/bus/pci/devices", &list, NULL, alphasort);
-	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", list[i]->d_name);
-		if (list[i]->d_name[0] != '.' && !kt_read_str(path, v, sizeof(v))) {
-			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
-				 list[i]->d_name);
-			if (!kt_read_str(path, d, sizeof(d)) && !strcmp(v, "0x8086") &&
-			    !strcmp(d, "0x100e") && found < 4 && strlen(list[i]->d_name) < 64)
-				strcpy(bdfs[found++], list[i]->d_name);
-		}
-		free(list[i]);
-	}
-	if (n >= 0)
-		free(list);
-	return found;
 }
 
 /* User memory behind an IOVA range inside one piece, or NULL. */
@@ -321,28 +283,13 @@ static int set_irqs(uint32_t index, uint32_t flags, uint32_t count, int fd)
 
 static int piece_map(unsigned int i)
 {
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_DMA_MAP_FLAG_READ | (pieces[i].ro ? 0 : VFIO_DMA_MAP_FLAG_WRITE),
-		.vaddr = (uintptr_t)(mem + pieces[i].off),
-		.iova = pieces[i].iova,
-		.size = pieces[i].size,
-	};
-
-	return ioctl(container, VFIO_IOMMU_MAP_DMA, &map);
+	return kt_vfio_map(container, mem + pieces[i].off, pieces[i].iova, pieces[i].size,
+			   VFIO_DMA_MAP_FLAG_READ | (pieces[i].ro ? 0 : VFIO_DMA_MAP_FLAG_WRITE));
 }
 
 static int piece_unmap(unsigned int i, uint64_t *size)
 {
-	struct vfio_iommu_type1_dma_unmap un = {
-		.argsz = sizeof(un),
-		.iova = pieces[i].iova,
-		.size = pieces[i].size,
-	};
-	int ret = ioctl(container, VFIO_IOMMU_UNMAP_DMA, &un);
-
-	*size = un.size;
-	return ret;
+	return kt_vfio_unmap(container, pieces[i].iova, pieces[i].size, size);
 }
 
 /* Map every piece that is not; caller holds pieces_lock. */
@@ -1423,15 +1370,13 @@ static void *control_thread(void *arg)
 
 static int setup(void)
 {
-	struct vfio_group_status gs = { .argsz = sizeof(gs) };
-	struct vfio_region_info ri = { .argsz = sizeof(ri) };
 	struct vfio_irq_info ii = { .argsz = sizeof(ii) };
-	char bdfs[4][64], path[512], link[256], b[64], ifname[IFNAMSIZ];
+	char bdfs[4][64], path[512], b[64], ifname[IFNAMSIZ];
+	struct vfio_region_info ri;
 	uint8_t mac[6];
 	int n, i;
-	ssize_t l;
 
-	n = find_e1000s(bdfs);
+	n = kt_find_pci_all("0x8086", "0x100e", bdfs, 4);	/* in PCI order */
 	if (!n)
 		fuzz_skip("no e1000 (8086:100e) in this VM");
 	if (system("modprobe vfio_iommu_type1") || system("modprobe e1000 2>/dev/null"))
@@ -1456,41 +1401,22 @@ static int setup(void)
 		fuzz_log("no peer e1000 with a netdev: running without the peer");
 		nopeer = true;
 	}
-	if (kt_bind_kvm_assign(bdf))
-		return -1;
-	snprintf(path, sizeof(path),
-		 "/sys/bus/pci/devices/%s/mdev_supported_types/" TYPE "/create", bdf);
-	if (kt_write_str(path, UUID))
+	if (kt_bind_kvm_assign(bdf) || kt_mdev_create(bdf, TYPE, UUID))
 		return -1;
 	if (kt_read_str(MDEV "/e1000/mac", b, sizeof(b)) || parse_mac(b, ctx_mac))
 		return -1;
 	snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%lld",
 		 ka_stat("iommu_domain"));
 	strcpy(domain_dir, path);
-	l = readlink(MDEV "/iommu_group", link, sizeof(link) - 1);
-	if (l <= 0)
-		return -1;
-	link[l] = 0;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-	container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	group = open(path, O_RDWR | O_CLOEXEC);
-	if (container < 0 || group < 0 || ioctl(group, VFIO_GROUP_GET_STATUS, &gs) ||
-	    ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) ||
-	    ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		return -1;
-	device = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, UUID);
-	if (device < 0)
+	if (kt_vfio_open_mdev(UUID, VFIO_TYPE1v2_IOMMU, &container, &group, &device))
 		return -1;
 
 	/* what the contract promises a VMM */
-	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
-	if (ioctl(device, VFIO_DEVICE_GET_REGION_INFO, &ri) || ri.size != E1K_BAR0_SIZE ||
-	    (ri.flags & VFIO_REGION_INFO_FLAG_MMAP))
+	if (kt_vfio_region(device, VFIO_PCI_BAR0_REGION_INDEX, &ri) ||
+	    ri.size != E1K_BAR0_SIZE || (ri.flags & VFIO_REGION_INFO_FLAG_MMAP))
 		fuzz_finding("BAR0 region: size %#llx flags %#x",
 			     (unsigned long long)ri.size, ri.flags);
-	ri.argsz = sizeof(ri);
-	ri.index = VFIO_PCI_BAR1_REGION_INDEX;
-	if (ioctl(device, VFIO_DEVICE_GET_REGION_INFO, &ri) || ri.size != E1K_BAR1_SIZE)
+	if (kt_vfio_region(device, VFIO_PCI_BAR1_REGION_INDEX, &ri) || ri.size != E1K_BAR1_SIZE)
 		fuzz_finding("BAR1 region: size %#llx", (unsigned long long)ri.size);
 	ii.index = VFIO_PCI_INTX_IRQ_INDEX;
 	if (ioctl(device, VFIO_DEVICE_GET_IRQ_INFO, &ii) || ii.count != 1)
@@ -1526,21 +1452,10 @@ static int setup(void)
 	return 0;
 }
 
-static void close_device(void)
-{
-	if (device >= 0)
-		close(device);
-	if (group >= 0)
-		close(group);
-	if (container >= 0)
-		close(container);
-	device = group = container = -1;
-}
-
 static void teardown(void)
 {
-	close_device();
-	kt_write_str(MDEV "/remove", "1");
+	kt_vfio_close(&container, &group, &device);
+	kt_mdev_remove(UUID);
 	kt_unbind_kvm_assign(bdf);
 	/* back to Linux's driver, as the VM had it */
 	kt_write_str("/sys/bus/pci/drivers_probe", bdf);
@@ -1566,8 +1481,8 @@ int main(int argc, char **argv)
 		probe_every = atoi(p + 6);
 	if (access("/sys/bus/pci/drivers/kvm_assign", F_OK))
 		fuzz_skip("kvm_assign not loaded");
-	domains0 = count_dir("/sys/kernel/iommu_soft/domains", "");
-	tables0 = count_dir("/sys/kernel/irq_remap", "table");
+	domains0 = kt_count_dir("/sys/kernel/iommu_soft/domains", "");
+	tables0 = kt_count_dir("/sys/kernel/irq_remap", "table");
 	if (setup()) {
 		fuzz_finding("set-up of the context failed: %s", strerror(errno));
 		teardown();
@@ -1604,7 +1519,7 @@ int main(int argc, char **argv)
 	check_counters();
 
 	fz_cur[0] = "close";
-	close_device();
+	kt_vfio_close(&container, &group, &device);
 	for (tries = 0; tries < 50 && (pinned = ka_stat("pages_pinned")) != 0; tries++)
 		usleep(20000);
 	if (pinned)
@@ -1614,8 +1529,8 @@ int main(int argc, char **argv)
 	fz_cur[0] = "tear-down (remove, unbind)";
 	teardown();
 	for (tries = 0; tries < 50; tries++) {
-		domains1 = count_dir("/sys/kernel/iommu_soft/domains", "");
-		tables1 = count_dir("/sys/kernel/irq_remap", "table");
+		domains1 = kt_count_dir("/sys/kernel/iommu_soft/domains", "");
+		tables1 = kt_count_dir("/sys/kernel/irq_remap", "table");
 		if (domains1 == domains0 && tables1 == tables0)
 			break;
 		usleep(100000);

@@ -44,7 +44,6 @@
  * (dma_started moved), and a domain or interrupt table left behind once
  * the context is gone.
  */
-#include <dirent.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -53,6 +52,7 @@
 
 #include "fuzz.h"
 #include "../lib/kt_sysfs.h"
+#include "../lib/kt_vfio.h"
 #include "kvmio/edu.h"
 
 #define UUID		"5b2c1f6e-7a41-4e0b-9d1c-0000000f0220"
@@ -88,51 +88,14 @@ static long ctx_stat(const char *name)
 	return atol(b);
 }
 
-static int count_dir(const char *path, const char *prefix)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && !strncmp(e->d_name, prefix, strlen(prefix)))
-			n++;
-	closedir(d);
-	return n;
-}
-
 static int setup(void)
 {
-	struct vfio_group_status gs = { .argsz = sizeof(gs) };
-	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map) };
-	char path[512], link[256];
-	ssize_t n;
-
 	if (kt_find_pci("0x1234", "0x11e8", bdf, sizeof(bdf)))
 		fuzz_skip("no edu device (1234:11e8) in this VM");
 	if (system("modprobe vfio_iommu_type1"))
 		return -1;
-	if (kt_bind_kvm_assign(bdf))
-		return -1;
-	snprintf(path, sizeof(path),
-		 "/sys/bus/pci/devices/%s/mdev_supported_types/" TYPE "/create", bdf);
-	if (kt_write_str(path, UUID))
-		return -1;
-	n = readlink("/sys/bus/mdev/devices/" UUID "/iommu_group", link, sizeof(link) - 1);
-	if (n <= 0)
-		return -1;
-	link[n] = 0;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-	container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	group = open(path, O_RDWR | O_CLOEXEC);
-	if (container < 0 || group < 0 || ioctl(group, VFIO_GROUP_GET_STATUS, &gs) ||
-	    ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) ||
-	    ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		return -1;
-	device = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, UUID);
-	if (device < 0)
+	if (kt_bind_kvm_assign(bdf) || kt_mdev_create(bdf, TYPE, UUID) ||
+	    kt_vfio_open_mdev(UUID, VFIO_TYPE1v2_IOMMU, &container, &group, &device))
 		return -1;
 	buf = mmap(NULL, BUF_PAGES * 4096, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -141,31 +104,18 @@ static int setup(void)
 		return -1;
 	memset(buf, 0, BUF_PAGES * 4096);
 	memset(ro, 0x5a, 2 * 4096);
-	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
-	map.vaddr = (uintptr_t)buf;
-	map.iova = IOVA_RW;
-	map.size = BUF_PAGES * 4096;
-	if (ioctl(container, VFIO_IOMMU_MAP_DMA, &map))
+	if (kt_vfio_map(container, buf, IOVA_RW, BUF_PAGES * 4096,
+			VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE) ||
+	    kt_vfio_map(container, buf, IOVA_LOW, BUF_PAGES * 4096,
+			VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE))
 		return -1;
-	map.iova = IOVA_LOW;
-	if (ioctl(container, VFIO_IOMMU_MAP_DMA, &map))
-		return -1;
-	map.flags = VFIO_DMA_MAP_FLAG_READ;
-	map.vaddr = (uintptr_t)ro;
-	map.iova = IOVA_RO;
-	map.size = 4096;
-	return ioctl(container, VFIO_IOMMU_MAP_DMA, &map);
+	return kt_vfio_map(container, ro, IOVA_RO, 4096, VFIO_DMA_MAP_FLAG_READ);
 }
 
 static void teardown(void)
 {
-	if (device >= 0)
-		close(device);
-	if (group >= 0)
-		close(group);
-	if (container >= 0)
-		close(container);
-	kt_write_str("/sys/bus/mdev/devices/" UUID "/remove", "1");
+	kt_vfio_close(&container, &group, &device);
+	kt_mdev_remove(UUID);
 	kt_unbind_kvm_assign(bdf);
 }
 
@@ -592,8 +542,8 @@ int main(int argc, char **argv)
 		fuzz_skip("kvm_assign not loaded");
 	if (fuzz_ptrs_init(&ptrs))
 		fuzz_skip("mmap failed");
-	domains0 = count_dir("/sys/kernel/iommu_soft/domains", "");
-	tables0 = count_dir("/sys/kernel/irq_remap", "table");
+	domains0 = kt_count_dir("/sys/kernel/iommu_soft/domains", "");
+	tables0 = kt_count_dir("/sys/kernel/irq_remap", "table");
 	if (setup()) {
 		fuzz_finding("set-up of the context failed: %s", strerror(errno));
 		teardown();
@@ -617,8 +567,8 @@ int main(int argc, char **argv)
 	fz_cur[0] = "tear-down (close, remove, unbind)";
 	teardown();
 	for (tries = 0; tries < 50; tries++) {
-		domains1 = count_dir("/sys/kernel/iommu_soft/domains", "");
-		tables1 = count_dir("/sys/kernel/irq_remap", "table");
+		domains1 = kt_count_dir("/sys/kernel/iommu_soft/domains", "");
+		tables1 = kt_count_dir("/sys/kernel/irq_remap", "table");
 		if (domains1 == domains0 && tables1 == tables0)
 			break;
 		usleep(100000);

@@ -45,23 +45,6 @@ struct kt_snap {
 	int		fds;		/* /proc/self/fd/ entries */
 };
 
-/* Entries of @dir whose name starts with @prefix ("" for all); -1 if none. */
-static inline int kt_count_dir(const char *dir, const char *prefix)
-{
-	struct dirent *e;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' &&
-		    !strncmp(e->d_name, prefix, strlen(prefix)))
-			n++;
-	closedir(d);
-	return n;
-}
-
 static inline long long kt_vmstat(const char *name)
 {
 	char line[128];

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -60,6 +61,23 @@ static inline int kt_count_holders(const char *mod)
 	return n;
 }
 
+/* Entries of directory @path whose names start with @prefix ("" for all
+ * but "." and ".."); -1 if it cannot be read. */
+static inline int kt_count_dir(const char *path, const char *prefix)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && !strncmp(e->d_name, prefix, strlen(prefix)))
+			n++;
+	closedir(d);
+	return n;
+}
+
 /* Finds a PCI function by IDs ("0x1234", "0x11e8"); its address in @bdf. */
 static inline int kt_find_pci(const char *vendor, const char *device, char *bdf,
 			      size_t len)
@@ -89,6 +107,36 @@ static inline int kt_find_pci(const char *vendor, const char *device, char *bdf,
 	}
 	closedir(dir);
 	return -1;
+}
+
+/*
+ * The PCI functions with IDs @vendor:@device in PCI address order: the
+ * first @max of their addresses into @list; how many.
+ */
+static inline int kt_find_pci_all(const char *vendor, const char *device, char list[][64],
+				  int max)
+{
+	char path[512], v[32], d[32];
+	struct dirent **ents;
+	int n, i, found = 0;
+
+	n = scandir("/sys/bus/pci/devices", &ents, NULL, alphasort);
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+
+		if (found < max && name[0] != '.' && strlen(name) < 64) {
+			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", name);
+			if (!kt_read_str(path, v, sizeof(v)) && !strcmp(v, vendor)) {
+				snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", name);
+				if (!kt_read_str(path, d, sizeof(d)) && !strcmp(d, device))
+					strcpy(list[found++], name);
+			}
+		}
+		free(ents[i]);
+	}
+	if (n >= 0)
+		free(ents);
+	return found;
 }
 
 /*

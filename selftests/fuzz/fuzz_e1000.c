@@ -1184,6 +1184,9 @@ static void probe_tx(struct fuzz_rng *r)
 	d[1].addr = htole64(HOLE_IOVA + 0x100 + fuzz_below(r, 0x8000));
 	d[1].lower = htole32(64 | E1K_TXD_CMD_EOP | E1K_TXD_CMD_IFCS | E1K_TXD_CMD_RS);
 	reg_wr(E1K_TDT, 2);
+	/* The TDT write schedules the model's transmit work: let it run. */
+	for (i = 0; i < 2000 && e1k_stat("tx_faults") == tf0; i++)
+		usleep(1000);
 	if (e1k_stat("tx_faults") != tf0 + 1)
 		fuzz_finding("probe: tx_faults %lld -> %lld for a buffer in a hole", tf0,
 			     e1k_stat("tx_faults"));

@@ -42,13 +42,15 @@ trap cleanup EXIT
 modprobe kvm_amd && modprobe vfio_iommu_type1
 check "kvm_amd and vfio_iommu_type1 loaded" "[ -c /dev/kvm ] && [ -c /dev/vfio/vfio ]"
 kvmio devices | sed 's/^/# /'
-nic=$(kvmio devices | awk '$2 == "8086:100e" {print $1; exit}')
-if [ -n "$nic" ]; then
-	kvmio bind $nic > /tmp/bind.out 2>&1
+# A device kvm_assign has no model for, and no driver holds (a bridge).
+other=$(kvmio devices | awk '$3 == "-" && $4 == "none" {print $1; exit}')
+if [ -n "$other" ]; then
+	kvmio bind $other > /tmp/bind.out 2>&1
 	rc=$?
 	sed 's/^/# /' /tmp/bind.out
-	check "kvmio refuses a device without a model ($nic)" \
+	check "kvmio refuses a device without a model ($other)" \
 		"[ $rc -ne 0 ] && grep -q 'no device model' /tmp/bind.out"
+	[ $rc -eq 0 ] && kvmio unbind $other > /dev/null 2>&1
 fi
 check "kvmio create refuses a device not bound to kvm_assign" \
 	"kvmio create $bdf 2>&1 >/dev/null | grep -q 'not bound to kvm_assign (run: kvmio bind'"

@@ -101,9 +101,10 @@ struct e1k_pslot {
  * @rx_bufs_dma: their bus address
  * @rx_clean:	next RX descriptor to look at (only the work touches it)
  * @work:	runs receive, transmit completion and link changes
- * @tx_work:	runs the transmit units the guests kicked (TDT, TCTL
- *		writes), off the VMM's register write
  * @causes:	ICR causes the handler saw, for @work
+ * @rx_retry:	runs @work again when a held frame's time is up
+ * @rx_held:	a frame waits on the RX ring for a context's room
+ * @rx_hold_since: when it started waiting (jiffies; only the work)
  * @link_up:	physical link state
  * @removing:	the NIC is going away: no new work
  * @irqs:	physical interrupts handled
@@ -131,8 +132,10 @@ struct e1k_nic {
 	unsigned int		rx_clean;
 
 	struct work_struct	work;
-	struct work_struct	tx_work;
 	atomic_t		causes;
+	struct delayed_work	rx_retry;
+	bool			rx_held;
+	unsigned long		rx_hold_since;
 	bool			link_up;
 	bool			removing;
 	atomic64_t		irqs;
@@ -228,7 +231,8 @@ void e1k_nic_remove(struct ka_dev *kd);
 irqreturn_t e1k_nic_irq(struct ka_dev *kd);
 void e1k_nic_start(struct e1k_nic *nic);
 void e1k_nic_stop(struct e1k_nic *nic);
-void e1k_nic_tx_schedule(struct e1k_nic *nic);
+void e1k_nic_schedule(struct e1k_nic *nic);
+void e1k_nic_link_refresh(struct e1k_nic *nic);
 
 /* e1000_tx.c */
 void e1k_tx_kick(struct e1k_ctx *ec);
@@ -241,6 +245,8 @@ void e1k_tx_quiesce(struct e1k_ctx *ec);
 void e1k_rx_frame(struct e1k_nic *nic, const u8 *frame, unsigned int len,
 		  u8 status, u16 special);
 void e1k_rx_kick(struct e1k_ctx *ec);
+bool e1k_rx_would_lose(struct e1k_nic *nic, const u8 *frame, u8 status,
+		       u16 special);
 void e1k_rx_flush(struct e1k_ctx *ec);
 
 #endif /* _KVM_ASSIGN_E1000_H */

@@ -65,13 +65,23 @@ static void e1k_tx_ring_init(struct e1k_nic *nic)
 	e1k_wr(nic, E1K_TDT, 0);
 }
 
-/* Receive: hand each complete frame to the contexts, recycle the buffers. */
+/* How long a frame may wait on the RX ring for a context's room */
+#define E1K_RX_HOLD	msecs_to_jiffies(10)
+
+/*
+ * Receive: hand each complete frame to the contexts, recycle the buffers.
+ * A frame that a context would lose for want of room waits on the ring
+ * (and QEMU's NIC queues what follows) until that context's guest gives
+ * buffers or E1K_RX_HOLD has passed; then it is delivered, or lost by
+ * those still full.
+ */
 static void e1k_nic_rx(struct e1k_nic *nic)
 {
 	unsigned int done = 0;
 
 	lockdep_assert_held(&nic->ctx_lock);
 
+	WRITE_ONCE(nic->rx_held, false);
 	while (done < E1K_PRING_DESC) {
 		struct e1k_rx_desc *d = &nic->rx_ring[nic->rx_clean];
 		u8 status = READ_ONCE(d->status);
@@ -82,11 +92,25 @@ static void e1k_nic_rx(struct e1k_nic *nic)
 		dma_rmb();
 		len = le16_to_cpu(d->length);
 		if ((status & E1K_RXD_STAT_EOP) && !d->errors &&
-		    len >= ETH_HLEN && len <= E1K_PRX_BUF)
-			e1k_rx_frame(nic, nic->rx_bufs + nic->rx_clean * E1K_PRX_BUF,
-				     len, status, le16_to_cpu(d->special));
-		else
+		    len >= ETH_HLEN && len <= E1K_PRX_BUF) {
+			u8 *frame = nic->rx_bufs + nic->rx_clean * E1K_PRX_BUF;
+			u16 special = le16_to_cpu(d->special);
+
+			if (e1k_rx_would_lose(nic, frame, status, special)) {
+				if (!nic->rx_hold_since)
+					nic->rx_hold_since = jiffies ?: 1;
+				if (time_before(jiffies, nic->rx_hold_since + E1K_RX_HOLD)) {
+					WRITE_ONCE(nic->rx_held, true);
+					if (!READ_ONCE(nic->removing))
+						schedule_delayed_work(&nic->rx_retry, E1K_RX_HOLD);
+					break;
+				}
+			}
+			nic->rx_hold_since = 0;
+			e1k_rx_frame(nic, frame, len, status, special);
+		} else {
 			atomic64_inc(&nic->rx_bad);
+		}
 		d->status = 0;
 		d->errors = 0;
 		nic->rx_clean = (nic->rx_clean + 1) % E1K_PRING_DESC;
@@ -98,24 +122,38 @@ static void e1k_nic_rx(struct e1k_nic *nic)
 	}
 }
 
+/**
+ * e1k_nic_link_refresh() - read the NIC's link; tell every context if it changed
+ * @nic: the NIC; nic->ctx_lock held
+ *
+ * The NIC does not interrupt while no context exists, so a change then is
+ * only seen here, when the first context arrives.
+ */
+void e1k_nic_link_refresh(struct e1k_nic *nic)
+{
+	bool up = e1k_rd(nic, E1K_STATUS) & E1K_STATUS_LU;
+	struct e1k_ctx *ec;
+
+	lockdep_assert_held(&nic->ctx_lock);
+
+	if (up == nic->link_up)
+		return;
+	WRITE_ONCE(nic->link_up, up);
+	pci_info(nic->kd->pdev, "link %s\n", up ? "up" : "down");
+	list_for_each_entry(ec, &nic->ctxs, node)
+		e1k_ctx_link_changed(ec, up);
+}
+
 static void e1k_nic_work(struct work_struct *work)
 {
 	struct e1k_nic *nic = container_of(work, struct e1k_nic, work);
 	struct e1k_ctx *ec;
 	u32 causes;
-	bool up;
 
 	mutex_lock(&nic->ctx_lock);
 	causes = atomic_xchg(&nic->causes, 0);
-	if (causes & E1K_ICR_LSC) {
-		up = e1k_rd(nic, E1K_STATUS) & E1K_STATUS_LU;
-		if (up != nic->link_up) {
-			WRITE_ONCE(nic->link_up, up);
-			pci_info(nic->kd->pdev, "link %s\n", up ? "up" : "down");
-			list_for_each_entry(ec, &nic->ctxs, node)
-				e1k_ctx_link_changed(ec, up);
-		}
-	}
+	if (causes & E1K_ICR_LSC)
+		e1k_nic_link_refresh(nic);
 	e1k_nic_rx(nic);
 
 	mutex_lock(&nic->tx_lock);
@@ -129,31 +167,23 @@ static void e1k_nic_work(struct work_struct *work)
 	mutex_unlock(&nic->ctx_lock);
 }
 
-/*
- * The transmit units of every context with work: the guest's TDT write
- * only schedules this, so the VMM's vCPU goes back to the guest while the
- * model fetches, translates and queues on another CPU.
- */
-static void e1k_nic_tx_work(struct work_struct *work)
+/* A held frame's time is up, or a context has room again. */
+static void e1k_nic_rx_retry(struct work_struct *work)
 {
-	struct e1k_nic *nic = container_of(work, struct e1k_nic, tx_work);
-	struct e1k_ctx *ec;
+	struct e1k_nic *nic = container_of(to_delayed_work(work), struct e1k_nic,
+					   rx_retry);
 
-	mutex_lock(&nic->ctx_lock);
-	list_for_each_entry(ec, &nic->ctxs, node)
-		if (e1k_tx_pending(ec))
-			e1k_tx_kick(ec);
-	mutex_unlock(&nic->ctx_lock);
+	e1k_nic_schedule(nic);
 }
 
 /**
- * e1k_nic_tx_schedule() - a context's transmit unit has work
- * @nic: its NIC
+ * e1k_nic_schedule() - run the NIC's receive and completion work
+ * @nic: the NIC
  */
-void e1k_nic_tx_schedule(struct e1k_nic *nic)
+void e1k_nic_schedule(struct e1k_nic *nic)
 {
 	if (!READ_ONCE(nic->removing))
-		queue_work(system_highpri_wq, &nic->tx_work);
+		schedule_work(&nic->work);
 }
 
 /**
@@ -189,6 +219,7 @@ void e1k_nic_start(struct e1k_nic *nic)
 {
 	lockdep_assert_held(&nic->ctx_lock);
 
+	e1k_nic_link_refresh(nic);
 	e1k_rd(nic, E1K_ICR);
 	atomic_set(&nic->causes, E1K_ICR_LSC);
 	e1k_wr(nic, E1K_IMS, E1K_PIMS);
@@ -269,7 +300,7 @@ int e1k_nic_probe(struct ka_dev *kd)
 	mutex_init(&nic->tx_lock);
 	INIT_LIST_HEAD(&nic->ctxs);
 	INIT_WORK(&nic->work, e1k_nic_work);
-	INIT_WORK(&nic->tx_work, e1k_nic_tx_work);
+	INIT_DELAYED_WORK(&nic->rx_retry, e1k_nic_rx_retry);
 
 	e1k_nic_quiet(nic);
 	ral = e1k_rd(nic, E1K_RA);
@@ -324,8 +355,8 @@ void e1k_nic_remove(struct ka_dev *kd)
 
 	WRITE_ONCE(nic->removing, true);
 	e1k_nic_quiet(nic);
+	cancel_delayed_work_sync(&nic->rx_retry);
 	cancel_work_sync(&nic->work);
-	cancel_work_sync(&nic->tx_work);
 	mutex_lock(&nic->tx_lock);
 	__e1k_tx_reap(nic);
 	for (i = 0; i < E1K_PRING_DESC; i++)

@@ -353,11 +353,14 @@ static void __e1k_rx_take(struct e1k_ctx *ec, const u8 *frame, unsigned int len,
  */
 void e1k_rx_kick(struct e1k_ctx *ec)
 {
-	if (!READ_ONCE(ec->rx_fifo_count))
-		return;
-	mutex_lock(&ec->ctx->dma_lock);
-	__e1k_rx_drain(ec);
-	mutex_unlock(&ec->ctx->dma_lock);
+	if (READ_ONCE(ec->rx_fifo_count)) {
+		mutex_lock(&ec->ctx->dma_lock);
+		__e1k_rx_drain(ec);
+		mutex_unlock(&ec->ctx->dma_lock);
+	}
+	/* Frames the NIC held for want of room go on now. */
+	if (READ_ONCE(ec->nic->rx_held))
+		e1k_nic_schedule(ec->nic);
 }
 
 /**
@@ -370,6 +373,54 @@ void e1k_rx_flush(struct e1k_ctx *ec)
 	ec->rx_fifo_head = 0;
 	WRITE_ONCE(ec->rx_fifo_count, 0);
 	mutex_unlock(&ec->ctx->dma_lock);
+}
+
+/*
+ * Does the context take the frame?  1: yes, 0: its filter refuses it,
+ * -1: it receives nothing now (closed, RCTL.EN or bus mastering off).
+ */
+static int e1k_rx_takes(struct e1k_ctx *ec, const u8 *frame, bool tagged, u16 tci)
+{
+	unsigned long flags;
+	bool take;
+	u32 rctl;
+
+	if (!READ_ONCE(ec->ctx->open) || !ka_config_bus_master(ec->ctx))
+		return -1;
+	spin_lock_irqsave(&ec->lock, flags);
+	rctl = E1K_R(ec, E1K_RCTL);
+	take = (rctl & E1K_RCTL_EN) && __e1k_rx_filter(ec, frame, rctl) &&
+	       __e1k_rx_vlan_ok(ec, rctl, tagged, tci);
+	spin_unlock_irqrestore(&ec->lock, flags);
+	if (!(rctl & E1K_RCTL_EN))
+		return -1;
+	return take;
+}
+
+/**
+ * e1k_rx_would_lose() - would a context that takes the frame lose it?
+ * @nic:	the NIC; nic->ctx_lock held
+ * @frame:	the frame
+ * @status:	its physical descriptor's status
+ * @special:	its stripped tag
+ *
+ * The NIC may then hold the frame on its own ring a little (e1000_nic.c),
+ * so that a guest that is only slow loses nothing.
+ *
+ * Return: true when one of them has its receive FIFO full.
+ */
+bool e1k_rx_would_lose(struct e1k_nic *nic, const u8 *frame, u8 status,
+		       u16 special)
+{
+	struct e1k_ctx *ec;
+
+	lockdep_assert_held(&nic->ctx_lock);
+
+	list_for_each_entry(ec, &nic->ctxs, node)
+		if (READ_ONCE(ec->rx_fifo_count) == E1K_RX_FIFO &&
+		    e1k_rx_takes(ec, frame, status & E1K_RXD_STAT_VP, special) == 1)
+			return true;
+	return false;
 }
 
 /**
@@ -385,21 +436,13 @@ void e1k_rx_frame(struct e1k_nic *nic, const u8 *frame, unsigned int len,
 {
 	bool tagged = status & E1K_RXD_STAT_VP;
 	struct e1k_ctx *ec;
-	unsigned long flags;
-	bool take;
-	u32 rctl;
+	int take;
 
 	lockdep_assert_held(&nic->ctx_lock);
 
 	list_for_each_entry(ec, &nic->ctxs, node) {
-		if (!READ_ONCE(ec->ctx->open) || !ka_config_bus_master(ec->ctx))
-			continue;
-		spin_lock_irqsave(&ec->lock, flags);
-		rctl = E1K_R(ec, E1K_RCTL);
-		take = (rctl & E1K_RCTL_EN) && __e1k_rx_filter(ec, frame, rctl) &&
-		       __e1k_rx_vlan_ok(ec, rctl, tagged, special);
-		spin_unlock_irqrestore(&ec->lock, flags);
-		if (!(rctl & E1K_RCTL_EN))
+		take = e1k_rx_takes(ec, frame, tagged, special);
+		if (take < 0)
 			continue;
 		if (!take) {
 			atomic64_inc(&ec->stats.rx_filtered);

@@ -3,9 +3,8 @@
  * kvm_assign e1000 model: shadow transmit.
  *
  * The guest's TX ring stays in guest memory.  When the guest moves TDT (or
- * enables the unit), the NIC's transmit work is scheduled (the VMM's
- * register write returns at once) and fetches the descriptors from tx_next
- * up to TDT through the context's domain, one packet at a time: context
+ * enables the unit), the model fetches the descriptors from tx_next up to
+ * TDT through the context's domain, one packet at a time: context
  * descriptors, then legacy or data descriptors up to the one with EOP.  The
  * copy is checked (a known descriptor type, no context descriptor inside a
  * packet, each buffer 1..4096 bytes, a packet of at most 64 KiB and 64
@@ -353,6 +352,10 @@ static void __e1k_tx_writeback(struct e1k_ctx *ec)
 
 	lockdep_assert_held(&ec->ctx->dma_lock);
 
+	/*
+	 * TDH first, then DD, as the 82540 moves its head before it writes
+	 * back: a driver that sees DD sees the head past the descriptor.
+	 */
 	spin_lock_irqsave(&ec->lock, flags);
 	done = ec->tx_done;
 	ec->tx_done = 0;
@@ -360,8 +363,10 @@ static void __e1k_tx_writeback(struct e1k_ctx *ec)
 	ndesc = E1K_R(ec, E1K_TDLEN) / E1K_DESC_SIZE;
 	base = (u64)E1K_R(ec, E1K_TDBAH) << 32 | (E1K_R(ec, E1K_TDBAL) & ~0xfU);
 	gen = ec->gen;
-	spin_unlock_irqrestore(&ec->lock, flags);
 	/* TDLEN may have changed since the fetch: stay inside tx_wb[]. */
+	if (done && ndesc && ndesc <= E1K_RING_MAX_DESC)
+		E1K_R(ec, E1K_TDH) = (tdh + done) % ndesc;
+	spin_unlock_irqrestore(&ec->lock, flags);
 	if (!done || !ndesc || ndesc > E1K_RING_MAX_DESC)
 		return;
 
@@ -382,7 +387,6 @@ static void __e1k_tx_writeback(struct e1k_ctx *ec)
 
 	spin_lock_irqsave(&ec->lock, flags);
 	if (gen == ec->gen) {
-		E1K_R(ec, E1K_TDH) = (tdh + done) % ndesc;
 		__e1k_set_causes(ec, (wb ? E1K_ICR_TXDW : 0) |
 				 (E1K_R(ec, E1K_TDH) == E1K_R(ec, E1K_TDT) ?
 				  E1K_ICR_TXQE : 0));
@@ -524,8 +528,11 @@ static void __e1k_tx_process(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
  * e1k_tx_kick() - the context's transmit unit may have work
  * @ec: the context
  *
- * From the NIC's works (nic->ctx_lock held): the transmit work the
- * guest's TDT or TCTL write schedules, and the completion work.
+ * From the guest's TDT or TCTL write (ctx->lock held; the packets go out
+ * inside the VMM's register write, on the vCPU's own thread: a handover to
+ * a worker costs more than it saves under nested virtualization) and from
+ * the NIC's completion work (nic->ctx_lock held) when a full physical ring
+ * left descriptors behind.
  */
 void e1k_tx_kick(struct e1k_ctx *ec)
 {

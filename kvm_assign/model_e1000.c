@@ -552,7 +552,7 @@ static void e1k_mmio_write(struct e1k_ctx *ec, u32 off, u32 val)
 	spin_unlock_irqrestore(&ec->lock, flags);
 
 	if (act == E1K_ACT_TX)
-		e1k_nic_tx_schedule(ec->nic);
+		e1k_tx_kick(ec);
 	else if (act == E1K_ACT_RX)
 		e1k_rx_kick(ec);
 	else if (act == E1K_ACT_RESET)
@@ -659,6 +659,7 @@ static int e1k_ctx_init(struct ka_ctx *ctx)
 	ctx->model_state = ec;
 
 	mutex_lock(&nic->ctx_lock);
+	e1k_nic_link_refresh(nic);	/* the register file starts from it */
 	e1k_pick_mac(nic, ec->mac);
 	spin_lock_irqsave(&ec->lock, flags);
 	e1k_eeprom_build(ec);

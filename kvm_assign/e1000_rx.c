@@ -19,7 +19,7 @@
  * RNBC, MPC, RXO), as on the hardware.  A descriptor or buffer outside the
  * domain loses the frame too (rx_faults, a fault in the domain's log).
  * What was not written back is not seen by the guest.  Nothing here waits
- * for a guest: one context's full ring never holds up the NIC.
+ * for a guest: the NIC's hold is bounded (10 ms).
  */
 #include <linux/etherdevice.h>
 #include <linux/if_vlan.h>

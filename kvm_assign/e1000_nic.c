@@ -139,7 +139,7 @@ void e1k_nic_link_refresh(struct e1k_nic *nic)
 	if (up == nic->link_up)
 		return;
 	WRITE_ONCE(nic->link_up, up);
-	pci_info(nic->kd->pdev, "link %s\n", up ? "up" : "down");
+	pci_info(nic->kd->pdev, "link %s\n", str_up_down(up));
 	list_for_each_entry(ec, &nic->ctxs, node)
 		e1k_ctx_link_changed(ec, up);
 }
@@ -332,7 +332,7 @@ int e1k_nic_probe(struct ka_dev *kd)
 	nic->link_up = e1k_rd(nic, E1K_STATUS) & E1K_STATUS_LU;
 	kd->model_data = nic;
 	pci_info(kd->pdev, "e1000 model: MAC %pM, link %s, %u-descriptor rings\n",
-		 nic->mac, nic->link_up ? "up" : "down", E1K_PRING_DESC);
+		 nic->mac, str_up_down(nic->link_up), E1K_PRING_DESC);
 	return 0;
 
 err:

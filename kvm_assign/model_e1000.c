@@ -786,7 +786,7 @@ static ssize_t link_show(struct device *dev, struct device_attribute *attr,
 {
 	struct e1k_ctx *ec = e1k_dev_ctx(dev);
 
-	return sysfs_emit(buf, "%s\n", READ_ONCE(ec->nic->link_up) ? "up" : "down");
+	return sysfs_emit(buf, "%s\n", str_up_down(READ_ONCE(ec->nic->link_up)));
 }
 static DEVICE_ATTR_RO(link);
 

@@ -57,6 +57,19 @@ static inline void kvmio_eventfd_signal(struct eventfd_ctx *ctx)
 #endif
 
 /*
+ * str_up_down(): <linux/string_choices.h> has it from 6.2; before, the
+ * string itself.
+ */
+#if defined(KVMIO_HAVE_STR_UP_DOWN)
+#include <linux/string_choices.h>
+#else
+static inline const char *str_up_down(bool v)
+{
+	return v ? "up" : "down";
+}
+#endif
+
+/*
  * PCI_IRQ_INTX: called PCI_IRQ_LEGACY before 6.8.
  */
 #if !defined(KVMIO_HAVE_PCI_IRQ_INTX)

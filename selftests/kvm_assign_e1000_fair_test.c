@@ -25,7 +25,8 @@
  *                     and >= 1.2 times what they moved themselves
  *   fair_rate_limit   rate_bytes of one context set to min(1 MB/s,
  *                     link_rate / 4) beside an unlimited one: it moves
- *                     within 5 % of it, and counts tx_throttled
+ *                     within 5 % of it, counts tx_throttled and shows
+ *                     STATUS.TXOFF while held back
  *
  * The aggregate never exceeds link_rate by more than 6 % (FCS counted or
  * not).  The figures are printed as TAP diagnostics.  Every case skips,
@@ -458,6 +459,18 @@ TEST_F_TIMEOUT(fair, rate_limit, 120)
 	EXPECT_LE(got, rate * 1.05);
 	EXPECT_LE(peer, rate * 1.05);
 	EXPECT_GT(kc_stat(&self->k[0], "e1000/tx_throttled"), throttled0);
+	/* Held back by its limit, it shows its guest STATUS.TXOFF (the stock
+	 * driver then declares no "Tx Unit Hang"): still sending, sampled. */
+	{
+		int i, txoff = 0;
+
+		for (i = 0; i < 200; i++) {
+			txoff += !!(kc_rd(&self->k[0], E1K_STATUS) & E1K_STATUS_TXOFF);
+			kc_sleep_ms(5);
+		}
+		KT_LOG("context 0: STATUS.TXOFF in %d of 200 samples", txoff);
+		EXPECT_GT(txoff, 0);
+	}
 	/* The unlimited one is not held to it. */
 	EXPECT_GT(r.tx[1], r.tx[0] * 1.2);
 	expect_within_link(self, _kt, &r);

@@ -315,6 +315,9 @@ static void report(const char *what, const struct result *r, const int *w, unsig
 	       jain(r->tx, w, mask), jain(r->peer, w, mask));
 }
 
+/* Jain's index at least 0.95 (the harness compares integers). */
+#define EXPECT_FAIR(j)	EXPECT_GE((long long)((j) * 10000), 9500)
+
 static void set_weights(struct kt_fix_fair *self, struct kt_ctx *_kt, const int *w)
 {
 	char v[16];
@@ -378,8 +381,8 @@ TEST_F_TIMEOUT(fair, equal_2, 120)
 	report("2 contexts, weights 1:1", &r, w, 0x3, self->link_rate);
 	EXPECT_GT(r.tx[0], 0);
 	EXPECT_GT(r.tx[1], 0);
-	EXPECT_GE(jain(r.tx, w, 0x3), 0.95);
-	EXPECT_GE(jain(r.peer, w, 0x3), 0.95);
+	EXPECT_FAIR(jain(r.tx, w, 0x3));
+	EXPECT_FAIR(jain(r.peer, w, 0x3));
 	expect_within_link(self, _kt, &r);
 }
 
@@ -392,8 +395,8 @@ TEST_F_TIMEOUT(fair, weighted_4, 120)
 	set_weights(self, _kt, w);
 	run(self, 0xf, WARM_MS, INTERVAL_MS, &r);
 	report("4 contexts, weights 1:2:3:4", &r, w, 0xf, self->link_rate);
-	EXPECT_GE(jain(r.tx, w, 0xf), 0.95);
-	EXPECT_GE(jain(r.peer, w, 0xf), 0.95);
+	EXPECT_FAIR(jain(r.tx, w, 0xf));
+	EXPECT_FAIR(jain(r.peer, w, 0xf));
 	/* And the order of the shares is the order of the weights. */
 	EXPECT_LT(r.tx[0], r.tx[1]);
 	EXPECT_LT(r.tx[1], r.tx[2]);
@@ -411,8 +414,11 @@ TEST_F_TIMEOUT(fair, share_freed, 120)
 	set_weights(self, _kt, w);
 	run(self, 0xf, WARM_MS, INTERVAL_MS, &r1);
 	report("4 contexts, weights 1:1:1:1", &r1, w, 0xf, self->link_rate);
-	/* Context 3 stops; its ring drains; the next interval. */
-	run(self, 0x7, 500, INTERVAL_MS, &r2);
+	/* Context 3 stops; once its ring has drained, the next interval. */
+	self->s[3].run = 0;
+	kc_sleep_ms(20);
+	EXPECT_OK(kc_tx_wait(&self->k[3], 10000));
+	run(self, 0x7, 200, INTERVAL_MS, &r2);
 	report("context 3 stopped", &r2, w, 0x7, self->link_rate);
 
 	three_before = (r1.tx[0] + r1.tx[1] + r1.tx[2]) / r1.secs;
@@ -420,13 +426,12 @@ TEST_F_TIMEOUT(fair, share_freed, 120)
 	KT_LOG("contexts 0-2: %lld B/s beside context 3, %lld B/s after it stopped "
 	       "(%.3f of all four before, %.3f of link_rate)", three_before, three_after,
 	       three_after / (r1.tx_sum / r1.secs), (double)three_after / self->link_rate);
-	EXPECT_GE(jain(r1.tx, w, 0xf), 0.95);
+	EXPECT_FAIR(jain(r1.tx, w, 0xf));
 	EXPECT_GE(three_after, r1.tx_sum / r1.secs * 0.90);
 	EXPECT_GE(three_after, three_before * 1.2);
-	/* What context 3 still sent: at most the ring it had queued. */
-	EXPECT_LE(r2.tx[3], (long long)(KC_TX_DESCS * (FRAME + 4)));
-	EXPECT_GE(jain(r2.tx, w, 0x7), 0.95);
-	EXPECT_GE(jain(r2.peer, w, 0x7), 0.95);
+	EXPECT_EQ(r2.tx[3], 0);
+	EXPECT_FAIR(jain(r2.tx, w, 0x7));
+	EXPECT_FAIR(jain(r2.peer, w, 0x7));
 	expect_within_link(self, _kt, &r1);
 	expect_within_link(self, _kt, &r2);
 }

@@ -13,9 +13,9 @@
  * contexts pin 4 MiB):
  *
  *	0x0000	TX ring, KC_TX_DESCS descriptors
- *	0x0800	RX ring, KC_RX_DESCS descriptors
- *	0x1000	RX buffers, KC_RX_DESCS x 2 KiB
- *	0x9000	TX buffers, up to the end of the buffer
+ *	0x1000	RX ring, KC_RX_DESCS descriptors
+ *	0x2000	RX buffers, KC_RX_DESCS x 2 KiB
+ *	0xa000	TX buffers, up to the end of the buffer
  *
  * The test's frames carry the sending context's index (or KC_PEER for the
  * peer), a sequence number, their length and a checksum of their payload,
@@ -60,10 +60,10 @@
 #define KC_IOVA_UNMAPPED 0x7000000ULL	/* never mapped into any container */
 #define KC_SIZE_SMALL	0x10000
 #define KC_TXR_OFF	0x0000
-#define KC_RXR_OFF	0x0800
-#define KC_RXB_OFF	0x1000
-#define KC_TXB_OFF	0x9000
-#define KC_TX_DESCS	64
+#define KC_RXR_OFF	0x1000
+#define KC_RXB_OFF	0x2000
+#define KC_TXB_OFF	0xa000
+#define KC_TX_DESCS	256	/* a sender thread's ring lasts a while */
 #define KC_RX_DESCS	16
 #define KC_RX_BUF	2048
 

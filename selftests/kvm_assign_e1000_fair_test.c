@@ -29,7 +29,7 @@
  *                     STATUS.TXOFF while held back
  *
  * The aggregate never exceeds link_rate by more than 6 % (FCS counted or
- * not).  The figures are printed as TAP diagnostics.  Every case skips,
+ * not), and contexts held back by it count tx_throttled.  The figures are printed as TAP diagnostics.  Every case skips,
  * with the reason, on a kernel that cannot share a NIC or lacks the
  * scheduler's sysfs files.
  */
@@ -368,6 +368,17 @@ static void expect_within_link(struct kt_fix_fair *self, struct kt_ctx *_kt,
 	EXPECT_LE(r->tx_sum / r->secs, self->link_rate * 1.06);
 }
 
+/* Every context of @mask was held back by the link rate at some point
+ * (tx_throttled counts that as well as its own limits). */
+static void expect_throttled(struct kt_ctx *_kt, const struct result *r, unsigned int mask)
+{
+	int i;
+
+	for (i = 0; i < NCTX; i++)
+		if (mask & 1U << i)
+			EXPECT_GT(r->throttled[i], 0);
+}
+
 /* --- cases -------------------------------------------------------------- */
 
 TEST_F_TIMEOUT(fair, equal_2, 120)
@@ -384,6 +395,7 @@ TEST_F_TIMEOUT(fair, equal_2, 120)
 	EXPECT_FAIR(jain(r.tx, w, 0x3));
 	EXPECT_FAIR(jain(r.peer, w, 0x3));
 	expect_within_link(self, _kt, &r);
+	expect_throttled(_kt, &r, 0x3);
 }
 
 TEST_F_TIMEOUT(fair, weighted_4, 120)
@@ -402,6 +414,7 @@ TEST_F_TIMEOUT(fair, weighted_4, 120)
 	EXPECT_LT(r.tx[1], r.tx[2]);
 	EXPECT_LT(r.tx[2], r.tx[3]);
 	expect_within_link(self, _kt, &r);
+	expect_throttled(_kt, &r, 0xf);
 }
 
 TEST_F_TIMEOUT(fair, share_freed, 120)

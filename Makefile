@@ -26,6 +26,7 @@
 #                         kvm_assign-e1000, vfio-pci behind intel-iommu, vhost-net,
 #                         against an e1000 emulated by its QEMU
 #   make modules KDIR=... build only the modules against any kernel tree
+#                         (the same as "make -C KDIR M=$PWD": Kbuild probes)
 #   make clean            remove build products (keeps fetched kernels)
 #   make distclean        remove the whole cache
 
@@ -73,14 +74,14 @@ bench-blk:
 bench-nic:
 	@$(VM)/bench-nic.sh $(SEL)
 
-# Plain Kbuild, for a developer's own kernel tree (no compat probing cache).
+# Plain Kbuild, for a developer's own kernel tree; Kbuild runs the compat
+# probes itself (into generated/), so "make -C $(KDIR) M=$$PWD" is the same.
 KDIR	?= /lib/modules/$(shell uname -r)/build
 modules:
-	@include/kvmio/conftest.sh $(KDIR) include/kvmio/compat_gen.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
 
 clean:
-	rm -rf .cache/build .cache/runs .cache/initramfs include/kvmio/compat_gen.h
+	rm -rf .cache/build .cache/runs .cache/initramfs generated include/kvmio/compat_gen.h
 	@if [ -e $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null; fi
 	$(MAKE) -C tools clean >/dev/null
 	rm -rf selftests/bin

@@ -27,6 +27,8 @@
 #                         against an e1000 emulated by its QEMU
 #   make modules KDIR=... build only the modules against any kernel tree
 #                         (the same as "make -C KDIR M=$PWD": Kbuild probes)
+#   make deb              the Debian packages kvmio-dkms and kvmio, into
+#                         .cache/deb (Documentation/packaging.rst)
 #   make dkms-src DESTDIR=... copy the sources DKMS builds into DESTDIR
 #   make clean            remove build products (keeps fetched kernels)
 #   make distclean        remove the whole cache
@@ -81,6 +83,9 @@ KDIR	?= /lib/modules/$(shell uname -r)/build
 modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
 
+deb:
+	@$(VM)/deb.sh >/dev/null
+
 # What DKMS needs to build the modules (kvmio-dkms ships it under
 # /usr/src/kvmio-<version>/): the top Kbuild, dkms.conf, include/ with the
 # probes, the four module folders; sources only, no build products.
@@ -101,4 +106,4 @@ clean:
 distclean: clean
 	rm -rf .cache
 
-.PHONY: all deps check check-quick check-debug demo vm-shell fuzz bench-assign bench-remap bench-blk bench-nic modules dkms-src clean distclean
+.PHONY: all deps check check-quick check-debug demo vm-shell fuzz bench-assign bench-remap bench-blk bench-nic modules deb dkms-src clean distclean

@@ -8,8 +8,8 @@
 #   1. static checks: strict builds (W=1 + sparse, zero warnings) for the
 #      newest 6.12 and 6.1 kernels, and the kernel's Coccinelle semantic
 #      patches (reports must be waived with a reason); the packages
-#      (pkg-test.sh: make deb, lintian, dkms build of kvmio-dkms for both
-#      kernels);
+#      (pkg-test.sh: make deb, lintian, both installed into a throwaway
+#      root where DKMS builds the modules for both kernels);
 #   2. the test VM on 6.12, then on 6.1: every test program, the kernel
 #      log and taint, module unloads (verdict.sh); with the packages'
 #      build (run-vm.sh --pkg), so pkg_test.sh loads the DKMS-built
@@ -64,9 +64,9 @@ done
 "$VM/cocci.sh" --series 6.12
 result $? "static: Coccinelle semantic patches report nothing unwaived"
 
-# The packages: .debs, lintian, DKMS builds for both kernels (cached while
-# the sources do not change).
-section "packages: make deb, dkms build for 6.12 and 6.1"
+# The packages: .debs, lintian, installed into a throwaway root where DKMS
+# builds for both kernels (cached while the packages do not change).
+section "packages: make deb, installed with DKMS builds for 6.12 and 6.1"
 "$VM/pkg-test.sh" > "$CACHE/pkg-test.out" 2>&1
 prc=$?
 cat "$CACHE/pkg-test.out"

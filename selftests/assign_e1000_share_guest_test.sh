@@ -257,8 +257,11 @@ SNIFF=
 sed 's/^/# peer sniff: /' /tmp/share-sniff.out
 for f in /tmp/share-peer-*.out; do sed "s|^|# peer $(basename $f .out): |" $f; done
 
+# Every guest's report first: the checks below read each other's.
 for i in $(seq_guests); do
 	eval l2_report g$i \$rc$i \$t$i
+done
+for i in $(seq_guests); do
 	g() { l2_say g$i "$1"; }
 	check "g$i: ran to the end" "grep -q '^KVMIO-L2-NIC: done' /tmp/l2-g$i.txt"
 	check "g$i: the NIC has driver e1000 and MAC $(mac_of $i)" \

@@ -249,4 +249,13 @@ bool e1k_rx_would_lose(struct e1k_nic *nic, const u8 *frame, u8 status,
 		       u16 special);
 void e1k_rx_flush(struct e1k_ctx *ec);
 
+/*
+ * e1000_offload.c: TX checksum and TSO in software, for frames delivered
+ * from context to context (struct e1k_tx_pkt_offload, e1k_tx_offload_init(),
+ * e1k_offload_frames(), E1K_OFFLOAD_SCRATCH).  Declared in their own header
+ * so that the userspace unit test compiles e1000_offload.c without the
+ * model's kernel headers.
+ */
+#include "e1000_offload.h"
+
 #endif /* _KVM_ASSIGN_E1000_H */

@@ -125,8 +125,8 @@ sched_tool_checks() {
 	kvmio sched set $c weight=0 > /tmp/sched.err 2>&1
 	rc=$?
 	sed 's/^/# kvmio sched set weight=0: /' /tmp/sched.err
-	check "kvmio sched set weight=0: refused, exit 1, names the attribute and EINVAL" \
-		"[ $rc -eq 1 ] && grep -q '/weight' /tmp/sched.err && grep -q 'Invalid argument' /tmp/sched.err && [ \"\$(cat $m/weight)\" = 3 ]"
+	check "kvmio sched set weight=0: refused, exit 1, names the attribute, its errno and range" \
+		"[ $rc -eq 1 ] && grep -q '/weight' /tmp/sched.err && grep -Eq 'Invalid argument|out of range' /tmp/sched.err && grep -q '1\.\.100' /tmp/sched.err && [ \"\$(cat $m/weight)\" = 3 ]"
 	kvmio sched set $c weight=1 > /dev/null
 	mac0=$(cat $(mdev_of 0)/e1000/mac)
 	mac1=$(cat $m/mac)

@@ -162,12 +162,20 @@ kvm_assign)
 		echo "# available_instances $avail: $avail guests instead of $GUESTS"
 		GUESTS=$avail
 	fi
+	created=0
 	for i in $(seq_guests); do
+		kvmio create $nic1 $(uuid_of $i) > /tmp/create.out 2>&1
+		sed 's/^/# /' /tmp/create.out
 		check "kvmio create context $i on $nic1" \
-			"kvmio create $nic1 $(uuid_of $i) | grep -q sysfsdev=$(mdev_of $i)"
+			"grep -q sysfsdev=$(mdev_of $i) /tmp/create.out" && created=$((created + 1))
 	done
-	check "available_instances went from $avail to $((avail - GUESTS))" \
+	check "available_instances went from $avail to $((avail - GUESTS)) (reads $(cat $T/available_instances))" \
 		"[ \"\$(cat $T/available_instances)\" = $((avail - GUESTS)) ]"
+	if [ $created -lt $GUESTS ]; then
+		echo "# only $created of $GUESTS contexts: no guests booted"
+		echo "1..$n"
+		exit 1
+	fi
 	check "context 0's MAC is the NIC's (52:54:00:12:34:01)" \
 		"[ \"\$(cat $(mdev_of 0)/e1000/mac)\" = 52:54:00:12:34:01 ]"
 	for i in $(seq_guests); do

@@ -16,7 +16,7 @@ n=0
 fail=0
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 notok() { n=$((n + 1)); fail=1; echo "not ok $n $1"; }
-check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
+check() { if eval "$2"; then ok "$1"; else notok "$1"; return 1; fi; }
 # near A B: A and B differ by at most 5 frames or 1 %
 near() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d
 	t = (a > b ? a : b) / 100; if (t < 5) t = 5; exit !(a != "" && b != "" && d <= t) }'; }
@@ -58,6 +58,8 @@ peer_setup() {
 	done
 	check "peer $peer has carrier and $PEER_IP" \
 		"[ \"\$(cat /sys/class/net/$peer/carrier)\" = 1 ] && ip addr show $peer | grep -q 'inet $PEER_IP/24'"
+	# (Already given to kvm_assign by a test that asked it first.)
+	[ -e /sys/bus/pci/drivers/kvm_assign/$nic1 ] && return
 	e1=$(netdev_of $nic1)
 	check "first e1000 $nic1 has MAC 52:54:00:12:34:01 ($e1)" \
 		"[ -n \"$e1\" ] && [ \"\$(cat /sys/class/net/$e1/address)\" = 52:54:00:12:34:01 ]"

@@ -111,13 +111,20 @@ if [ -z "$MATES" ]; then
 	say "sha256 down $(sha256sum /tmp/down | cut -d' ' -f1)"
 	rm -f /tmp/down
 else
-	# The mates boot at their own pace: wait until each answers.
+	# The mates boot at their own pace: wait until each answers, for
+	# 120 s at most from here (an unreachable mate is not waited for
+	# again, and nothing of it is waited for later).
+	t0=$(date +%s)
 	for m in $MATES; do
-		i=0
-		while ! ping -c 1 -W 1 $m > /dev/null 2>&1 && [ $i -lt 150 ]; do
-			i=$((i + 1))
+		while ! ping -c 1 -W 1 $m > /dev/null 2>&1 && [ $(($(date +%s) - t0)) -lt 120 ]; do
+			:
 		done
-		say "mate $m reachable after $i tries"
+		if ! ping -c 1 -W 2 $m > /dev/null 2>&1; then
+			say "mate $m unreachable after $(($(date +%s) - t0)) s"
+			kill "$(cat /tmp/from-$m.pid)" 2>/dev/null
+			continue
+		fi
+		say "mate $m reachable after $(($(date +%s) - t0)) s"
 		ping -c 5 -W 5 $m > /tmp/ping-$m.out 2>&1
 		say "mate $m ping $(grep 'packets transmitted' /tmp/ping-$m.out)"
 	done

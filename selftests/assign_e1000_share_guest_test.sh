@@ -308,7 +308,12 @@ kvm_assign)
 	for i in $(seq_guests); do
 		m=$(mdev_of $i)/e1000
 		for f in $m/*; do
-			[ -f $f ] && [ $(basename $f) != regs ] && echo "# host g$i e1000/$(basename $f): $(cat $f)"
+			[ -f $f ] && echo "# host g$i e1000/$(basename $f): $(cat $f)"
+		done
+		# The guest's register accesses (each a VMM exit) and interrupts:
+		# whether its driver reached the context at all.
+		for f in bar_reads bar_writes irqs_delivered; do
+			echo "# host g$i kvm_assign/$f: $(cat $(mdev_of $i)/kvm_assign/$f)"
 		done
 		check "context $i: tx_switched and rx_switched rose (guest-to-guest switched in the model)" \
 			"[ \"\$(cat $m/tx_switched 2>/dev/null)\" -gt 0 ] && [ \"\$(cat $m/rx_switched 2>/dev/null)\" -gt 0 ]"

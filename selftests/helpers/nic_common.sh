@@ -67,12 +67,13 @@ peer_setup() {
 
 # l2_start NAME APPEND NICDEV...: boots a second-level guest running
 # l2-nic.sh in the background (stock QEMU, nested KVM, one vCPU, 256 MiB),
-# its console in /tmp/l2-NAME.log; L2_PID is the pid to wait for.
+# its console in /tmp/l2-NAME.log; L2_PID is the pid to wait for.  With
+# L2_CPUS set, its QEMU runs on those CPUs of the test VM only.
 l2_start() {
 	local name=$1 append=$2
 	shift 2
 	[ -s /tmp/l2-nic.cpio ] || cat $L2/initrd $L2/suite.cpio > /tmp/l2-nic.cpio
-	timeout -s KILL $L2_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 256 \
+	${L2_CPUS:+taskset -c $L2_CPUS} timeout -s KILL $L2_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 256 \
 		-machine q35 -nodefaults -no-reboot -display none -serial stdio \
 		-L /usr/share/seabios -L /usr/share/qemu \
 		-kernel $L2/vmlinuz -initrd /tmp/l2-nic.cpio \

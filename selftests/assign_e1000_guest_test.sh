@@ -28,10 +28,8 @@
 # The last three are for make bench-nic (selftests/helpers/bench_nic.sh),
 # which passes "bench": a larger transfer, more round trips, and a
 # "BENCH nic <mode> ..." line.
-case $(uname -r) in
-*kvmio-debug*) L2_LIMIT=1200 ;;
-*) L2_LIMIT=400 ;;
-esac
+HELPERS=$(cd "$(dirname "$0")" && pwd)/helpers
+. $HELPERS/nic_common.sh
 MODE=$1
 BENCH=$2
 if [ -z "$MODE" ]; then
@@ -45,27 +43,11 @@ if [ "$BENCH" = bench ]; then
 	PINGS=200
 fi
 UUID=5b2c1f6e-7a41-4e0b-9d1c-0000000e1000
-L2=/usr/share/kvmio/l2
-HELPERS=$(cd "$(dirname "$0")" && pwd)/helpers
 MDEV=/sys/bus/mdev/devices/$UUID
-PEER_IP=10.99.0.1
-n=0
-fail=0
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-notok() { n=$((n + 1)); fail=1; echo "not ok $n $1"; }
-check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
-# near A B: A and B differ by at most 5 frames or 1 %
-near() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d
-	t = (a > b ? a : b) / 100; if (t < 5) t = 5; exit !(a != "" && b != "" && d <= t) }'; }
 
 echo "TAP version 13"
 echo "# mode $MODE${BENCH:+ (bench)}"
-nic1=
-nic2=
-for d in /sys/bus/pci/devices/*; do
-	[ "$(cat $d/vendor)" = 0x8086 ] && [ "$(cat $d/device)" = 0x100e ] || continue
-	if [ -z "$nic1" ]; then nic1=$(basename $d); else nic2=${nic2:-$(basename $d)}; fi
-done
+find_e1000s
 if [ -z "$nic2" ] || ! grep -qw svm /proc/cpuinfo; then
 	echo "1..0 # SKIP needs two e1000s and SVM"
 	exit 4
@@ -103,30 +85,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-netdev_of() { ls /sys/bus/pci/devices/$1/net 2>/dev/null | head -n 1; }
-noipv6() { echo 1 > /proc/sys/net/ipv6/conf/$1/disable_ipv6 2>/dev/null; }
-stat_of() { cat /sys/class/net/$1/statistics/$2 2>/dev/null; }
-
-modprobe kvm_amd && modprobe vfio_iommu_type1 && modprobe e1000
-check "kvm_amd, vfio_iommu_type1 and e1000 loaded" \
-	"[ -c /dev/kvm ] && [ -c /dev/vfio/vfio ] && [ -d /sys/bus/pci/drivers/e1000 ]"
-# The peer: the second e1000, by PCI order; its MAC says it is the one.
-peer=$(netdev_of $nic2)
-check "peer $nic2 is the e1000 with MAC 52:54:00:12:34:02 ($peer)" \
-	"[ -n \"$peer\" ] && [ \"\$(cat /sys/class/net/$peer/address)\" = 52:54:00:12:34:02 ]"
-noipv6 $peer
-ip addr flush dev $peer
-ip addr add $PEER_IP/24 dev $peer
-ip link set $peer up
-i=0
-while [ "$(cat /sys/class/net/$peer/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do
-	sleep 0.1; i=$((i + 1))
-done
-check "peer $peer has carrier and $PEER_IP" \
-	"[ \"\$(cat /sys/class/net/$peer/carrier)\" = 1 ] && ip addr show $peer | grep -q 'inet $PEER_IP/24'"
-e1=$(netdev_of $nic1)
-check "first e1000 $nic1 has MAC 52:54:00:12:34:01 ($e1)" \
-	"[ -n \"$e1\" ] && [ \"\$(cat /sys/class/net/$e1/address)\" = 52:54:00:12:34:01 ]"
+peer_setup
 
 GUEST_MAC=52:54:00:12:34:11
 DRV=e1000
@@ -204,22 +163,12 @@ peer_tx0=$(stat_of $peer tx_packets)
 peer_rxb0=$(stat_of $peer rx_bytes)
 peer_txb0=$(stat_of $peer tx_bytes)
 
-cat $L2/initrd $L2/suite.cpio > /tmp/l2-nic.cpio
 start=$(date +%s)
 # NICDEV is split into options on purpose.
-timeout -s KILL $L2_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 256 \
-	-machine q35 -nodefaults -no-reboot -display none -serial stdio \
-	-L /usr/share/seabios -L /usr/share/qemu \
-	-kernel $L2/vmlinuz -initrd /tmp/l2-nic.cpio \
-	-append "console=ttyS0 panic=-1 loglevel=4 ipv6.disable=1 kvmio.l2=nic kvmio.nic_drv=$DRV kvmio.nic_kib=$KIB kvmio.nic_pings=$PINGS" \
-	$NICDEV > /tmp/l2-nic.log 2>&1
+l2_start nic "kvmio.nic_drv=$DRV kvmio.nic_kib=$KIB kvmio.nic_pings=$PINGS" $NICDEV
+wait $L2_PID
 rc=$?
-echo "# second-level guest ran $(($(date +%s) - start)) s, qemu exit $rc"
-tr -d '\r' < /tmp/l2-nic.log > /tmp/l2-nic.txt
-grep -E "KVMIO-L2|qemu-system|Kernel panic|Call Trace" /tmp/l2-nic.txt | sed 's/^/# /'
-check "QEMU attached the NIC and the guest powered off" "[ $rc -eq 0 ]"
-# A guest that did not finish: its last words (driver, link, watchdog).
-grep -q '^KVMIO-L2-NIC: done' /tmp/l2-nic.txt || tail -n 40 /tmp/l2-nic.txt | sed 's/^/# l2: /'
+l2_report nic $rc $(($(date +%s) - start))
 peer_rx=$(($(stat_of $peer rx_packets) - peer_rx0))
 peer_tx=$(($(stat_of $peer tx_packets) - peer_tx0))
 peer_rxb=$(($(stat_of $peer rx_bytes) - peer_rxb0))
@@ -227,7 +176,7 @@ peer_txb=$(($(stat_of $peer tx_bytes) - peer_txb0))
 sleep 1
 for f in /tmp/nic-peer-*.out; do sed "s|^|# peer $(basename $f .out): |" $f; done
 
-g() { sed -n "s/^KVMIO-L2-NIC: $1//p" /tmp/l2-nic.txt | head -n 1; }
+g() { l2_say nic "$1"; }
 check "guest ran to the end" "grep -q '^KVMIO-L2-NIC: done' /tmp/l2-nic.txt"
 check "guest: the NIC has driver $DRV and MAC $GUEST_MAC" \
 	"g 'interface ' | grep -q 'driver $DRV address $GUEST_MAC'"

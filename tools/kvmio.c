@@ -13,6 +13,16 @@
  *   kvmio remove UUID       remove a context
  *   kvmio contexts          kvm_assign contexts (mdevs): model, physical
  *                           device and statistics
+ *   kvmio context UUID      one context in full
+ *   kvmio e1000 UUID        an e1000 context's virtual NIC and counters
+ *   kvmio sched show BDF|UUID
+ *                           a shared NIC's scheduler knobs and counters and
+ *                           one line per context
+ *   kvmio sched set UUID KEY=VALUE...
+ *                           a context's weight, rate_bytes, rate_packets,
+ *                           trusted, allow_spoof, mac
+ *   kvmio sched nic BDF KEY=VALUE...
+ *                           a shared NIC's quantum, link_rate, ring_share
  *   kvmio blk-serve ...     vhost-user-blk server for QEMU whose data path
  *                           is /dev/vhost-blk (blk_bridge.c)
  *   kvmio version           the tool's version
@@ -23,6 +33,7 @@
 #include <dirent.h>
 #include <stdbool.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -533,6 +544,339 @@ static int cmd_e1000(const char *uuid)
 	return 0;
 }
 
+/*
+ * kvmio sched: the context scheduler of a shared NIC (kvm_assign-e1000).
+ * Knobs and counters are sysfs files: per NIC in
+ * /sys/bus/pci/devices/<bdf>/kvm_assign_e1000/, per context in
+ * /sys/bus/mdev/devices/<uuid>/e1000/ (Documentation/kvm_assign.rst,
+ * "Sharing one NIC").
+ */
+#define NIC_SCHED_DIR "/sys/bus/pci/devices/%s/kvm_assign_e1000"
+#define CTX_E1000_DIR "/sys/bus/mdev/devices/%s/e1000"
+
+struct sched_knob {
+	const char *name;
+	const char *range;	/* said when the kernel refuses a value */
+	enum { KNOB_NUM, KNOB_BOOL, KNOB_MAC } kind;
+};
+
+static const struct sched_knob ctx_knobs[] = {
+	{ "weight", "1..100", KNOB_NUM },
+	{ "rate_bytes", "bytes/s, 0 = no limit", KNOB_NUM },
+	{ "rate_packets", "packets/s, 0 = no limit", KNOB_NUM },
+	{ "trusted", "0 or 1", KNOB_BOOL },
+	{ "allow_spoof", "0 or 1", KNOB_BOOL },
+	{ "mac", "a unicast MAC, not another context's of the NIC", KNOB_MAC },
+};
+
+static const struct sched_knob nic_knobs[] = {
+	{ "quantum", "64..65536 bytes", KNOB_NUM },
+	{ "link_rate", "bytes/s, 0 = no limit", KNOB_NUM },
+	{ "ring_share", "8..256 descriptors", KNOB_NUM },
+};
+
+static const char *const nic_sched_stats[] = {
+	"quantum", "link_rate", "ring_share", "contexts", "ctx_switches",
+	"ring_inflight", "ring_inflight_max", "rx_unknown_unicast", "tx_switched",
+	"rx_filter",
+};
+
+/* Columns of a context's line: header, sysfs file. */
+static const char *const ctx_sched_cols[][2] = {
+	{ "WEIGHT", "weight" }, { "RATE_B", "rate_bytes" },
+	{ "RATE_P", "rate_packets" }, { "TRUST", "trusted" },
+	{ "SPOOF", "allow_spoof" }, { "TX_BYTES", "tx_bytes" },
+	{ "RX_BYTES", "rx_bytes" }, { "TX_SWITCHED", "tx_switched" },
+	{ "RX_SWITCHED", "rx_switched" }, { "TX_SPOOFED", "tx_spoofed" },
+	{ "TX_THROTTLED", "tx_throttled" }, { "SCHED_WAIT_US", "sched_wait_us" },
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Write @val to @path with one write(): the attribute's own errno. */
+static int write_attr(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != strlen(val))
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+static int valid_mac(const char *s)
+{
+	unsigned int i;
+
+	if (strlen(s) != 17)
+		return 0;
+	for (i = 0; i < 17; i++) {
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+static int valid_number(const char *s)
+{
+	if (!*s || strlen(s) > 20)
+		return 0;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Checks every KEY=VALUE against @knobs before anything is written: a
+ * usage error (exit 2) changes nothing.
+ */
+static int sched_check_args(int argc, char **argv, const struct sched_knob *knobs,
+			    unsigned int nknobs, const char *what)
+{
+	unsigned int k;
+	int i;
+
+	if (argc < 1) {
+		fprintf(stderr, "kvmio: sched %s: nothing to set (KEY=VALUE ...)\n", what);
+		return 2;
+	}
+	for (i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		size_t len = eq ? (size_t)(eq - argv[i]) : 0;
+
+		for (k = 0; eq && k < nknobs; k++) {
+			if (strlen(knobs[k].name) == len && !strncmp(argv[i], knobs[k].name, len))
+				break;
+		}
+		if (!eq || k == nknobs) {
+			fprintf(stderr, "kvmio: sched %s: '%s' is not KEY=VALUE with KEY one of:",
+				what, argv[i]);
+			for (k = 0; k < nknobs; k++)
+				fprintf(stderr, " %s", knobs[k].name);
+			fprintf(stderr, "\n");
+			return 2;
+		}
+		eq++;
+		if ((knobs[k].kind == KNOB_NUM && !valid_number(eq)) ||
+		    (knobs[k].kind == KNOB_BOOL && strcmp(eq, "0") && strcmp(eq, "1")) ||
+		    (knobs[k].kind == KNOB_MAC && !valid_mac(eq))) {
+			fprintf(stderr, "kvmio: sched %s: bad value '%s' for %s (%s)\n",
+				what, eq, knobs[k].name,
+				knobs[k].kind == KNOB_MAC ? "XX:XX:XX:XX:XX:XX" : knobs[k].range);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static const struct sched_knob *knob_of(const char *arg, const struct sched_knob *knobs,
+					unsigned int nknobs)
+{
+	size_t len = strchr(arg, '=') - arg;
+	unsigned int k;
+
+	for (k = 0; k < nknobs; k++) {
+		if (strlen(knobs[k].name) == len && !strncmp(arg, knobs[k].name, len))
+			return &knobs[k];
+	}
+	return NULL;
+}
+
+/* Writes the checked KEY=VALUE pairs into @dir in order; stops at an error. */
+static int sched_apply(const char *dir, const char *who, int argc, char **argv,
+		       const struct sched_knob *knobs, unsigned int nknobs)
+{
+	char path[512];
+	int i, err;
+
+	for (i = 0; i < argc; i++) {
+		const struct sched_knob *kn = knob_of(argv[i], knobs, nknobs);
+		const char *val = strchr(argv[i], '=') + 1;
+		const char *why = "";
+
+		snprintf(path, sizeof(path), "%s/%s", dir, kn->name);
+		err = write_attr(path, val);
+		if (!err) {
+			printf("%s: %s=%s\n", who, kn->name, val);
+			continue;
+		}
+		if (err == -ENOENT)
+			why = " (this kvm_assign has no such knob: no NIC sharing in the loaded module?)";
+		else if (err == -EINVAL || err == -ERANGE)
+			why = kn->kind == KNOB_MAC ? " (not a valid unicast MAC)" : "";
+		else if (err == -EADDRINUSE)
+			why = " (another context of this NIC has that MAC)";
+		else if (err == -EBUSY)
+			why = kn->kind == KNOB_MAC ?
+				" (the context is open: set its MAC before the VMM starts)" :
+				" (the device or context is in use)";
+		else
+			why = hint(err);
+		fprintf(stderr, "kvmio: cannot set %s=%s on %s (%s): %s%s", kn->name, val,
+			who, path, strerror(-err), why);
+		if ((err == -EINVAL || err == -ERANGE) && kn->kind != KNOB_MAC)
+			fprintf(stderr, " (%s: %s)", kn->name, kn->range);
+		if (i)
+			fprintf(stderr, "; the %d setting(s) before it were applied", i);
+		fprintf(stderr, "\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* The NIC (PCI name) of a kvm_assign context, or an error. */
+static int nic_of_context(const char *uuid, char *bdf, size_t len)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/kvm_assign/physical_device",
+		 uuid);
+	return read_sysfs(path, bdf, len);
+}
+
+static void sched_ctx_line(const char *uuid, bool mark)
+{
+	char path[512], val[64];
+	unsigned int i;
+
+	snprintf(path, sizeof(path), CTX_E1000_DIR "/mac", uuid);
+	if (read_sysfs(path, val, sizeof(val)))
+		strcpy(val, "-");
+	printf("%c%-36s %-17s", mark ? '*' : ' ', uuid, val);
+	for (i = 0; i < ARRAY_LEN(ctx_sched_cols); i++) {
+		snprintf(path, sizeof(path), CTX_E1000_DIR "/%s", uuid, ctx_sched_cols[i][1]);
+		if (read_sysfs(path, val, sizeof(val)))
+			strcpy(val, "-");
+		printf(" %*s", (int)strlen(ctx_sched_cols[i][0]), val);
+	}
+	printf("\n");
+}
+
+static int cmd_sched_show(const char *arg)
+{
+	char bdf[64], path[512], val[64], ctxnic[64];
+	const char *uuid = NULL;
+	struct dirent *e;
+	unsigned int i;
+	int found = 0;
+	DIR *d;
+
+	if (valid_uuid(arg)) {
+		uuid = arg;
+		if (!is_ka_context(uuid)) {
+			fprintf(stderr, "kvmio: no kvm_assign context %s\n", uuid);
+			return 1;
+		}
+		if (nic_of_context(uuid, bdf, sizeof(bdf))) {
+			fprintf(stderr, "kvmio: cannot read the device of context %s\n", uuid);
+			return 1;
+		}
+	} else if (valid_bdf(arg)) {
+		snprintf(bdf, sizeof(bdf), "%s", arg);
+	} else {
+		fprintf(stderr, "kvmio: '%s' is neither a PCI device nor a context UUID\n", arg);
+		return 1;
+	}
+	snprintf(path, sizeof(path), NIC_SCHED_DIR, bdf);
+	if (access(path, F_OK)) {
+		fprintf(stderr, "kvmio: %s has no context scheduler (%s missing: not an e1000 bound to kvm_assign, or a kvm_assign without NIC sharing)\n",
+			bdf, path);
+		return 1;
+	}
+	printf("NIC %s:", bdf);
+	for (i = 0; i < ARRAY_LEN(nic_sched_stats); i++) {
+		snprintf(path, sizeof(path), NIC_SCHED_DIR "/%s", bdf, nic_sched_stats[i]);
+		if (read_sysfs(path, val, sizeof(val)))
+			strcpy(val, "-");
+		printf("%s%s=%s", i % 5 ? " " : "\n  ", nic_sched_stats[i], val);
+	}
+	printf("\n %-36s %-17s", "CONTEXT", "MAC");
+	for (i = 0; i < ARRAY_LEN(ctx_sched_cols); i++)
+		printf(" %s", ctx_sched_cols[i][0]);
+	printf("\n");
+	d = opendir("/sys/bus/mdev/devices");
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || !is_ka_context(e->d_name) ||
+		    nic_of_context(e->d_name, ctxnic, sizeof(ctxnic)) || strcmp(ctxnic, bdf))
+			continue;
+		sched_ctx_line(e->d_name, uuid && !strcmp(uuid, e->d_name));
+		found++;
+	}
+	if (d)
+		closedir(d);
+	if (!found)
+		printf(" (no contexts)\n");
+	return 0;
+}
+
+static int cmd_sched_set(const char *uuid, int argc, char **argv)
+{
+	char dir[512];
+	int rc;
+
+	if (!valid_uuid(uuid)) {
+		fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid);
+		return 2;
+	}
+	rc = sched_check_args(argc, argv, ctx_knobs, ARRAY_LEN(ctx_knobs), "set");
+	if (rc)
+		return rc;
+	if (!is_ka_context(uuid)) {
+		fprintf(stderr, "kvmio: no kvm_assign context %s\n", uuid);
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), CTX_E1000_DIR, uuid);
+	if (access(dir, F_OK)) {
+		fprintf(stderr, "kvmio: context %s is not an e1000 context (no %s)\n", uuid, dir);
+		return 1;
+	}
+	return sched_apply(dir, uuid, argc, argv, ctx_knobs, ARRAY_LEN(ctx_knobs));
+}
+
+static int cmd_sched_nic(const char *bdf, int argc, char **argv)
+{
+	char dir[512];
+	int rc;
+
+	rc = sched_check_args(argc, argv, nic_knobs, ARRAY_LEN(nic_knobs), "nic");
+	if (rc)
+		return rc;
+	if (!valid_bdf(bdf)) {
+		fprintf(stderr, "kvmio: no PCI device %s\n", bdf);
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), NIC_SCHED_DIR, bdf);
+	if (access(dir, F_OK)) {
+		fprintf(stderr, "kvmio: %s has no context scheduler (%s missing: not an e1000 bound to kvm_assign, or a kvm_assign without NIC sharing)\n",
+			bdf, dir);
+		return 1;
+	}
+	return sched_apply(dir, bdf, argc, argv, nic_knobs, ARRAY_LEN(nic_knobs));
+}
+
+static int cmd_sched(int argc, char **argv)
+{
+	if (argc >= 3 && !strcmp(argv[1], "show") && argc == 3)
+		return cmd_sched_show(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "set"))
+		return cmd_sched_set(argv[2], argc - 3, argv + 3);
+	if (argc >= 3 && !strcmp(argv[1], "nic"))
+		return cmd_sched_nic(argv[2], argc - 3, argv + 3);
+	fprintf(stderr, "usage: kvmio sched show BDF|UUID\n"
+		"       kvmio sched set UUID KEY=VALUE...   (weight rate_bytes rate_packets trusted allow_spoof mac)\n"
+		"       kvmio sched nic BDF KEY=VALUE...    (quantum link_rate ring_share)\n");
+	return 2;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -548,6 +892,16 @@ static void usage(FILE *f)
 		"                        DMA fault log, interrupt entry, interrupt faults\n"
 		"  e1000 UUID            an e1000 context's virtual NIC: MAC, link, ring\n"
 		"                        registers, frame counters and drops\n"
+		"  sched show BDF|UUID   a shared NIC's scheduler: its knobs and counters,\n"
+		"                        one line per context (weight, rates, trust,\n"
+		"                        spoofing, bytes, switched, spoofed, throttled, wait)\n"
+		"  sched set UUID KEY=VALUE...\n"
+		"                        a context's knobs: weight=1..100 rate_bytes=N\n"
+		"                        rate_packets=N trusted=0|1 allow_spoof=0|1\n"
+		"                        mac=XX:XX:XX:XX:XX:XX (while no VMM holds it)\n"
+		"  sched nic BDF KEY=VALUE...\n"
+		"                        a shared NIC's knobs: quantum=64..65536\n"
+		"                        link_rate=N (bytes/s, 0 = none) ring_share=8..256\n"
 		"  blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S]\n"
 		"            [--queues N] [--poll-us N] [--once] [--verbose]\n"
 		"                        vhost-user-blk server for QEMU; data path in /dev/vhost-blk\n"
@@ -568,6 +922,8 @@ int main(int argc, char **argv)
 		return cmd_context(argv[2]);
 	if (!strcmp(argv[1], "e1000") && argc == 3)
 		return cmd_e1000(argv[2]);
+	if (!strcmp(argv[1], "sched"))
+		return cmd_sched(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "blk-serve"))
 		return cmd_blk_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "devices"))

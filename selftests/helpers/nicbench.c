@@ -8,6 +8,7 @@
  *	nicbench connect HOST PORT send|recv FILE [TIMEOUT]
  *	nicbench udp-echo PORT COUNT [TIMEOUT]
  *	nicbench udp-ping HOST PORT COUNT INTERVAL_MS [TIMEOUT]
+ *	nicbench sniff IFACE TIMEOUT MAC...
  *
  * listen/connect: one TCP connection; "send" writes FILE and then half
  * closes, and returns once the other side has closed too (so everything
@@ -18,6 +19,13 @@
  * to 1 s for each answer, and prints "NICBENCH udp rtt count=<n> lost=<n>
  * median_us=<t> p99_us=<t> min_us=<t>".  Every mode gives up after
  * TIMEOUT seconds (default 120) and then exits 1.
+ *
+ * sniff watches IFACE (promiscuous, through an AF_PACKET socket) until
+ * SIGTERM, SIGINT or TIMEOUT seconds, then prints "NICBENCH sniff
+ * frames=<n> from_macs=<n> unicast_between=<n>": the frames the interface
+ * received, those whose source is one of the MACs, and the unicast frames
+ * from one of the MACs to another (for assign_e1000_share_guest_test.sh:
+ * guest-to-guest frames that reached the wire).  Exits 0 once it printed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +38,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <net/if.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -240,6 +252,93 @@ static int udp_ping(const char *host, int port, int count, int interval_ms)
 	return 0;
 }
 
+#define MAXMAC	16
+
+static volatile sig_atomic_t sniff_stop;
+
+static void sniff_signal(int sig)
+{
+	(void)sig;
+	sniff_stop = 1;
+}
+
+static int mac_parse(const char *s, unsigned char *m)
+{
+	unsigned int b[6], i;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3], &b[4],
+		   &b[5]) != 6)
+		return -1;
+	for (i = 0; i < 6; i++)
+		m[i] = b[i];
+	return 0;
+}
+
+static int mac_in(const unsigned char *m, unsigned char (*set)[6], int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!memcmp(m, set[i], 6))
+			return 1;
+	}
+	return 0;
+}
+
+static int sniff(const char *ifname, int timeout, int nmac, char **macs)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	struct packet_mreq mr = { .mr_type = PACKET_MR_PROMISC };
+	struct timeval tv = { .tv_sec = 1 };
+	unsigned long long frames = 0, from = 0, between = 0;
+	static unsigned char set[MAXMAC][6];
+	struct sockaddr_ll from_ll;
+	struct sigaction sa = { .sa_handler = sniff_signal };
+	socklen_t fl;
+	double end;
+	ssize_t r;
+	int s, i;
+
+	if (nmac > MAXMAC)
+		return 2;
+	for (i = 0; i < nmac; i++) {
+		if (mac_parse(macs[i], set[i])) {
+			fprintf(stderr, "nicbench: bad MAC %s\n", macs[i]);
+			return 2;
+		}
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	sll.sll_ifindex = if_nametoindex(ifname);
+	mr.mr_ifindex = sll.sll_ifindex;
+	if (s < 0 || !sll.sll_ifindex || bind(s, (struct sockaddr *)&sll, sizeof(sll)) ||
+	    setsockopt(s, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
+		perror("nicbench: sniff socket");
+		return 1;
+	}
+	printf("NICBENCH sniff started on %s\n", ifname);
+	end = kt_now() + timeout;
+	while (!sniff_stop && kt_now() < end) {
+		fl = sizeof(from_ll);
+		r = recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&from_ll, &fl);
+		if (r < 14 || from_ll.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		frames++;
+		if (!mac_in((unsigned char *)buf + 6, set, nmac))
+			continue;
+		from++;
+		if (!(buf[0] & 1) && mac_in((unsigned char *)buf, set, nmac) &&
+		    memcmp(buf, buf + 6, 6))
+			between++;
+	}
+	close(s);
+	printf("NICBENCH sniff frames=%llu from_macs=%llu unicast_between=%llu\n",
+	       frames, from, between);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int to = 120, port;
@@ -281,10 +380,13 @@ int main(int argc, char **argv)
 			goto usage;
 		return udp_ping(argv[2], port, atoi(argv[4]), atoi(argv[5]));
 	}
+	if (argc >= 5 && !strcmp(argv[1], "sniff"))
+		return sniff(argv[2], atoi(argv[3]), argc - 4, argv + 4);
 usage:
 	fprintf(stderr, "usage: nicbench listen PORT send|recv FILE [TIMEOUT]\n"
 		"       nicbench connect HOST PORT send|recv FILE [TIMEOUT]\n"
 		"       nicbench udp-echo PORT COUNT [TIMEOUT]\n"
-		"       nicbench udp-ping HOST PORT COUNT INTERVAL_MS [TIMEOUT]\n");
+		"       nicbench udp-ping HOST PORT COUNT INTERVAL_MS [TIMEOUT]\n"
+		"       nicbench sniff IFACE TIMEOUT MAC...\n");
 	return 2;
 }

@@ -186,10 +186,13 @@ static void __e1k_sched_deliver(struct e1k_nic *nic, struct e1k_ctx *from,
 	n = e1k_offload_frames(sw->data, sw->len, &sw->off, e1k_sched_emit, &a,
 			       nic->sw_scratch);
 	mutex_unlock(&nic->ctx_lock);
-	if (n < 0)
+	/* tx_switched: the frames (TSO: segments) that stayed inside */
+	if (n < 0) {
 		atomic64_inc(&from->stats.tx_bad_desc);
-	else if (out->to_ctx)
+	} else if (out->to_ctx) {
+		atomic64_add(n, &from->stats.tx_switched);
 		atomic64_add(n, &nic->tx_switched);
+	}
 }
 
 /* Leave the active list: no work, or the unit stopped. */

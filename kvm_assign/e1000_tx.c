@@ -715,11 +715,8 @@ static enum e1k_tx_result __e1k_tx_one_locked(struct e1k_ctx *ec,
 	if (!out->to_wire && v.gen == ec->gen)
 		ec->tx_done += p->ndesc;
 	spin_unlock_irqrestore(&ec->lock, flags);
-	if (res == E1K_TXR_SENT) {
+	if (res == E1K_TXR_SENT)
 		e1k_tx_count(ec, p, out);
-		if (out->to_ctx)
-			atomic64_inc(&ec->stats.tx_switched);
-	}
 	__e1k_tx_writeback(ec);
 	return res;
 }

@@ -25,11 +25,20 @@
  *                           a shared NIC's quantum, link_rate, ring_share
  *   kvmio blk-serve ...     vhost-user-blk server for QEMU whose data path
  *                           is /dev/vhost-blk (blk_bridge.c)
+ *   kvmio restore           bind the devices "bind --persist" recorded
  *   kvmio version           the tool's version
+ *   kvmio help [COMMAND]    usage, of one command or all
+ *
+ * --json (before or after the command) makes status, devices, contexts,
+ * context, e1000, sched show, create and version print one JSON document.
+ * --help or -h after any command prints its usage.  The command table at
+ * the end drives dispatch, argument counts and help; tools/kvmio.8 is the
+ * manual page.
  *
  * Exit status: 0 success, 1 failure (with a message on stderr), 2 usage.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <dirent.h>
 #include <stdbool.h>
 #include <errno.h>
@@ -38,10 +47,142 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "kvmio.h"
 
 #define KVMIO_TOOL_VERSION "0.1.0"
+#define KVMIO_CONF_DIR "/etc/kvmio"
+#define BIND_CONF KVMIO_CONF_DIR "/bind.conf"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static bool json;	/* --json: one JSON document on stdout */
+
+/*
+ * A small JSON writer for --json.  Keys and values are written in order;
+ * j_open()/j_close() nest objects and arrays, a comma goes before every
+ * member but the first of each level.  Strings are escaped as RFC 8259
+ * asks (quote, backslash, control characters).
+ */
+#define J_DEPTH 8
+static struct {
+	int depth;
+	bool first[J_DEPTH];
+	bool after_key;
+} jw;
+
+static void j_sep(void)
+{
+	if (jw.after_key) {
+		jw.after_key = false;
+		return;
+	}
+	if (jw.depth && !jw.first[jw.depth - 1])
+		putchar(',');
+	if (jw.depth)
+		jw.first[jw.depth - 1] = false;
+}
+
+static void j_quote(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void j_open(char c)
+{
+	j_sep();
+	putchar(c);
+	if (jw.depth < J_DEPTH)
+		jw.first[jw.depth] = true;
+	jw.depth++;
+}
+
+static void j_close(char c)
+{
+	jw.depth--;
+	putchar(c);
+	if (!jw.depth)
+		putchar('\n');
+}
+
+static void j_key(const char *k)
+{
+	j_sep();
+	j_quote(k);
+	putchar(':');
+	jw.after_key = true;
+}
+
+static void j_str(const char *v)
+{
+	j_sep();
+	if (v)
+		j_quote(v);
+	else
+		fputs("null", stdout);
+}
+
+static void j_bool(bool v)
+{
+	j_sep();
+	fputs(v ? "true" : "false", stdout);
+}
+
+/* A decimal integer as a number, anything else as a string, NULL as null. */
+static void j_val(const char *v)
+{
+	const char *p = v;
+
+	if (p && *p == '-')
+		p++;
+	if (p && *p && strlen(p) < 20 && strspn(p, "0123456789") == strlen(p) &&
+	    (p[0] != '0' || !p[1])) {
+		j_sep();
+		fputs(v, stdout);
+		return;
+	}
+	j_str(v);
+}
+
+static void j_kstr(const char *k, const char *v)
+{
+	j_key(k);
+	j_str(v);
+}
+
+static void j_kval(const char *k, const char *v)
+{
+	j_key(k);
+	j_val(v);
+}
+
+/* A multi-line sysfs listing as an array of its lines. */
+static void j_lines(const char *k, char *buf)
+{
+	char *line, *save = NULL;
+
+	j_key(k);
+	if (!buf) {
+		j_str(NULL);
+		return;
+	}
+	j_open('[');
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		j_str(line);
+	j_close(']');
+}
 
 static const char *const suite_modules[] = {
 	"iommu_soft", "irq_remap", "vhost_blk", "kvm_assign",
@@ -72,24 +213,44 @@ static const char *hint(int err)
 	return "";
 }
 
-static int cmd_status(void)
+static int cmd_status(int argc, char **argv)
 {
 	char path[256], version[64], refcnt[32];
 	unsigned int i;
 
-	printf("%-12s %-8s %-8s %s\n", "MODULE", "STATE", "VERSION", "USERS");
-	for (i = 0; i < sizeof(suite_modules) / sizeof(suite_modules[0]); i++) {
+	(void)argc;
+	(void)argv;
+	if (json) {
+		j_open('{');
+		j_key("modules");
+		j_open('[');
+	} else {
+		printf("%-12s %-8s %-8s %s\n", "MODULE", "STATE", "VERSION", "USERS");
+	}
+	for (i = 0; i < ARRAY_LEN(suite_modules); i++) {
 		const char *m = suite_modules[i];
+		bool loaded, users;
 
 		snprintf(path, sizeof(path), "/sys/module/%s/version", m);
-		if (read_sysfs(path, version, sizeof(version)) < 0) {
-			printf("%-12s %-8s %-8s %s\n", m, "absent", "-", "-");
-			continue;
-		}
+		loaded = !read_sysfs(path, version, sizeof(version));
 		snprintf(path, sizeof(path), "/sys/module/%s/refcnt", m);
-		if (read_sysfs(path, refcnt, sizeof(refcnt)) < 0)
-			strcpy(refcnt, "?");
-		printf("%-12s %-8s %-8s %s\n", m, "loaded", version, refcnt);
+		users = loaded && !read_sysfs(path, refcnt, sizeof(refcnt));
+		if (json) {
+			j_open('{');
+			j_kstr("name", m);
+			j_key("loaded");
+			j_bool(loaded);
+			j_kstr("version", loaded ? version : NULL);
+			j_kval("users", users ? refcnt : NULL);
+			j_close('}');
+		} else {
+			printf("%-12s %-8s %-8s %s\n", m, loaded ? "loaded" : "absent",
+			       loaded ? version : "-", !loaded ? "-" : users ? refcnt : "?");
+		}
+	}
+	if (json) {
+		j_close(']');
+		j_close('}');
 	}
 	return 0;
 }
@@ -184,33 +345,60 @@ static int device_ids(const char *bdf, char *out, size_t len)
 	return 0;
 }
 
-static int cmd_devices(void)
+static int cmd_devices(int argc, char **argv)
 {
 	char ids[32], drv[64], model[64];
 	struct dirent *e;
 	int loaded = access("/sys/bus/pci/drivers/kvm_assign", F_OK) == 0;
 	DIR *d = opendir("/sys/bus/pci/devices");
 
+	(void)argc;
+	(void)argv;
 	if (!d) {
 		fprintf(stderr, "kvmio: cannot list PCI devices: %s\n", strerror(errno));
 		return 1;
 	}
-	printf("%-14s %-10s %-14s %s\n", "DEVICE", "ID", "DRIVER", "KVM_ASSIGN MODEL");
+	if (json) {
+		j_open('{');
+		j_key("kvm_assign_loaded");
+		j_bool(loaded);
+		j_key("devices");
+		j_open('[');
+	} else {
+		printf("%-14s %-10s %-14s %s\n", "DEVICE", "ID", "DRIVER", "KVM_ASSIGN MODEL");
+	}
 	while ((e = readdir(d))) {
+		bool has_model;
+
 		if (e->d_name[0] == '.' || device_ids(e->d_name, ids, sizeof(ids)))
 			continue;
 		current_driver(e->d_name, drv, sizeof(drv));
+		has_model = loaded && !model_for(ids, model, sizeof(model));
+		if (json) {
+			j_open('{');
+			j_kstr("device", e->d_name);
+			j_kstr("id", ids);
+			j_kstr("driver", strcmp(drv, "-") ? drv : NULL);
+			/* null: no model, or kvm_assign not loaded (see above) */
+			j_kstr("model", has_model ? model : NULL);
+			j_close('}');
+			continue;
+		}
 		if (!loaded)
 			snprintf(model, sizeof(model), "? (kvm_assign not loaded)");
-		else if (model_for(ids, model, sizeof(model)))
+		else if (!has_model)
 			snprintf(model, sizeof(model), "none");
 		printf("%-14s %-10s %-14s %s\n", e->d_name, ids, drv, model);
 	}
 	closedir(d);
+	if (json) {
+		j_close(']');
+		j_close('}');
+	}
 	return 0;
 }
 
-static int cmd_bind(const char *bdf)
+static int bind_one(const char *bdf)
 {
 	char path[300], ids[32], model[64], drv[64];
 	int err;
@@ -260,7 +448,7 @@ static int cmd_bind(const char *bdf)
 	return 0;
 }
 
-static int cmd_unbind(const char *bdf)
+static int unbind_one(const char *bdf)
 {
 	char path[300], drv[64];
 	int err;
@@ -288,9 +476,179 @@ static int cmd_unbind(const char *bdf)
 	return 0;
 }
 
-static int cmd_create(const char *bdf, const char *uuid_arg)
+/*
+ * Persistent bindings: BIND_CONF lists one PCI name a line ('#' comments);
+ * "kvmio restore" binds each at boot (tools/systemd/kvmio-bind.service),
+ * after which mdevctl's udev rule starts the contexts defined on it.
+ * KVMIO_CONF_DIR in the environment replaces /etc/kvmio (tests).
+ */
+static const char *conf_path(char *buf, size_t len)
 {
-	char path[512], uuid[64], drv[64], model[64], ids[32];
+	const char *dir = getenv("KVMIO_CONF_DIR");
+
+	snprintf(buf, len, "%s/bind.conf", dir && *dir ? dir : KVMIO_CONF_DIR);
+	return buf;
+}
+
+/* The BDF of a line of BIND_CONF, or NULL for a blank or comment line. */
+static const char *conf_word(const char *line, char *w, size_t len)
+{
+	size_t n;
+
+	line += strspn(line, " \t");
+	n = strcspn(line, " \t\n#");
+	if (!n || n >= len)
+		return NULL;
+	memcpy(w, line, n);
+	w[n] = 0;
+	return w;
+}
+
+/* Adds @bdf to BIND_CONF or removes it; the file is replaced atomically. */
+static int persist_edit(const char *bdf, bool add)
+{
+	char path[512], tmp[520], line[256], w[64], *slash;
+	bool found = false;
+	FILE *in, *out;
+	int err = 0;
+
+	conf_path(path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	slash = strrchr(path, '/');
+	if (slash) {
+		*slash = 0;
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return -errno;
+		*slash = '/';
+	}
+	in = fopen(path, "r");
+	if (!in && errno != ENOENT)
+		return -errno;
+	if (!in && !add)
+		return 0;
+	out = fopen(tmp, "w");
+	if (!out) {
+		err = -errno;
+		if (in)
+			fclose(in);
+		return err;
+	}
+	if (!in)
+		fputs("# PCI devices bound to kvm_assign at boot by \"kvmio restore\"\n"
+		      "# (kvmio-bind.service); edited by \"kvmio bind|unbind --persist\".\n", out);
+	while (in && fgets(line, sizeof(line), in)) {
+		if (conf_word(line, w, sizeof(w)) && !strcmp(w, bdf)) {
+			found = true;
+			if (!add)
+				continue;
+		}
+		fputs(line, out);
+	}
+	if (add && !found)
+		fprintf(out, "%s\n", bdf);
+	if (in)
+		fclose(in);
+	if (fclose(out) || rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+	}
+	return err;
+}
+
+/* kvmio bind [--persist] BDF */
+static int cmd_bind(int argc, char **argv)
+{
+	bool persist = argc == 3;
+	const char *bdf = argv[argc - 1];
+	char path[512];
+	int rc, err;
+
+	if (persist && strcmp(argv[1], "--persist"))
+		return -2;
+	rc = bind_one(bdf);
+	if (rc || !persist)
+		return rc;
+	err = persist_edit(bdf, true);
+	if (err) {
+		fprintf(stderr, "kvmio: %s is bound, but cannot record it in %s: %s%s\n", bdf,
+			conf_path(path, sizeof(path)), strerror(-err), hint(err));
+		return 1;
+	}
+	printf("%s recorded in %s: bound again at boot (kvmio restore)\n", bdf,
+	       conf_path(path, sizeof(path)));
+	return 0;
+}
+
+/* kvmio unbind [--persist] BDF: --persist also forgets it */
+static int cmd_unbind(int argc, char **argv)
+{
+	bool persist = argc == 3;
+	const char *bdf = argv[argc - 1];
+	char path[512], drv[64];
+	int err;
+
+	if (persist && strcmp(argv[1], "--persist"))
+		return -2;
+	if (persist) {
+		err = persist_edit(bdf, false);
+		if (err) {
+			fprintf(stderr, "kvmio: cannot edit %s: %s%s\n",
+				conf_path(path, sizeof(path)), strerror(-err), hint(err));
+			return 1;
+		}
+		printf("%s removed from %s\n", bdf, conf_path(path, sizeof(path)));
+		current_driver(bdf, drv, sizeof(drv));
+		if (strcmp(drv, "kvm_assign"))
+			return 0;
+	}
+	return unbind_one(bdf);
+}
+
+/* kvmio restore: bind every device of BIND_CONF; 1 if any failed */
+static int cmd_restore(int argc, char **argv)
+{
+	char path[512], line[256], w[64];
+	int rc = 0, n = 0;
+	FILE *f;
+
+	(void)argc;
+	(void)argv;
+	f = fopen(conf_path(path, sizeof(path)), "r");
+	if (!f) {
+		if (errno == ENOENT) {
+			printf("nothing to restore (no %s)\n", path);
+			return 0;
+		}
+		fprintf(stderr, "kvmio: cannot read %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (!conf_word(line, w, sizeof(w)))
+			continue;
+		n++;
+		if (bind_one(w))
+			rc = 1;
+	}
+	fclose(f);
+	if (!n)
+		printf("nothing to restore (%s lists no device)\n", path);
+	return rc;
+}
+
+/* The <hostdev> element libvirt needs for context @uuid, indented by @ind. */
+static void print_hostdev(const char *uuid, const char *ind)
+{
+	printf("%s<hostdev mode='subsystem' type='mdev' model='vfio-pci'>\n"
+	       "%s  <source>\n"
+	       "%s    <address uuid='%s'/>\n"
+	       "%s  </source>\n"
+	       "%s</hostdev>\n", ind, ind, ind, uuid, ind, ind);
+}
+
+static int cmd_create(int argc, char **argv)
+{
+	char path[512], uuid[64], drv[64], model[64], ids[96];
+	const char *bdf = argv[1], *uuid_arg = argc == 3 ? argv[2] : NULL;
 	int err;
 
 	if (!valid_bdf(bdf)) {
@@ -325,16 +683,37 @@ static int cmd_create(const char *bdf, const char *uuid_arg)
 			" (no free context on this device)" : hint(err));
 		return 1;
 	}
+	if (json) {
+		char xml[512];
+
+		snprintf(xml, sizeof(xml), "<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='%s'/></source></hostdev>",
+			 uuid);
+		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s", uuid);
+		j_open('{');
+		j_kstr("uuid", uuid);
+		j_kstr("device", bdf);
+		j_kstr("model", model);
+		snprintf(ids, sizeof(ids), "kvm_assign-%s", model);
+		j_kstr("type", ids);
+		j_kstr("sysfsdev", path);
+		j_kstr("libvirt_hostdev", xml);
+		j_close('}');
+		return 0;
+	}
 	printf("%s\n", uuid);
 	printf("QEMU: -device vfio-pci,sysfsdev=/sys/bus/mdev/devices/%s\n", uuid);
+	printf("libvirt (virsh edit, inside <devices>):\n");
+	print_hostdev(uuid, "  ");
 	return 0;
 }
 
-static int cmd_remove(const char *uuid)
+static int cmd_remove(int argc, char **argv)
 {
+	const char *uuid = argv[1];
 	char path[512];
 	int err;
 
+	(void)argc;
 	if (!valid_uuid(uuid)) {
 		fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid);
 		return 2;
@@ -376,35 +755,56 @@ static const char *const e1000_stats[] = {
 /* The virtual NIC of an e1000 context: MAC, link, ring registers, counters. */
 static int print_e1000(const char *uuid)
 {
-	char path[512], val[512];
+	char path[512], mac[64], link[64], regs[512], val[64];
+	bool has_link, has_regs;
 	unsigned int i;
 
 #define E1K_ATTR(name) (snprintf(path, sizeof(path), \
 	"/sys/bus/mdev/devices/%s/e1000/%s", uuid, (name)), path)
-	if (read_sysfs(E1K_ATTR("mac"), val, sizeof(val)) < 0)
+	if (read_sysfs(E1K_ATTR("mac"), mac, sizeof(mac)) < 0)
 		return -ENOENT;
-	printf("  e1000 virtual NIC: MAC %s", val);
-	if (read_sysfs(E1K_ATTR("link"), val, sizeof(val)) < 0)
-		strcpy(val, "?");
-	printf(", physical link %s\n", val);
-	if (!read_sysfs(E1K_ATTR("regs"), val, sizeof(val)))
-		printf("    %s\n", val);
-	for (i = 0; i < sizeof(e1000_stats) / sizeof(e1000_stats[0]); i++) {
-		if (read_sysfs(E1K_ATTR(e1000_stats[i]), val, sizeof(val)) < 0)
-			strcpy(val, "?");
-		printf("    %-20s %s\n", e1000_stats[i], val);
+	has_link = !read_sysfs(E1K_ATTR("link"), link, sizeof(link));
+	has_regs = !read_sysfs(E1K_ATTR("regs"), regs, sizeof(regs));
+	if (json) {
+		j_open('{');
+		j_kstr("mac", mac);
+		j_kstr("link", has_link ? link : NULL);
+		j_kstr("regs", has_regs ? regs : NULL);
+		j_key("stats");
+		j_open('{');
+	} else {
+		printf("  e1000 virtual NIC: MAC %s, physical link %s\n", mac,
+		       has_link ? link : "?");
+		if (has_regs)
+			printf("    %s\n", regs);
+	}
+	for (i = 0; i < ARRAY_LEN(e1000_stats); i++) {
+		bool ok = !read_sysfs(E1K_ATTR(e1000_stats[i]), val, sizeof(val));
+
+		if (json)
+			j_kval(e1000_stats[i], ok ? val : NULL);
+		else
+			printf("    %-20s %s\n", e1000_stats[i], ok ? val : "?");
+	}
+	if (json) {
+		j_close('}');
+		j_close('}');
 	}
 #undef E1K_ATTR
 	return 0;
 }
 
-/* Print a multi-line sysfs listing, indented, or "(none)". */
-static void print_listing(const char *title, const char *path)
+/* Print a multi-line sysfs listing, indented, or "(none)"; JSON: lines. */
+static void print_listing(const char *key, const char *title, const char *path)
 {
 	char buf[8192], *line, *save = NULL;
 	int err;
 
 	err = read_sysfs(path, buf, sizeof(buf));
+	if (json) {
+		j_lines(key, err ? NULL : buf);
+		return;
+	}
 	printf("  %s:\n", title);
 	if (err) {
 		printf("    (unreadable: %s)\n", strerror(-err));
@@ -421,44 +821,78 @@ static void print_listing(const char *title, const char *path)
 /*
  * One context: its model, device and counters, its iommu_soft domain's
  * counters; with @detail also the domain's mappings and fault log and the
- * context's interrupt table entry and the table's fault log.
+ * context's interrupt table entry and the table's fault log.  JSON: one
+ * object (uuid, model, device, stats, e1000, iommu_domain, interrupt).
  */
 static void print_context(const char *uuid, bool detail)
 {
 	char path[512], val[64], model[64], phys[64], dom[32], table[32], entry[32];
+	bool has_model, has_phys;
 	unsigned int i;
 
 #define CTX_ATTR(name) (snprintf(path, sizeof(path), \
 	"/sys/bus/mdev/devices/%s/kvm_assign/%s", uuid, (name)), path)
-	if (read_sysfs(CTX_ATTR("model"), model, sizeof(model)) < 0)
-		strcpy(model, "?");
-	if (read_sysfs(CTX_ATTR("physical_device"), phys, sizeof(phys)) < 0)
-		strcpy(phys, "?");
-	printf("context %s: model %s on %s\n", uuid, model, phys);
-	for (i = 0; i < sizeof(ctx_stats) / sizeof(ctx_stats[0]); i++) {
-		if (read_sysfs(CTX_ATTR(ctx_stats[i]), val, sizeof(val)) < 0)
-			strcpy(val, "?");
-		printf("  %-22s %s\n", ctx_stats[i], val);
+	has_model = !read_sysfs(CTX_ATTR("model"), model, sizeof(model));
+	has_phys = !read_sysfs(CTX_ATTR("physical_device"), phys, sizeof(phys));
+	if (json) {
+		j_open('{');
+		j_kstr("uuid", uuid);
+		j_kstr("model", has_model ? model : NULL);
+		j_kstr("device", has_phys ? phys : NULL);
+		j_key("stats");
+		j_open('{');
+	} else {
+		printf("context %s: model %s on %s\n", uuid, has_model ? model : "?",
+		       has_phys ? phys : "?");
 	}
-	if (!strcmp(model, "e1000"))
+	for (i = 0; i < ARRAY_LEN(ctx_stats); i++) {
+		bool ok = !read_sysfs(CTX_ATTR(ctx_stats[i]), val, sizeof(val));
+
+		if (json)
+			j_kval(ctx_stats[i], ok ? val : NULL);
+		else
+			printf("  %-22s %s\n", ctx_stats[i], ok ? val : "?");
+	}
+	if (json)
+		j_close('}');
+	if (has_model && !strcmp(model, "e1000")) {
+		if (json)
+			j_key("e1000");
 		print_e1000(uuid);
+	}
 	if (!read_sysfs(CTX_ATTR("iommu_domain"), dom, sizeof(dom))) {
-		printf("  iommu_soft domain %s:\n", dom);
-		for (i = 0; i < sizeof(domain_stats) / sizeof(domain_stats[0]); i++) {
+		if (json) {
+			j_key("iommu_domain");
+			j_open('{');
+			j_kval("id", dom);
+			j_key("stats");
+			j_open('{');
+		} else {
+			printf("  iommu_soft domain %s:\n", dom);
+		}
+		for (i = 0; i < ARRAY_LEN(domain_stats); i++) {
+			bool ok;
+
 			snprintf(path, sizeof(path), "/sys/kernel/iommu_soft/domains/%s/%s",
 				 dom, domain_stats[i]);
-			if (read_sysfs(path, val, sizeof(val)) < 0)
-				strcpy(val, "?");
-			printf("    %-20s %s\n", domain_stats[i], val);
+			ok = !read_sysfs(path, val, sizeof(val));
+			if (json)
+				j_kval(domain_stats[i], ok ? val : NULL);
+			else
+				printf("    %-20s %s\n", domain_stats[i], ok ? val : "?");
 		}
+		if (json)
+			j_close('}');
 		if (detail) {
 			snprintf(path, sizeof(path),
 				 "/sys/kernel/iommu_soft/domains/%s/mapping_list", dom);
-			print_listing("domain mappings (iova range, perm, pages)", path);
+			print_listing("mappings", "domain mappings (iova range, perm, pages)", path);
 			snprintf(path, sizeof(path),
 				 "/sys/kernel/iommu_soft/domains/%s/fault_log", dom);
-			print_listing("domain fault log (ns, reason, dir, ...)", path);
+			print_listing("fault_log", "domain fault log (ns, reason, dir, ...)", path);
 		}
+		if (json)
+			j_close('}');
 	}
 	if (detail && !read_sysfs(CTX_ATTR("irq_table"), table, sizeof(table)) &&
 	    !read_sysfs(CTX_ATTR("irq_entry"), entry, sizeof(entry))) {
@@ -467,22 +901,41 @@ static void print_context(const char *uuid, bool detail)
 		int shown = 0;
 
 		/* The table is the device's; show this context's entry only. */
-		printf("  interrupt entry %s of irq_remap table%s:\n", entry, table);
+		if (json) {
+			j_key("interrupt");
+			j_open('{');
+			j_kval("table", table);
+			j_kval("entry", entry);
+			j_key("entry_list");
+			j_open('[');
+		} else {
+			printf("  interrupt entry %s of irq_remap table%s:\n", entry, table);
+		}
 		snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%s/entry_list", table);
 		if (!read_sysfs(path, buf, sizeof(buf))) {
 			for (line = strtok_r(buf, "\n", &save); line;
 			     line = strtok_r(NULL, "\n", &save)) {
-				if (!strncmp(line, entry, n) && line[n] == ' ') {
+				if (strncmp(line, entry, n) || line[n] != ' ')
+					continue;
+				if (json)
+					j_str(line);
+				else
 					printf("    %s\n", line);
-					shown++;
-				}
+				shown++;
 			}
 		}
-		if (!shown)
+		if (json)
+			j_close(']');
+		else if (!shown)
 			printf("    (not allocated)\n");
 		snprintf(path, sizeof(path), "/sys/kernel/irq_remap/table%s/fault_log", table);
-		print_listing("interrupt fault log of the device (ns, reason, ...)", path);
+		print_listing("fault_log", "interrupt fault log of the device (ns, reason, ...)",
+			      path);
+		if (json)
+			j_close('}');
 	}
+	if (json)
+		j_close('}');
 #undef CTX_ATTR
 }
 
@@ -494,31 +947,45 @@ static bool is_ka_context(const char *uuid)
 	return !read_sysfs(path, model, sizeof(model));
 }
 
-static int cmd_contexts(void)
+static int cmd_contexts(int argc, char **argv)
 {
 	struct dirent *e;
 	int found = 0;
 	DIR *d;
 
+	(void)argc;
+	(void)argv;
 	d = opendir("/sys/bus/mdev/devices");
-	if (!d) {
+	if (json) {
+		j_open('{');
+		j_key("contexts");
+		j_open('[');
+	} else if (!d) {
 		printf("no mediated devices (is the mdev module loaded?)\n");
 		return 0;
 	}
-	while ((e = readdir(d))) {
+	while (d && (e = readdir(d))) {
 		if (e->d_name[0] == '.' || !is_ka_context(e->d_name))
 			continue;	/* another vendor driver's mdev */
 		print_context(e->d_name, false);
 		found++;
 	}
-	closedir(d);
-	if (!found)
+	if (d)
+		closedir(d);
+	if (json) {
+		j_close(']');
+		j_close('}');
+	} else if (!found) {
 		printf("no kvm_assign contexts\n");
+	}
 	return 0;
 }
 
-static int cmd_context(const char *uuid)
+static int cmd_context(int argc, char **argv)
 {
+	const char *uuid = argv[1];
+
+	(void)argc;
 	if (!valid_uuid(uuid)) {
 		fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid);
 		return 2;
@@ -531,13 +998,19 @@ static int cmd_context(const char *uuid)
 	return 0;
 }
 
-static int cmd_e1000(const char *uuid)
+static int cmd_e1000(int argc, char **argv)
 {
+	const char *uuid = argv[1];
+	char path[512];
+
+	(void)argc;
 	if (!valid_uuid(uuid)) {
 		fprintf(stderr, "kvmio: '%s' is not a UUID\n", uuid);
 		return 2;
 	}
-	if (print_e1000(uuid)) {
+	/* Checked first: JSON must not start a document it cannot finish. */
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/e1000/mac", uuid);
+	if (access(path, F_OK) || print_e1000(uuid)) {
 		fprintf(stderr, "kvmio: no e1000 context %s\n", uuid);
 		return 1;
 	}
@@ -590,8 +1063,6 @@ static const char *const ctx_sched_cols[][2] = {
 	{ "RX_SWITCHED", "rx_switched" }, { "TX_SPOOFED", "tx_spoofed" },
 	{ "TX_THROTTLED", "tx_throttled" }, { "SCHED_WAIT_US", "sched_wait_us" },
 };
-
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Write @val to @path with one write(): the attribute's own errno. */
 static int write_attr(const char *path, const char *val)
@@ -747,18 +1218,31 @@ static void sched_ctx_line(const char *uuid, bool mark)
 {
 	char path[512], val[64];
 	unsigned int i;
+	bool ok;
 
 	snprintf(path, sizeof(path), CTX_E1000_DIR "/mac", uuid);
-	if (read_sysfs(path, val, sizeof(val)))
-		strcpy(val, "-");
-	printf("%c%-36s %-17s", mark ? '*' : ' ', uuid, val);
+	ok = !read_sysfs(path, val, sizeof(val));
+	if (json) {
+		j_open('{');
+		j_kstr("uuid", uuid);
+		j_key("selected");
+		j_bool(mark);
+		j_kstr("mac", ok ? val : NULL);
+	} else {
+		printf("%c%-36s %-17s", mark ? '*' : ' ', uuid, ok ? val : "-");
+	}
 	for (i = 0; i < ARRAY_LEN(ctx_sched_cols); i++) {
 		snprintf(path, sizeof(path), CTX_E1000_DIR "/%s", uuid, ctx_sched_cols[i][1]);
-		if (read_sysfs(path, val, sizeof(val)))
-			strcpy(val, "-");
-		printf(" %*s", (int)strlen(ctx_sched_cols[i][0]), val);
+		ok = !read_sysfs(path, val, sizeof(val));
+		if (json)
+			j_kval(ctx_sched_cols[i][1], ok ? val : NULL);
+		else
+			printf(" %*s", (int)strlen(ctx_sched_cols[i][0]), ok ? val : "-");
 	}
-	printf("\n");
+	if (json)
+		j_close('}');
+	else
+		printf("\n");
 }
 
 static int cmd_sched_show(const char *arg)
@@ -792,17 +1276,34 @@ static int cmd_sched_show(const char *arg)
 			bdf, path);
 		return 1;
 	}
-	printf("NIC %s:", bdf);
-	for (i = 0; i < ARRAY_LEN(nic_sched_stats); i++) {
-		snprintf(path, sizeof(path), NIC_SCHED_DIR "/%s", bdf, nic_sched_stats[i]);
-		if (read_sysfs(path, val, sizeof(val)))
-			strcpy(val, "-");
-		printf("%s%s=%s", i % 5 ? " " : "\n  ", nic_sched_stats[i], val);
+	if (json) {
+		j_open('{');
+		j_kstr("nic", bdf);
+		j_key("sched");
+		j_open('{');
+	} else {
+		printf("NIC %s:", bdf);
 	}
-	printf("\n %-36s %-17s", "CONTEXT", "MAC");
-	for (i = 0; i < ARRAY_LEN(ctx_sched_cols); i++)
-		printf(" %s", ctx_sched_cols[i][0]);
-	printf("\n");
+	for (i = 0; i < ARRAY_LEN(nic_sched_stats); i++) {
+		bool ok;
+
+		snprintf(path, sizeof(path), NIC_SCHED_DIR "/%s", bdf, nic_sched_stats[i]);
+		ok = !read_sysfs(path, val, sizeof(val));
+		if (json)
+			j_kval(nic_sched_stats[i], ok ? val : NULL);
+		else
+			printf("%s%s=%s", i % 5 ? " " : "\n  ", nic_sched_stats[i], ok ? val : "-");
+	}
+	if (json) {
+		j_close('}');
+		j_key("contexts");
+		j_open('[');
+	} else {
+		printf("\n %-36s %-17s", "CONTEXT", "MAC");
+		for (i = 0; i < ARRAY_LEN(ctx_sched_cols); i++)
+			printf(" %s", ctx_sched_cols[i][0]);
+		printf("\n");
+	}
 	d = opendir("/sys/bus/mdev/devices");
 	while (d && (e = readdir(d))) {
 		if (e->d_name[0] == '.' || !is_ka_context(e->d_name) ||
@@ -813,8 +1314,12 @@ static int cmd_sched_show(const char *arg)
 	}
 	if (d)
 		closedir(d);
-	if (!found)
+	if (json) {
+		j_close(']');
+		j_close('}');
+	} else if (!found) {
 		printf(" (no contexts)\n");
+	}
 	return 0;
 }
 
@@ -865,87 +1370,252 @@ static int cmd_sched_nic(const char *bdf, int argc, char **argv)
 
 static int cmd_sched(int argc, char **argv)
 {
-	if (argc >= 3 && !strcmp(argv[1], "show") && argc == 3)
+	if (argc == 3 && !strcmp(argv[1], "show"))
 		return cmd_sched_show(argv[2]);
+	if (json) {
+		fprintf(stderr, "kvmio: --json: only \"sched show\" lists\n");
+		return 2;
+	}
 	if (argc >= 3 && !strcmp(argv[1], "set"))
 		return cmd_sched_set(argv[2], argc - 3, argv + 3);
 	if (argc >= 3 && !strcmp(argv[1], "nic"))
 		return cmd_sched_nic(argv[2], argc - 3, argv + 3);
-	fprintf(stderr, "usage: kvmio sched show BDF|UUID\n"
-		"       kvmio sched set UUID KEY=VALUE...   (weight rate_bytes rate_packets trusted allow_spoof mac)\n"
-		"       kvmio sched nic BDF KEY=VALUE...    (quantum link_rate ring_share)\n");
-	return 2;
+	return -2;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (json) {
+		j_open('{');
+		j_kstr("version", KVMIO_TOOL_VERSION);
+		j_close('}');
+	} else {
+		printf("kvmio %s\n", KVMIO_TOOL_VERSION);
+	}
+	return 0;
+}
+
+static int cmd_blk(int argc, char **argv)
+{
+	return cmd_blk_serve(argc, argv);
+}
+
+static int cmd_help(int argc, char **argv);
+
+/*
+ * The commands.  @min and @max count the arguments after the name (-1: the
+ * command checks them itself); a handler returning -2 means "usage", the
+ * command's synopsis is then printed and the exit status is 2.  tools/kvmio.8
+ * and tools/kvmio.bash-completion follow this table.
+ */
+static const struct command {
+	const char *name;
+	const char *synopsis;	/* after "kvmio NAME" */
+	const char *help;	/* what "kvmio help NAME" adds */
+	int min, max;
+	bool json;		/* lists: --json allowed */
+	int (*fn)(int argc, char **argv);	/* argv[0] is the name */
+} commands[] = {
+	{ "status", "",
+	  "Which suite modules are loaded, their versions and use counts.",
+	  0, 0, true, cmd_status },
+	{ "devices", "",
+	  "PCI devices, their vendor:device IDs, their drivers, and the kvm_assign\n"
+	  "model that applies to each (none: kvm_assign cannot assign it).",
+	  0, 0, true, cmd_devices },
+	{ "bind", "[--persist] BDF",
+	  "Hand PCI device BDF (e.g. 0000:00:05.0) to kvm_assign through its\n"
+	  "driver_override.  --persist also records it in /etc/kvmio/bind.conf, so\n"
+	  "that \"kvmio restore\" (kvmio-bind.service) binds it again at boot.",
+	  1, 2, false, cmd_bind },
+	{ "unbind", "[--persist] BDF",
+	  "Give BDF back to its default driver (waits while a VMM holds one of\n"
+	  "its contexts).  --persist also removes it from /etc/kvmio/bind.conf.",
+	  1, 2, false, cmd_unbind },
+	{ "restore", "",
+	  "Bind every device listed in /etc/kvmio/bind.conf to kvm_assign (what\n"
+	  "kvmio-bind.service runs at boot; mdevctl's udev rule then starts the\n"
+	  "contexts defined on each).  Exit 1 if any device could not be bound.",
+	  0, 0, false, cmd_restore },
+	{ "create", "BDF [UUID]",
+	  "Create an assignment context (an mdev of type kvm_assign-<model>) on a\n"
+	  "device bound to kvm_assign.  Prints its UUID, the QEMU option and the\n"
+	  "<hostdev> element of a libvirt domain.  For a context that comes back\n"
+	  "at boot, use mdevctl (kvmio(8), PERSISTENCE).",
+	  1, 2, true, cmd_create },
+	{ "remove", "UUID",
+	  "Remove a context (waits while a VMM holds it).",
+	  1, 1, false, cmd_remove },
+	{ "contexts", "",
+	  "Every kvm_assign context: model, physical device, counters, and its\n"
+	  "iommu_soft domain's counters.",
+	  0, 0, true, cmd_contexts },
+	{ "context", "UUID",
+	  "One context in full: counters, DMA mappings, DMA fault log, interrupt\n"
+	  "entry, interrupt fault log.",
+	  1, 1, true, cmd_context },
+	{ "e1000", "UUID",
+	  "An e1000 context's virtual NIC: MAC, link, ring registers, frame\n"
+	  "counters and drops.",
+	  1, 1, true, cmd_e1000 },
+	{ "sched", "show BDF|UUID | set UUID KEY=VALUE... | nic BDF KEY=VALUE...",
+	  "A shared NIC's context scheduler.\n"
+	  "  show BDF|UUID   the NIC's knobs and counters, one line per context\n"
+	  "  set UUID KEY=VALUE...\n"
+	  "                  a context's knobs: weight=1..100 rate_bytes=N\n"
+	  "                  rate_packets=N trusted=0|1 allow_spoof=0|1\n"
+	  "                  mac=XX:XX:XX:XX:XX:XX (while no VMM holds it)\n"
+	  "  nic BDF KEY=VALUE...\n"
+	  "                  the NIC's knobs: quantum=64..65536 link_rate=N\n"
+	  "                  (bytes/s, 0 = none) ring_share=8..256\n"
+	  "Values are checked before anything is written.  --json: show only.",
+	  2, -1, true, cmd_sched },
+	{ "blk-serve", "--socket PATH --backend FILE|BLOCKDEV [OPTION]...",
+	  "A vhost-user-blk server for QEMU whose data path is /dev/vhost-blk.\n"
+	  "  --socket PATH          the unix socket QEMU connects to\n"
+	  "  --backend PATH         the image file or block device\n"
+	  "  --readonly             a read-only disk\n"
+	  "  --serial S             the disk's serial (GET_ID)\n"
+	  "  --queues N             1..16 queues (default 4)\n"
+	  "  --poll-us N            busy polling per idle ring, 0..100000 us\n"
+	  "  --socket-owner USER    chown the socket (e.g. libvirt-qemu)\n"
+	  "  --socket-group GROUP   chgrp the socket (e.g. kvm)\n"
+	  "  --socket-mode MODE     chmod the socket, octal (e.g. 0660)\n"
+	  "  --pidfile PATH         write the pid once the socket listens\n"
+	  "  --config FILE          read KEY=VALUE lines: the long options\n"
+	  "                         without \"--\" (socket=..., backend=...)\n"
+	  "  --once                 exit after the first connection ends\n"
+	  "  --verbose              log connections (twice: every message)\n"
+	  "Readiness: with NOTIFY_SOCKET set (systemd Type=notify) it sends\n"
+	  "READY=1 once it listens.  SIGTERM or SIGINT: the connection's device\n"
+	  "is closed (the kernel completes the requests in flight), the socket\n"
+	  "and pid file are removed, exit 0.",
+	  -1, -1, false, cmd_blk },
+	{ "version", "",
+	  "The tool's version.",
+	  0, 0, true, cmd_version },
+	{ "help", "[COMMAND]",
+	  "Usage of every command, or of COMMAND.",
+	  0, 1, false, cmd_help },
+};
+
+static const struct command *find_command(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_LEN(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: kvmio <command>\n"
-		"  status                suite modules loaded, their versions and users\n"
-		"  devices               PCI devices and the kvm_assign model for each\n"
-		"  bind BDF              hand a device to kvm_assign\n"
-		"  unbind BDF            give it back to its default driver\n"
-		"  create BDF [UUID]     create an assignment context on a bound device\n"
-		"  remove UUID           remove a context\n"
-		"  contexts              kvm_assign contexts: model, device, statistics\n"
-		"  context UUID          one context in full: statistics, DMA mappings,\n"
-		"                        DMA fault log, interrupt entry, interrupt faults\n"
-		"  e1000 UUID            an e1000 context's virtual NIC: MAC, link, ring\n"
-		"                        registers, frame counters and drops\n"
-		"  sched show BDF|UUID   a shared NIC's scheduler: its knobs and counters,\n"
-		"                        one line per context (weight, rates, trust,\n"
-		"                        spoofing, bytes, switched, spoofed, throttled, wait)\n"
-		"  sched set UUID KEY=VALUE...\n"
-		"                        a context's knobs: weight=1..100 rate_bytes=N\n"
-		"                        rate_packets=N trusted=0|1 allow_spoof=0|1\n"
-		"                        mac=XX:XX:XX:XX:XX:XX (while no VMM holds it)\n"
-		"  sched nic BDF KEY=VALUE...\n"
-		"                        a shared NIC's knobs: quantum=64..65536\n"
-		"                        link_rate=N (bytes/s, 0 = none) ring_share=8..256\n"
-		"  blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S]\n"
-		"            [--queues N] [--poll-us N] [--once] [--verbose]\n"
-		"                        vhost-user-blk server for QEMU; data path in /dev/vhost-blk\n"
-		"  version               print the tool's version\n");
+	unsigned int i;
+
+	fprintf(f, "usage: kvmio [--json] COMMAND [ARG]...\n\n");
+	for (i = 0; i < ARRAY_LEN(commands); i++) {
+		const char *nl = strchr(commands[i].help, '\n');
+		int n = nl ? (int)(nl - commands[i].help) : (int)strlen(commands[i].help);
+
+		fprintf(f, "  %s%s%s\n      %.*s%s\n", commands[i].name,
+			*commands[i].synopsis ? " " : "", commands[i].synopsis,
+			n, commands[i].help, nl ? " ..." : "");
+	}
+	fprintf(f, "\n--json: status, devices, contexts, context, e1000, sched show, create\n"
+		"and version print one JSON document.  \"kvmio help COMMAND\" or\n"
+		"\"kvmio COMMAND --help\": one command.  Exit status: 0 success,\n"
+		"1 failure, 2 usage.  See kvmio(8).\n");
+}
+
+static void command_usage(FILE *f, const struct command *c, bool full)
+{
+	fprintf(f, "usage: kvmio %s%s%s%s\n", c->json ? "[--json] " : "", c->name,
+		*c->synopsis ? " " : "", c->synopsis);
+	if (full)
+		fprintf(f, "\n%s\n", c->help);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc == 1) {
+		usage(stdout);
+		return 0;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "kvmio: no command '%s' (kvmio help lists them)\n", argv[1]);
+		return 2;
+	}
+	command_usage(stdout, c, true);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
+	const struct command *c;
+	int i, n, rc;
+
+	/* Options before the command. */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			return cmd_version(0, NULL);
+		} else {
+			fprintf(stderr, "kvmio: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i == argc) {
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "status"))
-		return cmd_status() ? 1 : 0;
-	if (!strcmp(argv[1], "contexts"))
-		return cmd_contexts() ? 1 : 0;
-	if (!strcmp(argv[1], "context") && argc == 3)
-		return cmd_context(argv[2]);
-	if (!strcmp(argv[1], "e1000") && argc == 3)
-		return cmd_e1000(argv[2]);
-	if (!strcmp(argv[1], "sched"))
-		return cmd_sched(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "blk-serve"))
-		return cmd_blk_serve(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "devices"))
-		return cmd_devices();
-	if (!strcmp(argv[1], "bind") && argc == 3)
-		return cmd_bind(argv[2]);
-	if (!strcmp(argv[1], "unbind") && argc == 3)
-		return cmd_unbind(argv[2]);
-	if (!strcmp(argv[1], "create") && (argc == 3 || argc == 4))
-		return cmd_create(argv[2], argc == 4 ? argv[3] : NULL);
-	if (!strcmp(argv[1], "remove") && argc == 3)
-		return cmd_remove(argv[2]);
-	if (!strcmp(argv[1], "version")) {
-		printf("kvmio %s\n", KVMIO_TOOL_VERSION);
-		return 0;
+	c = find_command(argv[i]);
+	if (!c) {
+		fprintf(stderr, "kvmio: unknown command '%s'\n", argv[i]);
+		usage(stderr);
+		return 2;
 	}
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "--help")) {
-		usage(stdout);
-		return 0;
+	argc -= i;
+	argv += i;
+	/*
+	 * After the command: --help anywhere asks for its usage, --json is
+	 * taken out (blk-serve parses its own options, --help among them).
+	 */
+	for (i = 1, n = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			command_usage(stdout, c, true);
+			return 0;
+		}
+		if (c->fn != cmd_blk && !strcmp(argv[i], "--json"))
+			json = true;
+		else
+			argv[n++] = argv[i];
 	}
-	fprintf(stderr, "kvmio: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return 2;
+	argc = n;
+	argv[argc] = NULL;
+	if (json && !c->json) {
+		fprintf(stderr, "kvmio: %s does not list: no --json\n", c->name);
+		return 2;
+	}
+	if ((c->min >= 0 && argc - 1 < c->min) || (c->max >= 0 && argc - 1 > c->max)) {
+		command_usage(stderr, c, false);
+		return 2;
+	}
+	rc = c->fn(argc, argv);
+	if (rc == -2) {
+		command_usage(stderr, c, false);
+		return 2;
+	}
+	fflush(stdout);
+	return rc ? (rc == 2 ? 2 : 1) : 0;
 }

@@ -15,14 +15,27 @@
  * One connection at a time; each connection is a fresh /dev/vhost-blk
  * device.  When QEMU disconnects, the device is closed (the kernel drains
  * it) and the server waits for the next connection, unless --once.
+ *
+ * As a service (tools/systemd/kvmio-blk@.service): options from a file
+ * (--config), the socket's owner, group and mode for libvirt's QEMU user,
+ * a pid file, and readiness sent to systemd (NOTIFY_SOCKET, READY=1) once
+ * the socket listens.  SIGTERM and SIGINT are blocked except while the
+ * server waits (ppoll), so they end it between messages: the device is
+ * closed (release() completes the requests in flight), the socket and
+ * pid file are removed, and it exits 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <glob.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +290,30 @@ static int take_fds(struct cmsghdr *c, int *fds, int *nfds, int *batches)
 	return first ? ret : -EBADMSG;
 }
 
+/* Set by SIGTERM or SIGINT, which are delivered only inside wait_readable(). */
+static volatile sig_atomic_t stop_signal;
+static sigset_t wait_mask;	/* the mask while waiting: those two unblocked */
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+/* Wait until @fd is readable: 0, or -ECANCELED once asked to stop. */
+static int wait_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		if (stop_signal)
+			return -ECANCELED;
+		if (ppoll(&p, 1, NULL, &wait_mask) > 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 /*
  * Read exactly @len bytes (a message arrives in as many pieces as the
  * sender likes), taking the descriptors that come with them.  Returns
@@ -301,7 +338,10 @@ static ssize_t recv_bytes(int sock, void *buf, size_t len, int *fds, int *nfds,
 		};
 		struct cmsghdr *c;
 		ssize_t n;
+		int err = wait_readable(sock);
 
+		if (err)
+			return err;
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -939,7 +979,9 @@ static void serve_connection(struct bridge *b, int sock)
 	for (;;) {
 		ret = recv_msg(sock, &msg, fds, &nfds);
 		if (ret <= 0) {
-			if (ret < 0)
+			if (ret == -ECANCELED)
+				logmsg(b, "stopping: closing the connection");
+			else if (ret < 0)
 				fprintf(stderr, "kvmio blk-serve: bad message from QEMU: %s\n",
 					strerror(-ret));
 			break;
@@ -1030,40 +1072,260 @@ static int parse_num(const char *s)
 	return v;
 }
 
+/* Service options of blk-serve (the bridge's own are in struct bridge). */
+struct serve_opts {
+	const char *sock_path, *owner, *group, *mode, *pidfile;
+	int once;
+};
+
+static const struct option serve_options[] = {
+	{ "socket", required_argument, NULL, 's' },
+	{ "backend", required_argument, NULL, 'b' },
+	{ "readonly", no_argument, NULL, 'r' },
+	{ "serial", required_argument, NULL, 'S' },
+	{ "queues", required_argument, NULL, 'q' },
+	{ "once", no_argument, NULL, 'o' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "poll-us", required_argument, NULL, 'p' },
+	{ "socket-owner", required_argument, NULL, 'U' },
+	{ "socket-group", required_argument, NULL, 'G' },
+	{ "socket-mode", required_argument, NULL, 'M' },
+	{ "pidfile", required_argument, NULL, 'P' },
+	{ "config", required_argument, NULL, 'c' },
+	{ NULL, 0, NULL, 0 },
+};
+
+#define SERVE_USAGE "usage: kvmio blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S] [--queues N] [--poll-us N] [--socket-owner USER] [--socket-group GROUP] [--socket-mode MODE] [--pidfile PATH] [--config FILE] [--once] [--verbose]\n"
+
+static int read_config(struct bridge *b, struct serve_opts *o, const char *path, int depth);
+
+/* One option; @arg is kept (strdup'ed by read_config for its values). */
+static int set_option(struct bridge *b, struct serve_opts *o, int opt, const char *arg,
+		      int depth)
+{
+	switch (opt) {
+	case 's': o->sock_path = arg; break;
+	case 'b': b->backend_path = arg; break;
+	case 'r': b->readonly = 1; break;
+	case 'S': b->serial = arg; break;
+	case 'q': b->queues = parse_num(arg); break;
+	case 'o': o->once = 1; break;
+	case 'v': b->verbose++; break;
+	case 'p': b->poll_us = parse_num(arg); break;
+	case 'U': o->owner = arg; break;
+	case 'G': o->group = arg; break;
+	case 'M': o->mode = arg; break;
+	case 'P': o->pidfile = arg; break;
+	case 'c': return read_config(b, o, arg, depth + 1);
+	default: return 2;
+	}
+	return 0;
+}
+
+/*
+ * --config FILE: one KEY=VALUE a line, KEY a long option without "--"
+ * (socket=/run/kvmio/vm1.sock); a flag takes "KEY" or KEY=1|yes|true
+ * (0|no|false: not set).  Blank lines and '#' comments are skipped.  Later
+ * options, in the file or on the command line, override earlier ones.
+ */
+static int read_config(struct bridge *b, struct serve_opts *o, const char *path, int depth)
+{
+	char line[1024];
+	int lineno = 0, rc = 0;
+	FILE *f;
+
+	if (depth > 4) {
+		fprintf(stderr, "kvmio blk-serve: %s: config files nested too deep\n", path);
+		return 2;
+	}
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "kvmio blk-serve: cannot read config %s: %s\n", path,
+			strerror(errno));
+		return 1;
+	}
+	while (!rc && fgets(line, sizeof(line), f)) {
+		char *k = line + strspn(line, " \t"), *v, *end;
+		const struct option *op;
+
+		lineno++;
+		end = k + strcspn(k, "\r\n");
+		*end = 0;
+		while (end > k && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = 0;
+		if (!*k || *k == '#')
+			continue;
+		v = strchr(k, '=');
+		if (v) {
+			char *ke = v;
+
+			*v++ = 0;
+			while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t'))
+				*--ke = 0;
+			v += strspn(v, " \t");
+			if (*v == '"' && end > v + 1 && end[-1] == '"') {
+				end[-1] = 0;
+				v++;
+			}
+		}
+		for (op = serve_options; op->name; op++)
+			if (!strcmp(op->name, k))
+				break;
+		if (!op->name || (op->has_arg == required_argument && !v)) {
+			fprintf(stderr, "kvmio blk-serve: %s:%d: '%s' is not KEY=VALUE with KEY an option of blk-serve\n",
+				path, lineno, k);
+			rc = 2;
+			break;
+		}
+		if (op->has_arg == no_argument && v) {
+			if (!strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "false"))
+				continue;
+			if (strcmp(v, "1") && strcmp(v, "yes") && strcmp(v, "true")) {
+				fprintf(stderr, "kvmio blk-serve: %s:%d: %s takes 1|yes|true or 0|no|false\n",
+					path, lineno, k);
+				rc = 2;
+				break;
+			}
+		}
+		v = v ? strdup(v) : NULL;	/* kept for the server's lifetime */
+		rc = set_option(b, o, op->val, v, depth);
+	}
+	fclose(f);
+	return rc;
+}
+
+/* A user or group: a number, or a name from /etc/passwd or /etc/group. */
+static int lookup_id(const char *name, bool group, unsigned int *id)
+{
+	char *end;
+	FILE *f;
+	long v;
+
+	errno = 0;
+	v = strtol(name, &end, 10);
+	if (!errno && end != name && !*end && v >= 0 && v < 0x7fffffff) {
+		*id = v;
+		return 0;
+	}
+	/* Not getpwnam(): no NSS in the static build, local accounts only. */
+	f = fopen(group ? "/etc/group" : "/etc/passwd", "r");
+	if (!f)
+		return -1;
+	for (;;) {
+		struct passwd *pw = group ? NULL : fgetpwent(f);
+		struct group *gr = group ? fgetgrent(f) : NULL;
+
+		if (!pw && !gr)
+			break;
+		if (pw && !strcmp(pw->pw_name, name)) {
+			*id = pw->pw_uid;
+			fclose(f);
+			return 0;
+		}
+		if (gr && !strcmp(gr->gr_name, name)) {
+			*id = gr->gr_gid;
+			fclose(f);
+			return 0;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+/* The socket's owner, group and mode, as --socket-owner/-group/-mode say. */
+static int socket_access(const struct serve_opts *o)
+{
+	unsigned int uid = -1, gid = -1;
+	char *end;
+	long mode;
+
+	if (o->owner && lookup_id(o->owner, false, &uid)) {
+		fprintf(stderr, "kvmio blk-serve: no user '%s'\n", o->owner);
+		return -1;
+	}
+	if (o->group && lookup_id(o->group, true, &gid)) {
+		fprintf(stderr, "kvmio blk-serve: no group '%s'\n", o->group);
+		return -1;
+	}
+	if ((o->owner || o->group) && chown(o->sock_path, uid, gid)) {
+		fprintf(stderr, "kvmio blk-serve: cannot chown %s: %s\n", o->sock_path,
+			strerror(errno));
+		return -1;
+	}
+	if (o->mode) {
+		mode = strtol(o->mode, &end, 8);
+		if (*end || end == o->mode || mode < 0 || mode > 0777 ||
+		    chmod(o->sock_path, mode)) {
+			fprintf(stderr, "kvmio blk-serve: cannot chmod %s to %s: %s\n",
+				o->sock_path, o->mode, *end || end == o->mode || mode < 0 ||
+				mode > 0777 ? "not an octal mode up to 0777" : strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET (a path,
+ * or '@' for an abstract name).  Nothing when it is unset.
+ */
+static void notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int s;
+
+	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	strcpy(sa.sun_path, path);
+	if (path[0] == '@')
+		sa.sun_path[0] = 0;
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return;
+	if (sendto(s, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
+		fprintf(stderr, "kvmio blk-serve: cannot notify %s: %s\n", path, strerror(errno));
+	close(s);
+}
+
+static int write_pidfile(const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) || rename(tmp, path)) {
+		fprintf(stderr, "kvmio blk-serve: cannot write pid file %s: %s\n", path,
+			strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_blk_serve(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "backend", required_argument, NULL, 'b' },
-		{ "readonly", no_argument, NULL, 'r' },
-		{ "serial", required_argument, NULL, 'S' },
-		{ "queues", required_argument, NULL, 'q' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "poll-us", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct bridge b = { .queues = 4, .vhost = -1, .backend = -1, .poll_us = -1 };
-	const char *sock_path = NULL;
-	int once = 0, opt, ls, flags, direct = 1;
+	struct serve_opts o = { 0 };
+	int opt, ls, flags, direct = 1, rc;
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigset_t stop_set;
+	char state[64];
 	struct stat st;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 's': sock_path = optarg; break;
-		case 'b': b.backend_path = optarg; break;
-		case 'r': b.readonly = 1; break;
-		case 'S': b.serial = optarg; break;
-		case 'q': b.queues = parse_num(optarg); break;
-		case 'o': once = 1; break;
-		case 'v': b.verbose++; break;
-		case 'p': b.poll_us = parse_num(optarg); break;
-		default: return 2;
-		}
+	while ((opt = getopt_long(argc, argv, "", serve_options, NULL)) != -1) {
+		rc = set_option(&b, &o, opt, optarg, 0);
+		if (rc == 2)
+			fprintf(stderr, SERVE_USAGE);
+		if (rc)
+			return rc;
 	}
-	if (!sock_path || !b.backend_path) {
-		fprintf(stderr, "usage: kvmio blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S] [--queues N] [--poll-us N] [--once] [--verbose]\n");
+	if (optind < argc || !o.sock_path || !b.backend_path) {
+		fprintf(stderr, SERVE_USAGE);
 		return 2;
 	}
 	if (b.poll_us < -1 || b.poll_us > 100000) {
@@ -1099,35 +1361,67 @@ int cmd_blk_serve(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	ls = listen_on(sock_path);
+	/* SIGTERM and SIGINT only while waiting (wait_readable()). */
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	ls = listen_on(o.sock_path);
 	if (ls < 0)
 		return 1;
+	if (socket_access(&o) || (o.pidfile && write_pidfile(o.pidfile))) {
+		close(ls);
+		unlink(o.sock_path);
+		return 1;
+	}
 	printf("kvmio blk-serve: serving %s on %s (%u queues, %s I/O%s)\n", b.backend_path,
-	       sock_path, b.queues, direct ? "direct" : "buffered", b.readonly ? ", read-only" : "");
+	       o.sock_path, b.queues, direct ? "direct" : "buffered", b.readonly ? ", read-only" : "");
 	fflush(stdout);
+	snprintf(state, sizeof(state), "READY=1\nMAINPID=%d", (int)getpid());
+	notify_systemd(state);
 
 	for (;;) {
-		int sock = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+		int sock = -1;
 
+		rc = wait_readable(ls);
+		if (!rc)
+			sock = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+		if (rc == -ECANCELED)
+			break;
 		if (sock < 0) {
-			if (errno == EINTR)
+			if (!rc && (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED))
 				continue;
-			fprintf(stderr, "kvmio blk-serve: accept: %s\n", strerror(errno));
+			fprintf(stderr, "kvmio blk-serve: accept: %s\n", strerror(rc ? -rc : errno));
 			break;
 		}
 		if (open_device(&b) == 0) {
 			logmsg(&b, "QEMU connected");
 			serve_connection(&b, sock);
-			close_device(&b);
+			close_device(&b);	/* release() completes what is in flight */
 		}
 		close(sock);
-		printf("kvmio blk-serve: QEMU disconnected%s\n", once ? "" : "; waiting for a new connection");
+		if (stop_signal)
+			break;
+		printf("kvmio blk-serve: QEMU disconnected%s\n",
+		       o.once ? "" : "; waiting for a new connection");
 		fflush(stdout);
-		if (once)
+		if (o.once)
 			break;
 	}
+	if (stop_signal) {
+		notify_systemd("STOPPING=1");
+		printf("kvmio blk-serve: %s: stopped\n",
+		       stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+		fflush(stdout);
+	}
 	close(ls);
-	unlink(sock_path);
+	unlink(o.sock_path);
+	if (o.pidfile)
+		unlink(o.pidfile);
 	close(b.backend);
 	return 0;
 }

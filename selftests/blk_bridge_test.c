@@ -19,7 +19,12 @@
  *     through the bridge and vhost_blk, and the memory table changes
  *     (a region added, then removed) while the ring runs, requests in
  *     flight: the requests complete and I/O keeps working; a table
- *     without the running ring is refused.
+ *     without the running ring is refused;
+ *   - as kvmio-blk@.service runs it (service_sigterm): options from
+ *     --config, the socket's owner, group and mode, a pid file, READY=1 on
+ *     $NOTIFY_SOCKET; SIGTERM with writes in flight ends it with exit 0,
+ *     STOPPING=1, socket and pid file removed, no vhost_blk device left,
+ *     and every write whose status was written is on the backend.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -27,6 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -893,6 +899,171 @@ TEST_F(br, ring_requests_checked)
 	conn_serves(_kt, self, d.s);
 	close(d.s);
 	still_serves(_kt, self);
+}
+
+/* Entries of /sys/kernel/vhost_blk: one per open device. */
+static int vb_devices(void)
+{
+	struct dirent *e;
+	DIR *dir = opendir("/sys/kernel/vhost_blk");
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+/* A datagram from the bridge on the notify socket, NUL-terminated. */
+static int notify_recv(int ns, char *buf, size_t len)
+{
+	ssize_t n = recv(ns, buf, len - 1, 0);
+
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+TEST_TIMEOUT(service_sigterm, 60)
+{
+	char conf[64], pidf[64], nsock[64], log[64], buf[256];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
+	struct kt_fix_br f = { .pid = -1 };
+	struct drv d = { .s = -1 };
+	int ns, fd, status = -1, devs, i, s = -1, done = 0;
+	uint8_t blk[BS];
+	struct stat st;
+	FILE *cf;
+
+	if (access("/dev/vhost-blk", F_OK))
+		SKIP("no /dev/vhost-blk (vhost_blk not loaded)");
+	snprintf(f.sock, sizeof(f.sock), "/tmp/blk-svc-%d.sock", getpid());
+	snprintf(f.img, sizeof(f.img), "/tmp/blk-svc-%d.img", getpid());
+	snprintf(conf, sizeof(conf), "/tmp/blk-svc-%d.conf", getpid());
+	snprintf(pidf, sizeof(pidf), "/tmp/blk-svc-%d.pid", getpid());
+	snprintf(nsock, sizeof(nsock), "/tmp/blk-svc-%d.notify", getpid());
+	snprintf(log, sizeof(log), "/tmp/blk-svc-%d.log", getpid());
+	fd = open(f.img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(ftruncate(fd, IMG_SIZE));
+	close(fd);
+	cf = fopen(conf, "w");
+	ASSERT_TRUE(cf != NULL);
+	fprintf(cf, "# as /etc/kvmio/blk-NAME.conf\nsocket = %s\nbackend=%s\n"
+		"socket-owner=4321\nsocket-group=1234\nsocket-mode=0640\n"
+		"queues=2\nverbose=yes\n", f.sock, f.img);
+	fclose(cf);
+	ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_GE(ns, 0);
+	strcpy(sa.sun_path, nsock);
+	unlink(nsock);
+	ASSERT_OK(bind(ns, (struct sockaddr *)&sa, sizeof(sa)));
+	setsockopt(ns, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	devs = vb_devices();
+
+	f.pid = fork();
+	ASSERT_GE(f.pid, 0);
+	if (!f.pid) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		setenv("NOTIFY_SOCKET", nsock, 1);
+		execlp("kvmio", "kvmio", "blk-serve", "--config", conf, "--pidfile", pidf,
+		       (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_OK(notify_recv(ns, buf, sizeof(buf)));
+	KT_LOG("notify: %s", buf);
+	EXPECT_TRUE(!strncmp(buf, "READY=1", 7));
+	snprintf((char *)blk, sizeof(blk), "MAINPID=%d", (int)f.pid);
+	EXPECT_TRUE(strstr(buf, (char *)blk) != NULL);
+	/* ready means listening, with its owner and mode, pid file written */
+	ASSERT_OK(stat(f.sock, &st));
+	EXPECT_TRUE(S_ISSOCK(st.st_mode));
+	EXPECT_EQ(st.st_mode & 0777, 0640);
+	EXPECT_EQ(st.st_uid, 4321);
+	EXPECT_EQ(st.st_gid, 1234);
+	cf = fopen(pidf, "r");
+	ASSERT_TRUE(cf != NULL);
+	EXPECT_TRUE(fscanf(cf, "%d", &i) == 1 && i == f.pid);
+	fclose(cf);
+
+	for (i = 0; i < 100 && s < 0; i++)
+		s = vu_open(&f);
+	ASSERT_GE(s, 0);
+	d.s = s;
+	drv_start(_kt, &d);
+	fill(&d, NREQ, 5);
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	EXPECT_EQ(vb_devices(), devs + 1);
+
+	/* writes kicked, and at once the service manager stops the unit */
+	fill(&d, NREQ, 6);
+	for (i = 0; i < NREQ; i++)
+		d.mem[HDR_OFF + 32 * i + 16] = 0xff;
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	ASSERT_OK(kill(f.pid, SIGTERM));
+	for (i = 0; i < WAIT_MS / 10; i++) {
+		if (waitpid(f.pid, &status, WNOHANG) == f.pid)
+			break;
+		usleep(10000);
+	}
+	if (i == WAIT_MS / 10) {
+		kill(f.pid, SIGKILL);
+		waitpid(f.pid, &status, 0);
+		KT_LOG("blk-serve did not stop within %d ms of SIGTERM", WAIT_MS);
+		kt_fail(_kt, 0);
+	}
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	KT_LOG("blk-serve exit status %#x", status);
+	ASSERT_OK(notify_recv(ns, buf, sizeof(buf)));
+	EXPECT_TRUE(!strcmp(buf, "STOPPING=1"));
+	EXPECT_TRUE(access(f.sock, F_OK) && errno == ENOENT);
+	EXPECT_TRUE(access(pidf, F_OK) && errno == ENOENT);
+	/* release() ran to its end: no device, nothing in flight */
+	EXPECT_EQ(vb_devices(), devs);
+
+	/* a write with its status written is on the backend; the others
+	 * were never started or completed untold: old or new, never torn */
+	fd = open(f.img, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	for (i = 0; i < NREQ; i++) {
+		uint8_t stat_byte = d.mem[HDR_OFF + 32 * i + 16];
+
+		ASSERT_EQ(pread(fd, blk, BS, (off_t)i * BS), BS);
+		if (stat_byte == VIRTIO_BLK_S_OK) {
+			done++;
+			EXPECT_TRUE(check(blk, i, 6));
+		} else {
+			EXPECT_EQ(stat_byte, 0xff);
+			EXPECT_TRUE(check(blk, i, 5) || check(blk, i, 6));
+		}
+	}
+	close(fd);
+	KT_LOG("%d of %d writes in flight at SIGTERM reported done", done, NREQ);
+	if (_kt->failed) {
+		cf = fopen(log, "r");
+		while (cf && fgets(buf, sizeof(buf), cf))
+			KT_LOG("bridge: %.*s", (int)strcspn(buf, "\n"), buf);
+		if (cf)
+			fclose(cf);
+	}
+	close(d.s);
+	close(ns);
+	unlink(nsock);
+	unlink(conf);
+	unlink(log);
+	unlink(f.img);
 }
 
 KT_MAIN()

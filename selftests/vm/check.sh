@@ -9,7 +9,9 @@
 #      newest 6.12 and 6.1 kernels, and the kernel's Coccinelle semantic
 #      patches (reports must be waived with a reason); the packages
 #      (pkg-test.sh: make deb, lintian, both installed into a throwaway
-#      root where DKMS builds the modules for both kernels);
+#      root where DKMS builds the modules for both kernels); the tool
+#      (tool-test.sh: help, exit codes, --json, man page, completion,
+#      blk-serve as a service, the libvirt domain XML validated);
 #   2. the test VM on 6.12, then on 6.1: every test program, the kernel
 #      log and taint, module unloads (verdict.sh); with the packages'
 #      build (run-vm.sh --pkg), so pkg_test.sh loads the DKMS-built
@@ -63,6 +65,22 @@ for s in 6.12 6.1; do
 done
 "$VM/cocci.sh" --series 6.12
 result $? "static: Coccinelle semantic patches report nothing unwaived"
+
+# The tool as admins expect it: exit codes, help, --json, man page, bash
+# completion, blk-serve as a service, persistent bindings, the libvirt
+# domain validated by virt-xml-validate (a few seconds, no VM).
+section "the tool: help, exit codes, --json, man page, completion, service, libvirt XML"
+"$VM/tool-test.sh" > "$CACHE/tool-test.out" 2>&1
+trc=$?
+cat "$CACHE/tool-test.out"
+tp=$(grep -c '^ok ' "$CACHE/tool-test.out")
+tf=$(grep -c '^not ok ' "$CACHE/tool-test.out")
+pass=$((pass + tp))
+fail=$((fail + tf))
+[ "$tf" -gt 0 ] && failures+=("tool: $(grep '^not ok' "$CACHE/tool-test.out" | tr '\n' ';')")
+if [ $trc -ne 0 ] && [ "$tf" -eq 0 ]; then
+	result 1 "tool tests ran to the end"
+fi
 
 # The packages: .debs, lintian, installed into a throwaway root where DKMS
 # builds for both kernels (cached while the packages do not change).

@@ -38,11 +38,12 @@ log() { echo "deps: $*" >&2; }
 die() { echo "deps: error: $*" >&2; exit 1; }
 
 # Packages for building, checking and the test VM.  qemu-system-x86 also
-# provides the second-level VMM copied into the test VM.  linux-source-6.12
+# provides the second-level VMM copied into the test VM, jq checks --json
+# output (here and in the VM), libvirt-clients has virt-xml-validate.  linux-source-6.12
 # and the last line build the debug kernel (debug-kernel.sh).
 PKGS="make gcc libc6-dev kmod cpio xz-utils zstd e2fsprogs busybox-static
       qemu-system-x86 qemu-utils seabios sparse coccinelle python3
-      linux-source-6.12 dmsetup fio
+      linux-source-6.12 dmsetup fio jq libvirt-clients
       flex bison bc libelf-dev libssl-dev patch"
 
 mkdir -p "$CACHE/stamps" "$CACHE/kernels"
@@ -81,6 +82,23 @@ apt_install() {
 }
 
 apt_install $PKGS
+
+# mdevctl (Debian's 1.2, a Rust binary) for the test VM's persistence test:
+# downloaded and unpacked, never installed (its udev rule stays off this
+# host).
+mdir=$CACHE/mdevctl
+if [ ! -x "$mdir/usr/bin/mdevctl" ]; then
+	apt-cache show mdevctl >/dev/null 2>&1 || apt_update
+	log "fetching mdevctl"
+	rm -rf "$mdir" "$mdir.tmp"
+	mkdir -p "$mdir.tmp/deb"
+	(cd "$mdir.tmp/deb" &&
+	 apt-get download -qq -o APT::Sandbox::User=root mdevctl >&2) ||
+		die "apt-get download mdevctl failed"
+	dpkg -x "$mdir.tmp"/deb/*.deb "$mdir.tmp"
+	rm -rf "$mdir.tmp/deb"
+	mv "$mdir.tmp" "$mdir"
+fi
 
 # --- kernel resolution ----------------------------------------------------
 

@@ -49,9 +49,9 @@ mkcpio() { # DIR OUTPUT
 		cpio -o -H newc --owner 0:0 --quiet) > "$2"
 }
 
-copy_elf() { # BINARY ROOT: the binary and every library it links
+copy_elf() { # BINARY ROOT [PATH]: the binary (at PATH) and every library it links
 	local bin=$1 root=$2 lib
-	install -D -m 0755 "$bin" "$root$bin"
+	install -D -m 0755 "$bin" "$root${3:-$bin}"
 	for lib in $(ldd "$bin" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'); do
 		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
 	done
@@ -123,6 +123,12 @@ build_base() { # OUTPUT
 	copy_elf /sbin/mke2fs "$r"
 	# fio for the native rate of the block benchmarks' backends.
 	copy_elf /usr/bin/fio "$r"
+	# jq parses kvmio --json; Debian's mdevctl (unpacked by deps.sh) and
+	# its udev rule, which admin_test.sh replays, for persistent contexts.
+	copy_elf /usr/bin/jq "$r"
+	copy_elf "$CACHE/mdevctl/usr/bin/mdevctl" "$r" /usr/sbin/mdevctl
+	mkdir -p "$r/usr/share/kvmio/mdevctl"
+	cp "$CACHE/mdevctl/lib/udev/rules.d/60-mdevctl.rules" "$r/usr/share/kvmio/mdevctl/"
 	mkdir -p "$r/usr/share/seabios" "$r/usr/share/qemu"
 	cp -L /usr/share/seabios/*.bin "$r/usr/share/seabios/"
 	cp -rL /usr/share/qemu/. "$r/usr/share/qemu/"
@@ -152,6 +158,7 @@ build_suite() { # OUTPUT
 	mkcpio "$s/l2" "$s/usr/share/kvmio/l2/suite.cpio"
 	rm -rf "$s/l2"
 	cp "$B/bin/kvmio" "$s/usr/bin/kvmio"
+	cp "$TOP/Documentation/libvirt-domain.xml" "$s/usr/share/kvmio/"
 	cp -r "$B/bin/selftests/." "$s/usr/share/kvmio/tests/"
 	install -m 0755 "$VM/init" "$s/init"
 	install -m 0755 "$VM/runner.sh" "$s/usr/share/kvmio/runner.sh"

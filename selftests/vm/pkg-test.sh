@@ -97,6 +97,17 @@ done
 "$P/unpacked/usr/sbin/kvmio" status >/dev/null 2>&1 ||
 	{ echo "# the packaged kvmio status fails on the host"; rc=1; }
 check $rc "package: kvmio holds the tool (it runs), modprobe.d and modules-load.d conffiles"
+rc=0
+for f in usr/share/man/man8/kvmio.8.gz usr/share/bash-completion/completions/kvmio \
+	lib/systemd/system/kvmio-blk@.service lib/systemd/system/kvmio-bind.service \
+	usr/share/doc/kvmio/examples/blk-vm1.conf; do
+	[ -e "$P/unpacked/$f" ] || { echo "# kvmio lacks /$f"; rc=1; }
+done
+grep -q 'no-manual-page' "$P/deb.log" && { echo "# lintian: no-manual-page"; rc=1; }
+dpkg-deb --ctrl-tarfile "$TOOL_DEB" | tar -xO ./postinst 2>/dev/null |
+	grep -q 'deb-systemd-helper.*enable' ||
+	{ echo "# kvmio's postinst does not enable kvmio-bind.service"; rc=1; }
+check $rc "package: kvmio holds the man page, bash completion, systemd units (kvmio-bind enabled), blk-serve example"
 
 # 4. Installed into a throwaway Debian 12 root (pkg-root.sh): dpkg -i,
 # dh_dkms's postinst, dkms's kernel hook per kernel, dpkg -r.

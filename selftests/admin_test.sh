@@ -140,7 +140,6 @@ check "the parent is in /sys/class/mdev_bus" "[ -e /sys/class/mdev_bus/$edu ]"
 check "device_api is vfio-pci" "[ \"\$(cat $T/device_api)\" = vfio-pci ]"
 check "available_instances is 1 with no context" "[ \"\$(cat $T/available_instances)\" = 1 ]"
 check "name and description are set" "[ -n \"\$(cat $T/name)\" ] && [ -n \"\$(cat $T/description)\" ]"
-mkdir -p /etc/mdevctl.d
 mdevctl types -p $edu > /tmp/admin.types 2>&1
 sed 's/^/# /' /tmp/admin.types
 check "mdevctl types shows kvm_assign-edu: vfio-pci, one instance free" \
@@ -151,7 +150,7 @@ kvmio bind --persist $edu > /tmp/admin.out 2>&1
 check "kvmio bind --persist records the device" \
 	"grep -qx $edu /etc/kvmio/bind.conf" || sed 's/^/# /' /tmp/admin.out
 mdevctl define --auto -u $UUID -p $edu -t kvm_assign-edu > /tmp/admin.out 2>&1
-sed 's/^/# /' /tmp/admin.out /etc/mdevctl.d/$edu/$UUID 2>/dev/null
+{ cat /tmp/admin.out /etc/mdevctl.d/$edu/$UUID 2>/dev/null; echo; } | sed 's/^/# /'
 check "mdevctl define --auto writes /etc/mdevctl.d/$edu/$UUID" \
 	"jq -e '.mdev_type == \"kvm_assign-edu\" and .start == \"auto\"' /etc/mdevctl.d/$edu/$UUID > /dev/null"
 mdevctl start -u $UUID > /tmp/admin.out 2>&1

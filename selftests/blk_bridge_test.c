@@ -981,7 +981,8 @@ TEST_TIMEOUT(service_sigterm, 60)
 		_exit(127);
 	}
 	ASSERT_OK(notify_recv(ns, buf, sizeof(buf)));
-	KT_LOG("notify: %s", buf);
+	KT_LOG("notify: %.*s (then %s)", (int)strcspn(buf, "\n"), buf,
+	       strchr(buf, '\n') ? strchr(buf, '\n') + 1 : "nothing");
 	EXPECT_TRUE(!strncmp(buf, "READY=1", 7));
 	snprintf((char *)blk, sizeof(blk), "MAINPID=%d", (int)f.pid);
 	EXPECT_TRUE(strstr(buf, (char *)blk) != NULL);

@@ -127,6 +127,7 @@ build_base() { # OUTPUT
 	# its udev rule, which admin_test.sh replays, for persistent contexts.
 	copy_elf /usr/bin/jq "$r"
 	copy_elf "$CACHE/mdevctl/usr/bin/mdevctl" "$r" /usr/sbin/mdevctl
+	cp -r "$CACHE/mdevctl/etc/mdevctl.d" "$r/etc/"	# the package's folders
 	mkdir -p "$r/usr/share/kvmio/mdevctl"
 	cp "$CACHE/mdevctl/lib/udev/rules.d/60-mdevctl.rules" "$r/usr/share/kvmio/mdevctl/"
 	mkdir -p "$r/usr/share/seabios" "$r/usr/share/qemu"

@@ -555,15 +555,28 @@ static int persist_edit(const char *bdf, bool add)
 	return err;
 }
 
+/* The BDF of "CMD BDF", "CMD --persist BDF" or "CMD BDF --persist"; NULL: usage. */
+static const char *persist_arg(int argc, char **argv)
+{
+	if (argc == 2)
+		return argv[1][0] == '-' ? NULL : argv[1];
+	if (!strcmp(argv[1], "--persist") && argv[2][0] != '-')
+		return argv[2];
+	if (!strcmp(argv[2], "--persist") && argv[1][0] != '-')
+		return argv[1];
+	return NULL;
+}
+
 /* kvmio bind [--persist] BDF */
 static int cmd_bind(int argc, char **argv)
 {
 	bool persist = argc == 3;
-	const char *bdf = argv[argc - 1];
+	const char *bdf;
 	char path[512];
 	int rc, err;
 
-	if (persist && strcmp(argv[1], "--persist"))
+	bdf = persist_arg(argc, argv);
+	if (!bdf)
 		return -2;
 	rc = bind_one(bdf);
 	if (rc || !persist)
@@ -583,11 +596,12 @@ static int cmd_bind(int argc, char **argv)
 static int cmd_unbind(int argc, char **argv)
 {
 	bool persist = argc == 3;
-	const char *bdf = argv[argc - 1];
+	const char *bdf;
 	char path[512], drv[64];
 	int err;
 
-	if (persist && strcmp(argv[1], "--persist"))
+	bdf = persist_arg(argc, argv);
+	if (!bdf)
 		return -2;
 	if (persist) {
 		err = persist_edit(bdf, false);
@@ -858,7 +872,8 @@ static void print_context(const char *uuid, bool detail)
 	if (has_model && !strcmp(model, "e1000")) {
 		if (json)
 			j_key("e1000");
-		print_e1000(uuid);
+		if (print_e1000(uuid) && json)
+			j_str(NULL);	/* the key has its value */
 	}
 	if (!read_sysfs(CTX_ATTR("iommu_domain"), dom, sizeof(dom))) {
 		if (json) {

@@ -46,6 +46,7 @@ find_pci() { # vendor device: the first such PCI device
 }
 
 echo "TAP version 13"
+T0=$(date +%s)
 edu=$(find_pci 0x1234 0x11e8)
 e1k=$(find_pci 0x8086 0x100e)
 if [ -z "$edu" ] || [ ! -d /sys/bus/pci/drivers/kvm_assign ]; then
@@ -202,5 +203,6 @@ check "mdevctl stop and undefine: gone, not defined" \
 kvmio unbind --persist $edu > /tmp/admin.out 2>&1
 check "kvmio unbind --persist forgets and unbinds the device" \
 	"! grep -q $edu /etc/kvmio/bind.conf && [ ! -e /sys/bus/pci/drivers/kvm_assign/$edu ]"
+echo "# admin_test.sh took $(($(date +%s) - T0)) s"
 echo "1..$n"
 exit $fail

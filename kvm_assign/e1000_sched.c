@@ -211,7 +211,7 @@ static void __e1k_sched_idle(struct e1k_ctx *ec)
 static void __e1k_sched_pass(struct e1k_nic *nic, unsigned int budget)
 {
 	unsigned int held = 0, nactive = 0, done = 0;
-	struct e1k_ctx *ec, *last = NULL;
+	struct e1k_ctx *ec;
 	ktime_t wake = KTIME_MAX, now;
 	enum e1k_tx_result res;
 	struct e1k_tx_out out;
@@ -268,9 +268,9 @@ static void __e1k_sched_pass(struct e1k_nic *nic, unsigned int budget)
 		case E1K_TXR_DROPPED:
 			done++;
 			held = 0;
-			if (last && last != ec)
+			if (nic->sched_last && nic->sched_last != ec)
 				atomic64_inc(&nic->ctx_switches);
-			last = ec;
+			nic->sched_last = ec;
 			ec->deficit -= out.bytes;
 			nic->link_tokens -= out.bytes;
 			ec->tok_bytes -= out.bytes;
@@ -357,6 +357,8 @@ void e1k_sched_forget(struct e1k_ctx *ec)
 	mutex_lock(&ec->nic->sched_lock);
 	if (!list_empty(&ec->sched_node))
 		__e1k_sched_idle(ec);
+	if (ec->nic->sched_last == ec)
+		ec->nic->sched_last = NULL;
 	ec->txoff = false;
 	mutex_unlock(&ec->nic->sched_lock);
 }

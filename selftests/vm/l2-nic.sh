@@ -9,6 +9,12 @@
 #   kvmio.nic_drv=e1000|virtio_net   the driver of the guest's one NIC
 #   kvmio.nic_kib=N                  bulk transfer size each way (KiB)
 #   kvmio.nic_pings=N                UDP round trips to time
+#   kvmio.nic_ip=A.B.C.D             the guest's address (default 10.99.0.2)
+#   kvmio.nic_stream=PORT            instead of the transfers and round
+#                                    trips: send to the peer's "nicbench
+#                                    sink" on PORT from its go until it
+#                                    closes (make bench-nic's sharing
+#                                    section, several guests at once)
 # Loads the driver, waits for carrier, takes 10.99.0.2/24, pings the peer
 # 10.99.0.1 (ICMP), sends N KiB of random data to the peer's port 5001 and
 # takes what the peer's port 5002 sends, times UDP round trips against the
@@ -19,11 +25,15 @@ PEER=10.99.0.1
 DRV=e1000
 KIB=4096
 PINGS=20
+IP=10.99.0.2
+STREAM=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	kvmio.nic_drv=*) DRV=${arg#kvmio.nic_drv=} ;;
 	kvmio.nic_kib=*) KIB=${arg#kvmio.nic_kib=} ;;
 	kvmio.nic_pings=*) PINGS=${arg#kvmio.nic_pings=} ;;
+	kvmio.nic_ip=*) IP=${arg#kvmio.nic_ip=} ;;
+	kvmio.nic_stream=*) STREAM=${arg#kvmio.nic_stream=} ;;
 	esac
 done
 say() { echo "KVMIO-L2-NIC: $*"; }
@@ -70,10 +80,17 @@ while [ "$(cat /sys/class/net/$IF/carrier 2>/dev/null)" != 1 ] && [ $i -lt 300 ]
 	i=$((i + 1))
 done
 say "carrier $(cat /sys/class/net/$IF/carrier 2>/dev/null) after $(($(date +%s) - t0)) s"
-ip addr add 10.99.0.2/24 dev "$IF"
+ip addr add "$IP/24" dev "$IF"
 
 ping -c 5 -W 5 $PEER > /tmp/ping.out 2>&1
 say "ping $(grep 'packets transmitted' /tmp/ping.out)"
+
+if [ -n "$STREAM" ]; then
+	say "stream ready"
+	$NB stream $PEER "$STREAM" 600 2>&1 | sed 's/^/KVMIO-L2-NIC: stream /'
+	finish
+	exit 0
+fi
 
 dd if=/dev/urandom of=/tmp/up bs=1024 count="$KIB" 2>/dev/null
 say "sha256 up $(sha256sum /tmp/up | cut -d' ' -f1)"

@@ -4,11 +4,12 @@
  *
  * The NIC is the model's own.  No guest value ever reaches it: its rings
  * live in host memory (one TX ring that every context's packets go
- * through, one RX ring of host buffers), its receive filter is fixed
- * (promiscuous, broadcast; each context filters in the model), and it
- * strips and inserts VLAN tags (CTRL.VME) so that each context chooses for
- * itself.  RCTL is written once, at probe: QEMU's e1000 receives nothing
- * for a second after any RCTL write.
+ * through, one RX ring of host buffers), its receive filter is the
+ * model's (the contexts' MACs in its spare RAR entries, or promiscuous
+ * once they do not fit; each context filters further in the model), and
+ * it strips and inserts VLAN tags (CTRL.VME) so that each context chooses
+ * for itself.  RCTL changes only between those two modes: QEMU's e1000
+ * receives nothing for a second after any RCTL write.
  *
  * Its INTx is handled here: the handler reads ICR (which acknowledges the
  * NIC), keeps the causes and schedules the work, which receives, reaps
@@ -159,12 +160,63 @@ static void e1k_nic_work(struct work_struct *work)
 	mutex_lock(&nic->tx_lock);
 	__e1k_tx_reap(nic);
 	mutex_unlock(&nic->tx_lock);
-	list_for_each_entry(ec, &nic->ctxs, node) {
+	list_for_each_entry(ec, &nic->ctxs, node)
 		e1k_tx_complete(ec);
-		if (e1k_tx_pending(ec))
-			e1k_tx_kick(ec);
-	}
 	mutex_unlock(&nic->ctx_lock);
+	/* room on the ring: contexts that were blocked go on */
+	e1k_sched_run(nic);
+}
+
+/* The NIC's receive control: every frame when promiscuous, else its RARs. */
+static void e1k_nic_rctl(struct e1k_nic *nic, bool exact)
+{
+	e1k_wr(nic, E1K_RCTL, E1K_RCTL_EN | E1K_RCTL_MPE | E1K_RCTL_BAM |
+			      E1K_RCTL_SECRC | (exact ? 0 : E1K_RCTL_UPE));
+	WRITE_ONCE(nic->filter_exact, exact);
+}
+
+static void e1k_nic_rar(struct e1k_nic *nic, unsigned int i, const u8 *mac)
+{
+	e1k_wr(nic, E1K_RA + 8 * i, mac ? mac[0] | mac[1] << 8 | mac[2] << 16 |
+					  (u32)mac[3] << 24 : 0);
+	e1k_wr(nic, E1K_RA + 8 * i + 4, mac ? mac[4] | mac[5] << 8 | E1K_RAH_AV : 0);
+}
+
+/**
+ * e1k_nic_filter_update() - the NIC's own filter after contexts changed
+ * @nic: the NIC; nic->ctx_lock held
+ *
+ * While the contexts' MACs fit in RAR1..15 and none is trusted, the NIC
+ * filters exactly (unicast for no context never reaches the host).
+ * Beyond that it is promiscuous and the model alone filters.  QEMU's NIC
+ * receives nothing for a second after an RCTL write, so the switch back to
+ * exact waits until no context is left.
+ */
+void e1k_nic_filter_update(struct e1k_nic *nic)
+{
+	unsigned int n = 0, i = 1;
+	bool trusted = false, exact;
+	struct e1k_ctx *ec;
+
+	lockdep_assert_held(&nic->ctx_lock);
+
+	list_for_each_entry(ec, &nic->ctxs, node) {
+		n++;
+		trusted |= READ_ONCE(ec->trusted);
+	}
+	exact = n < E1K_RAR_ENTRIES && !trusted && (nic->filter_exact || !n);
+	if (exact) {
+		list_for_each_entry(ec, &nic->ctxs, node)
+			e1k_nic_rar(nic, i++, ec->mac);
+		for (; i < E1K_RAR_ENTRIES; i++)
+			e1k_nic_rar(nic, i, NULL);
+	}
+	if (exact != nic->filter_exact) {
+		e1k_nic_rctl(nic, exact);
+		pci_info(nic->kd->pdev, "e1000: receive filter %s (%u contexts%s)\n",
+			 exact ? "exact" : "promiscuous", n,
+			 trusted ? ", one trusted" : "");
+	}
 }
 
 /* A held frame's time is up, or a context has room again. */
@@ -248,7 +300,9 @@ static int e1k_nic_alloc_rings(struct e1k_nic *nic)
 					  &nic->rx_dma, GFP_KERNEL);
 	nic->rx_bufs = dma_alloc_coherent(dev, E1K_PRING_DESC * E1K_PRX_BUF,
 					  &nic->rx_bufs_dma, GFP_KERNEL);
-	if (nic->tx_ring && nic->rx_ring && nic->rx_bufs)
+	nic->tx_hdr = dma_alloc_coherent(dev, E1K_PRING_DESC * E1K_TX_HDR_SLOT,
+					 &nic->tx_hdr_dma, GFP_KERNEL);
+	if (nic->tx_ring && nic->rx_ring && nic->rx_bufs && nic->tx_hdr)
 		return 0;
 	return -ENOMEM;
 }
@@ -257,6 +311,9 @@ static void e1k_nic_free_rings(struct e1k_nic *nic)
 {
 	struct device *dev = &nic->kd->pdev->dev;
 
+	if (nic->tx_hdr)
+		dma_free_coherent(dev, E1K_PRING_DESC * E1K_TX_HDR_SLOT, nic->tx_hdr,
+				  nic->tx_hdr_dma);
 	if (nic->rx_bufs)
 		dma_free_coherent(dev, E1K_PRING_DESC * E1K_PRX_BUF, nic->rx_bufs,
 				  nic->rx_bufs_dma);
@@ -286,6 +343,7 @@ static void e1k_nic_quiet(struct e1k_nic *nic)
 int e1k_nic_probe(struct ka_dev *kd)
 {
 	struct e1k_nic *nic;
+	unsigned int i;
 	u32 ral, rah;
 	int ret;
 
@@ -319,22 +377,42 @@ int e1k_nic_probe(struct ka_dev *kd)
 	ret = e1k_nic_alloc_rings(nic);
 	if (ret)
 		goto err;
+	ret = e1k_tx_init(nic);
+	if (ret)
+		goto err;
+	ret = e1k_sched_init(nic);
+	if (ret)
+		goto err_tx;
 	e1k_tx_ring_init(nic);
 	e1k_rx_ring_init(nic);
 	e1k_wr(nic, E1K_VET, 0x8100);
 	e1k_wr(nic, E1K_CTRL, e1k_rd(nic, E1K_CTRL) | E1K_CTRL_SLU | E1K_CTRL_VME);
 	e1k_wr(nic, E1K_ITR, 0);
 	e1k_wr(nic, E1K_RXCSUM, 0);
-	/* Every frame, without FCS, into 2 KiB buffers; contexts filter. */
-	e1k_wr(nic, E1K_RCTL, E1K_RCTL_EN | E1K_RCTL_UPE | E1K_RCTL_MPE |
-			      E1K_RCTL_BAM | E1K_RCTL_SECRC);
+	/*
+	 * Frames without FCS into 2 KiB buffers: for the contexts' MACs
+	 * (RAR1..15), broadcast and multicast; the contexts filter further.
+	 */
+	for (i = 1; i < E1K_RAR_ENTRIES; i++)
+		e1k_nic_rar(nic, i, NULL);
+	e1k_nic_rctl(nic, true);
 	e1k_wr(nic, E1K_TCTL, E1K_TCTL_EN | E1K_TCTL_PSP | (0x0f << 4) | (0x40 << 12));
 	nic->link_up = e1k_rd(nic, E1K_STATUS) & E1K_STATUS_LU;
 	kd->model_data = nic;
-	pci_info(kd->pdev, "e1000 model: MAC %pM, link %s, %u-descriptor rings\n",
-		 nic->mac, str_up_down(nic->link_up), E1K_PRING_DESC);
+	ret = sysfs_create_group(&kd->pdev->dev.kobj, &e1k_nic_group);
+	if (ret)
+		goto err_quiet;
+	pci_info(kd->pdev, "e1000 model: MAC %pM, link %s, %u-descriptor rings, up to %u contexts\n",
+		 nic->mac, str_up_down(nic->link_up), E1K_PRING_DESC,
+		 kd->model->max_contexts());
 	return 0;
 
+err_quiet:
+	kd->model_data = NULL;
+	e1k_nic_quiet(nic);
+	e1k_sched_fini(nic);
+err_tx:
+	e1k_tx_fini(nic);
 err:
 	e1k_nic_free_rings(nic);
 	kfree(nic);
@@ -353,10 +431,12 @@ void e1k_nic_remove(struct ka_dev *kd)
 	struct e1k_nic *nic = e1k_nic(kd);
 	unsigned int i;
 
+	sysfs_remove_group(&kd->pdev->dev.kobj, &e1k_nic_group);
 	WRITE_ONCE(nic->removing, true);
 	e1k_nic_quiet(nic);
 	cancel_delayed_work_sync(&nic->rx_retry);
 	cancel_work_sync(&nic->work);
+	e1k_sched_fini(nic);
 	mutex_lock(&nic->tx_lock);
 	__e1k_tx_reap(nic);
 	for (i = 0; i < E1K_PRING_DESC; i++)
@@ -371,6 +451,9 @@ void e1k_nic_remove(struct ka_dev *kd)
 			    (u32)nic->mac[3] << 24);
 	e1k_wr(nic, E1K_RA + 4, nic->mac[4] | nic->mac[5] << 8 | E1K_RAH_AV);
 	e1k_wr(nic, E1K_CTRL, e1k_rd(nic, E1K_CTRL) & ~E1K_CTRL_VME);
+	for (i = 1; i < E1K_RAR_ENTRIES; i++)
+		e1k_nic_rar(nic, i, NULL);
+	e1k_tx_fini(nic);
 	e1k_nic_free_rings(nic);
 	mutex_destroy(&nic->tx_lock);
 	mutex_destroy(&nic->ctx_lock);

@@ -2,8 +2,11 @@
 /*
  * kvm_assign e1000 model: receive.
  *
- * Frames arrive in the physical NIC's host buffers (e1000_nic.c).  Each is
- * offered to every context: the context's own filter (its RAR entries,
+ * Frames arrive in the physical NIC's host buffers (e1000_nic.c), or from
+ * another context of the NIC (switched inside the model, e1000_sched.c).
+ * The NIC's policy picks the contexts a frame may reach (unicast: the
+ * context that owns the MAC, or trusted contexts for a MAC nobody owns;
+ * broadcast and multicast: all), then each context's own filter (its RAR entries,
  * multicast table, broadcast and promiscuous bits, VLAN filter) decides,
  * then the frame is copied through the context's domain into the guest's
  * next RX buffers, as the 82540 writes them: the length counts the 4 FCS
@@ -25,6 +28,9 @@
 #include <linux/if_vlan.h>
 
 #include "e1000.h"
+
+static bool e1k_rx_policy(struct e1k_ctx *ec, struct e1k_ctx *owner,
+			  const u8 *dst);
 
 /* What a delivery works from (copied under ec->lock) */
 struct e1k_rx_view {
@@ -412,15 +418,72 @@ static int e1k_rx_takes(struct e1k_ctx *ec, const u8 *frame, bool tagged, u16 tc
 bool e1k_rx_would_lose(struct e1k_nic *nic, const u8 *frame, u8 status,
 		       u16 special)
 {
-	struct e1k_ctx *ec;
+	struct e1k_ctx *ec, *owner = NULL;
 
 	lockdep_assert_held(&nic->ctx_lock);
 
+	if (!is_multicast_ether_addr(frame))
+		owner = __e1k_nic_mac_owner(nic, frame);
 	list_for_each_entry(ec, &nic->ctxs, node)
 		if (READ_ONCE(ec->rx_fifo_count) == E1K_RX_FIFO &&
+		    e1k_rx_policy(ec, owner, frame) &&
 		    e1k_rx_takes(ec, frame, status & E1K_RXD_STAT_VP, special) == 1)
 			return true;
 	return false;
+}
+
+/*
+ * The NIC's policy, before a context's own filter: unicast to a MAC that
+ * a context of the NIC owns is for that context alone; unicast to a MAC
+ * nobody owns only for trusted contexts; broadcast and multicast for all.
+ * Caller holds nic->ctx_lock (@owner stays valid).
+ */
+static bool e1k_rx_policy(struct e1k_ctx *ec, struct e1k_ctx *owner,
+			  const u8 *dst)
+{
+	if (is_multicast_ether_addr(dst))
+		return true;
+	if (owner)
+		return owner == ec;
+	return READ_ONCE(ec->trusted);
+}
+
+/*
+ * Offer a frame to the contexts of the NIC but @from (NULL: from the wire).
+ * Return: how many contexts took it.
+ */
+static unsigned int e1k_rx_offer(struct e1k_nic *nic, struct e1k_ctx *from,
+				 const u8 *frame, unsigned int len, bool tagged,
+				 u16 tci)
+{
+	struct e1k_ctx *owner = NULL, *ec;
+	unsigned int took = 0;
+	int take;
+
+	lockdep_assert_held(&nic->ctx_lock);
+
+	if (!is_multicast_ether_addr(frame))
+		owner = __e1k_nic_mac_owner(nic, frame);
+	list_for_each_entry(ec, &nic->ctxs, node) {
+		if (ec == from || !e1k_rx_policy(ec, owner, frame))
+			continue;
+		take = e1k_rx_takes(ec, frame, tagged, tci);
+		if (take < 0)
+			continue;
+		if (!take) {
+			atomic64_inc(&ec->stats.rx_filtered);
+			continue;
+		}
+		mutex_lock(&ec->ctx->dma_lock);
+		__e1k_rx_take(ec, frame, len, tagged, tci);
+		mutex_unlock(&ec->ctx->dma_lock);
+		if (from)
+			atomic64_inc(&ec->stats.rx_switched);
+		took++;
+	}
+	if (!owner && !took && !is_multicast_ether_addr(frame))
+		atomic64_inc(&nic->rx_unknown_unicast);
+	return took;
 }
 
 /**
@@ -434,22 +497,28 @@ bool e1k_rx_would_lose(struct e1k_nic *nic, const u8 *frame, u8 status,
 void e1k_rx_frame(struct e1k_nic *nic, const u8 *frame, unsigned int len,
 		  u8 status, u16 special)
 {
-	bool tagged = status & E1K_RXD_STAT_VP;
-	struct e1k_ctx *ec;
-	int take;
-
 	lockdep_assert_held(&nic->ctx_lock);
 
-	list_for_each_entry(ec, &nic->ctxs, node) {
-		take = e1k_rx_takes(ec, frame, tagged, special);
-		if (take < 0)
-			continue;
-		if (!take) {
-			atomic64_inc(&ec->stats.rx_filtered);
-			continue;
-		}
-		mutex_lock(&ec->ctx->dma_lock);
-		__e1k_rx_take(ec, frame, len, tagged, special);
-		mutex_unlock(&ec->ctx->dma_lock);
-	}
+	e1k_rx_offer(nic, NULL, frame, len, status & E1K_RXD_STAT_VP, special);
+}
+
+/**
+ * e1k_rx_local() - a frame one context sent to others of the same NIC
+ * @nic:	the NIC; nic->ctx_lock held
+ * @from:	the sender (never gets it back)
+ * @out:	where the scheduler routed it (one context, or all)
+ * @frame:	the finished frame (offloads done), without FCS
+ * @len:	its length
+ * @tagged:	it carries a VLAN tag, as if the NIC had stripped it
+ * @tci:	the tag
+ */
+void e1k_rx_local(struct e1k_nic *nic, struct e1k_ctx *from,
+		  const struct e1k_tx_out *out, const u8 *frame,
+		  unsigned int len, bool tagged, u16 tci)
+{
+	lockdep_assert_held(&nic->ctx_lock);
+
+	if (len < ETH_HLEN)
+		return;
+	e1k_rx_offer(nic, from, frame, len, tagged, tci);
 }

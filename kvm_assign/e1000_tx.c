@@ -31,6 +31,7 @@
  * reap only credits, and each context writes back for itself.
  */
 #include <linux/delay.h>
+#include <linux/etherdevice.h>
 #include <linux/if_ether.h>
 #include <linux/jiffies.h>
 
@@ -44,8 +45,10 @@ struct e1k_tx_pkt {
 	unsigned int		ndata;		/* buffers */
 	struct e1k_tx_desc	d[E1K_PKT_MAX_DESC];	/* the copy */
 	struct ka_xfer		x[E1K_PKT_MAX_DESC];	/* per buffer */
-	u32			len[E1K_PKT_MAX_DESC];
+	u32			len[E1K_PKT_MAX_DESC];	/* 0: all header */
+	u64			addr[E1K_PKT_MAX_DESC];	/* after the header */
 	unsigned int		data_idx[E1K_PKT_MAX_DESC]; /* into d[] */
+	u8			hdr[ETH_HLEN];	/* the checked host copy */
 	bool			has_tso_ctx, has_csum_ctx;
 	struct e1k_tx_ctx_desc	tso_ctx, csum_ctx;	/* set by this packet */
 	bool			tse;		/* uses the TSO context */
@@ -165,6 +168,7 @@ static enum e1k_tx_verdict __e1k_tx_fetch(struct e1k_ctx *ec,
 		if (p->bytes > E1K_TX_PKT_MAX)
 			return E1K_TX_BAD_DESC;
 		p->len[p->ndata] = len;
+		p->addr[p->ndata] = le64_to_cpu(d->addr);
 		p->data_idx[p->ndata] = i;
 		p->ndata++;
 		if (lower & E1K_TXD_CMD_EOP) {
@@ -199,15 +203,61 @@ static int __e1k_tx_translate(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
 	int ret;
 
 	for (i = 0; i < p->ndata; i++) {
-		u64 addr = le64_to_cpu(p->d[p->data_idx[i]].addr);
-
-		ret = __ka_dma_map(ec->ctx, addr, p->len[i], DMA_TO_DEVICE, &p->x[i]);
+		memset(&p->x[i], 0, sizeof(p->x[i]));
+		if (!p->len[i])
+			continue;	/* all of it went into the header */
+		ret = __ka_dma_map(ec->ctx, p->addr[i], p->len[i], DMA_TO_DEVICE,
+				   &p->x[i]);
 		if (ret) {
 			e1k_tx_release(ec->ctx, p, i);
 			return ret;
 		}
 	}
 	return 0;
+}
+
+/*
+ * Copy the packet's Ethernet header into p->hdr and take it off the
+ * guest's buffers: the header the NIC sends and the one routing and the
+ * spoofing check look at are then the same host copy, whatever the guest
+ * writes into its buffers meanwhile.  Caller holds ctx->dma_lock.
+ */
+static int __e1k_tx_take_header(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
+{
+	unsigned int i, off = 0, n;
+	int ret;
+
+	if (p->bytes <= ETH_HLEN)
+		return -EINVAL;
+	for (i = 0; i < p->ndata && off < ETH_HLEN; i++) {
+		n = min_t(unsigned int, p->len[i], ETH_HLEN - off);
+		ret = __ka_dma_rw(ec->ctx, p->addr[i], p->hdr + off, n, false);
+		if (ret)
+			return ret;
+		off += n;
+		p->addr[i] += n;
+		p->len[i] -= n;
+	}
+	return 0;
+}
+
+/* The rest of the packet behind the header, into @buf; ctx->dma_lock held. */
+static int __e1k_tx_copy_out(struct e1k_ctx *ec, const struct e1k_tx_pkt *p,
+			     u8 *buf)
+{
+	unsigned int i, off = ETH_HLEN;
+	int ret;
+
+	memcpy(buf, p->hdr, ETH_HLEN);
+	for (i = 0; i < p->ndata; i++) {
+		if (!p->len[i])
+			continue;
+		ret = __ka_dma_rw(ec->ctx, p->addr[i], buf + off, p->len[i], false);
+		if (ret)
+			return ret;
+		off += p->len[i];
+	}
+	return off;
 }
 
 /* Free physical TX slots; caller holds nic->tx_lock. */
@@ -240,6 +290,8 @@ void __e1k_tx_reap(struct e1k_nic *nic)
 			struct e1k_ctx *ec = e1k_ctx(s->ctx);
 
 			ka_dma_unmap(s->ctx, &s->xfer);
+			ec->ring_held--;
+			atomic_dec(&nic->ring_inflight);
 			if (s->eop) {
 				spin_lock_irqsave(&ec->lock, flags);
 				if (s->gen == ec->gen)
@@ -264,10 +316,25 @@ static void __e1k_tx_put(struct e1k_nic *nic, const void *desc,
 	memcpy(&nic->tx_ring[nic->tx_tail], desc, E1K_DESC_SIZE);
 	memset(s, 0, sizeof(*s));
 	if (x) {
+		int n = atomic_inc_return(&nic->ring_inflight);
+
 		s->ctx = ctx;
 		ka_dma_move(&s->xfer, x);	/* the slot holds it now */
+		e1k_ctx(ctx)->ring_held++;
+		if (n > atomic_read(&nic->ring_inflight_max))
+			atomic_set(&nic->ring_inflight_max, n);
 	}
 	nic->tx_tail = (nic->tx_tail + 1) % E1K_PRING_DESC;
+}
+
+/* A descriptor's length field set to @len (legacy: 16 bits, else 20). */
+static __le32 e1k_txd_with_len(__le32 lower_le, u32 len)
+{
+	u32 lower = le32_to_cpu(lower_le);
+	u32 mask = (lower & E1K_TXD_CMD_DEXT) ? E1K_TXD_LEN_MASK :
+						 E1K_TXD_LEGACY_LEN_MASK;
+
+	return cpu_to_le32((lower & ~mask) | len);
 }
 
 /*
@@ -284,14 +351,19 @@ static bool __e1k_tx_queue(struct e1k_ctx *ec, struct e1k_tx_pkt *p,
 	struct e1k_tx_desc pd;
 	struct e1k_pslot *last;
 	unsigned int i;
+	u32 lower;
 
 	lockdep_assert_held(&nic->tx_lock);
 
-	if (__e1k_tx_free(nic) < p->ndata + 1) {
+	/* a context descriptor, the header, the buffers */
+	if (__e1k_tx_free(nic) < p->ndata + 2) {
 		__e1k_tx_reap(nic);
-		if (__e1k_tx_free(nic) < p->ndata + 1)
+		if (__e1k_tx_free(nic) < p->ndata + 2)
 			return false;
 	}
+	/* One context holds at most ring_share slots (one packet always). */
+	if (ec->ring_held && ec->ring_held + p->ndata > nic->ring_share)
+		return false;
 	/* Only a context the guest gave: an empty one is no descriptor at all. */
 	if ((p->tse || p->csum) &&
 	    ((p->tse ? ec->tx_ctx_tso : ec->tx_ctx_csum).cmd_and_length &
@@ -304,14 +376,28 @@ static bool __e1k_tx_queue(struct e1k_ctx *ec, struct e1k_tx_pkt *p,
 		cd.cmd_and_length &= ~cpu_to_le32(E1K_TXD_CMD_RS | E1K_TXD_CMD_RPS);
 		__e1k_tx_put(nic, &cd, NULL, NULL);
 	}
+	/*
+	 * The header from the host copy, as the first data descriptor of the
+	 * packet says (its POPTS, TSE, VLE), then the guest's buffers.
+	 */
+	pd = p->d[p->data_idx[0]];
+	lower = le32_to_cpu(pd.lower) &
+		~(E1K_TXD_CMD_RS | E1K_TXD_CMD_RPS | E1K_TXD_CMD_EOP);
+	if (!v->vme)	/* no VLAN insertion unless the guest enabled it */
+		lower &= ~E1K_TXD_CMD_VLE;
+	pd.lower = e1k_txd_with_len(cpu_to_le32(lower), ETH_HLEN);
+	pd.upper &= ~cpu_to_le32(0xff);	/* status */
+	memcpy(nic->tx_hdr + nic->tx_tail * E1K_TX_HDR_SLOT, p->hdr, ETH_HLEN);
+	pd.addr = cpu_to_le64(nic->tx_hdr_dma + nic->tx_tail * E1K_TX_HDR_SLOT);
+	__e1k_tx_put(nic, &pd, NULL, NULL);
 	for (i = 0; i < p->ndata; i++) {
-		u32 lower;
-
+		if (!p->len[i])
+			continue;
 		pd = p->d[p->data_idx[i]];
 		lower = le32_to_cpu(pd.lower) & ~(E1K_TXD_CMD_RS | E1K_TXD_CMD_RPS);
-		if (!v->vme)	/* no VLAN insertion unless the guest enabled it */
+		if (!v->vme)
 			lower &= ~E1K_TXD_CMD_VLE;
-		pd.lower = cpu_to_le32(lower);
+		pd.lower = e1k_txd_with_len(cpu_to_le32(lower), p->len[i]);
 		pd.upper &= ~cpu_to_le32(0xff);	/* status */
 		pd.addr = cpu_to_le64(p->x[i].xlate.dma_addr);
 		__e1k_tx_put(nic, &pd, ec->ctx, &p->x[i]);
@@ -400,7 +486,8 @@ static void __e1k_tx_writeback(struct e1k_ctx *ec)
  * driver and the 82540's GPTC/GOTC count it).  The guest's statistics
  * registers count the FCS too.
  */
-static void e1k_tx_count(struct e1k_ctx *ec, const struct e1k_tx_pkt *p)
+static void e1k_tx_count(struct e1k_ctx *ec, const struct e1k_tx_pkt *p,
+			 struct e1k_tx_out *out)
 {
 	u64 frames = 1, bytes = p->bytes, v;
 	unsigned long flags;
@@ -428,84 +515,179 @@ static void e1k_tx_count(struct e1k_ctx *ec, const struct e1k_tx_pkt *p)
 	spin_unlock_irqrestore(&ec->lock, flags);
 	atomic64_add(frames, &ec->stats.tx_packets);
 	atomic64_add(bytes, &ec->stats.tx_bytes);
+	out->frames = frames;
+	out->bytes = bytes;
 }
 
-/* The transmit pass of one context; caller holds ctx->dma_lock. */
-static void __e1k_tx_process(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
+/* Is the transmit unit on, with a sane ring?  Caller holds ec->lock. */
+static enum e1k_tx_result __e1k_tx_ready(struct e1k_ctx *ec, struct e1k_tx_view *v)
 {
-	struct ka_ctx *ctx = ec->ctx;
+	bool ring_ok;
+
+	lockdep_assert_held(&ec->lock);
+
+	if (!(E1K_R(ec, E1K_TCTL) & E1K_TCTL_EN) || !ka_config_bus_master(ec->ctx))
+		return E1K_TXR_NONE;
+	ring_ok = __e1k_tx_view(ec, v);
+	if (v->next == v->tdt)
+		return E1K_TXR_NONE;
+	if (!ring_ok) {
+		__e1k_tx_stop(ec);
+		atomic64_inc(&ec->stats.tx_bad_ring);
+		dev_info_ratelimited(&ec->ctx->mdev->dev,
+				     "e1000: bad TX ring (TDLEN %#x, TDT %#x): transmit stopped\n",
+				     E1K_R(ec, E1K_TDLEN), v->tdt);
+		return E1K_TXR_STOPPED;
+	}
+	return E1K_TXR_SENT;
+}
+
+/*
+ * Where the packet goes, from the checked header: a unicast MAC another
+ * context of the NIC owns stays inside the NIC; broadcast and multicast go
+ * to the wire and to the other contexts; anything else to the wire.
+ * Caller holds nic->sched_lock (the contexts' MACs).
+ */
+static void __e1k_tx_route(struct e1k_ctx *ec, const u8 *dst,
+			   struct e1k_tx_out *out)
+{
+	struct e1k_ctx *owner;
+
+	lockdep_assert_held(&ec->nic->sched_lock);
+
+	if (is_multicast_ether_addr(dst)) {
+		out->to_wire = true;
+		out->to_all = true;
+		return;
+	}
+	owner = __e1k_nic_mac_owner(ec->nic, dst);
+	if (owner && owner != ec)
+		out->to_ctx = owner;
+	else
+		out->to_wire = true;
+}
+
+/* A context descriptor the guest gave, or NULL */
+static const struct e1k_tx_ctx_desc *e1k_tx_ctx_given(const struct e1k_tx_ctx_desc *c)
+{
+	return c->cmd_and_length & cpu_to_le32(E1K_TXD_CMD_DEXT) ? c : NULL;
+}
+
+/* A packet checked bad: nothing is sent, the unit stops, it is counted. */
+static enum e1k_tx_result e1k_tx_refuse(struct e1k_ctx *ec,
+					const struct e1k_tx_view *v,
+					enum e1k_tx_verdict verdict)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ec->lock, flags);
+	if (v->gen == ec->gen)
+		__e1k_tx_stop(ec);
+	spin_unlock_irqrestore(&ec->lock, flags);
+	atomic64_inc(verdict == E1K_TX_FAULT ? &ec->stats.tx_faults :
+		     &ec->stats.tx_bad_desc);
+	dev_info_ratelimited(&ec->ctx->mdev->dev,
+			     "e1000: %s in the TX packet at descriptor %u: transmit stopped\n",
+			     verdict == E1K_TX_FAULT ? "DMA fault" : "bad descriptor",
+			     v->next);
+	return E1K_TXR_STOPPED;
+}
+
+/*
+ * One packet of the context, if the guest queued a complete one: fetched
+ * and checked, its header copied, routed, then queued on the physical
+ * ring and/or copied into nic->sw for other contexts (the caller delivers
+ * those once the context's locks are dropped).  Caller holds
+ * ctx->dma_lock and nic->sched_lock.
+ */
+static enum e1k_tx_result __e1k_tx_one_locked(struct e1k_ctx *ec,
+					      struct e1k_tx_pkt *p,
+					      struct e1k_tx_out *out)
+{
 	struct e1k_nic *nic = ec->nic;
+	struct ka_ctx *ctx = ec->ctx;
 	enum e1k_tx_verdict verdict;
+	enum e1k_tx_result res;
 	struct e1k_tx_view v;
 	unsigned long flags;
 	unsigned int i, idx;
-	bool queued, ring_ok;
+	bool queued = true;
 	int ret;
 
 	lockdep_assert_held(&ctx->dma_lock);
 
-	for (;;) {
-		spin_lock_irqsave(&ec->lock, flags);
-		if (!(E1K_R(ec, E1K_TCTL) & E1K_TCTL_EN) || !ka_config_bus_master(ctx)) {
-			spin_unlock_irqrestore(&ec->lock, flags);
-			break;
-		}
-		ring_ok = __e1k_tx_view(ec, &v);
-		if (v.next == v.tdt) {
-			spin_unlock_irqrestore(&ec->lock, flags);
-			break;
-		}
-		if (!ring_ok) {
-			__e1k_tx_stop(ec);
-			spin_unlock_irqrestore(&ec->lock, flags);
-			atomic64_inc(&ec->stats.tx_bad_ring);
-			dev_info_ratelimited(&ctx->mdev->dev,
-					     "e1000: bad TX ring (TDLEN %#x, TDT %#x): transmit stopped\n",
-					     E1K_R(ec, E1K_TDLEN), v.tdt);
-			break;
-		}
-		spin_unlock_irqrestore(&ec->lock, flags);
+	spin_lock_irqsave(&ec->lock, flags);
+	res = __e1k_tx_ready(ec, &v);
+	spin_unlock_irqrestore(&ec->lock, flags);
+	if (res != E1K_TXR_SENT)
+		return res;
 
-		verdict = __e1k_tx_fetch(ec, &v, p);
-		if (verdict == E1K_TX_WAIT)
-			break;
-		if (verdict == E1K_TX_OK) {
-			ret = __e1k_tx_translate(ec, p);
-			if (ret)
-				verdict = ret == -EFAULT ? E1K_TX_FAULT : E1K_TX_BAD_DESC;
-		}
-		if (verdict != E1K_TX_OK) {
-			spin_lock_irqsave(&ec->lock, flags);
-			if (v.gen == ec->gen)
-				__e1k_tx_stop(ec);
-			spin_unlock_irqrestore(&ec->lock, flags);
-			atomic64_inc(verdict == E1K_TX_FAULT ? &ec->stats.tx_faults :
-				     &ec->stats.tx_bad_desc);
-			dev_info_ratelimited(&ctx->mdev->dev,
-					     "e1000: %s in the TX packet at descriptor %u: transmit stopped\n",
-					     verdict == E1K_TX_FAULT ? "DMA fault" : "bad descriptor",
-					     v.next);
-			break;
-		}
+	verdict = __e1k_tx_fetch(ec, &v, p);
+	if (verdict == E1K_TX_WAIT)
+		return E1K_TXR_NONE;
+	if (verdict == E1K_TX_OK) {
+		ret = __e1k_tx_take_header(ec, p);
+		if (ret)
+			verdict = ret == -EFAULT ? E1K_TX_FAULT : E1K_TX_BAD_DESC;
+	}
+	if (verdict != E1K_TX_OK)
+		return e1k_tx_refuse(ec, &v, verdict);
 
-		/* The packet's context descriptors apply from now on. */
-		if (p->has_tso_ctx)
-			ec->tx_ctx_tso = p->tso_ctx;
-		if (p->has_csum_ctx)
-			ec->tx_ctx_csum = p->csum_ctx;
-		for (i = 0; i < p->ndesc; i++) {
-			u32 lower = le32_to_cpu(p->d[i].lower);
+	if (!ec->allow_spoof && !ether_addr_equal(p->hdr + ETH_ALEN, ec->mac)) {
+		/* Dropped as an SR-IOV NIC drops it: completed, counted. */
+		res = E1K_TXR_DROPPED;
+		atomic64_inc(&ec->stats.tx_spoofed);
+		dev_info_ratelimited(&ctx->mdev->dev,
+				     "e1000: frame from %pM, not the context's MAC: dropped\n",
+				     p->hdr + ETH_ALEN);
+	} else {
+		__e1k_tx_route(ec, p->hdr, out);
+		res = E1K_TXR_SENT;
+	}
+	/*
+	 * Completions reach the guest in ring order: a packet that does not
+	 * go through the physical ring waits for those that do.
+	 */
+	if (!out->to_wire && READ_ONCE(ec->tx_inflight)) {
+		mutex_lock(&nic->tx_lock);
+		__e1k_tx_reap(nic);
+		mutex_unlock(&nic->tx_lock);
+		if (READ_ONCE(ec->tx_inflight))
+			return E1K_TXR_BLOCKED;
+	}
 
-			idx = (v.next + i) % v.ndesc;
-			ec->tx_wb[idx] = !!(lower & (E1K_TXD_CMD_RS | E1K_TXD_CMD_RPS));
-			ec->tx_upper[idx] = le32_to_cpu(p->d[i].upper);
-		}
+	/* The packet's context descriptors apply from now on. */
+	if (p->has_tso_ctx)
+		ec->tx_ctx_tso = p->tso_ctx;
+	if (p->has_csum_ctx)
+		ec->tx_ctx_csum = p->csum_ctx;
 
+	if (out->to_ctx || out->to_all) {
+		const struct e1k_tx_desc *first = &p->d[p->data_idx[0]];
+		const struct e1k_tx_desc *eop = &p->d[p->data_idx[p->ndata - 1]];
+		struct e1k_sw_pkt *sw = nic->sw;
+
+		ret = __e1k_tx_copy_out(ec, p, sw->data);
+		if (ret < 0)
+			return e1k_tx_refuse(ec, &v, E1K_TX_FAULT);
+		sw->len = ret;
+		if (e1k_tx_offload_init(&sw->off, first,
+					e1k_tx_ctx_given(&ec->tx_ctx_tso),
+					e1k_tx_ctx_given(&ec->tx_ctx_csum)))
+			return e1k_tx_refuse(ec, &v, E1K_TX_BAD_DESC);
+		sw->tagged = v.vme && (le32_to_cpu(eop->lower) & E1K_TXD_CMD_VLE);
+		sw->tci = le32_to_cpu(eop->upper) >> 16;
+	}
+
+	if (out->to_wire) {
+		ret = __e1k_tx_translate(ec, p);
+		if (ret)
+			return e1k_tx_refuse(ec, &v, ret == -EFAULT ? E1K_TX_FAULT :
+					     E1K_TX_BAD_DESC);
 		mutex_lock(&nic->tx_lock);
 		queued = __e1k_tx_queue(ec, p, &v);
 		if (queued) {
 			spin_lock_irqsave(&ec->lock, flags);
-			ec->tx_next = (v.next + p->ndesc) % v.ndesc;
 			ec->tx_inflight++;
 			spin_unlock_irqrestore(&ec->lock, flags);
 			/* QEMU's NIC transmits inside this write. */
@@ -516,54 +698,68 @@ static void __e1k_tx_process(struct e1k_ctx *ec, struct e1k_tx_pkt *p)
 		mutex_unlock(&nic->tx_lock);
 		if (!queued) {
 			e1k_tx_release(ctx, p, p->ndata);
-			break;		/* the NIC's completion kicks again */
+			return E1K_TXR_BLOCKED;	/* the NIC's completion runs us again */
 		}
-		e1k_tx_count(ec, p);
-		__e1k_tx_writeback(ec);
+	}
+
+	for (i = 0; i < p->ndesc; i++) {
+		u32 lower = le32_to_cpu(p->d[i].lower);
+
+		idx = (v.next + i) % v.ndesc;
+		ec->tx_wb[idx] = !!(lower & (E1K_TXD_CMD_RS | E1K_TXD_CMD_RPS));
+		ec->tx_upper[idx] = le32_to_cpu(p->d[i].upper);
+	}
+	spin_lock_irqsave(&ec->lock, flags);
+	ec->tx_next = (v.next + p->ndesc) % v.ndesc;
+	/* nothing on the physical ring: complete at once */
+	if (!out->to_wire && v.gen == ec->gen)
+		ec->tx_done += p->ndesc;
+	spin_unlock_irqrestore(&ec->lock, flags);
+	if (res == E1K_TXR_SENT) {
+		e1k_tx_count(ec, p, out);
+		if (out->to_ctx)
+			atomic64_inc(&ec->stats.tx_switched);
 	}
 	__e1k_tx_writeback(ec);
+	return res;
+}
+
+/**
+ * __e1k_tx_one() - move one packet of a context
+ * @ec:		the context
+ * @out:	where it went and its size
+ *
+ * Called by the scheduler (e1000_sched.c) with nic->sched_lock held.
+ *
+ * Return: what happened (enum e1k_tx_result).
+ */
+enum e1k_tx_result __e1k_tx_one(struct e1k_ctx *ec, struct e1k_tx_out *out)
+{
+	enum e1k_tx_result res;
+
+	lockdep_assert_held(&ec->nic->sched_lock);
+
+	memset(out, 0, sizeof(*out));
+	mutex_lock(&ec->ctx->dma_lock);
+	res = __e1k_tx_one_locked(ec, ec->nic->tx_pkt, out);
+	mutex_unlock(&ec->ctx->dma_lock);
+	return res;
 }
 
 /**
  * e1k_tx_kick() - the context's transmit unit may have work
  * @ec: the context
  *
- * From the guest's TDT or TCTL write (ctx->lock held; the packets go out
- * inside the VMM's register write, on the vCPU's own thread: a handover to
- * a worker costs more than it saves under nested virtualization) and from
- * the NIC's completion work (nic->ctx_lock held) when a full physical ring
- * left descriptors behind.
+ * From the guest's TDT or TCTL write (ctx->lock held).  The scheduler
+ * decides whose packets go next; with nothing holding it back it runs at
+ * once, inside the VMM's register write, on the vCPU's own thread (a
+ * handover to a worker costs more than it saves under nested
+ * virtualization).
  */
 void e1k_tx_kick(struct e1k_ctx *ec)
 {
-	struct e1k_tx_pkt *p;
-
-	p = kmalloc(sizeof(*p), GFP_KERNEL);
-	if (!p)
-		return;		/* retried at the next kick */
-	mutex_lock(&ec->ctx->dma_lock);
-	__e1k_tx_process(ec, p);
-	mutex_unlock(&ec->ctx->dma_lock);
-	kfree(p);
-}
-
-/**
- * e1k_tx_pending() - has the context's transmit unit work left?
- * @ec: the context
- *
- * Return: true if it is enabled and the guest queued descriptors the
- * model has not taken yet (a full physical ring left them).
- */
-bool e1k_tx_pending(struct e1k_ctx *ec)
-{
-	unsigned long flags;
-	bool pending;
-
-	spin_lock_irqsave(&ec->lock, flags);
-	pending = (E1K_R(ec, E1K_TCTL) & E1K_TCTL_EN) &&
-		  ec->tx_next != E1K_R(ec, E1K_TDT);
-	spin_unlock_irqrestore(&ec->lock, flags);
-	return pending;
+	e1k_sched_activate(ec);
+	e1k_sched_run(ec->nic);
 }
 
 /**
@@ -613,8 +809,11 @@ void e1k_tx_quiesce(struct e1k_ctx *ec)
 	for (i = 0; i < E1K_PRING_DESC; i++) {
 		struct e1k_pslot *s = &nic->pslot[i];
 
-		if (s->ctx)
+		if (s->ctx) {
 			ka_dma_unmap(s->ctx, &s->xfer);
+			e1k_ctx(s->ctx)->ring_held--;
+			atomic_dec(&nic->ring_inflight);
+		}
 		if (s->ctx && s->eop) {
 			struct e1k_ctx *owner = e1k_ctx(s->ctx);
 
@@ -632,4 +831,22 @@ void e1k_tx_quiesce(struct e1k_ctx *ec)
 	iowrite32(E1K_TCTL_EN | E1K_TCTL_PSP | (0x0f << 4) | (0x40 << 12),
 		  nic->regs + E1K_TCTL);
 	mutex_unlock(&nic->tx_lock);
+}
+
+/**
+ * e1k_tx_init() - the NIC's transmit scratch space
+ * @nic: the NIC
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int e1k_tx_init(struct e1k_nic *nic)
+{
+	nic->tx_pkt = kvzalloc(sizeof(*nic->tx_pkt), GFP_KERNEL);
+	return nic->tx_pkt ? 0 : -ENOMEM;
+}
+
+void e1k_tx_fini(struct e1k_nic *nic)
+{
+	kvfree(nic->tx_pkt);
+	nic->tx_pkt = NULL;
 }

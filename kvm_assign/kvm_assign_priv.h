@@ -99,6 +99,9 @@ struct ka_vbar {
  * @write:	trapped write
  * @irq:	physical interrupt handler (hard-irq context); returns
  *		IRQ_HANDLED if the device raised it
+ * @max_contexts: optional: how many contexts one device offers, all open
+ *		at once (the model shares the device between them); without
+ *		it one context at a time owns the device (ka_dev.owner)
  *
  * A new device type is one file that fills in a ka_model and adds it to
  * ka_models[] in main.c.
@@ -122,6 +125,7 @@ struct ka_model {
 	int	(*read)(struct ka_ctx *ctx, int bar, u32 off, u64 *val, int size);
 	int	(*write)(struct ka_ctx *ctx, int bar, u32 off, u64 val, int size);
 	irqreturn_t (*irq)(struct ka_dev *kd);
+	unsigned int (*max_contexts)(void);
 };
 
 /**

@@ -171,6 +171,12 @@ static int ka_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 				   kd->types, ARRAY_SIZE(kd->types));
 	if (ret)
 		goto err_irq;
+	/*
+	 * A model that shares the device offers more than the driver-wide
+	 * default; the mdev core counts them down from here, under its lock.
+	 */
+	if (model->max_contexts)
+		atomic_set(&kd->parent.available_instances, model->max_contexts());
 
 	pci_info(pdev, "claimed with the %s model (%s interrupts); contexts: mdev type %s-%s\n",
 		 model->name, pdev->msi_enabled ? "MSI" : "INTx",

@@ -211,11 +211,14 @@ static int ka_open_device(struct vfio_device *vdev)
 	int ret = 0;
 
 	mutex_lock(&ctx->lock);
+	/* A shared device has no owner: its model serves every context. */
 	spin_lock_irq(&kd->lock);
-	if (kd->owner && kd->owner != ctx)
-		ret = -EBUSY;
-	else
-		kd->owner = ctx;
+	if (!kd->model->max_contexts) {
+		if (kd->owner && kd->owner != ctx)
+			ret = -EBUSY;
+		else
+			kd->owner = ctx;
+	}
 	spin_unlock_irq(&kd->lock);
 	if (!ret) {
 		kd->model->reset(ctx);
@@ -550,7 +553,8 @@ static ssize_t ka_mdev_show_description(struct mdev_type *mtype, char *buf)
 
 struct mdev_driver ka_mdev_driver = {
 	.device_api	= VFIO_DEVICE_API_PCI_STRING,
-	.max_instances	= 1,	/* one context per device for now */
+	/* a shared model's parent gets its own count (main.c) */
+	.max_instances	= 1,
 	.driver = {
 		.name		= "kvm_assign_mdev",
 		.owner		= THIS_MODULE,

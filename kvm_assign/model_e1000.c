@@ -519,6 +519,7 @@ static void e1k_function_reset(struct e1k_ctx *ec, bool full)
 {
 	unsigned long flags;
 
+	e1k_sched_forget(ec);
 	e1k_tx_quiesce(ec);
 	e1k_rx_flush(ec);
 	spin_lock_irqsave(&ec->lock, flags);
@@ -618,21 +619,31 @@ static void e1k_quiesce(struct ka_ctx *ctx)
 	e1k_tx_quiesce(e1k_ctx(ctx));
 }
 
-/* A MAC for a new context: the NIC's own for the first, else a random one. */
+static unsigned int e1000_max_contexts = 64;
+module_param(e1000_max_contexts, uint, 0444);
+MODULE_PARM_DESC(e1000_max_contexts,
+		 "contexts one e1000 NIC offers at once (1..256, default 64)");
+
+static unsigned int e1k_max_contexts(void)
+{
+	return clamp(e1000_max_contexts, 1U, 256U);
+}
+
+/*
+ * A MAC for a new context: the NIC's own for the first, else a random
+ * locally administered one that no context of the NIC has.
+ */
 static void e1k_pick_mac(struct e1k_nic *nic, u8 *mac)
 {
-	struct e1k_ctx *other;
-	bool taken = false;
-
 	lockdep_assert_held(&nic->ctx_lock);
 
-	list_for_each_entry(other, &nic->ctxs, node)
-		if (ether_addr_equal(other->mac, nic->mac))
-			taken = true;
-	if (taken)
-		eth_random_addr(mac);
-	else
+	if (!__e1k_nic_mac_owner(nic, nic->mac)) {
 		ether_addr_copy(mac, nic->mac);
+		return;
+	}
+	do {
+		eth_random_addr(mac);
+	} while (__e1k_nic_mac_owner(nic, mac) || ether_addr_equal(mac, nic->mac));
 }
 
 static int e1k_ctx_init(struct ka_ctx *ctx)
@@ -656,8 +667,10 @@ static int e1k_ctx_init(struct ka_ctx *ctx)
 	spin_lock_init(&ec->lock);
 	hrtimer_init(&ec->itr_timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
 	ec->itr_timer.function = e1k_itr_fire;
+	e1k_sched_ctx_init(ec);
 	ctx->model_state = ec;
 
+	mutex_lock(&nic->sched_lock);
 	mutex_lock(&nic->ctx_lock);
 	e1k_nic_link_refresh(nic);	/* the register file starts from it */
 	e1k_pick_mac(nic, ec->mac);
@@ -667,9 +680,11 @@ static int e1k_ctx_init(struct ka_ctx *ctx)
 	__e1k_regs_reset(ec);
 	spin_unlock_irqrestore(&ec->lock, flags);
 	list_add_tail(&ec->node, &nic->ctxs);
+	e1k_nic_filter_update(nic);
 	if (list_is_singular(&nic->ctxs))
 		e1k_nic_start(nic);
 	mutex_unlock(&nic->ctx_lock);
+	mutex_unlock(&nic->sched_lock);
 	return 0;
 
 err:
@@ -687,12 +702,16 @@ static void e1k_ctx_fini(struct ka_ctx *ctx)
 	struct e1k_ctx *ec = e1k_ctx(ctx);
 	struct e1k_nic *nic = ec->nic;
 
+	e1k_sched_forget(ec);
+	mutex_lock(&nic->sched_lock);
 	mutex_lock(&nic->ctx_lock);
 	list_del(&ec->node);
 	e1k_tx_quiesce(ec);
+	e1k_nic_filter_update(nic);
 	if (list_empty(&nic->ctxs))
 		e1k_nic_stop(nic);
 	mutex_unlock(&nic->ctx_lock);
+	mutex_unlock(&nic->sched_lock);
 	hrtimer_cancel(&ec->itr_timer);
 	ctx->model_state = NULL;
 	kfree(ec->rx_scratch);
@@ -735,6 +754,99 @@ E1K_STAT_ATTR(tx_bad_desc);
 E1K_STAT_ATTR(tx_bad_ring);
 E1K_STAT_ATTR(regs_unknown);
 E1K_STAT_ATTR(irqs_raised);
+E1K_STAT_ATTR(tx_spoofed);
+E1K_STAT_ATTR(tx_switched);
+E1K_STAT_ATTR(rx_switched);
+E1K_STAT_ATTR(tx_throttled);
+
+static ssize_t sched_wait_us_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	struct e1k_ctx *ec = e1k_dev_ctx(dev);
+
+	return sysfs_emit(buf, "%lld\n", (long long)div_u64(
+			  atomic64_read(&ec->stats.sched_wait_ns), NSEC_PER_USEC));
+}
+static DEVICE_ATTR_RO(sched_wait_us);
+
+/*
+ * A scheduling knob of the context, under nic->sched_lock; trusted also
+ * changes the NIC's own filter (nic->ctx_lock).
+ */
+static int e1k_knob_set(struct e1k_ctx *ec, const char *name, u64 v)
+{
+	struct e1k_nic *nic = ec->nic;
+
+	mutex_lock(&nic->sched_lock);
+	if (!strcmp(name, "weight")) {
+		ec->weight = v;
+	} else if (!strcmp(name, "rate_bytes")) {
+		ec->rate_bytes = v;
+		ec->tok_bytes = 0;
+	} else if (!strcmp(name, "rate_packets")) {
+		ec->rate_packets = v;
+		ec->tok_pkts = 0;
+	} else if (!strcmp(name, "trusted")) {
+		WRITE_ONCE(ec->trusted, v);
+		mutex_lock(&nic->ctx_lock);
+		e1k_nic_filter_update(nic);
+		mutex_unlock(&nic->ctx_lock);
+	} else if (!strcmp(name, "allow_spoof")) {
+		ec->allow_spoof = v;
+	}
+	ec->tok_last = ktime_get();
+	mutex_unlock(&nic->sched_lock);
+	e1k_sched_run(nic);
+	return 0;
+}
+
+static u64 e1k_knob_get(struct e1k_ctx *ec, const char *name)
+{
+	struct e1k_nic *nic = ec->nic;
+	u64 v = 0;
+
+	mutex_lock(&nic->sched_lock);
+	if (!strcmp(name, "weight"))
+		v = ec->weight;
+	else if (!strcmp(name, "rate_bytes"))
+		v = ec->rate_bytes;
+	else if (!strcmp(name, "rate_packets"))
+		v = ec->rate_packets;
+	else if (!strcmp(name, "trusted"))
+		v = ec->trusted;
+	else if (!strcmp(name, "allow_spoof"))
+		v = ec->allow_spoof;
+	mutex_unlock(&nic->sched_lock);
+	return v;
+}
+
+#define E1K_KNOB_ATTR(name, min, max)					\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%llu\n",				\
+			  e1k_knob_get(e1k_dev_ctx(dev), #name));	\
+}									\
+static ssize_t name##_store(struct device *dev,				\
+			    struct device_attribute *attr,		\
+			    const char *buf, size_t count)		\
+{									\
+	u64 v;								\
+	int ret = kstrtou64(buf, 0, &v);				\
+									\
+	if (ret)							\
+		return ret;						\
+	if (v < (min) || v > (max))					\
+		return -ERANGE;						\
+	return e1k_knob_set(e1k_dev_ctx(dev), #name, v) ?: count;	\
+}									\
+static DEVICE_ATTR_RW(name)
+
+E1K_KNOB_ATTR(weight, 1, 100);
+E1K_KNOB_ATTR(rate_bytes, 0, 100000000000ULL);
+E1K_KNOB_ATTR(rate_packets, 0, 1000000000ULL);
+E1K_KNOB_ATTR(trusted, 0, 1);
+E1K_KNOB_ATTR(allow_spoof, 0, 1);
 
 static ssize_t mac_show(struct device *dev, struct device_attribute *attr,
 			char *buf)
@@ -755,6 +867,8 @@ static ssize_t mac_store(struct device *dev, struct device_attribute *attr,
 {
 	struct ka_ctx *ctx = dev_get_drvdata(dev);
 	struct e1k_ctx *ec = e1k_ctx(ctx);
+	struct e1k_nic *nic = ec->nic;
+	struct e1k_ctx *owner;
 	unsigned long flags;
 	u8 mac[ETH_ALEN];
 	char str[18];
@@ -767,15 +881,24 @@ static ssize_t mac_store(struct device *dev, struct device_attribute *attr,
 	if (!mac_pton(str, mac) || !is_valid_ether_addr(mac))
 		return -EINVAL;
 	mutex_lock(&ctx->lock);
-	ret = -EBUSY;
-	if (!ctx->open) {
+	mutex_lock(&nic->sched_lock);
+	mutex_lock(&nic->ctx_lock);
+	owner = __e1k_nic_mac_owner(nic, mac);
+	if (ctx->open) {
+		ret = -EBUSY;
+	} else if (owner && owner != ec) {
+		ret = -EADDRINUSE;	/* each context of a NIC has its own */
+	} else {
 		spin_lock_irqsave(&ec->lock, flags);
 		ether_addr_copy(ec->mac, mac);
 		e1k_eeprom_build(ec);
 		__e1k_regs_reset(ec);
 		spin_unlock_irqrestore(&ec->lock, flags);
+		e1k_nic_filter_update(nic);
 		ret = count;
 	}
+	mutex_unlock(&nic->ctx_lock);
+	mutex_unlock(&nic->sched_lock);
 	mutex_unlock(&ctx->lock);
 	return ret;
 }
@@ -827,6 +950,16 @@ static struct attribute *e1k_ctx_attrs[] = {
 	&dev_attr_tx_bad_ring.attr,
 	&dev_attr_regs_unknown.attr,
 	&dev_attr_irqs_raised.attr,
+	&dev_attr_tx_spoofed.attr,
+	&dev_attr_tx_switched.attr,
+	&dev_attr_rx_switched.attr,
+	&dev_attr_tx_throttled.attr,
+	&dev_attr_sched_wait_us.attr,
+	&dev_attr_weight.attr,
+	&dev_attr_rate_bytes.attr,
+	&dev_attr_rate_packets.attr,
+	&dev_attr_trusted.attr,
+	&dev_attr_allow_spoof.attr,
 	NULL,
 };
 
@@ -873,4 +1006,5 @@ const struct ka_model ka_model_e1000 = {
 	.read		= e1k_read,
 	.write		= e1k_write,
 	.irq		= e1k_nic_irq,
+	.max_contexts	= e1k_max_contexts,
 };

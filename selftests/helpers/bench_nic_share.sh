@@ -28,6 +28,9 @@
 #     agg_bytes_per_s=X per_guest=x1,x2,.. [ctx_switches=D tx_packets=P
 #     sched_wait_us=W tx_throttled=Z]  (counter deltas over the window)
 # or "BENCH-FAILED nicshare <mode> guests=N" when no guest got going;
+# and after the kvm_assign guests, helpers/e1k_ctxbench's rounds (two
+# contexts sending in turn from this process's memory against one alone):
+#   BENCH nicctx single|pair frames=F us=T frames_per_s=R ctx_switches=D
 # everything else as comments.  NIC_SHARE_WARMUP and NIC_SHARE_WINDOW
 # (seconds, default 3 and 10) change the window.
 case $(uname -r) in
@@ -65,7 +68,7 @@ GPIDS=
 SPID=
 cleanup() {
 	for p in $GPIDS $SPID; do kill -9 $p 2>/dev/null; done
-	for i in 1 2 3 4 5 6 7 8; do
+	for i in 1 2 3 4 5 6 7 8 21 22; do
 		[ -e "$(mdev $i)" ] && kvmio remove $UUID0$(printf %02d $i) > /dev/null
 	done
 	[ -e /sys/bus/pci/drivers/kvm_assign/$nic1 ] && kvmio unbind $nic1 > /dev/null
@@ -192,7 +195,7 @@ run() {
 		extra=
 		if [ $mode = kvm_assign ]; then
 			extra=$(awk '/^NICBENCH sink file=/ {
-				split($3, b, "="); split($4, a, "="); d = a[2] - b[2]
+				split($4, b, "="); split($5, a, "="); d = a[2] - b[2]
 				if ($3 ~ /ctx_switches/) sw += d
 				else if ($3 ~ /tx_packets/) tp += d
 				else if ($3 ~ /sched_wait_us/) sw_us += d
@@ -218,6 +221,31 @@ run() {
 			;;
 		esac
 		i=$((i + 1))
+	done
+}
+
+# ctxbench: the scheduler's switch cost from VFIO, no guest
+# (helpers/e1k_ctxbench.c): two contexts sending 1514-byte frames from
+# this process's memory in turn against one context sending them all.
+ctxbench() {
+	u1=${UUID0}21
+	u2=${UUID0}22
+	kvmio create $nic1 $u1 > /dev/null && kvmio create $nic1 $u2 > /dev/null ||
+		{ say "ctxbench: kvmio create failed"; return; }
+	for t in 1 2 3 4 5 6 7 8 9 10; do
+		[ "$(cat /sys/bus/mdev/devices/$u2/e1000/link 2>/dev/null)" = up ] && break
+		sleep 0.3
+	done
+	"$HELPERS/e1k_ctxbench" $nic1 $u1 $u2 ${NIC_SHARE_CTX_FRAMES:-4096} 3 > /tmp/share-ctx.out 2>&1
+	say "ctxbench exit $?"
+	grep -v "^NICBENCH ctxbench mode=\(single\|pair\)" /tmp/share-ctx.out | sed 's/^/# share: ctxbench: /'
+	sed -n 's/^NICBENCH ctxbench mode=\(single\|pair\) /BENCH nicctx \1 /p' /tmp/share-ctx.out
+	for u in $u1 $u2; do
+		printf 'tx_packets=%s tx_bytes=%s tx_throttled=%s sched_wait_us=%s tx_bad_desc=%s' \
+			"$(cat /sys/bus/mdev/devices/$u/e1000/tx_packets)" "$(cat /sys/bus/mdev/devices/$u/e1000/tx_bytes)" \
+			"$(cat /sys/bus/mdev/devices/$u/e1000/tx_throttled)" "$(cat /sys/bus/mdev/devices/$u/e1000/sched_wait_us)" \
+			"$(cat /sys/bus/mdev/devices/$u/e1000/tx_bad_desc)" | sed "s/^/# share: ctxbench context $u: /"; echo
+		kvmio remove $u > /dev/null || say "ctxbench: kvmio remove $u failed"
 	done
 }
 
@@ -248,6 +276,7 @@ for mode in $MODES; do
 	for c in $COUNTS; do
 		run $mode $c
 	done
+	[ $mode = kvm_assign ] && ctxbench
 	case $mode in
 	kvm_assign) kvmio unbind $nic1 > /dev/null || say "kvmio unbind failed" ;;
 	vhost) ip link del br0 ;;

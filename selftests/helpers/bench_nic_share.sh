@@ -118,8 +118,11 @@ run() {
 		case $mode in
 		kvm_assign)
 			u=$UUID0$(printf %02d $i)
-			kvmio create $nic1 $u > /tmp/share-create.out 2>&1 ||
-				say "kvmio create $u: $(cat /tmp/share-create.out)"
+			if ! kvmio create $nic1 $u > /tmp/share-create.out 2>&1; then
+				say "$mode: only $((i - 1)) of $want contexts could be created: $(cat /tmp/share-create.out)"
+				n=$((i - 1))
+				break
+			fi
 			for t in 1 2 3 4 5 6 7 8 9 10; do
 				[ "$(cat $(mdev $i)/e1000/link 2>/dev/null)" = up ] && break
 				sleep 0.3
@@ -142,6 +145,10 @@ run() {
 	[ $mode = kvm_assign ] && files="$NICSYS/ctx_switches $files" &&
 		say "NIC: contexts $(cat $NICSYS/contexts) rx_filter $(cat $NICSYS/rx_filter)" \
 			"quantum $(cat $NICSYS/quantum) link_rate $(cat $NICSYS/link_rate) ring_share $(cat $NICSYS/ring_share)"
+	if [ $n -lt 1 ]; then
+		echo "BENCH-FAILED nicshare $mode guests=$want"
+		return
+	fi
 	drv=e1000
 	[ $mode = vhost ] && drv=virtio_net
 	$NB sink $PORT $n $WARMUP $WINDOW 300 $files > /tmp/share-sink.out 2>&1 &
@@ -160,6 +167,26 @@ run() {
 			$dev < /dev/null > /tmp/share-qemu-$i.log 2>&1 &
 		GPIDS="$GPIDS $!"
 		i=$((i + 1))
+	done
+	# Once every guest is sending-ready or gone, the sink is told to
+	# wait for no one else.
+	told=
+	while kill -0 $SPID 2>/dev/null; do
+		if [ -z "$told" ]; then
+			left=0
+			i=1
+			for p in $GPIDS; do
+				kill -0 $p 2>/dev/null && ! grep -q "stream ready" /tmp/share-l2-$i.log 2>/dev/null &&
+					left=$((left + 1))
+				i=$((i + 1))
+			done
+			if [ $left = 0 ]; then
+				sleep 2
+				kill -USR1 $SPID 2>/dev/null
+				told=1
+			fi
+		fi
+		sleep 1
 	done
 	wait $SPID
 	SPID=

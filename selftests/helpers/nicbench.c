@@ -26,7 +26,8 @@
  * the sink's one-byte "go", then sends pseudo-random data until the sink
  * closes the connection, and prints "NICBENCH tcp stream bytes=<n>
  * us=<t> bytes_per_s=<r>".  sink accepts up to N connections on PORT
- * (giving up on the missing ones after TIMEOUT), tells them all to go at
+ * (giving up on the missing ones after TIMEOUT, or at once on SIGUSR1:
+ * the caller knows no more will come), tells them all to go at
  * once, reads for WARMUP seconds, then counts what each connection
  * delivers in the next SECONDS (one window common to all), reads each
  * FILE (a number, e.g. a sysfs counter) at the window's start and end,
@@ -345,6 +346,14 @@ static void sink_read(struct pollfd *p, int k, uint64_t *bytes, double until)
 	}
 }
 
+static volatile sig_atomic_t sink_no_more;
+
+static void sink_usr1(int sig)
+{
+	(void)sig;
+	sink_no_more = 1;
+}
+
 static int sink(int port, int want, double warmup, double secs, int timeout,
 		char **files, int nfiles)
 {
@@ -361,6 +370,7 @@ static int sink(int port, int want, double warmup, double secs, int timeout,
 	if (want < 1 || want > MAXCONN || nfiles > MAXCONN)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR1, sink_usr1);
 	s = socket(AF_INET, SOCK_STREAM, 0);
 	if (s < 0)
 		return 1;
@@ -370,7 +380,7 @@ static int sink(int port, int want, double warmup, double secs, int timeout,
 		return 1;
 	}
 	deadline = kt_now() + timeout;
-	while (k < want && kt_now() < deadline) {
+	while (k < want && kt_now() < deadline && !sink_no_more) {
 		struct pollfd lp = { .fd = s, .events = POLLIN };
 
 		if (poll(&lp, 1, (int)((deadline - kt_now()) * 1000) + 1) <= 0)

@@ -51,7 +51,7 @@ run() { # label, run-vm args...
 		sed "s/^\(BENCH\(-FAILED\)\{0,1\} nic emulated\)\( \|\$\)/\1-$label\3/"
 	grep -o "BENCH\(-FAILED\)\? nic\(share\|ctx\) .*" "$CACHE/runs/bench-nic-$label/results.log" |
 		tr -d '\r' >> "$CACHE/bench-nic-share-rounds.txt"
-	grep -o "# share: .*\(holds only\|skipped\|failed\).*" "$CACHE/runs/bench-nic-$label/results.log" |
+	grep -o "# share: .*\(holds only\|could be created\|skipped\|failed\).*" "$CACHE/runs/bench-nic-$label/results.log" |
 		tr -d '\r' >> "$CACHE/bench-nic-share-notes.txt"
 }
 : > "$CACHE/bench-nic-rounds.txt"

@@ -37,8 +37,12 @@ case $(uname -r) in
 *kvmio-debug*) L2_LIMIT=1200 ;;
 *) L2_LIMIT=400 ;;
 esac
-MODES=${1:-kvm_assign vhost}
-COUNTS=${2:-1 2 4}
+# (kvmio.share_modes=a,b and kvmio.share_counts=1,2 on the test VM's
+# command line, run-vm.sh --append, stand in for the arguments.)
+CL_MODES=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^kvmio.share_modes=//p' | tr , ' ')
+CL_COUNTS=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^kvmio.share_counts=//p' | tr , ' ')
+MODES=${1:-${CL_MODES:-kvm_assign vhost}}
+COUNTS=${2:-${CL_COUNTS:-1 2 4}}
 WARMUP=${NIC_SHARE_WARMUP:-3}
 WINDOW=${NIC_SHARE_WINDOW:-10}
 L2=/usr/share/kvmio/l2
@@ -67,7 +71,7 @@ mdev() { echo /sys/bus/mdev/devices/$UUID0$(printf %02d "$1"); }
 GPIDS=
 SPID=
 cleanup() {
-	for p in $GPIDS $SPID; do kill -9 $p 2>/dev/null; done
+	for p in $GPIDS $SPID; do kill $p 2>/dev/null; done
 	for i in 1 2 3 4 5 6 7 8 21 22; do
 		[ -e "$(mdev $i)" ] && kvmio remove $UUID0$(printf %02d $i) > /dev/null
 	done
@@ -155,6 +159,7 @@ run() {
 	SPID=$!
 	start=$(date +%s)
 	GPIDS=
+	rm -f /tmp/share-l2-*.log /tmp/share-l2-*.txt /tmp/share-qemu-*.log
 	i=1
 	while [ $i -le $n ]; do
 		eval "dev=\$DEV$i"
@@ -191,7 +196,18 @@ run() {
 	wait $SPID
 	SPID=
 	sinkt=$(($(date +%s) - start))
-	for p in $GPIDS; do wait $p; done
+	# The guests end when the sink closes; one that did not get going
+	# waits for it forever: 60 s, then it is stopped.
+	for t in $(seq 60); do
+		left=
+		for p in $GPIDS; do kill -0 $p 2>/dev/null && left=1; done
+		[ -z "$left" ] && break
+		sleep 1
+	done
+	for p in $GPIDS; do
+		kill -0 $p 2>/dev/null && say "guest $p (timeout+qemu) still running 60 s after the window: stopped" && kill $p
+		wait $p
+	done
 	GPIDS=
 	say "$mode x$n: guests booted and sent ($sinkt s to the window's end), all off after $(($(date +%s) - start)) s; MemAvailable now $(avail_mib) MiB"
 	sed 's/^/# share: sink: /' /tmp/share-sink.out

@@ -222,8 +222,11 @@ static void __e1k_sched_pass(struct e1k_nic *nic, unsigned int budget)
 			if (nic->link_tokens <= 0) {
 				wake = min(wake, e1k_bucket_ready(nic->link_tokens,
 								  nic->link_rate, 1, now));
-				list_for_each_entry(ec, &nic->active, sched_node)
+				list_for_each_entry(ec, &nic->active, sched_node) {
+					if (!ec->txoff)
+						atomic64_inc(&ec->stats.tx_throttled);
 					e1k_sched_txoff(ec, true);
+				}
 				break;
 			}
 		}

@@ -45,7 +45,7 @@ ARGS=("$@")
 run() { # label, run-vm args...
 	local label=$1
 	shift
-	"$VM/run-vm.sh" "${ARGS[@]}" --no-build --tests helpers/bench_nic.sh --test-timeout 1800 \
+	"$VM/run-vm.sh" "${ARGS[@]}" --no-build --tests helpers/bench_nic.sh --test-timeout 2400 --vm-timeout 2700 \
 		--out "$CACHE/runs/bench-nic-$label" "$@" > "$CACHE/bench-nic-$label.out" 2>&1
 	grep -o "BENCH\(-FAILED\)\? nic .*" "$CACHE/runs/bench-nic-$label/results.log" | tr -d '\r' |
 		sed "s/^\(BENCH\(-FAILED\)\{0,1\} nic emulated\)\( \|\$\)/\1-$label\3/"

@@ -17,8 +17,9 @@
  * set link_rate, a token bucket of the link's bytes/s (the wire a real
  * 82540 has; QEMU's NIC takes frames as fast as the host runs, so without
  * it the guests' own rates decide).  Each context may also have its own
- * token buckets (rate_bytes, rate_packets).  Buckets hold 20 ms worth and
- * may run into debt by one packet, so a limit holds on average.  A context
+ * token buckets (rate_bytes, rate_packets).  Buckets hold 20 ms worth (or
+ * the time a late pass waited, up to 250 ms) and may run into debt by one
+ * packet, so a limit holds on average.  A context
  * held back shows STATUS.TXOFF, which the stock driver takes as flow
  * control: it does not report "Tx Unit Hang" for descriptors that wait
  * then.
@@ -47,6 +48,7 @@
 #define E1K_WEIGHT_MAX		100
 #define E1K_RATE_MAX		(100ULL * 1000 * 1000 * 1000)	/* 100 GB/s */
 #define E1K_BUCKET_NS		(20 * NSEC_PER_MSEC)
+#define E1K_BUCKET_MAX_NS	(250 * NSEC_PER_MSEC)
 #define E1K_BUCKET_MIN		(2 * 1514)
 #define E1K_SCHED_BUDGET	256	/* packets per pass in a TDT write */
 
@@ -70,20 +72,27 @@ struct e1k_ctx *__e1k_nic_mac_owner(struct e1k_nic *nic, const u8 *mac)
 	return NULL;
 }
 
-/* Add what @rate allows since @last to @tok, up to 20 ms worth. */
+/*
+ * Add what @rate allows since @last to @tok.  A bucket holds 20 ms worth,
+ * or what the time since the last fill allowed if that was longer (up to
+ * 250 ms): a pass that runs late (a busy host, a timer or work item
+ * delayed) still gets the credit of the time that passed, and a context
+ * back from idle bursts at most 250 ms worth.
+ */
 static void e1k_bucket_fill(s64 *tok, u64 rate, u64 scale, ktime_t now,
 			    ktime_t last)
 {
 	u64 dt = ktime_to_ns(ktime_sub(now, last));
-	s64 cap = max_t(s64, mul_u64_u64_div_u64(rate * scale, E1K_BUCKET_NS,
-						 NSEC_PER_SEC),
-			scale == 1 ? E1K_BUCKET_MIN : 2 * scale);
+	s64 cap, add;
 
-	if (dt > NSEC_PER_SEC)
-		dt = NSEC_PER_SEC;
-	*tok += mul_u64_u64_div_u64(rate * scale, dt, NSEC_PER_SEC);
-	if (*tok > cap)
-		*tok = cap;
+	if (dt > E1K_BUCKET_MAX_NS)
+		dt = E1K_BUCKET_MAX_NS;
+	add = mul_u64_u64_div_u64(rate * scale, dt, NSEC_PER_SEC);
+	cap = mul_u64_u64_div_u64(rate * scale, max_t(u64, dt, E1K_BUCKET_NS),
+				  NSEC_PER_SEC);
+	cap = max_t(s64, cap, scale == 1 ? E1K_BUCKET_MIN : 2 * scale);
+	if (*tok < cap)
+		*tok = min(*tok + add, cap);
 }
 
 /* When a bucket in debt has a token again */

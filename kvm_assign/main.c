@@ -151,8 +151,10 @@ static int ka_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_vectors;
 
-	/* One entry per context; one context per device for now. */
-	kd->irq_table = irq_remap_table_create(pci_dev_id(pdev), 1);
+	/* One entry per context the device offers. */
+	kd->irq_table = irq_remap_table_create(pci_dev_id(pdev),
+					       model->max_contexts ?
+					       model->max_contexts() : 1);
 	if (IS_ERR(kd->irq_table)) {
 		ret = PTR_ERR(kd->irq_table);
 		goto err_model;

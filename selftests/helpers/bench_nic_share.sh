@@ -204,9 +204,12 @@ run() {
 		[ -z "$left" ] && break
 		sleep 1
 	done
+	i=1
 	for p in $GPIDS; do
-		kill -0 $p 2>/dev/null && say "guest $p (timeout+qemu) still running 60 s after the window: stopped" && kill $p
+		kill -0 $p 2>/dev/null && say "guest $i (timeout+qemu $p) still running 60 s after the window: stopped" && kill $p
 		wait $p
+		say "guest $i: qemu exit $?, $(wc -c < /tmp/share-l2-$i.log) bytes on its serial port"
+		i=$((i + 1))
 	done
 	GPIDS=
 	say "$mode x$n: guests booted and sent ($sinkt s to the window's end), all off after $(($(date +%s) - start)) s; MemAvailable now $(avail_mib) MiB"
@@ -285,7 +288,7 @@ ctxbench() {
 		[ "$(cat /sys/bus/mdev/devices/$u1/e1000/link 2>/dev/null)" = up ] && break
 		sleep 0.3
 	done
-	"$HELPERS/e1k_ctxbench" $nic1 $u1 $u2 ${NIC_SHARE_CTX_FRAMES:-4096} 3 > /tmp/share-ctx.out 2>&1
+	"$HELPERS/e1k_ctxbench" $nic1 $u1 $u2 ${NIC_SHARE_CTX_FRAMES:-16384} 3 > /tmp/share-ctx.out 2>&1
 	say "ctxbench exit $?"
 	grep -v "^NICBENCH ctxbench mode=\(single\|pair\)" /tmp/share-ctx.out | sed 's/^/# share: ctxbench: /'
 	sed -n 's/^NICBENCH ctxbench mode=\(single\|pair\) /BENCH nicctx \1 /p' /tmp/share-ctx.out

@@ -16,7 +16,9 @@
  *           in turn, so both have work queued and the scheduler takes a
  *           packet from each in turn (quantum 1514 x weight 1)
  * Each way keeps its ring(s) as full as it can (refill when TDH moves,
- * up to 64 descriptors per TDT write) and is timed ROUNDS times (default 3,
+ * the whole ring in one TDT write: more than the ring_share one context
+ * may hold on the NIC's ring, so a context waits there and the other's
+ * packets go in between) and is timed ROUNDS times (default 3,
  * alternating).  Prints per round "NICBENCH ctxbench mode=<single|pair>
  * frames=<n> us=<t> frames_per_s=<r> ctx_switches=<d>" (d: the NIC's
  * ctx_switches counter across the round).  UUID_B "-": only the single
@@ -46,7 +48,7 @@
 #define FRAME_OFF	0x2000
 #define NTX		256
 #define FRAME_LEN	1514
-#define BATCH		64
+#define BATCH		(NTX - 1)	/* the whole ring per TDT write */
 
 struct ctx {
 	const char *uuid;
@@ -224,7 +226,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* warm up: the rings once */
-	rc |= round_of(cs, 1 + two, (1 + two) * BATCH, "warmup");
+	rc |= round_of(cs, 1 + two, (1 + two) * 64, "warmup");
 	for (r = 0; r < rounds && !rc; r++) {
 		rc |= round_of(cs, 1, frames, "single");
 		if (two)

@@ -26,6 +26,10 @@
 #                         kvm_assign-e1000, vfio-pci behind intel-iommu, vhost-net,
 #                         against an e1000 emulated by its QEMU
 #   make modules KDIR=... build only the modules against any kernel tree
+#                         (the same as "make -C KDIR M=$PWD": Kbuild probes)
+#   make deb              the Debian packages kvmio-dkms and kvmio, into
+#                         .cache/deb (Documentation/packaging.rst)
+#   make dkms-src DESTDIR=... copy the sources DKMS builds into DESTDIR
 #   make clean            remove build products (keeps fetched kernels)
 #   make distclean        remove the whole cache
 
@@ -73,14 +77,28 @@ bench-blk:
 bench-nic:
 	@$(VM)/bench-nic.sh $(SEL)
 
-# Plain Kbuild, for a developer's own kernel tree (no compat probing cache).
+# Plain Kbuild, for a developer's own kernel tree; Kbuild runs the compat
+# probes itself (into generated/), so "make -C $(KDIR) M=$$PWD" is the same.
 KDIR	?= /lib/modules/$(shell uname -r)/build
 modules:
-	@include/kvmio/conftest.sh $(KDIR) include/kvmio/compat_gen.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
 
+deb:
+	@$(VM)/deb.sh >/dev/null
+
+# What DKMS needs to build the modules (kvmio-dkms ships it under
+# /usr/src/kvmio-<version>/): the top Kbuild, dkms.conf, include/ with the
+# probes, the four module folders; sources only, no build products.
+DKMS_SRC := Kbuild dkms.conf include iommu_soft irq_remap vhost_blk kvm_assign
+dkms-src:
+	@test -n "$(DESTDIR)" || { echo "make dkms-src: set DESTDIR" >&2; exit 2; }
+	@mkdir -p $(DESTDIR)
+	@find $(DKMS_SRC) -type f \( -name '*.[ch]' ! -name '*.mod.c' ! -name compat_gen.h -o -name Kbuild \
+		-o -name conftest.sh -o -name dkms.conf \) -print0 | \
+		cpio -0 -pdm --quiet $(DESTDIR)
+
 clean:
-	rm -rf .cache/build .cache/runs .cache/initramfs include/kvmio/compat_gen.h
+	rm -rf .cache/build .cache/runs .cache/initramfs generated include/kvmio/compat_gen.h
 	@if [ -e $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null; fi
 	$(MAKE) -C tools clean >/dev/null
 	rm -rf selftests/bin
@@ -88,4 +106,4 @@ clean:
 distclean: clean
 	rm -rf .cache
 
-.PHONY: all deps check check-quick check-debug demo vm-shell fuzz bench-assign bench-remap bench-blk bench-nic modules clean distclean
+.PHONY: all deps check check-quick check-debug demo vm-shell fuzz bench-assign bench-remap bench-blk bench-nic modules deb dkms-src clean distclean

@@ -167,6 +167,7 @@ struct e1k_sw_pkt {
  *		robin order
  * @sched_timer: wakes the scheduler when a rate limit allows again
  * @sched_work:	runs the scheduler from the timer
+ * @sched_wq:	the NIC's high-priority workqueue (@work, @rx_retry, @sched_work)
  * @link_tokens: bytes the link rate allows now (may run into debt)
  * @link_last:	when @link_tokens was last refilled
  * @quantum:	bytes per round per unit of weight (sysfs)
@@ -223,6 +224,7 @@ struct e1k_nic {
 	struct list_head	active;
 	struct hrtimer		sched_timer;
 	struct work_struct	sched_work;
+	struct workqueue_struct	*sched_wq;
 	s64			link_tokens;
 	ktime_t			link_last;
 	unsigned int		quantum;

@@ -103,7 +103,7 @@ static void e1k_nic_rx(struct e1k_nic *nic)
 				if (time_before(jiffies, nic->rx_hold_since + E1K_RX_HOLD)) {
 					WRITE_ONCE(nic->rx_held, true);
 					if (!READ_ONCE(nic->removing))
-						schedule_delayed_work(&nic->rx_retry, E1K_RX_HOLD);
+						queue_delayed_work(nic->sched_wq, &nic->rx_retry, E1K_RX_HOLD);
 					break;
 				}
 			}
@@ -235,7 +235,7 @@ static void e1k_nic_rx_retry(struct work_struct *work)
 void e1k_nic_schedule(struct e1k_nic *nic)
 {
 	if (!READ_ONCE(nic->removing))
-		schedule_work(&nic->work);
+		queue_work(nic->sched_wq, &nic->work);
 }
 
 /**
@@ -257,7 +257,7 @@ irqreturn_t e1k_nic_irq(struct ka_dev *kd)
 	atomic_or(icr, &nic->causes);
 	atomic64_inc(&nic->irqs);
 	if (!READ_ONCE(nic->removing))
-		schedule_work(&nic->work);
+		queue_work(nic->sched_wq, &nic->work);
 	return IRQ_HANDLED;
 }
 
@@ -275,7 +275,7 @@ void e1k_nic_start(struct e1k_nic *nic)
 	e1k_rd(nic, E1K_ICR);
 	atomic_set(&nic->causes, E1K_ICR_LSC);
 	e1k_wr(nic, E1K_IMS, E1K_PIMS);
-	schedule_work(&nic->work);
+	queue_work(nic->sched_wq, &nic->work);
 }
 
 /**

@@ -25,7 +25,8 @@
  * then.
  *
  * A pass runs inside the TDT write that made work (the vCPU's thread), up
- * to E1K_SCHED_BUDGET packets, then continues in a work item; it runs
+ * to E1K_SCHED_BUDGET packets, then continues in a work item (on a
+ * high-priority workqueue of the NIC's own); it runs
  * again from the NIC's completion work (room on the ring) and from a timer
  * when a bucket allows again.  The pass holds nic->sched_lock throughout:
  * one pass at a time, which is also what lets it copy a packet for other
@@ -219,7 +220,7 @@ static void __e1k_sched_pass(struct e1k_nic *nic, unsigned int budget)
 	while (!list_empty(&nic->active) && held < nactive) {
 		if (done >= budget) {
 			if (!READ_ONCE(nic->removing))
-				schedule_work(&nic->sched_work);
+				queue_work(nic->sched_wq, &nic->sched_work);
 			break;
 		}
 		ec = list_first_entry(&nic->active, struct e1k_ctx, sched_node);
@@ -324,7 +325,7 @@ static enum hrtimer_restart e1k_sched_timer_fn(struct hrtimer *t)
 	struct e1k_nic *nic = container_of(t, struct e1k_nic, sched_timer);
 
 	if (!READ_ONCE(nic->removing))
-		schedule_work(&nic->sched_work);
+		queue_work(nic->sched_wq, &nic->sched_work);
 	return HRTIMER_NORESTART;
 }
 
@@ -386,7 +387,13 @@ int e1k_sched_init(struct e1k_nic *nic)
 	nic->link_last = ktime_get();
 	nic->sw = kvzalloc(sizeof(*nic->sw), GFP_KERNEL);
 	nic->sw_scratch = kvzalloc(E1K_OFFLOAD_SCRATCH, GFP_KERNEL);
-	if (!nic->sw || !nic->sw_scratch) {
+	/*
+	 * The deferred passes are the NIC's transmit path: a high-priority
+	 * worker, or busy guests' threads starve the link below link_rate.
+	 */
+	nic->sched_wq = alloc_workqueue("kvm_assign_e1k/%s", WQ_HIGHPRI, 0,
+					pci_name(nic->kd->pdev));
+	if (!nic->sw || !nic->sw_scratch || !nic->sched_wq) {
 		e1k_sched_fini(nic);
 		return -ENOMEM;
 	}
@@ -401,6 +408,9 @@ void e1k_sched_fini(struct e1k_nic *nic)
 {
 	hrtimer_cancel(&nic->sched_timer);
 	cancel_work_sync(&nic->sched_work);
+	if (nic->sched_wq)
+		destroy_workqueue(nic->sched_wq);
+	nic->sched_wq = NULL;
 	kvfree(nic->sw_scratch);
 	kvfree(nic->sw);
 	nic->sw = NULL;

@@ -3,9 +3,10 @@
  * compat.h - the one place where kernel-version differences live.
  *
  * Force-included into every object of the suite by Kbuild.  The macros it
- * tests come from compat_gen.h, written at build time by conftest.sh from
- * probes of the target kernel (its Module.symvers and compile tests), never
- * from version numbers alone: Debian backports move APIs within a series.
+ * tests come from compat_gen.h, which conftest.sh (run from Kbuild) writes
+ * into the build's generated/ folder from probes of the target kernel (its
+ * Module.symvers and compile tests), never from version numbers alone:
+ * Debian backports move APIs within a series.
  *
  * Supported: Debian 12's 6.1 and 6.12 series.
  */
@@ -23,7 +24,7 @@
 #include <linux/version.h>
 #include <linux/types.h>
 
-#include "compat_gen.h"
+#include <kvmio/compat_gen.h>	/* written by conftest.sh, see Kbuild */
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
 #error "kvmio needs Linux 6.1 or later (Debian 12's 6.1 and 6.12 series are supported)"

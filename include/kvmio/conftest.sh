@@ -5,6 +5,10 @@
 #
 #   conftest.sh KDIR OUTPUT_HEADER
 #
+# Run by the top-level Kbuild (KDIR is the kernel's build folder, OUTPUT
+# under the build's generated/ folder), so a plain "make -C KDIR M=..." and
+# DKMS probe on their own.  Quiet unless it probes or fails.
+#
 # Two kinds of probe, both against the kernel's own headers and exports
 # rather than its version number (Debian backports change APIs within a
 # series):
@@ -12,6 +16,11 @@
 #   * compile probes: does conftest/<name>.c build against KDIR?
 # Each yields "#define KVMIO_HAVE_<NAME> 1" or a commented-out undef.
 # compat.h is the only consumer of the generated macros.
+#
+# OUTPUT.key records what the header was made from (the kernel folder, its
+# release, its Module.symvers, these probes and the compiler): when nothing
+# of it changed the script returns at once, so the header is written once
+# per kernel and not on every make (modpost reads the Kbuild again).
 
 set -euo pipefail
 
@@ -23,6 +32,16 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SYMBOLS="vhost_task_create vhost_task_wake vhost_task_stop kthread_use_mm
 	 vfio_pin_pages vfio_dma_rw vfio_register_emulated_iommu_dev
 	 mdev_register_parent vfio_iommufd_emulated_bind"
+
+[ -e "$KDIR/Module.symvers" ] || { echo "conftest.sh: no Module.symvers in $KDIR" >&2; exit 1; }
+
+key="$(readlink -f "$KDIR") $(cat "$KDIR/include/config/kernel.release" 2>/dev/null)"
+key="$key $(stat -c '%s %Y' "$KDIR/Module.symvers")"
+key="$key $(cat "$0" "$HERE"/conftest/*.c | md5sum | cut -d' ' -f1) ${CC:-cc}"
+if [ -s "$OUT" ] && [ "$(cat "$OUT.key" 2>/dev/null)" = "$key" ]; then
+	exit 0
+fi
+echo "  PROBE   $(basename "$(readlink -f "$KDIR")") -> $OUT" >&2
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -45,15 +64,34 @@ trap 'rm -rf "$tmp"' EXIT
 } > "$tmp/gen.h"
 
 # Compile probes: every conftest/*.c is built as its own object; a probe
-# that compiles means the feature it describes is present.
-probes=
+# that compiles means the feature it describes is present.  A control probe
+# that must compile tells a missing feature from a broken set-up (no
+# compiler, headers not configured): that fails instead of writing a header
+# that says the kernel has nothing.
+# The nested make gets a clean environment: when Kbuild runs this script,
+# MAKEFLAGS and Kbuild's exports (M=, W=, C=, KBUILD_EXTMOD...) of the
+# outer build must not reach it.
+cat > "$tmp/kvmio_control.c" <<'EOC'
+#include <linux/module.h>
+MODULE_LICENSE("GPL");
+EOC
+probes=kvmio_control.o
 for f in "$HERE"/conftest/*.c; do
 	n=$(basename "$f" .c)
 	cp "$f" "$tmp/$n.c"
 	probes="$probes $n.o"
 done
 echo "obj-m := $probes" > "$tmp/Kbuild"
-make -C "$KDIR" M="$tmp" -k -j"$(nproc)" $probes >"$tmp/probe.log" 2>&1 || true
+env -i PATH="$PATH" HOME="${HOME:-/}" ${ARCH:+ARCH="$ARCH"} \
+	${CROSS_COMPILE:+CROSS_COMPILE="$CROSS_COMPILE"} \
+	make -C "$KDIR" M="$tmp" ${CC:+CC="$CC"} -k -j"$(nproc)" $probes \
+	>"$tmp/probe.log" 2>&1 || true
+if [ ! -s "$tmp/kvmio_control.o" ]; then
+	echo "conftest.sh: cannot build even an empty module against $KDIR:" >&2
+	tail -n 20 "$tmp/probe.log" >&2
+	exit 1
+fi
+probes=${probes#kvmio_control.o }
 
 {
 	echo
@@ -71,7 +109,10 @@ make -C "$KDIR" M="$tmp" -k -j"$(nproc)" $probes >"$tmp/probe.log" 2>&1 || true
 	echo "#endif /* _KVMIO_COMPAT_GEN_H */"
 } >> "$tmp/gen.h"
 
+# Rewritten only when its content changes (every object depends on it).
 mkdir -p "$(dirname "$OUT")"
 if ! cmp -s "$tmp/gen.h" "$OUT" 2>/dev/null; then
-	cp "$tmp/gen.h" "$OUT"
+	cp "$tmp/gen.h" "$OUT.tmp"
+	mv "$OUT.tmp" "$OUT"
 fi
+echo "$key" > "$OUT.key"

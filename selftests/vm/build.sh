@@ -7,7 +7,7 @@
 #
 # Runs deps.sh (packages, headers, kernel image), then builds in
 # .cache/build/<kver>/ (or $KVMIO_BUILD_DIR; a tree of symlinks to the sources, so that two
-# kernels never share objects):
+# kernels never share objects; Kbuild writes the probed compat header there):
 #   modules          W=1, and with --strict also sparse on every file (C=2)
 #   test modules     selftests/modules (kt_warn, kt_sticky)
 #   bin/             tools/kvmio and the selftests, static, -Werror
@@ -57,14 +57,8 @@ mkdir -p "$B/selftests"
 cp -as --remove-destination "$TOP/selftests/modules" "$B/selftests/"
 find "$B" -xtype l -delete
 
-# Probe the kernel once per change of the probes.
-GEN=$B/include/kvmio/compat_gen.h
-if [ ! -s "$GEN" ] || [ -n "$(find "$TOP/include/kvmio/conftest.sh" \
-		"$TOP/include/kvmio/conftest" -newer "$GEN" 2>/dev/null)" ]; then
-	echo "build: probing $KVER" >&2
-	"$TOP/include/kvmio/conftest.sh" "$KDIR" "$GEN"
-	touch "$GEN"
-fi
+# The top-level Kbuild probes the kernel itself (include/kvmio/conftest.sh,
+# into $B/generated/), as a plain "make -C KDIR M=..." or DKMS does.
 
 KFLAGS=(W=1)
 [ $STRICT -eq 1 ] && KFLAGS+=(C=2 CHECK=sparse)

@@ -7,9 +7,13 @@
 #
 #   1. static checks: strict builds (W=1 + sparse, zero warnings) for the
 #      newest 6.12 and 6.1 kernels, and the kernel's Coccinelle semantic
-#      patches (reports must be waived with a reason);
+#      patches (reports must be waived with a reason); the packages
+#      (pkg-test.sh: make deb, lintian, both installed into a throwaway
+#      root where DKMS builds the modules for both kernels);
 #   2. the test VM on 6.12, then on 6.1: every test program, the kernel
-#      log and taint, module unloads (verdict.sh);
+#      log and taint, module unloads (verdict.sh); with the packages'
+#      build (run-vm.sh --pkg), so pkg_test.sh loads the DKMS-built
+#      modules and runs the packaged tool;
 #   3. the harness's own tests (meta.sh, on 6.12): injected warnings, a
 #      WARN, a module that cannot unload, a hung program and a hung VM must
 #      each make a run fail.
@@ -60,6 +64,21 @@ done
 "$VM/cocci.sh" --series 6.12
 result $? "static: Coccinelle semantic patches report nothing unwaived"
 
+# The packages: .debs, lintian, installed into a throwaway root where DKMS
+# builds for both kernels (cached while the packages do not change).
+section "packages: make deb, installed with DKMS builds for 6.12 and 6.1"
+"$VM/pkg-test.sh" > "$CACHE/pkg-test.out" 2>&1
+prc=$?
+cat "$CACHE/pkg-test.out"
+pp=$(grep -c '^ok ' "$CACHE/pkg-test.out")
+pf=$(grep -c '^not ok ' "$CACHE/pkg-test.out")
+pass=$((pass + pp))
+fail=$((fail + pf))
+[ "$pf" -gt 0 ] && failures+=("packages: $(grep '^not ok' "$CACHE/pkg-test.out" | tr '\n' ';')")
+if [ $prc -ne 0 ] && [ "$pf" -eq 0 ]; then
+	result 1 "package tests ran to the end"
+fi
+
 # 2. The test VM on both kernels.
 #
 # Multi-threaded TCG has a cross-modifying-code race: while the kernel
@@ -73,9 +92,11 @@ result $? "static: Coccinelle semantic patches report nothing unwaived"
 # once (meta.sh does the same); a second one fails the check.
 ENV_FAULTS=0
 vm_run() { # series
-	local s=$1 out=$CACHE/runs/check-$1 c
+	local s=$1 out=$CACHE/runs/check-$1 c pkg=()
 	section "test VM: $s"
-	"$VM/run-vm.sh" --series "$s" --no-build --out "$out"
+	# The DKMS-built modules for pkg_test.sh, when pkg-test.sh made them.
+	[ -s "$CACHE/pkg/$(cat "$CACHE/kver-$s")/key" ] && pkg=(--pkg)
+	"$VM/run-vm.sh" --series "$s" --no-build --out "$out" "${pkg[@]}"
 	local rc=$?
 	if [ $rc -ne 0 ] && grep -q "Oops: int3" "$out/console.log" 2>/dev/null; then
 		ENV_FAULTS=$((ENV_FAULTS + 1))
@@ -84,7 +105,7 @@ vm_run() { # series
 		echo "### (TCG cross-modifying-code race, see selftests/vm/check.sh); run kept in $out-envfault; repeating once"
 		rm -rf "$out-envfault"
 		mv "$out" "$out-envfault"
-		"$VM/run-vm.sh" --series "$s" --no-build --out "$out"
+		"$VM/run-vm.sh" --series "$s" --no-build --out "$out" "${pkg[@]}"
 		rc=$?
 	fi
 	if [ -s "$out/counts" ]; then

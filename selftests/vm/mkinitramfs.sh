@@ -16,7 +16,8 @@
 #   suite  rebuilt every time: /init, the runner, the suite's modules, the
 #          test-only modules, the tool and the tests; the guest-side test
 #          module comes from L2_BUILD_DIR (default BUILD_DIR), built for
-#          L2_KVER.
+#          L2_KVER.  With KVMIO_PKG_DIR set (run-vm.sh --pkg), also the
+#          modules DKMS built from the package and the packaged tool.
 
 set -euo pipefail
 
@@ -156,6 +157,13 @@ build_suite() { # OUTPUT
 	install -m 0755 "$VM/runner.sh" "$s/usr/share/kvmio/runner.sh"
 	install -m 0755 "$VM/demo.sh" "$s/usr/share/kvmio/demo.sh"
 	echo "$KVER" > "$s/usr/share/kvmio/kver"
+	# The packages' build (run-vm.sh --pkg): modules DKMS built from
+	# kvmio-dkms and the packaged tool, for selftests/pkg_test.sh.
+	if [ -n "${KVMIO_PKG_DIR:-}" ]; then
+		mkdir -p "$s/usr/share/kvmio/pkg"
+		cp "$KVMIO_PKG_DIR"/*.ko "$KVMIO_PKG_DIR/kvmio" "$KVMIO_PKG_DIR/key" \
+			"$s/usr/share/kvmio/pkg/"
+	fi
 	mkcpio "$s" "$1"
 	rm -rf "$s"
 }

@@ -7,7 +7,7 @@
 #             [--tests a,b] [--extra m1,m2] [--test-timeout S]
 #             [--vm-timeout S] [--out DIR] [--no-build] [--strict]
 #             [--mem MiB] [--smp N] [--device SPEC]... [--iommu]
-#             [--append ARGS]
+#             [--append ARGS] [--pkg]
 #
 # Builds (build.sh), makes the initramfs, boots the Debian kernel under
 # qemu-system-x86_64 -accel tcg -cpu max (SVM for nested KVM) with the
@@ -17,6 +17,9 @@
 # In check mode the guest writes TAP to its second serial port; this script
 # streams it, then prints the verdict (verdict.sh) and exits with it.
 # The kernel console is kept in OUT/console.log.
+# --pkg adds what selftests/vm/pkg-test.sh left in .cache/pkg/<kver>/ (the
+# modules DKMS built from kvmio-dkms, the packaged tool) for
+# selftests/pkg_test.sh.
 # --debug boots the debug kernel instead (selftests/vm/debug-kernel.sh
 # builds it once: KASAN, lockdep, UBSAN, kmemleak, fault injection), with
 # the suite built against its tree; second-level guests keep the newest
@@ -43,6 +46,7 @@ IOMMU=()
 EXTRA_APPEND=
 DEBUG=0
 TIMEOUTS_SET=
+PKG=0
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -62,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--iommu) IOMMU=(-device intel-iommu,intremap=on)
 		 EXTRA_APPEND="$EXTRA_APPEND intel_iommu=on"; shift ;;
 	--append) EXTRA_APPEND="$EXTRA_APPEND $2"; shift 2 ;;
+	--pkg) PKG=1; shift ;;
 	*) echo "run-vm.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -109,6 +114,11 @@ KIMG=$CACHE/kernels/$KVER/root/boot/vmlinuz-$KVER
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
+if [ $PKG -eq 1 ]; then
+	[ -s "$CACHE/pkg/$KVER/key" ] ||
+		die "no packaged build for $KVER in $CACHE/pkg (run selftests/vm/pkg-test.sh)"
+	export KVMIO_PKG_DIR=$CACHE/pkg/$KVER
+fi
 echo "run-vm: initramfs for $KVER" >&2
 "$VM/mkinitramfs.sh" "$KVER" "$B" "$OUT/initramfs.cpio" "$L2KVER" "$L2B"
 

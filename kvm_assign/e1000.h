@@ -168,6 +168,8 @@ struct e1k_sw_pkt {
  * @sched_timer: wakes the scheduler when a rate limit allows again
  * @sched_work:	runs the scheduler from the timer
  * @sched_wq:	the NIC's high-priority workqueue (@work, @rx_retry, @sched_work)
+ * @sched_last: the context whose packet went last (a switch is counted
+ *		when the next one is another's, across passes)
  * @link_tokens: bytes the link rate allows now (may run into debt)
  * @link_last:	when @link_tokens was last refilled
  * @quantum:	bytes per round per unit of weight (sysfs)
@@ -225,6 +227,7 @@ struct e1k_nic {
 	struct hrtimer		sched_timer;
 	struct work_struct	sched_work;
 	struct workqueue_struct	*sched_wq;
+	struct e1k_ctx		*sched_last;
 	s64			link_tokens;
 	ktime_t			link_last;
 	unsigned int		quantum;

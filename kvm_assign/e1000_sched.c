@@ -17,7 +17,7 @@
  * set link_rate, a token bucket of the link's bytes/s (the wire a real
  * 82540 has; QEMU's NIC takes frames as fast as the host runs, so without
  * it the guests' own rates decide).  Each context may also have its own
- * token buckets (rate_bytes, rate_packets).  Buckets hold 20 ms worth (or
+ * token buckets (rate_bytes, rate_packets).  Buckets hold 100 ms worth (or
  * the time a late pass waited, up to 250 ms) and may run into debt by one
  * packet, so a limit holds on average.  A context
  * held back shows STATUS.TXOFF, which the stock driver takes as flow
@@ -48,7 +48,7 @@
 #define E1K_RING_SHARE_MIN	8
 #define E1K_WEIGHT_MAX		100
 #define E1K_RATE_MAX		(100ULL * 1000 * 1000 * 1000)	/* 100 GB/s */
-#define E1K_BUCKET_NS		(20 * NSEC_PER_MSEC)
+#define E1K_BUCKET_NS		(100 * NSEC_PER_MSEC)
 #define E1K_BUCKET_MAX_NS	(250 * NSEC_PER_MSEC)
 #define E1K_BUCKET_MIN		(2 * 1514)
 #define E1K_SCHED_BUDGET	256	/* packets per pass in a TDT write */
@@ -74,7 +74,7 @@ struct e1k_ctx *__e1k_nic_mac_owner(struct e1k_nic *nic, const u8 *mac)
 }
 
 /*
- * Add what @rate allows since @last to @tok.  A bucket holds 20 ms worth,
+ * Add what @rate allows since @last to @tok.  A bucket holds 100 ms worth,
  * or what the time since the last fill allowed if that was longer (up to
  * 250 ms): a pass that runs late (a busy host, a timer or work item
  * delayed) still gets the credit of the time that passed, and a context
@@ -211,7 +211,7 @@ static void __e1k_sched_idle(struct e1k_ctx *ec)
 static void __e1k_sched_pass(struct e1k_nic *nic, unsigned int budget)
 {
 	unsigned int held = 0, nactive = 0, done = 0;
-	struct e1k_ctx *ec, *last = NULL;
+	struct e1k_ctx *ec;
 	ktime_t wake = KTIME_MAX, now;
 	enum e1k_tx_result res;
 	struct e1k_tx_out out;
@@ -268,9 +268,9 @@ static void __e1k_sched_pass(struct e1k_nic *nic, unsigned int budget)
 		case E1K_TXR_DROPPED:
 			done++;
 			held = 0;
-			if (last && last != ec)
+			if (nic->sched_last && nic->sched_last != ec)
 				atomic64_inc(&nic->ctx_switches);
-			last = ec;
+			nic->sched_last = ec;
 			ec->deficit -= out.bytes;
 			nic->link_tokens -= out.bytes;
 			ec->tok_bytes -= out.bytes;
@@ -357,6 +357,8 @@ void e1k_sched_forget(struct e1k_ctx *ec)
 	mutex_lock(&ec->nic->sched_lock);
 	if (!list_empty(&ec->sched_node))
 		__e1k_sched_idle(ec);
+	if (ec->nic->sched_last == ec)
+		ec->nic->sched_last = NULL;
 	ec->txoff = false;
 	mutex_unlock(&ec->nic->sched_lock);
 }

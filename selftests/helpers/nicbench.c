@@ -9,6 +9,8 @@
  *	nicbench udp-echo PORT COUNT [TIMEOUT]
  *	nicbench udp-ping HOST PORT COUNT INTERVAL_MS [TIMEOUT]
  *	nicbench sniff IFACE TIMEOUT MAC...
+ *	nicbench stream HOST PORT [TIMEOUT]
+ *	nicbench sink PORT N WARMUP SECONDS TIMEOUT [FILE...]
  *
  * listen/connect: one TCP connection; "send" writes FILE and then half
  * closes, and returns once the other side has closed too (so everything
@@ -26,12 +28,30 @@
  * received, those whose source is one of the MACs, and the unicast frames
  * from one of the MACs to another (for assign_e1000_share_guest_test.sh:
  * guest-to-guest frames that reached the wire).  Exits 0 once it printed.
+ *
+ * stream and sink measure several guests sending at once (make bench-nic's
+ * sharing section).  stream connects (retrying until TIMEOUT), waits for
+ * the sink's one-byte "go", then sends pseudo-random data until the sink
+ * closes the connection, and prints "NICBENCH tcp stream bytes=<n>
+ * us=<t> bytes_per_s=<r>".  sink accepts up to N connections on PORT
+ * (giving up on the missing ones after TIMEOUT, or at once on SIGUSR1:
+ * the caller knows no more will come), tells them all to go at
+ * once, reads for WARMUP seconds, then counts what each connection
+ * delivers in the next SECONDS (one window common to all), reads each
+ * FILE (a number, e.g. a sysfs counter) at the window's start and end,
+ * and closes every connection.  It prints "NICBENCH sink connected=<k>
+ * of=<N>", per connection "NICBENCH sink conn=<i> from=<addr>
+ * bytes=<n> bytes_per_s=<r>", "NICBENCH sink total window_us=<t>
+ * bytes=<n> bytes_per_s=<r>" and per FILE "NICBENCH sink file=<path>
+ * before=<v> after=<v>".
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +359,170 @@ static int sniff(const char *ifname, int timeout, int nmac, char **macs)
 	return 0;
 }
 
+/* stream: send until the sink closes; that end is the normal one. */
+static int stream(const char *host, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	uint64_t bytes = 0;
+	double t0, t;
+	size_t i;
+	ssize_t w;
+	char go;
+	int s;
+
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < BUFSZ / 8; i++) {
+		uint64_t r = kt_rnd();
+
+		memcpy(buf + 8 * i, &r, 8);
+	}
+	/* The sink may come up long after us: retry until the alarm. */
+	for (;;) {
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0) {
+			perror("nicbench: socket");
+			return 1;
+		}
+		if (!connect(s, (struct sockaddr *)&a, sizeof(a)))
+			break;
+		close(s);
+		usleep(200000);
+	}
+	if (read(s, &go, 1) != 1) {
+		perror("nicbench: stream go");
+		return 1;
+	}
+	t0 = kt_now();
+	for (;;) {
+		w = write(s, buf, sizeof(buf));
+		if (w <= 0)
+			break;
+		bytes += w;
+	}
+	t = kt_now() - t0;
+	close(s);
+	printf("NICBENCH tcp stream bytes=%llu us=%.0f bytes_per_s=%.0f\n",
+	       (unsigned long long)bytes, t * 1e6, t > 0 ? bytes / t : 0);
+	return (w < 0 && (errno == EPIPE || errno == ECONNRESET)) ? 0 : 1;
+}
+
+#define MAXCONN	64
+
+static long long read_num(const char *path)
+{
+	char b[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	return n > 0 ? strtoll(b, NULL, 0) : -1;
+}
+
+/* sink: read from every connection until @until; count into @bytes. */
+static void sink_read(struct pollfd *p, int k, uint64_t *bytes, double until)
+{
+	double now;
+	ssize_t n;
+	int i;
+
+	while ((now = kt_now()) < until) {
+		if (poll(p, k, (int)((until - now) * 1000) + 1) <= 0)
+			continue;
+		for (i = 0; i < k; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(p[i].fd, buf, sizeof(buf));
+			if (n > 0)
+				bytes[i] += n;
+			else
+				p[i].fd = -p[i].fd - 1;	/* ended early: ignore it */
+		}
+	}
+}
+
+static volatile sig_atomic_t sink_no_more;
+
+static void sink_usr1(int sig)
+{
+	(void)sig;
+	sink_no_more = 1;
+}
+
+static int sink(int port, int want, double warmup, double secs, int timeout,
+		char **files, int nfiles)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in from[MAXCONN];
+	uint64_t bytes[MAXCONN] = { 0 }, b0[MAXCONN], total = 0;
+	long long before[MAXCONN], after[MAXCONN];
+	struct pollfd p[MAXCONN];
+	double deadline, t0, t1;
+	socklen_t fl;
+	int s, k = 0, i, one = 1;
+	char addr[INET_ADDRSTRLEN];
+
+	if (want < 1 || want > MAXCONN || nfiles > MAXCONN)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR1, sink_usr1);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		return 1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, MAXCONN)) {
+		perror("nicbench: sink listen");
+		return 1;
+	}
+	deadline = kt_now() + timeout;
+	while (k < want && kt_now() < deadline && !sink_no_more) {
+		struct pollfd lp = { .fd = s, .events = POLLIN };
+
+		if (poll(&lp, 1, (int)((deadline - kt_now()) * 1000) + 1) <= 0)
+			continue;
+		fl = sizeof(from[k]);
+		p[k].fd = accept(s, (struct sockaddr *)&from[k], &fl);
+		if (p[k].fd < 0)
+			continue;
+		p[k].events = POLLIN;
+		k++;
+	}
+	close(s);
+	printf("NICBENCH sink connected=%d of=%d\n", k, want);
+	if (!k)
+		return 1;
+	for (i = 0; i < k; i++)
+		if (write(p[i].fd, "g", 1) != 1)
+			perror("nicbench: sink go");
+	sink_read(p, k, bytes, kt_now() + warmup);
+	memcpy(b0, bytes, sizeof(b0));
+	for (i = 0; i < nfiles; i++)
+		before[i] = read_num(files[i]);
+	t0 = kt_now();
+	sink_read(p, k, bytes, t0 + secs);
+	t1 = kt_now();
+	for (i = 0; i < nfiles; i++)
+		after[i] = read_num(files[i]);
+	for (i = 0; i < k; i++) {
+		uint64_t d = bytes[i] - b0[i];
+
+		close(p[i].fd < 0 ? -p[i].fd - 1 : p[i].fd);
+		inet_ntop(AF_INET, &from[i].sin_addr, addr, sizeof(addr));
+		printf("NICBENCH sink conn=%d from=%s bytes=%llu bytes_per_s=%.0f%s\n", i, addr,
+		       (unsigned long long)d, d / (t1 - t0), p[i].fd < 0 ? " ended=early" : "");
+		total += d;
+	}
+	printf("NICBENCH sink total window_us=%.0f bytes=%llu bytes_per_s=%.0f\n",
+	       (t1 - t0) * 1e6, (unsigned long long)total, total / (t1 - t0));
+	for (i = 0; i < nfiles; i++)
+		printf("NICBENCH sink file=%s before=%lld after=%lld\n", files[i], before[i], after[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int to = 120, port;
@@ -382,11 +566,31 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 5 && !strcmp(argv[1], "sniff"))
 		return sniff(argv[2], atoi(argv[3]), argc - 4, argv + 4);
+	if (argc >= 4 && !strcmp(argv[1], "stream")) {
+		if (argc > 4)
+			to = atoi(argv[4]);
+		alarm(to);
+		port = port_of(argv[3]);
+		if (port < 0)
+			goto usage;
+		return stream(argv[2], port);
+	}
+	if (argc >= 7 && !strcmp(argv[1], "sink")) {
+		to = atoi(argv[6]);
+		port = port_of(argv[2]);
+		if (port < 0 || to <= 0)
+			goto usage;
+		alarm(to + atoi(argv[4]) + atoi(argv[5]) + 30);
+		return sink(port, atoi(argv[3]), atof(argv[4]), atof(argv[5]), to,
+			    argv + 7, argc - 7);
+	}
 usage:
 	fprintf(stderr, "usage: nicbench listen PORT send|recv FILE [TIMEOUT]\n"
 		"       nicbench connect HOST PORT send|recv FILE [TIMEOUT]\n"
 		"       nicbench udp-echo PORT COUNT [TIMEOUT]\n"
 		"       nicbench udp-ping HOST PORT COUNT INTERVAL_MS [TIMEOUT]\n"
-		"       nicbench sniff IFACE TIMEOUT MAC...\n");
+		"       nicbench sniff IFACE TIMEOUT MAC...\n"
+		"       nicbench stream HOST PORT [TIMEOUT]\n"
+		"       nicbench sink PORT N WARMUP SECONDS TIMEOUT [FILE...]\n");
 	return 2;
 }

@@ -15,6 +15,11 @@
 #   kvmio.nic_mates=IP,IP...         other guests on the same NIC (NIC
 #                                    sharing): ping each, exchange data
 #   kvmio.nic_mate_kib=N             bulk transfer size to each mate (KiB)
+#   kvmio.nic_stream=PORT            instead of the transfers and round
+#                                    trips: send to the peer's "nicbench
+#                                    sink" on PORT from its go until it
+#                                    closes (make bench-nic's sharing
+#                                    section, several guests at once)
 # Loads the driver, waits for carrier, takes 10.99.0.2/24, pings the peer
 # 10.99.0.1 (ICMP), sends N KiB of random data to the peer's port 5001 and
 # takes what the peer's port 5002 sends, times UDP round trips against the
@@ -33,6 +38,7 @@ IP=10.99.0.2
 PORT=5000
 MATES=
 MATE_KIB=2048
+STREAM=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	kvmio.nic_drv=*) DRV=${arg#kvmio.nic_drv=} ;;
@@ -42,6 +48,7 @@ for arg in $(cat /proc/cmdline); do
 	kvmio.nic_port=*) PORT=${arg#kvmio.nic_port=} ;;
 	kvmio.nic_mates=*) MATES=$(echo "${arg#kvmio.nic_mates=}" | tr , ' ') ;;
 	kvmio.nic_mate_kib=*) MATE_KIB=${arg#kvmio.nic_mate_kib=} ;;
+	kvmio.nic_stream=*) STREAM=${arg#kvmio.nic_stream=} ;;
 	esac
 done
 say() { echo "KVMIO-L2-NIC: $*"; }
@@ -112,6 +119,13 @@ for m in $MATES; do
 done
 
 say "ping $(ping5 $PEER)"
+
+if [ -n "$STREAM" ]; then
+	say "stream ready"
+	$NB stream $PEER "$STREAM" 600 2>&1 | sed 's/^/KVMIO-L2-NIC: stream /'
+	finish
+	exit 0
+fi
 
 if [ -z "$MATES" ]; then
 	dd if=/dev/urandom of=/tmp/up bs=1024 count="$KIB" 2>/dev/null

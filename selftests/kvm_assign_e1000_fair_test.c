@@ -329,6 +329,24 @@ static void report(const char *what, const struct result *r, const int *w, unsig
 	       jain(r->tx, w, mask), jain(r->peer, w, mask));
 }
 
+/*
+ * The backlogged contexts together moved under 90 % of link_rate: the
+ * test VM did not get the CPU to run the link (a busy host deschedules
+ * its TCG vCPUs; seen at 0.52 to 0.80 with other VMs on the two cores),
+ * so absolute rates in that interval say nothing.  The cases that check
+ * them measure once more; a second starved interval is judged as it is.
+ */
+static int vm_starved(struct kt_fix_fair *self, const struct result *r, const char *who)
+{
+	double got = r->tx_sum / r->secs / self->link_rate;
+
+	if (got >= 0.90)
+		return 0;
+	KT_LOG("%s moved %.3f of link_rate with every one backlogged: the test VM was "
+	       "short of CPU (busy host?); measured again once", who, got);
+	return 1;
+}
+
 /* Jain's index at least 0.95 (the harness compares integers). */
 #define EXPECT_FAIR(j)	EXPECT_GE((long long)((j) * 10000), 9500)
 
@@ -440,14 +458,19 @@ TEST_F_TIMEOUT(fair, share_freed, 120)
 	static const int w[NCTX] = { 1, 1, 1, 1 };
 	long long three_before, three_after;
 	struct result r1, r2;
+	int tries;
 
 	calibrate(self, _kt);
 	set_weights(self, _kt, w);
-	run(self, 0xf, WARM_MS, INTERVAL_MS, &r1);
-	report("4 contexts, weights 1:1:1:1", &r1, w, 0xf, self->link_rate);
-	/* Context 3 stops; once its ring has drained, the next interval. */
-	run(self, 0x7, 200, INTERVAL_MS, &r2);
-	report("context 3 stopped", &r2, w, 0x7, self->link_rate);
+	for (tries = 0; tries < 2; tries++) {
+		run(self, 0xf, WARM_MS, INTERVAL_MS, &r1);
+		report("4 contexts, weights 1:1:1:1", &r1, w, 0xf, self->link_rate);
+		/* Context 3 stops; once its ring has drained, the next interval. */
+		run(self, 0x7, 200, INTERVAL_MS, &r2);
+		report("context 3 stopped", &r2, w, 0x7, self->link_rate);
+		if (!vm_starved(self, &r1, "all four") && !vm_starved(self, &r2, "three"))
+			break;
+	}
 
 	three_before = (r1.tx[0] + r1.tx[1] + r1.tx[2]) / r1.secs;
 	three_after = (r2.tx[0] + r2.tx[1] + r2.tx[2]) / r2.secs;
@@ -471,6 +494,7 @@ TEST_F_TIMEOUT(fair, rate_limit, 120)
 	struct result r;
 	char v[32];
 	double got, peer;
+	int tries;
 
 	calibrate(self, _kt);
 	set_weights(self, _kt, w);
@@ -481,8 +505,13 @@ TEST_F_TIMEOUT(fair, rate_limit, 120)
 	ASSERT_OK(kc_set(&self->k[0], "e1000/rate_bytes", v));
 	ASSERT_EQ(kc_stat(&self->k[0], "e1000/rate_bytes"), rate);
 	throttled0 = kc_stat(&self->k[0], "e1000/tx_throttled");
-	run(self, 0x3, WARM_MS, INTERVAL_MS, &r);
-	report("context 0 at rate_bytes, context 1 unlimited", &r, w, 0x3, self->link_rate);
+	for (tries = 0; tries < 2; tries++) {
+		run(self, 0x3, WARM_MS, INTERVAL_MS, &r);
+		report("context 0 at rate_bytes, context 1 unlimited", &r, w, 0x3,
+		       self->link_rate);
+		if (!vm_starved(self, &r, "both"))
+			break;
+	}
 	got = r.tx[0] / r.secs;
 	peer = r.peer[0] / r.secs;
 	KT_LOG("context 0: rate_bytes %lld B/s, moved %.0f B/s by tx_bytes (%.4f), %.0f B/s at "

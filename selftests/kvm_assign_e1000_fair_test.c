@@ -63,6 +63,7 @@ struct sender {
 	struct kc	*k;
 	pthread_t	thread;
 	volatile int	run, quit;
+	volatile int	idle;		/* the thread saw run clear: it stopped */
 	int		joined;		/* the test joined it already */
 	long long	kicks;
 };
@@ -90,6 +91,7 @@ static void *sender_main(void *arg)
 	struct kc *k = s->k;
 
 	while (!s->quit) {
+		s->idle = !s->run;
 		if (s->run) {
 			unsigned int tdh = kc_rd(k, E1K_TDH), used, room;
 
@@ -273,11 +275,21 @@ static void run(struct kt_fix_fair *self, unsigned int mask, int warm_ms, int ms
 
 	for (i = 0; i < NCTX; i++)
 		self->s[i].run = !!(mask & 1U << i);
-	/* Contexts that stop: their rings drained before the interval. */
-	kc_sleep_ms(20);
-	for (i = 0; i < NCTX; i++)
-		if (!(mask & 1U << i) && kc_tx_wait(&self->k[i], 10000))
+	/*
+	 * Contexts that stop: their threads out of their round (a slow kernel
+	 * takes a while to write a ring's worth), then their rings drained
+	 * before the interval.
+	 */
+	for (i = 0; i < NCTX; i++) {
+		double end = kt_now() + 10;
+
+		if (mask & 1U << i || self->s[i].joined)
+			continue;
+		while (!self->s[i].idle && kt_now() < end)
+			kc_sleep_ms(5);
+		if (kc_tx_wait(&self->k[i], 10000))
 			KT_LOG("ctx %d: ring not drained after 10 s", i);
+	}
 	kc_sleep_ms(warm_ms);
 	take(self, &a);
 	kc_sleep_ms(ms);
@@ -552,8 +564,11 @@ static int bus_master(struct kc *k)
 /* Stops a sender thread's work (it keeps polling, touching nothing). */
 static void sender_pause(struct sender *s)
 {
+	double end = kt_now() + 10;
+
 	s->run = 0;
-	kc_sleep_ms(30);	/* past the thread's current round */
+	while (!s->idle && kt_now() < end)	/* past the thread's current round */
+		kc_sleep_ms(5);
 }
 
 /*

@@ -287,8 +287,8 @@ static void run(struct kt_fix_fair *self, unsigned int mask, int warm_ms, int ms
 			continue;
 		while (!self->s[i].idle && kt_now() < end)
 			kc_sleep_ms(5);
-		if (kc_tx_wait(&self->k[i], 10000))
-			KT_LOG("ctx %d: ring not drained after 10 s", i);
+		if (kc_tx_wait(&self->k[i], 60000))
+			KT_LOG("ctx %d: ring not drained after 60 s", i);
 	}
 	kc_sleep_ms(warm_ms);
 	take(self, &a);

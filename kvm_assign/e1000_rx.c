@@ -518,7 +518,15 @@ void e1k_rx_local(struct e1k_nic *nic, struct e1k_ctx *from,
 {
 	lockdep_assert_held(&nic->ctx_lock);
 
-	if (len < ETH_HLEN)
+	/*
+	 * A frame from the wire is at most one host buffer; a guest's packet
+	 * without TSO can be 64 KiB, which no receive path here takes (the
+	 * tag re-insertion and padding use rx_scratch, E1K_PRX_BUF + tag).
+	 */
+	if (len < ETH_HLEN || len > E1K_PRX_BUF) {
+		atomic64_inc(&nic->rx_bad);
+		atomic64_inc(&from->stats.tx_bad_desc);
 		return;
+	}
 	e1k_rx_offer(nic, from, frame, len, tagged, tci);
 }

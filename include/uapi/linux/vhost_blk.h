@@ -7,7 +7,7 @@
  * (VHOST_SET_OWNER, VHOST_SET_MEM_TABLE, VHOST_SET_VRING_*, ...; see
  * Documentation/vhost_blk.rst for the subset and its exact semantics).  This
  * header adds the backend ioctl and the device's private ioctls.  The private
- * numbers (0xF0..0xF3 and 0xFF in the VHOST_VIRTIO space) are not used by
+ * numbers (0xF0..0xF4 and 0xFF in the VHOST_VIRTIO space) are not used by
  * <linux/vhost.h> of Linux 6.1 or 6.12.
  */
 #ifndef _UAPI_LINUX_VHOST_BLK_H
@@ -174,5 +174,25 @@ struct vhost_blk_stats {
 };
 
 #define VHOST_BLK_GET_STATS	_IOWR(VHOST_VIRTIO, 0xF3, struct vhost_blk_stats)
+
+/**
+ * VHOST_BLK_RESIZE - _IO(VHOST_VIRTIO, 0xF4)
+ *
+ * Read the attached backend's size again (a regular file's size, a block
+ * device's capacity; for a backend attached with a range, the range's
+ * length, no more than what the backend still holds past its offset) and
+ * make it the device's capacity, in 512-byte sectors, rounded down.  Every
+ * request is checked against the capacity the device has when the worker
+ * takes it, so a request past a capacity that shrank completes with
+ * VIRTIO_BLK_S_IOERR (counted in err_range).  The VMM then reads the new
+ * capacity with VHOST_BLK_GET_CONFIG and tells the guest (a configuration
+ * change notification).
+ *
+ * Caller must own the device (VHOST_SET_OWNER).
+ *
+ * Return: 0 on success, -1 and errno: EPERM (not the owner), ENODEV (no
+ * backend attached), EINVAL (the backend is now smaller than one sector).
+ */
+#define VHOST_BLK_RESIZE	_IO(VHOST_VIRTIO, 0xF4)
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */

@@ -411,7 +411,7 @@ void e1k_rx_kick(struct e1k_ctx *ec);
 bool e1k_rx_would_lose(struct e1k_nic *nic, const u8 *frame, u8 status,
 		       u16 special);
 void e1k_rx_flush(struct e1k_ctx *ec);
-void e1k_rx_local(struct e1k_nic *nic, struct e1k_ctx *from,
+bool e1k_rx_local(struct e1k_nic *nic, struct e1k_ctx *from,
 		  const struct e1k_tx_out *out, const u8 *frame,
 		  unsigned int len, bool tagged, u16 tci);
 

@@ -511,8 +511,11 @@ void e1k_rx_frame(struct e1k_nic *nic, const u8 *frame, unsigned int len,
  * @len:	its length
  * @tagged:	it carries a VLAN tag, as if the NIC had stripped it
  * @tci:	the tag
+ *
+ * Return: false if the frame was dropped as malformed (counted), true if
+ * it was offered to the contexts it is for.
  */
-void e1k_rx_local(struct e1k_nic *nic, struct e1k_ctx *from,
+bool e1k_rx_local(struct e1k_nic *nic, struct e1k_ctx *from,
 		  const struct e1k_tx_out *out, const u8 *frame,
 		  unsigned int len, bool tagged, u16 tci)
 {
@@ -526,7 +529,8 @@ void e1k_rx_local(struct e1k_nic *nic, struct e1k_ctx *from,
 	if (len < ETH_HLEN || len > E1K_PRX_BUF) {
 		atomic64_inc(&nic->rx_bad);
 		atomic64_inc(&from->stats.tx_bad_desc);
-		return;
+		return false;
 	}
 	e1k_rx_offer(nic, from, frame, len, tagged, tci);
+	return true;
 }

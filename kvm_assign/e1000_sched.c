@@ -157,6 +157,7 @@ struct e1k_sched_emit_arg {
 	struct e1k_nic		*nic;
 	struct e1k_ctx		*from;
 	const struct e1k_tx_out	*out;
+	unsigned int		dropped;	/* frames e1k_rx_local() refused */
 };
 
 /* The offload's output: one finished frame for the other contexts. */
@@ -164,8 +165,9 @@ static void e1k_sched_emit(void *arg, const u8 *frame, unsigned int len)
 {
 	struct e1k_sched_emit_arg *a = arg;
 
-	e1k_rx_local(a->nic, a->from, a->out, frame, len, a->nic->sw->tagged,
-		     a->nic->sw->tci);
+	if (!e1k_rx_local(a->nic, a->from, a->out, frame, len,
+			  a->nic->sw->tagged, a->nic->sw->tci))
+		a->dropped++;
 }
 
 /*
@@ -186,12 +188,15 @@ static void __e1k_sched_deliver(struct e1k_nic *nic, struct e1k_ctx *from,
 	n = e1k_offload_frames(sw->data, sw->len, &sw->off, e1k_sched_emit, &a,
 			       nic->sw_scratch);
 	mutex_unlock(&nic->ctx_lock);
-	/* tx_switched: the frames (TSO: segments) that stayed inside */
+	/*
+	 * tx_switched: the frames (TSO: segments) that stayed inside, less
+	 * those dropped as too long (counted in tx_bad_desc already)
+	 */
 	if (n < 0) {
 		atomic64_inc(&from->stats.tx_bad_desc);
-	} else if (out->to_ctx) {
-		atomic64_add(n, &from->stats.tx_switched);
-		atomic64_add(n, &nic->tx_switched);
+	} else if (out->to_ctx && n > a.dropped) {
+		atomic64_add(n - a.dropped, &from->stats.tx_switched);
+		atomic64_add(n - a.dropped, &nic->tx_switched);
 	}
 }
 
@@ -492,6 +497,7 @@ E1K_NIC_COUNTER(ctx_switches, atomic64_read);
 E1K_NIC_COUNTER(ring_inflight, atomic_read);
 E1K_NIC_COUNTER(ring_inflight_max, atomic_read);
 E1K_NIC_COUNTER(rx_unknown_unicast, atomic64_read);
+E1K_NIC_COUNTER(rx_bad, atomic64_read);
 E1K_NIC_COUNTER(tx_switched, atomic64_read);
 
 static ssize_t contexts_show(struct device *dev, struct device_attribute *attr,
@@ -532,6 +538,7 @@ static struct attribute *e1k_nic_attrs[] = {
 	&dev_attr_ring_inflight.attr,
 	&dev_attr_ring_inflight_max.attr,
 	&dev_attr_rx_unknown_unicast.attr,
+	&dev_attr_rx_bad.attr,
 	&dev_attr_tx_switched.attr,
 	&dev_attr_rx_filter.attr,
 	NULL,

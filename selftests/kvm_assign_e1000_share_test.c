@@ -859,6 +859,63 @@ TEST_F_TIMEOUT(share, switching_unicast_broadcast, 120)
 	}
 }
 
+static const char *const big_knobs[] = { "e1000/tx_bad_desc", "e1000/tx_switched", NULL };
+static const char *const big_nic_files[] = { "rx_bad", NULL };
+
+/*
+ * A packet without TSO may be far longer than a frame (the descriptor
+ * length is 16 bits).  Switched to another context it has no receive
+ * buffer to go to: dropped and counted (the sender's tx_bad_desc, the
+ * NIC's rx_bad), untagged or with a tag to put back (the copy that
+ * re-inserts a tag is one receive buffer long: a heap overflow before
+ * c03b83b); the sender's ring goes on, and a full-size frame after them
+ * arrives whole.
+ */
+TEST_F_TIMEOUT(share, switching_oversized_dropped, 120)
+{
+	struct share_nic *nic = &self->nic;
+	struct kc *a = &self->k[0], *b = &self->k[1];
+	long long bad, rxbad, sw;
+	unsigned int off;
+
+	share_nic_setup(nic, _kt, 2);
+	share_create(nic, _kt, 2, big_knobs, big_nic_files);
+	share_open(nic, _kt, 2, KC_SIZE_SMALL);
+
+	/* A inserts tags (CTRL.VME), B does not strip them */
+	ASSERT_OK(kc_wr(a, E1K_CTRL, kc_rd(a, E1K_CTRL) | E1K_CTRL_VME));
+	bad = kc_stat(a, "e1000/tx_bad_desc");
+	sw = kc_stat(a, "e1000/tx_switched");
+	rxbad = nic_stat(nic, "rx_bad");
+	ASSERT_GE(bad, 0);
+	ASSERT_GE(rxbad, 0);
+
+	kc_tx_frame(a, b->mac, NULL, 3000, 6300);		/* untagged */
+	off = kc_txbuf(a, 9000);				/* tagged, 9000 bytes */
+	kc_make_frame(a->buf + off, b->mac, a->mac, 9000, a->idx, 6301);
+	/* at most E1K_TX_BUF_MAX per descriptor, as Linux's driver */
+	kc_tx_desc(a, KC_IOVA + off, 4096 | E1K_TXD_CMD_IFCS, 0);
+	kc_tx_desc(a, KC_IOVA + off + 4096, 4096 | E1K_TXD_CMD_IFCS, 0);
+	kc_tx_desc(a, KC_IOVA + off + 8192, 808 | KC_LEGACY_CMD | E1K_TXD_CMD_VLE,
+		   (uint32_t)0x0123 << 16);
+	kc_tx_frame(a, b->mac, NULL, 1514, 6302);		/* the largest frame */
+	kc_tx_kick(a);
+	EXPECT_OK(kc_tx_wait(a, 5000));
+	kc_rx_wait(b, 1, 5000);
+	usleep(300 * 1000);
+	KT_LOG("A tx_bad_desc +%lld, tx_switched +%lld; NIC rx_bad +%lld; B has %u",
+	       kc_stat(a, "e1000/tx_bad_desc") - bad, kc_stat(a, "e1000/tx_switched") - sw,
+	       nic_stat(nic, "rx_bad") - rxbad, kc_rx_count(b));
+	{
+		static const uint32_t w[] = { 6302 };
+
+		EXPECT_EQ(rx_exactly(nic, b, w, NULL, 1), 0);
+	}
+	EXPECT_EQ(kc_stat(a, "e1000/tx_bad_desc"), bad + 2);
+	EXPECT_EQ(nic_stat(nic, "rx_bad"), rxbad + 2);
+	EXPECT_EQ(kc_stat(a, "e1000/tx_switched"), sw + 1);
+}
+
 /* --- offloads between contexts ------------------------------------------ */
 
 #define HDRS		54	/* Ethernet 14, IPv4 20, TCP 20 */

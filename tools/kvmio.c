@@ -1065,8 +1065,8 @@ static const struct sched_knob nic_knobs[] = {
 
 static const char *const nic_sched_stats[] = {
 	"quantum", "link_rate", "ring_share", "contexts", "ctx_switches",
-	"ring_inflight", "ring_inflight_max", "rx_unknown_unicast", "tx_switched",
-	"rx_filter",
+	"ring_inflight", "ring_inflight_max", "rx_unknown_unicast", "rx_bad",
+	"tx_switched", "rx_filter",
 };
 
 /* Columns of a context's line: header, sysfs file. */

@@ -51,7 +51,8 @@
 #define WARM_MS		1000
 #define INTERVAL_MS	4000
 #define LINK_MAX	(2LL << 20)	/* link_rate at most 2 MB/s: little CPU, so a busy host still gives it */
-#define LINK_MIN	(128LL << 10)
+#define LINK_MIN	(32LL << 10)	/* a starved debug VM moves 100 KB/s with one context */
+#define MIN_FRAMES	400		/* an interval holds at least this many at link_rate */
 
 static const char *const sched_knobs[] = {
 	"e1000/weight", "e1000/rate_bytes", "e1000/tx_bytes", "e1000/tx_throttled", NULL,
@@ -359,6 +360,18 @@ static int vm_starved(struct kt_fix_fair *self, const struct result *r, const ch
 	return 1;
 }
 
+/*
+ * The measured interval: INTERVAL_MS, longer when link_rate is low (a
+ * starved or debug VM) so that it still holds MIN_FRAMES frames; a share
+ * of a few frames would be judged by one frame more or less.
+ */
+static int interval_ms(const struct kt_fix_fair *self)
+{
+	long long ms = MIN_FRAMES * (FRAME + 4) * 1000LL / self->link_rate;
+
+	return ms > INTERVAL_MS ? ms : INTERVAL_MS;
+}
+
 /* Jain's index at least 0.95 (the harness compares integers). */
 #define EXPECT_FAIR(j)	EXPECT_GE((long long)((j) * 10000), 9500)
 
@@ -406,7 +419,7 @@ static void calibrate(struct kt_fix_fair *self, struct kt_ctx *_kt)
 	self->link_rate = l;
 	ASSERT_OK(nic_set(&self->nic, "link_rate", l));
 	ASSERT_EQ(nic_stat(&self->nic, "link_rate"), l);
-	KT_LOG("link_rate set to %lld B/s", l);
+	KT_LOG("link_rate set to %lld B/s; intervals of %d ms", l, interval_ms(self));
 }
 
 /* The limit holds: at most 6 % above link_rate (FCS counted or not). */
@@ -429,15 +442,20 @@ static void expect_throttled(struct kt_ctx *_kt, const struct result *r, unsigne
 
 /* --- cases -------------------------------------------------------------- */
 
-TEST_F_TIMEOUT(fair, equal_2, 120)
+TEST_F_TIMEOUT(fair, equal_2, 300)
 {
 	static const int w[NCTX] = { 1, 1, 1, 1 };
 	struct result r;
+	int tries;
 
 	calibrate(self, _kt);
 	set_weights(self, _kt, w);
-	run(self, 0x3, WARM_MS, INTERVAL_MS, &r);
-	report("2 contexts, weights 1:1", &r, w, 0x3, self->link_rate);
+	for (tries = 0; tries < 2; tries++) {
+		run(self, 0x3, WARM_MS, interval_ms(self), &r);
+		report("2 contexts, weights 1:1", &r, w, 0x3, self->link_rate);
+		if (!vm_starved(self, &r, "both"))
+			break;
+	}
 	EXPECT_GT(r.tx[0], 0);
 	EXPECT_GT(r.tx[1], 0);
 	EXPECT_FAIR(jain(r.tx, w, 0x3));
@@ -446,15 +464,20 @@ TEST_F_TIMEOUT(fair, equal_2, 120)
 	expect_throttled(_kt, &r, 0x3);
 }
 
-TEST_F_TIMEOUT(fair, weighted_4, 120)
+TEST_F_TIMEOUT(fair, weighted_4, 300)
 {
 	static const int w[NCTX] = { 1, 2, 3, 4 };
 	struct result r;
+	int tries;
 
 	calibrate(self, _kt);
 	set_weights(self, _kt, w);
-	run(self, 0xf, WARM_MS, INTERVAL_MS, &r);
-	report("4 contexts, weights 1:2:3:4", &r, w, 0xf, self->link_rate);
+	for (tries = 0; tries < 2; tries++) {
+		run(self, 0xf, WARM_MS, interval_ms(self), &r);
+		report("4 contexts, weights 1:2:3:4", &r, w, 0xf, self->link_rate);
+		if (!vm_starved(self, &r, "all four"))
+			break;
+	}
 	EXPECT_FAIR(jain(r.tx, w, 0xf));
 	EXPECT_FAIR(jain(r.peer, w, 0xf));
 	/* And the order of the shares is the order of the weights. */
@@ -465,7 +488,7 @@ TEST_F_TIMEOUT(fair, weighted_4, 120)
 	expect_throttled(_kt, &r, 0xf);
 }
 
-TEST_F_TIMEOUT(fair, share_freed, 120)
+TEST_F_TIMEOUT(fair, share_freed, 300)
 {
 	static const int w[NCTX] = { 1, 1, 1, 1 };
 	long long three_before, three_after;
@@ -475,10 +498,10 @@ TEST_F_TIMEOUT(fair, share_freed, 120)
 	calibrate(self, _kt);
 	set_weights(self, _kt, w);
 	for (tries = 0; tries < 2; tries++) {
-		run(self, 0xf, WARM_MS, INTERVAL_MS, &r1);
+		run(self, 0xf, WARM_MS, interval_ms(self), &r1);
 		report("4 contexts, weights 1:1:1:1", &r1, w, 0xf, self->link_rate);
 		/* Context 3 stops; once its ring has drained, the next interval. */
-		run(self, 0x7, 200, INTERVAL_MS, &r2);
+		run(self, 0x7, 200, interval_ms(self), &r2);
 		report("context 3 stopped", &r2, w, 0x7, self->link_rate);
 		if (!vm_starved(self, &r1, "all four") && !vm_starved(self, &r2, "three"))
 			break;
@@ -501,7 +524,7 @@ TEST_F_TIMEOUT(fair, share_freed, 120)
 	expect_within_link(self, _kt, &r2);
 }
 
-TEST_F_TIMEOUT(fair, rate_limit, 120)
+TEST_F_TIMEOUT(fair, rate_limit, 300)
 {
 	static const int w[NCTX] = { 1, 1, 1, 1 };
 	long long rate, throttled0;
@@ -520,7 +543,7 @@ TEST_F_TIMEOUT(fair, rate_limit, 120)
 	ASSERT_EQ(kc_stat(&self->k[0], "e1000/rate_bytes"), rate);
 	throttled0 = kc_stat(&self->k[0], "e1000/tx_throttled");
 	for (tries = 0; tries < 2; tries++) {
-		run(self, 0x3, WARM_MS, INTERVAL_MS, &r);
+		run(self, 0x3, WARM_MS, interval_ms(self), &r);
 		report("context 0 at rate_bytes, context 1 unlimited", &r, w, 0x3,
 		       self->link_rate);
 		if (!vm_starved(self, &r, "both"))
@@ -584,7 +607,7 @@ static void sender_pause(struct sender *s)
  * again; once every sender stops, the NIC holds no guest buffer
  * (ring_inflight 0).
  */
-TEST_F_TIMEOUT(fair, lifecycle_never_stalls_others, 120)
+TEST_F_TIMEOUT(fair, lifecycle_never_stalls_others, 240)
 {
 	long long last[2], before2 = 0;
 	struct sample a, b;

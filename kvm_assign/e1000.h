@@ -165,6 +165,10 @@ struct e1k_sw_pkt {
  *		pass may read @ctxs and every context's MAC under it alone
  * @active:	contexts with transmit work (e1k_ctx.sched_node), in round
  *		robin order
+ * @kick_lock:	protects @kicked (a spinlock: a guest's TDT write never
+ *		waits for a scheduling pass; taken under @sched_lock, or alone)
+ * @kicked:	contexts a register write gave work that no pass has put
+ *		on @active yet (e1k_ctx.kick_node)
  * @sched_timer: wakes the scheduler when a rate limit allows again
  * @sched_work:	runs the scheduler from the timer
  * @sched_wq:	the NIC's high-priority workqueue (@work, @rx_retry, @sched_work)
@@ -224,6 +228,8 @@ struct e1k_nic {
 
 	struct mutex		sched_lock;	/* scheduler, see above */
 	struct list_head	active;
+	spinlock_t		kick_lock;	/* @kicked, see above */
+	struct list_head	kicked;
 	struct hrtimer		sched_timer;
 	struct work_struct	sched_work;
 	struct workqueue_struct	*sched_wq;
@@ -276,6 +282,8 @@ struct e1k_nic {
  * @itr_held:	an interrupt is held until @itr_timer fires
  * @ring_held:	physical TX descriptors holding this context's buffers
  *		(under nic->tx_lock)
+ * @kick_node:	in nic->kicked between a register write and the next pass
+ *		(nic->kick_lock)
  * @sched_node:	in nic->active while it has transmit work (nic->sched_lock
  *		for this and every field down to @txoff)
  * @weight:	its share of the link against the others' (sysfs, 1..100)
@@ -326,6 +334,7 @@ struct e1k_ctx {
 
 	unsigned int		ring_held;
 
+	struct list_head	kick_node;
 	struct list_head	sched_node;
 	unsigned int		weight;
 	u64			rate_bytes;
@@ -400,7 +409,7 @@ int e1k_sched_init(struct e1k_nic *nic);
 void e1k_sched_fini(struct e1k_nic *nic);
 void e1k_sched_ctx_init(struct e1k_ctx *ec);
 void e1k_sched_run(struct e1k_nic *nic);
-void e1k_sched_activate(struct e1k_ctx *ec);
+void e1k_sched_kick(struct e1k_ctx *ec);
 void e1k_sched_forget(struct e1k_ctx *ec);
 struct e1k_ctx *__e1k_nic_mac_owner(struct e1k_nic *nic, const u8 *mac);
 

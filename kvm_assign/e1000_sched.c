@@ -212,6 +212,30 @@ static void __e1k_sched_idle(struct e1k_ctx *ec)
 	e1k_sched_txoff(ec, false);
 }
 
+/*
+ * Put the contexts that register writes kicked since the last pass on the
+ * active list (at its tail, their wait starting now).  Caller holds
+ * nic->sched_lock.
+ */
+static void __e1k_sched_take_kicked(struct e1k_nic *nic)
+{
+	struct e1k_ctx *ec, *tmp;
+	LIST_HEAD(kicked);
+
+	lockdep_assert_held(&nic->sched_lock);
+
+	spin_lock(&nic->kick_lock);
+	list_splice_init(&nic->kicked, &kicked);
+	spin_unlock(&nic->kick_lock);
+	list_for_each_entry_safe(ec, tmp, &kicked, kick_node) {
+		list_del_init(&ec->kick_node);
+		if (list_empty(&ec->sched_node)) {
+			list_add_tail(&ec->sched_node, &nic->active);
+			ec->wait_since = ktime_get();
+		}
+	}
+}
+
 /* One scheduling pass; caller holds nic->sched_lock. */
 static void __e1k_sched_pass(struct e1k_nic *nic, unsigned int budget)
 {
@@ -223,6 +247,7 @@ static void __e1k_sched_pass(struct e1k_nic *nic, unsigned int budget)
 
 	lockdep_assert_held(&nic->sched_lock);
 
+	__e1k_sched_take_kicked(nic);
 	list_for_each_entry(ec, &nic->active, sched_node)
 		nactive++;
 	while (!list_empty(&nic->active) && held < nactive) {
@@ -338,19 +363,29 @@ static enum hrtimer_restart e1k_sched_timer_fn(struct hrtimer *t)
 }
 
 /**
- * e1k_sched_activate() - the context has transmit work
- * @ec: the context
+ * e1k_sched_kick() - a register write gave the context transmit work
+ * @ec: the context; its VFIO ctx->lock held, no lock of the NIC
+ *
+ * The vCPU that wrote TDT never waits for a pass that moves other
+ * contexts' packets (a pass may move E1K_SCHED_BUDGET of them, seconds on
+ * a starved debug kernel): the context is queued on nic->kicked, and the
+ * pass runs here only if the scheduler is free, else on the NIC's
+ * workqueue after the pass in progress.
  */
-void e1k_sched_activate(struct e1k_ctx *ec)
+void e1k_sched_kick(struct e1k_ctx *ec)
 {
 	struct e1k_nic *nic = ec->nic;
 
-	mutex_lock(&nic->sched_lock);
-	if (list_empty(&ec->sched_node)) {
-		list_add_tail(&ec->sched_node, &nic->active);
-		ec->wait_since = ktime_get();
+	spin_lock(&nic->kick_lock);
+	if (list_empty(&ec->kick_node))
+		list_add_tail(&ec->kick_node, &nic->kicked);
+	spin_unlock(&nic->kick_lock);
+	if (mutex_trylock(&nic->sched_lock)) {
+		__e1k_sched_pass(nic, E1K_SCHED_BUDGET);
+		mutex_unlock(&nic->sched_lock);
+	} else if (!READ_ONCE(nic->removing)) {
+		queue_work(nic->sched_wq, &nic->sched_work);
 	}
-	mutex_unlock(&nic->sched_lock);
 }
 
 /**
@@ -360,6 +395,9 @@ void e1k_sched_activate(struct e1k_ctx *ec)
 void e1k_sched_forget(struct e1k_ctx *ec)
 {
 	mutex_lock(&ec->nic->sched_lock);
+	spin_lock(&ec->nic->kick_lock);
+	list_del_init(&ec->kick_node);
+	spin_unlock(&ec->nic->kick_lock);
 	if (!list_empty(&ec->sched_node))
 		__e1k_sched_idle(ec);
 	if (ec->nic->sched_last == ec)
@@ -374,6 +412,7 @@ void e1k_sched_forget(struct e1k_ctx *ec)
  */
 void e1k_sched_ctx_init(struct e1k_ctx *ec)
 {
+	INIT_LIST_HEAD(&ec->kick_node);
 	INIT_LIST_HEAD(&ec->sched_node);
 	ec->weight = 1;
 	ec->tok_last = ktime_get();
@@ -389,6 +428,8 @@ int e1k_sched_init(struct e1k_nic *nic)
 {
 	mutex_init(&nic->sched_lock);
 	INIT_LIST_HEAD(&nic->active);
+	spin_lock_init(&nic->kick_lock);
+	INIT_LIST_HEAD(&nic->kicked);
 	hrtimer_init(&nic->sched_timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
 	nic->sched_timer.function = e1k_sched_timer_fn;
 	INIT_WORK(&nic->sched_work, e1k_sched_workfn);

@@ -748,15 +748,15 @@ enum e1k_tx_result __e1k_tx_one(struct e1k_ctx *ec, struct e1k_tx_out *out)
  * @ec: the context
  *
  * From the guest's TDT or TCTL write (ctx->lock held).  The scheduler
- * decides whose packets go next; with nothing holding it back it runs at
- * once, inside the VMM's register write, on the vCPU's own thread (a
- * handover to a worker costs more than it saves under nested
- * virtualization).
+ * decides whose packets go next; when it is free it runs at once, inside
+ * the VMM's register write, on the vCPU's own thread (a handover to a
+ * worker costs more than it saves under nested virtualization); when a
+ * pass is in progress the write returns and the NIC's workqueue runs the
+ * next one (e1k_sched_kick()).
  */
 void e1k_tx_kick(struct e1k_ctx *ec)
 {
-	e1k_sched_activate(ec);
-	e1k_sched_run(ec->nic);
+	e1k_sched_kick(ec);
 }
 
 /**

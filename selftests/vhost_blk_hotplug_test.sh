@@ -116,15 +116,20 @@ kill $CAT 2>/dev/null
 CAT=
 echo "# the guest ran $(($(date +%s) - start)) s, qemu exit $rc"
 grep -E "KVMIO-L2|qemu-system|vhost" $LOG | tr -d '\r' | sed 's/^/# /'
-tr -d '\r' < $MON.log | grep -v '^$' | sed 's/^/# monitor: /'
+# the monitor's answers (its echo of each command is full of line editing)
+tr -d '\r' < $MON.log | grep -v "$(printf '\033')" | grep -v '^(qemu) *$' | grep -v '^$' |
+	sed 's/^/# monitor: /'
 grep -v "region [0-9]*: gpa" $SLOG | sed 's/^/# serve: /'
 
 check "QEMU ran with the vhost-user-blk disk and powered off" "[ $rc -eq 0 ]"
 check "QEMU sent its memory by ADD_MEM_REG (CONFIGURE_MEM_SLOTS)" \
 	"grep -q 'added region gpa 0 ' $SLOG"
 check "the guest booted and saw the disk" "grep -q 'vda: yes' $LOG"
-check "the DIMM came to the bridge while the rings ran (ADD_MEM_REG)" \
-	"grep -q 'added region gpa 0x[0-9a-f]* size 0x8000000' $SLOG"
+# the last ring event before the DIMM's region is a start: a ring ran
+ring=$(sed -n '/ring [0-9]* \(started\|stopped\)/h; /added region gpa 0x[0-9a-f]* size 0x8000000/{x;p;q}' $SLOG)
+echo "# before the DIMM came: ${ring:-no ring event}"
+check "the DIMM came to the bridge while a ring ran (ADD_MEM_REG)" \
+	"grep -q 'added region gpa 0x[0-9a-f]* size 0x8000000' $SLOG && echo \"$ring\" | grep -q started"
 check "the guest onlined the hot-plugged memory" "grep -q 'hotplugged memory \[' $LOG"
 
 # The guest's buffers lay in the new memory, and the region the bridge

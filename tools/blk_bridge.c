@@ -903,6 +903,7 @@ static int do_vring_fd(struct bridge *b, struct vu_msg *msg, int *fds)
 			close(r->kick);
 		r->kick = fd;
 		fds[0] = -1;	/* kept */
+		logmsg(b, "ring %u started", idx);
 		return 0;
 	}
 	vf.index = idx;

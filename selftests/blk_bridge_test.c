@@ -732,7 +732,12 @@ static void drv_start_ex(struct kt_ctx *_kt, struct drv *d, bool slots)
 	ASSERT_GE(d->extrafd, 0);
 	ASSERT_OK(ftruncate(d->memfd, GMEM_SIZE));
 	ASSERT_OK(ftruncate(d->extrafd, EXTRA_SIZE));
-	d->mem = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, d->memfd, 0);
+	/* guest memory, then room for a DIMM right above it (HOT_GPA) */
+	d->mem = mmap(NULL, GMEM_SIZE + EXTRA_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		      -1, 0);
+	ASSERT_TRUE(d->mem != MAP_FAILED);
+	d->mem = mmap(d->mem, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		      d->memfd, 0);
 	d->extra = mmap(NULL, EXTRA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, d->extrafd, 0);
 	ASSERT_TRUE(d->mem != MAP_FAILED);
 	ASSERT_TRUE(d->extra != MAP_FAILED);
@@ -773,8 +778,11 @@ static uint8_t *drv_data(struct drv *d, unsigned int i)
 	return d->mem + DATA_OFF + (size_t)i * BS;
 }
 
-/* Queue @n requests of @type on blocks 0..n-1, slot i on block i; kick. */
-static int drv_queue(struct drv *d, uint32_t type, unsigned int n)
+/*
+ * Queue @n requests of @type on blocks 0..n-1, block i's data at @data +
+ * i * BS (guest memory or the DIMM above it); kick.
+ */
+static int drv_queue_at(struct drv *d, uint32_t type, unsigned int n, uint8_t *data)
 {
 	uint64_t one = 1;
 	unsigned int i;
@@ -787,11 +795,16 @@ static int drv_queue(struct drv *d, uint32_t type, unsigned int n)
 		h->ioprio = 0;
 		h->sector = (uint64_t)i * (BS / 512);
 		*st = 0xff;
-		if (vqd_add_blk(&d->q, h, drv_data(d, i), BS, st, NULL) < 0)
+		if (vqd_add_blk(&d->q, h, data + (size_t)i * BS, BS, st, NULL) < 0)
 			return -1;
 	}
 	vqd_publish(&d->q);
 	return write(d->kick, &one, sizeof(one)) == sizeof(one) ? 0 : -1;
+}
+
+static int drv_queue(struct drv *d, uint32_t type, unsigned int n)
+{
+	return drv_queue_at(d, type, n, drv_data(d, 0));
 }
 
 /* Wait for @n completions; 0, or -1 after WAIT_MS. */
@@ -928,6 +941,7 @@ TEST_F_TIMEOUT(br, mem_table_change_while_running, 120)
 
 #define MAX_SLOTS	64	/* VHOST_BLK_MAX_MEM_REGIONS */
 #define SLOT_GPA	0x200000000ULL
+#define HOT_GPA		(GPA_BASE + GMEM_SIZE)	/* the DIMM, right above */
 
 /*
  * Memory slots (CONFIGURE_MEM_SLOTS) as QEMU uses them for memory
@@ -938,9 +952,9 @@ TEST_F_TIMEOUT(br, mem_table_change_while_running, 120)
  */
 TEST_F_TIMEOUT(br, mem_slots_hotplug, 180)
 {
-	int fds[2], nfd, slotfd, s, i;
+	int fds[2], nfd, slotfd, hotfd, s, i;
 	struct drv d = { .s = -1 };
-	uint8_t *slot;
+	uint8_t *slot, *hot;
 	uint64_t v;
 
 	/* without the negotiation, ADD_MEM_REG is refused */
@@ -966,15 +980,33 @@ TEST_F_TIMEOUT(br, mem_slots_hotplug, 180)
 	EXPECT_TRUE(drv_status_ok(&d, NREQ));
 	read_back(_kt, &d, NREQ, 1);
 
-	/* hot-plug with writes in flight */
+	/* a DIMM right above guest memory, plugged with writes in flight */
+	hotfd = memfd_create("hot", MFD_CLOEXEC);
+	ASSERT_GE(hotfd, 0);
+	ASSERT_OK(ftruncate(hotfd, EXTRA_SIZE));
+	hot = mmap(d.mem + GMEM_SIZE, EXTRA_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_FIXED, hotfd, 0);
+	ASSERT_TRUE(hot == d.mem + GMEM_SIZE);
 	fill(&d, NREQ, 2);
 	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
-	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, 0, EXTRA_SIZE, d.extra, 0, &d.extrafd, 1), 0);
+	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, HOT_GPA, EXTRA_SIZE, hot, 0, &hotfd, 1), 0);
 	ASSERT_OK(drv_wait(&d, NREQ));
 	EXPECT_TRUE(drv_status_ok(&d, NREQ));
 	read_back(_kt, &d, NREQ, 2);
-	EXPECT_EQ(map_count(self->pid, "dimm"), 1);
+	EXPECT_EQ(map_count(self->pid, "hot"), 1);
 	EXPECT_EQ(map_count(self->pid, "guest"), 1);	/* kept, not mapped again */
+	/* I/O from and into the DIMM: the kernel translates its addresses */
+	for (i = 0; i < NREQ; i++)
+		memcpy(hot + (size_t)i * BS, drv_data(&d, 0), BS);	/* block 0 of seed 2 */
+	ASSERT_OK(drv_queue_at(&d, VIRTIO_BLK_T_OUT, NREQ, hot));
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	memset(hot, 0, NREQ * BS);
+	ASSERT_OK(drv_queue_at(&d, VIRTIO_BLK_T_IN, NREQ, hot));
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	for (i = 0; i < NREQ; i++)
+		EXPECT_TRUE(check(hot + (size_t)i * BS, 0, 2));
 	nfd = fd_count(self->pid);
 
 	/* malformed regions, each refused with an error ack */
@@ -991,13 +1023,13 @@ TEST_F_TIMEOUT(br, mem_slots_hotplug, 180)
 			  &slotfd, 1), 1);		/* past the end of its file */
 	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, GPA_BASE + GMEM_SIZE - 4096, 8192, slot, 0,
 			  &slotfd, 1), 1);		/* overlaps guest memory */
-	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, 0, EXTRA_SIZE, d.extra, 0, &d.extrafd, 1), 1);
+	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, HOT_GPA, EXTRA_SIZE, hot, 0, &hotfd, 1), 1);
 	EXPECT_REFUSED(mem_reg(d.s, VU_ADD_MEM_REG, SLOT_GPA, 4096, slot, 0, NULL, 0));
 	EXPECT_EQ(mem_reg(d.s, VU_REM_MEM_REG, SLOT_GPA, 4096, slot, 0, NULL, 0), 1);
-	EXPECT_EQ(mem_reg(d.s, VU_REM_MEM_REG, 0, EXTRA_SIZE / 2, d.extra, 0, NULL, 0), 1);
+	EXPECT_EQ(mem_reg(d.s, VU_REM_MEM_REG, HOT_GPA, EXTRA_SIZE / 2, hot, 0, NULL, 0), 1);
 	EXPECT_EQ(fd_count(self->pid), nfd);
 	EXPECT_EQ(map_count(self->pid, "slot"), 0);
-	EXPECT_EQ(map_count(self->pid, "dimm"), 1);
+	EXPECT_EQ(map_count(self->pid, "hot"), 1);
 	make_fds(fds, 2);
 	EXPECT_REFUSED(mem_reg(d.s, VU_ADD_MEM_REG, SLOT_GPA, 4096, slot, 0, fds, 2));
 	close_all(fds, 2);
@@ -1025,10 +1057,14 @@ TEST_F_TIMEOUT(br, mem_slots_hotplug, 180)
 	/* hot-unplug of the DIMM while the ring runs, then I/O goes on */
 	fill(&d, NREQ, 4);
 	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
-	EXPECT_EQ(mem_reg(d.s, VU_REM_MEM_REG, 0, EXTRA_SIZE, d.extra, 0, NULL, 0), 0);
+	EXPECT_EQ(mem_reg(d.s, VU_REM_MEM_REG, HOT_GPA, EXTRA_SIZE, hot, 0, NULL, 0), 0);
 	ASSERT_OK(drv_wait(&d, NREQ));
 	EXPECT_TRUE(drv_status_ok(&d, NREQ));
-	EXPECT_EQ(map_count(self->pid, "dimm"), 0);
+	EXPECT_EQ(map_count(self->pid, "hot"), 0);
+	/* its addresses are gone from the kernel's table: a request there fails */
+	ASSERT_OK(drv_queue_at(&d, VIRTIO_BLK_T_IN, 1, hot));
+	ASSERT_OK(drv_wait(&d, 1));
+	EXPECT_EQ(d.mem[HDR_OFF + 16], VIRTIO_BLK_S_IOERR);
 	/* the region the running ring lies in cannot go */
 	EXPECT_EQ(mem_reg(d.s, VU_REM_MEM_REG, GPA_BASE, GMEM_SIZE, d.mem, 0, NULL, 0), 1);
 	read_back(_kt, &d, NREQ, 4);
@@ -1037,6 +1073,7 @@ TEST_F_TIMEOUT(br, mem_slots_hotplug, 180)
 
 	munmap(slot, MAX_SLOTS * 4096);
 	close(slotfd);
+	close(hotfd);
 	close(d.s);
 	still_serves(_kt, self);
 	EXPECT_EQ(map_count(self->pid, "guest"), 0);

@@ -20,6 +20,14 @@
  *     (a region added, then removed) while the ring runs, requests in
  *     flight: the requests complete and I/O keeps working; a table
  *     without the running ring is refused;
+ *   - memory slots (CONFIGURE_MEM_SLOTS): GET_MAX_MEM_SLOTS, guest memory
+ *     given by ADD_MEM_REG, a region added and removed while writes are in
+ *     flight, the table filled to the limit and emptied again, and the
+ *     malformed cases (size 0, overflows, a region past its file, overlap,
+ *     a removal of a region that is not there, descriptor counts, no
+ *     negotiation): each refused with an error ack, and afterwards the
+ *     bridge holds exactly the descriptors and mappings it held before
+ *     (/proc/<pid>/fd, /proc/<pid>/maps);
  *   - as kvmio-blk@.service runs it (service_sigterm): options from
  *     --config, the socket's owner, group and mode, a pid file, READY=1 on
  *     $NOTIFY_SOCKET; SIGTERM with writes in flight ends it with exit 0,
@@ -60,6 +68,9 @@
 #define VU_GET_QUEUE_NUM		17
 #define VU_SET_VRING_ENABLE		18
 #define VU_GET_CONFIG			24
+#define VU_GET_MAX_MEM_SLOTS		36
+#define VU_ADD_MEM_REG			37
+#define VU_REM_MEM_REG			38
 
 #define VU_VERSION		0x1
 #define VU_REPLY		0x4
@@ -69,6 +80,7 @@
 #define VU_PF_LOG_SHMFD		1
 #define VU_PF_REPLY_ACK		3
 #define VU_PF_CONFIG		9
+#define VU_PF_CONFIGURE_MEM_SLOTS 15
 #define VU_VRING_NOFD		(1ULL << 8)
 #define VU_MAX_FDS		8	/* what the bridge accepts per message */
 
@@ -86,6 +98,10 @@ struct vu_msg {
 			uint32_t nregions, padding;
 			struct vu_region regions[8];
 		} mem;
+		struct {
+			uint64_t padding;
+			struct vu_region region;
+		} memreg;
 		uint8_t bytes[4096];
 	} p;
 } __attribute__((packed));
@@ -267,25 +283,49 @@ static int vu_connect(struct kt_fix_br *self)
 }
 
 /*
- * A connection as QEMU opens it: GET_FEATURES answered, REPLY_ACK
- * negotiated (checked by an acked SET_OWNER).  -1 if the bridge does not
- * serve.
+ * A connection as QEMU opens it: GET_FEATURES answered, REPLY_ACK and the
+ * protocol features @pf negotiated (checked by an acked SET_OWNER).  -1 if
+ * the bridge does not serve.
  */
-static int vu_open(struct kt_fix_br *self)
+static int vu_open_pf(struct kt_fix_br *self, uint64_t pf)
 {
 	uint64_t f;
 	int s = vu_connect(self);
 
 	if (s < 0)
 		return -1;
+	pf |= 1ULL << VU_PF_REPLY_ACK;
 	if (vu_get_u64(s, VU_GET_FEATURES, &f) != 1 ||
-	    vu_send(s, VU_SET_PROTOCOL_FEATURES, 0, &(uint64_t){ 1ULL << VU_PF_REPLY_ACK },
-		    8, NULL, 0) ||
+	    vu_send(s, VU_SET_PROTOCOL_FEATURES, 0, &pf, 8, NULL, 0) ||
 	    vu_ack(s, VU_SET_OWNER, NULL, 0, NULL, 0) != 0) {
 		close(s);
 		return -1;
 	}
 	return s;
+}
+
+static int vu_open(struct kt_fix_br *self)
+{
+	return vu_open_pf(self, 0);
+}
+
+/* Mappings of the memfd called @name that the process @pid holds. */
+static int map_count(pid_t pid, const char *name)
+{
+	char path[64], line[512], pat[64];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	snprintf(pat, sizeof(pat), "/memfd:%s ", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, pat))
+			n++;
+	fclose(f);
+	return n;
 }
 
 /* The bridge answers a new connection and holds no more descriptors. */
@@ -616,8 +656,9 @@ TEST_F(br, features_only_implemented)
 	ASSERT_EQ(vu_get_u64(s, VU_GET_PROTOCOL_FEATURES, &pf), 1);
 	KT_LOG("protocol features %#llx", (unsigned long long)pf);
 	EXPECT_EQ(pf & ~((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |
-			 (1ULL << VU_PF_CONFIG)), 0);
+			 (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_CONFIGURE_MEM_SLOTS)), 0);
 	EXPECT_TRUE(pf & (1ULL << VU_PF_REPLY_ACK));
+	EXPECT_TRUE(pf & (1ULL << VU_PF_CONFIGURE_MEM_SLOTS));
 
 	EXPECT_REFUSED(vu_set_u64(s, VU_SET_FEATURES,
 				  (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VHOST_F_LOG_ALL)));
@@ -663,7 +704,24 @@ static int drv_mem_table(struct drv *d, int which)
 	return vu_ack(d->s, VU_SET_MEM_TABLE, &t, 8 + n * sizeof(t.r[0]), fds, n);
 }
 
-static void drv_start(struct kt_ctx *_kt, struct drv *d)
+/* ADD_MEM_REG or REM_MEM_REG of one region; vu_ack()'s result. */
+static int mem_reg(int s, uint32_t req, uint64_t gpa, uint64_t size, const void *qva,
+		   uint64_t off, const int *fds, int nfds)
+{
+	struct vu_msg m;
+
+	memset(&m.p.memreg, 0, sizeof(m.p.memreg));
+	m.p.memreg.region = (struct vu_region){ .gpa = gpa, .size = size,
+						.qemu_va = (uintptr_t)qva, .mmap_offset = off };
+	return vu_ack(s, req, &m.p.memreg, sizeof(m.p.memreg), fds, nfds);
+}
+
+/*
+ * Start ring 0; its memory by SET_MEM_TABLE, or with @slots (the
+ * connection negotiated CONFIGURE_MEM_SLOTS) by ADD_MEM_REG, as QEMU
+ * sends it then.
+ */
+static void drv_start_ex(struct kt_ctx *_kt, struct drv *d, bool slots)
 {
 	struct vhost_vring_addr a = { .index = 0 };
 	uint64_t f, u;
@@ -674,7 +732,12 @@ static void drv_start(struct kt_ctx *_kt, struct drv *d)
 	ASSERT_GE(d->extrafd, 0);
 	ASSERT_OK(ftruncate(d->memfd, GMEM_SIZE));
 	ASSERT_OK(ftruncate(d->extrafd, EXTRA_SIZE));
-	d->mem = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, d->memfd, 0);
+	/* guest memory, then room for a DIMM right above it (HOT_GPA) */
+	d->mem = mmap(NULL, GMEM_SIZE + EXTRA_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		      -1, 0);
+	ASSERT_TRUE(d->mem != MAP_FAILED);
+	d->mem = mmap(d->mem, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		      d->memfd, 0);
 	d->extra = mmap(NULL, EXTRA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, d->extrafd, 0);
 	ASSERT_TRUE(d->mem != MAP_FAILED);
 	ASSERT_TRUE(d->extra != MAP_FAILED);
@@ -688,7 +751,11 @@ static void drv_start(struct kt_ctx *_kt, struct drv *d)
 	ASSERT_TRUE(f & (1ULL << VIRTIO_F_VERSION_1));
 	ASSERT_EQ(vu_set_u64(d->s, VU_SET_FEATURES, (1ULL << VIRTIO_F_VERSION_1) |
 			     (1ULL << VU_F_PROTOCOL_FEATURES)), 0);
-	ASSERT_EQ(drv_mem_table(d, TABLE_GUEST), 0);
+	if (slots)
+		ASSERT_EQ(mem_reg(d->s, VU_ADD_MEM_REG, GPA_BASE, GMEM_SIZE, d->mem, 0,
+				  &d->memfd, 1), 0);
+	else
+		ASSERT_EQ(drv_mem_table(d, TABLE_GUEST), 0);
 	ASSERT_EQ(vu_state(d->s, VU_SET_VRING_NUM, 0, QNUM), 0);
 	ASSERT_EQ(vu_state(d->s, VU_SET_VRING_BASE, 0, 0), 0);
 	a.desc_user_addr = (uintptr_t)d->q.desc;
@@ -701,13 +768,21 @@ static void drv_start(struct kt_ctx *_kt, struct drv *d)
 	ASSERT_EQ(vu_state(d->s, VU_SET_VRING_ENABLE, 0, 1), 0);
 }
 
+static void drv_start(struct kt_ctx *_kt, struct drv *d)
+{
+	drv_start_ex(_kt, d, false);
+}
+
 static uint8_t *drv_data(struct drv *d, unsigned int i)
 {
 	return d->mem + DATA_OFF + (size_t)i * BS;
 }
 
-/* Queue @n requests of @type on blocks 0..n-1, slot i on block i; kick. */
-static int drv_queue(struct drv *d, uint32_t type, unsigned int n)
+/*
+ * Queue @n requests of @type on blocks 0..n-1, block i's data at @data +
+ * i * BS (guest memory or the DIMM above it); kick.
+ */
+static int drv_queue_at(struct drv *d, uint32_t type, unsigned int n, uint8_t *data)
 {
 	uint64_t one = 1;
 	unsigned int i;
@@ -720,11 +795,16 @@ static int drv_queue(struct drv *d, uint32_t type, unsigned int n)
 		h->ioprio = 0;
 		h->sector = (uint64_t)i * (BS / 512);
 		*st = 0xff;
-		if (vqd_add_blk(&d->q, h, drv_data(d, i), BS, st, NULL) < 0)
+		if (vqd_add_blk(&d->q, h, data + (size_t)i * BS, BS, st, NULL) < 0)
 			return -1;
 	}
 	vqd_publish(&d->q);
 	return write(d->kick, &one, sizeof(one)) == sizeof(one) ? 0 : -1;
+}
+
+static int drv_queue(struct drv *d, uint32_t type, unsigned int n)
+{
+	return drv_queue_at(d, type, n, drv_data(d, 0));
 }
 
 /* Wait for @n completions; 0, or -1 after WAIT_MS. */
@@ -857,6 +937,146 @@ TEST_F_TIMEOUT(br, mem_table_change_while_running, 120)
 	}
 	close(d.s);
 	still_serves(_kt, self);
+}
+
+#define MAX_SLOTS	64	/* VHOST_BLK_MAX_MEM_REGIONS */
+#define SLOT_GPA	0x200000000ULL
+#define HOT_GPA		(GPA_BASE + GMEM_SIZE)	/* the DIMM, right above */
+
+/*
+ * Memory slots (CONFIGURE_MEM_SLOTS) as QEMU uses them for memory
+ * hot-plug: the guest memory arrives by ADD_MEM_REG, a DIMM is added
+ * while writes are in flight and removed again while the ring runs; the
+ * table fills to GET_MAX_MEM_SLOTS and no further; malformed regions are
+ * refused with an error ack and leave no descriptor and no mapping behind.
+ */
+TEST_F_TIMEOUT(br, mem_slots_hotplug, 180)
+{
+	int fds[2], nfd, slotfd, hotfd, s, i;
+	struct drv d = { .s = -1 };
+	uint8_t *slot, *hot;
+	uint64_t v;
+
+	/* without the negotiation, ADD_MEM_REG is refused */
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	make_fds(fds, 1);
+	EXPECT_REFUSED(mem_reg(s, VU_ADD_MEM_REG, 0, 4096, (void *)0x10000, 0, fds, 1));
+	close_all(fds, 1);
+	close(s);
+	still_serves(_kt, self);
+
+	d.s = vu_open_pf(self, 1ULL << VU_PF_CONFIGURE_MEM_SLOTS);
+	ASSERT_GE(d.s, 0);
+	ASSERT_EQ(vu_get_u64(d.s, VU_GET_MAX_MEM_SLOTS, &v), 1);
+	KT_LOG("GET_MAX_MEM_SLOTS: %llu", (unsigned long long)v);
+	EXPECT_EQ(v, MAX_SLOTS);
+	drv_start_ex(_kt, &d, true);
+	EXPECT_EQ(map_count(self->pid, "guest"), 1);
+
+	fill(&d, NREQ, 1);
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	read_back(_kt, &d, NREQ, 1);
+
+	/* a DIMM right above guest memory, plugged with writes in flight */
+	hotfd = memfd_create("hot", MFD_CLOEXEC);
+	ASSERT_GE(hotfd, 0);
+	ASSERT_OK(ftruncate(hotfd, EXTRA_SIZE));
+	hot = mmap(d.mem + GMEM_SIZE, EXTRA_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_FIXED, hotfd, 0);
+	ASSERT_TRUE(hot == d.mem + GMEM_SIZE);
+	fill(&d, NREQ, 2);
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, HOT_GPA, EXTRA_SIZE, hot, 0, &hotfd, 1), 0);
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	read_back(_kt, &d, NREQ, 2);
+	EXPECT_EQ(map_count(self->pid, "hot"), 1);
+	EXPECT_EQ(map_count(self->pid, "guest"), 1);	/* kept, not mapped again */
+	/* I/O from and into the DIMM: the kernel translates its addresses */
+	for (i = 0; i < NREQ; i++)
+		memcpy(hot + (size_t)i * BS, drv_data(&d, 0), BS);	/* block 0 of seed 2 */
+	ASSERT_OK(drv_queue_at(&d, VIRTIO_BLK_T_OUT, NREQ, hot));
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	memset(hot, 0, NREQ * BS);
+	ASSERT_OK(drv_queue_at(&d, VIRTIO_BLK_T_IN, NREQ, hot));
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	for (i = 0; i < NREQ; i++)
+		EXPECT_TRUE(check(hot + (size_t)i * BS, 0, 2));
+	nfd = fd_count(self->pid);
+
+	/* malformed regions, each refused with an error ack */
+	slotfd = memfd_create("slot", MFD_CLOEXEC);
+	ASSERT_GE(slotfd, 0);
+	ASSERT_OK(ftruncate(slotfd, MAX_SLOTS * 4096));
+	slot = mmap(NULL, MAX_SLOTS * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, slotfd, 0);
+	ASSERT_TRUE(slot != MAP_FAILED);
+	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, SLOT_GPA, 0, slot, 0, &slotfd, 1), 1);
+	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, ~0ULL - 4095, 8192, slot, 0, &slotfd, 1), 1);
+	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, SLOT_GPA, 8192, slot, ~0ULL - 4095,
+			  &slotfd, 1), 1);
+	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, SLOT_GPA, 4096, slot, MAX_SLOTS * 4096,
+			  &slotfd, 1), 1);		/* past the end of its file */
+	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, GPA_BASE + GMEM_SIZE - 4096, 8192, slot, 0,
+			  &slotfd, 1), 1);		/* overlaps guest memory */
+	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, HOT_GPA, EXTRA_SIZE, hot, 0, &hotfd, 1), 1);
+	EXPECT_REFUSED(mem_reg(d.s, VU_ADD_MEM_REG, SLOT_GPA, 4096, slot, 0, NULL, 0));
+	EXPECT_EQ(mem_reg(d.s, VU_REM_MEM_REG, SLOT_GPA, 4096, slot, 0, NULL, 0), 1);
+	EXPECT_EQ(mem_reg(d.s, VU_REM_MEM_REG, HOT_GPA, EXTRA_SIZE / 2, hot, 0, NULL, 0), 1);
+	EXPECT_EQ(fd_count(self->pid), nfd);
+	EXPECT_EQ(map_count(self->pid, "slot"), 0);
+	EXPECT_EQ(map_count(self->pid, "hot"), 1);
+	make_fds(fds, 2);
+	EXPECT_REFUSED(mem_reg(d.s, VU_ADD_MEM_REG, SLOT_GPA, 4096, slot, 0, fds, 2));
+	close_all(fds, 2);
+	EXPECT_EQ(fd_count(self->pid), nfd);
+
+	/* the table fills to the limit: guest memory, the DIMM and 62 slots */
+	for (i = 0; i < MAX_SLOTS - 2; i++)
+		ASSERT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, SLOT_GPA + i * 4096ULL, 4096,
+				  slot + i * 4096, i * 4096ULL, &slotfd, 1), 0);
+	EXPECT_EQ(map_count(self->pid, "slot"), MAX_SLOTS - 2);
+	EXPECT_EQ(mem_reg(d.s, VU_ADD_MEM_REG, SLOT_GPA + MAX_SLOTS * 4096ULL, 4096,
+			  slot, 0, &slotfd, 1), 1);
+	EXPECT_EQ(map_count(self->pid, "slot"), MAX_SLOTS - 2);
+	fill(&d, NREQ, 3);
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	/* removed again; QEMU 7.2 sends the region's descriptor along */
+	for (i = 0; i < MAX_SLOTS - 2; i++)
+		ASSERT_EQ(mem_reg(d.s, VU_REM_MEM_REG, SLOT_GPA + i * 4096ULL, 4096,
+				  slot + i * 4096, 0, &slotfd, i & 1), 0);
+	EXPECT_EQ(map_count(self->pid, "slot"), 0);
+	EXPECT_EQ(fd_count(self->pid), nfd);
+
+	/* hot-unplug of the DIMM while the ring runs, then I/O goes on */
+	fill(&d, NREQ, 4);
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	EXPECT_EQ(mem_reg(d.s, VU_REM_MEM_REG, HOT_GPA, EXTRA_SIZE, hot, 0, NULL, 0), 0);
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(drv_status_ok(&d, NREQ));
+	EXPECT_EQ(map_count(self->pid, "hot"), 0);
+	/* its addresses are gone from the kernel's table: a request there fails */
+	ASSERT_OK(drv_queue_at(&d, VIRTIO_BLK_T_IN, 1, hot));
+	ASSERT_OK(drv_wait(&d, 1));
+	EXPECT_EQ(d.mem[HDR_OFF + 16], VIRTIO_BLK_S_IOERR);
+	/* the region the running ring lies in cannot go */
+	EXPECT_EQ(mem_reg(d.s, VU_REM_MEM_REG, GPA_BASE, GMEM_SIZE, d.mem, 0, NULL, 0), 1);
+	read_back(_kt, &d, NREQ, 4);
+	EXPECT_EQ(map_count(self->pid, "guest"), 1);
+	EXPECT_EQ(fd_count(self->pid), nfd);
+
+	munmap(slot, MAX_SLOTS * 4096);
+	close(slotfd);
+	close(hotfd);
+	close(d.s);
+	still_serves(_kt, self);
+	EXPECT_EQ(map_count(self->pid, "guest"), 0);
 }
 
 /* Ring requests the bridge must check before the kernel sees them. */

@@ -76,6 +76,9 @@ enum {
 	VU_SET_VRING_ENABLE = 18,
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
+	VU_GET_MAX_MEM_SLOTS = 36,
+	VU_ADD_MEM_REG = 37,
+	VU_REM_MEM_REG = 38,
 };
 
 #define VU_VERSION_MASK		0x3
@@ -86,7 +89,16 @@ enum {
 #define VU_PF_MQ		0
 #define VU_PF_REPLY_ACK		3
 #define VU_PF_CONFIG		9
+#define VU_PF_CONFIGURE_MEM_SLOTS 15
+/* regions in one SET_MEM_TABLE (QEMU's VHOST_MEMORY_BASELINE_NREGIONS) */
 #define VU_MAX_REGIONS		8
+/*
+ * Regions the bridge holds, the answer to GET_MAX_MEM_SLOTS: the most
+ * /dev/vhost-blk takes in one VHOST_SET_MEM_TABLE.  A QEMU guest has a few
+ * regions of its own RAM (with one memfd backend: one or two), then one per
+ * pc-dimm; QEMU refuses a DIMM that would need more.
+ */
+#define VU_MAX_MEM_SLOTS	VHOST_BLK_MAX_MEM_REGIONS
 #define VU_MAX_FDS		8
 #define VU_VRING_NOFD		(1ULL << 8)
 #define VU_VRING_IDX_MASK	0xffULL
@@ -99,7 +111,10 @@ enum {
  * addresses, eventfds and ring bases through.  VHOST_F_LOG_ALL is not one
  * of them: the bridge has no SET_LOG_BASE/SET_LOG_FD, so QEMU keeps its
  * migration blocker.  Protocol features: MQ (GET_QUEUE_NUM), REPLY_ACK
- * (the acks in serve_connection()) and CONFIG (GET_CONFIG, SET_CONFIG).
+ * (the acks in serve_connection()), CONFIG (GET_CONFIG, SET_CONFIG) and
+ * CONFIGURE_MEM_SLOTS (GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG: QEMU
+ * then sends the memory table region by region, at start and on memory
+ * hot-plug, instead of SET_MEM_TABLE).
  */
 #define VU_DEVICE_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |		\
 				 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
@@ -113,7 +128,8 @@ enum {
 				 (1ULL << VIRTIO_BLK_F_DISCARD) |	\
 				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
 #define VU_PROTOCOL_FEATURES	((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) | \
-				 (1ULL << VU_PF_CONFIG))
+				 (1ULL << VU_PF_CONFIG) |		\
+				 (1ULL << VU_PF_CONFIGURE_MEM_SLOTS))
 
 struct vu_region {
 	uint64_t gpa;
@@ -140,6 +156,10 @@ struct vu_msg {
 			uint32_t padding;
 			struct vu_region regions[VU_MAX_REGIONS];
 		} mem;
+		struct {		/* ADD_MEM_REG, REM_MEM_REG */
+			uint64_t padding;
+			struct vu_region region;
+		} memreg;
 		struct {
 			uint32_t offset;
 			uint32_t size;
@@ -151,6 +171,7 @@ struct vu_msg {
 
 #define VU_HDR_SIZE	sizeof(struct vu_hdr)
 #define VU_MEM_HDR_SIZE	8	/* nregions, padding */
+#define VU_MEMREG_SIZE	(8 + sizeof(struct vu_region))
 
 struct bridge_map {
 	void *base;		/* our mapping of the region's fd */
@@ -177,7 +198,7 @@ struct bridge {
 	int vhost;		/* /dev/vhost-blk of the current connection */
 	uint64_t features;	/* SET_FEATURES, without VU_F_PROTOCOL_FEATURES */
 	uint64_t protocol;	/* SET_PROTOCOL_FEATURES */
-	struct bridge_map maps[VU_MAX_REGIONS];
+	struct bridge_map maps[VU_MAX_MEM_SLOTS];	/* the kernel's table */
 	unsigned int nmaps;
 	struct bridge_ring rings[VHOST_BLK_NUM_QUEUES];
 	int verbose;
@@ -408,6 +429,7 @@ static int has_reply(uint32_t request)
 	case VU_GET_VRING_BASE:
 	case VU_GET_QUEUE_NUM:
 	case VU_GET_CONFIG:
+	case VU_GET_MAX_MEM_SLOTS:
 		return 1;
 	}
 	return 0;
@@ -431,6 +453,7 @@ static int check_msg(const struct vu_msg *msg, int nfds, const char **why)
 	case VU_GET_FEATURES:
 	case VU_GET_PROTOCOL_FEATURES:
 	case VU_GET_QUEUE_NUM:
+	case VU_GET_MAX_MEM_SLOTS:
 	case VU_SET_OWNER:
 	case VU_RESET_OWNER:
 		ok = size == 0;
@@ -458,6 +481,15 @@ static int check_msg(const struct vu_msg *msg, int nfds, const char **why)
 		ok = size >= VU_MEM_HDR_SIZE && msg->p.mem.nregions <= VU_MAX_REGIONS &&
 		     size == VU_MEM_HDR_SIZE + msg->p.mem.nregions * sizeof(struct vu_region);
 		want = ok ? (int)msg->p.mem.nregions : 0;
+		break;
+	case VU_ADD_MEM_REG:
+		ok = size == VU_MEMREG_SIZE;
+		want = 1;
+		break;
+	case VU_REM_MEM_REG:
+		/* no fd, or (QEMU 7.2) the region's, which is closed */
+		ok = size == VU_MEMREG_SIZE;
+		want = nfds ? 1 : 0;
 		break;
 	case VU_GET_CONFIG:
 	case VU_SET_CONFIG:
@@ -576,35 +608,74 @@ static int reattach_kicks(struct bridge *b, const int *moved)
 }
 
 /*
- * SET_MEM_TABLE, at start-up or while rings run (memory hot-plug).  The
- * kernel uses the old mappings until its table is switched, and a started
- * ring refuses new addresses (EBUSY), so: map the new regions, translate
- * every ring into them, detach the kicks of the started rings, switch the
- * kernel's table (it drains the requests in flight), give the rings their
- * new addresses, attach the kicks again (a kick that came in between is
- * still counted in the eventfd, and attaching one runs the ring) and only
- * then unmap the old regions.  QEMU does not resend the ring addresses:
- * they are its own, unchanged.
+ * Refuse regions of @nm whose guest-physical ranges overlap (a guest
+ * address would have two meanings; the kernel refuses them too); only
+ * pairs with a member at index >= @first are checked.  QEMU's addresses
+ * may overlap: QEMU maps one RAM block at one address, whatever guest
+ * addresses it has.  0, or -EINVAL.
  */
-static int do_mem_table(struct bridge *b, struct vu_msg *msg, int *fds)
+static int check_overlap(const struct bridge_map *nm, unsigned int n, unsigned int first)
 {
-	unsigned int n = msg->p.mem.nregions, mapped = 0, i;
-	struct vhost_vring_addr addr[VHOST_BLK_NUM_QUEUES];
+	unsigned int i, j;
+
+	for (j = first; j < n; j++)
+		for (i = 0; i < j; i++) {
+			const struct bridge_map *a = &nm[i], *c = &nm[j];
+
+			if (a->gpa < c->gpa + c->size && c->gpa < a->gpa + a->size) {
+				fprintf(stderr, "kvmio blk-serve: memory region gpa %#llx size %#llx overlaps region gpa %#llx size %#llx\n",
+					(unsigned long long)c->gpa, (unsigned long long)c->size,
+					(unsigned long long)a->gpa, (unsigned long long)a->size);
+				return -EINVAL;
+			}
+		}
+	return 0;
+}
+
+static bool map_in(const struct bridge_map *maps, unsigned int n, const void *base)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (maps[i].base == base)
+			return true;
+	return false;
+}
+
+/*
+ * Make the @n mappings @nm the memory table, at start-up or while rings
+ * run (memory hot-plug).  @nm[@first..@n) are new mappings, the others are
+ * ones of b->maps kept at the same address.
+ *
+ * The kernel uses the old mappings until its table is switched, and a
+ * started ring refuses new addresses (EBUSY), so: translate every ring
+ * into the new mappings; detach the kicks of the started rings whose
+ * addresses change; switch the kernel's table (it drains the requests in
+ * flight); give those rings their new addresses; attach the kicks again (a
+ * kick that came in between is still counted in the eventfd, and
+ * attaching one runs the ring); and only then unmap the old mappings that
+ * are not kept.  QEMU does not resend the ring addresses: they are its
+ * own, unchanged.  A ring whose translation does not change (a region
+ * added or removed elsewhere) keeps running across the switch.
+ *
+ * Before the switch, a failure unmaps @nm[@first..@n) and changes nothing.
+ * After it, @nm is the table: a ring that could not be re-addressed is left
+ * stopped and -EIO returned.
+ */
+static int mem_switch(struct bridge *b, struct bridge_map *nm, unsigned int n,
+		      unsigned int first)
+{
+	struct vhost_vring_addr addr[VHOST_BLK_NUM_QUEUES], cur;
 	int moved[VHOST_BLK_NUM_QUEUES] = { 0 };	/* 1: new addresses, 2: none */
-	struct bridge_map nm[VU_MAX_REGIONS];
 	struct vhost_memory *mem;
+	unsigned int i;
 	int ret, err = 0;
 
-	if (!n)
-		return -EINVAL;
-	mem = calloc(1, sizeof(*mem) + n * sizeof(mem->regions[0]));
+	ret = -ENOMEM;
+	mem = calloc(1, sizeof(*mem) + (n ?: 1) * sizeof(mem->regions[0]));
 	if (!mem)
-		return -ENOMEM;
+		goto unmap_new;
 	for (i = 0; i < n; i++) {
-		ret = map_region(b, i, &msg->p.mem.regions[i], fds[i], &nm[i]);
-		if (ret)
-			goto unmap_new;
-		mapped++;
 		mem->regions[i].guest_phys_addr = nm[i].gpa;
 		mem->regions[i].memory_size = nm[i].size;
 		mem->regions[i].userspace_addr = (uint64_t)(uintptr_t)nm[i].va;
@@ -616,13 +687,16 @@ static int do_mem_table(struct bridge *b, struct vu_msg *msg, int *fds)
 
 		if (!r->addr_set)
 			continue;
-		moved[i] = 1;
-		if (!ring_translate(b, nm, n, i, &addr[i]))
+		if (!ring_translate(b, nm, n, i, &addr[i])) {
+			if (ring_translate(b, b->maps, b->nmaps, i, &cur) ||
+			    memcmp(&cur, &addr[i], sizeof(cur)))
+				moved[i] = 1;
 			continue;
+		}
 		if (r->kick >= 0) {
 			fprintf(stderr, "kvmio blk-serve: ring %u is running and lies outside the new memory table\n", i);
-			ret = -EINVAL;
-			goto unmap_new;
+			ret = -EBUSY;
+			goto free_mem;
 		}
 		/* stopped: addresses the kernel refuses until QEMU sends new ones */
 		memset(&addr[i], 0, sizeof(addr[i]));
@@ -636,7 +710,7 @@ static int do_mem_table(struct bridge *b, struct vu_msg *msg, int *fds)
 	ret = vhost_ioctl(b, VHOST_SET_MEM_TABLE, mem, "VHOST_SET_MEM_TABLE");
 	if (ret) {
 		reattach_kicks(b, moved);
-		goto unmap_new;
+		goto free_mem;
 	}
 	for (i = 0; i < b->queues; i++) {
 		struct bridge_ring *r = &b->rings[i];
@@ -658,15 +732,114 @@ static int do_mem_table(struct bridge *b, struct vu_msg *msg, int *fds)
 	}
 	if (reattach_kicks(b, moved))
 		err = -EIO;
-	unmap_all(b);
-	memcpy(b->maps, nm, n * sizeof(nm[0]));
+	for (i = 0; i < b->nmaps; i++)
+		if (!map_in(nm, n, b->maps[i].base))
+			munmap(b->maps[i].base, b->maps[i].len);
+	memmove(b->maps, nm, n * sizeof(nm[0]));
 	b->nmaps = n;
 	free(mem);
 	return err;
 
+free_mem:
+	free(mem);
+unmap_new:
+	unmap_maps(nm + first, n - first);
+	return ret;
+}
+
+/* SET_MEM_TABLE: a whole new table (up to VU_MAX_REGIONS regions). */
+static int do_mem_table(struct bridge *b, struct vu_msg *msg, int *fds)
+{
+	unsigned int n = msg->p.mem.nregions, mapped = 0, i;
+	struct bridge_map nm[VU_MAX_REGIONS];
+	int ret;
+
+	if (!n)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		ret = map_region(b, i, &msg->p.mem.regions[i], fds[i], &nm[i]);
+		if (ret)
+			goto unmap_new;
+		mapped++;
+	}
+	ret = check_overlap(nm, n, 1);
+	if (ret)
+		goto unmap_new;
+	return mem_switch(b, nm, n, 0);
+
 unmap_new:
 	unmap_maps(nm, mapped);
-	free(mem);
+	return ret;
+}
+
+/*
+ * ADD_MEM_REG (CONFIGURE_MEM_SLOTS): one more region, its fd in @fds[0].
+ * The regions already in the table keep their mappings.
+ */
+static int do_add_mem_reg(struct bridge *b, struct vu_msg *msg, int *fds)
+{
+	const struct vu_region *r = &msg->p.memreg.region;
+	struct bridge_map nm[VU_MAX_MEM_SLOTS];
+	unsigned int n = b->nmaps;
+	int ret;
+
+	if (!(b->protocol & (1ULL << VU_PF_CONFIGURE_MEM_SLOTS))) {
+		fprintf(stderr, "kvmio blk-serve: ADD_MEM_REG without CONFIGURE_MEM_SLOTS\n");
+		return -EPROTO;
+	}
+	if (n >= VU_MAX_MEM_SLOTS) {
+		fprintf(stderr, "kvmio blk-serve: ADD_MEM_REG: the table is full (%u regions, GET_MAX_MEM_SLOTS said so)\n",
+			n);
+		return -E2BIG;
+	}
+	memcpy(nm, b->maps, n * sizeof(nm[0]));
+	ret = map_region(b, n, r, fds[0], &nm[n]);
+	if (ret)
+		return ret;
+	if (check_overlap(nm, n + 1, n)) {
+		unmap_maps(&nm[n], 1);
+		return -EINVAL;
+	}
+	ret = mem_switch(b, nm, n + 1, n);
+	if (ret >= 0 || b->nmaps == n + 1)
+		logmsg(b, "added region gpa %#llx size %#llx: %u regions",
+		       (unsigned long long)r->gpa, (unsigned long long)r->size, b->nmaps);
+	return ret;
+}
+
+/*
+ * REM_MEM_REG (CONFIGURE_MEM_SLOTS): remove the region of that guest
+ * address, QEMU address and size (the mmap offset is ignored, as the
+ * specification says).  QEMU 7.2 sends the region's fd along, which the
+ * specification allows and which is closed unused.
+ */
+static int do_rem_mem_reg(struct bridge *b, struct vu_msg *msg)
+{
+	const struct vu_region *r = &msg->p.memreg.region;
+	struct bridge_map nm[VU_MAX_MEM_SLOTS];
+	unsigned int n = b->nmaps, i, j;
+	int ret;
+
+	if (!(b->protocol & (1ULL << VU_PF_CONFIGURE_MEM_SLOTS))) {
+		fprintf(stderr, "kvmio blk-serve: REM_MEM_REG without CONFIGURE_MEM_SLOTS\n");
+		return -EPROTO;
+	}
+	for (i = 0; i < n; i++)
+		if (b->maps[i].gpa == r->gpa && b->maps[i].size == r->size &&
+		    b->maps[i].qemu_va == r->qemu_va)
+			break;
+	if (i == n) {
+		fprintf(stderr, "kvmio blk-serve: REM_MEM_REG: no region gpa %#llx size %#llx in the table\n",
+			(unsigned long long)r->gpa, (unsigned long long)r->size);
+		return -ENOENT;
+	}
+	for (j = 0; j < n; j++)
+		if (j != i)
+			nm[j < i ? j : j - 1] = b->maps[j];
+	ret = mem_switch(b, nm, n - 1, n - 1);
+	if (b->nmaps == n - 1)
+		logmsg(b, "removed region gpa %#llx size %#llx: %u regions",
+		       (unsigned long long)r->gpa, (unsigned long long)r->size, b->nmaps);
 	return ret;
 }
 
@@ -730,6 +903,7 @@ static int do_vring_fd(struct bridge *b, struct vu_msg *msg, int *fds)
 			close(r->kick);
 		r->kick = fd;
 		fds[0] = -1;	/* kept */
+		logmsg(b, "ring %u started", idx);
 		return 0;
 	}
 	vf.index = idx;
@@ -818,6 +992,13 @@ static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds)
 		return 0;	/* the bridge owns the device from the start */
 	case VU_SET_MEM_TABLE:
 		return do_mem_table(b, msg, fds);
+	case VU_GET_MAX_MEM_SLOTS:
+		msg->p.u64 = VU_MAX_MEM_SLOTS;
+		return send_reply(sock, msg, sizeof(msg->p.u64)) ?: 1;
+	case VU_ADD_MEM_REG:
+		return do_add_mem_reg(b, msg, fds);
+	case VU_REM_MEM_REG:
+		return do_rem_mem_reg(b, msg);
 	case VU_SET_VRING_NUM:
 		idx = msg->p.state.index;
 		f = msg->p.state.num;

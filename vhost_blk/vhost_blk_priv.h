@@ -49,7 +49,7 @@
 #include "uapi/linux/vhost_blk.h"
 
 #define VBLK_NUM_QUEUES		VHOST_BLK_NUM_QUEUES
-#define VBLK_MAX_REGIONS	64
+#define VBLK_MAX_REGIONS	VHOST_BLK_MAX_MEM_REGIONS
 #define VBLK_MAX_RING		32768
 /* largest IN/OUT sent as our own bios (pages); larger ones use a kiocb */
 #define VBLK_BIO_MAX_PAGES	1024

@@ -10,11 +10,13 @@
  * sizes that are right, short, long or beyond the largest payload, payloads
  * that are random or nearly right (memory tables of memfd regions with
  * random sizes, offsets, guest and QEMU addresses, too many or too few fds;
+ * the same for single regions added and removed (CONFIGURE_MEM_SLOTS);
  * vring numbers, bases, addresses and eventfds for random indexes; config
  * offsets and sizes), fds of every kind attached to any message (eventfds,
  * memfds, /dev/null, a socket, more than the bridge takes), headers split
  * or cut short, and disconnects at any point.  Now and then the sequence
- * is QEMU's own (features, owner, memory table, one ring, kick), with the
+ * is QEMU's own (features, owner, memory table or memory slots, one ring,
+ * kick), with the
  * ring's guest memory filled with garbage the kernel then reads.
  *
  * Findings: the bridge dies (its exit status or signal, and the tail of its
@@ -44,6 +46,7 @@ enum {
 	VU_SET_VRING_CALL, VU_SET_VRING_ERR, VU_GET_PROTOCOL_FEATURES,
 	VU_SET_PROTOCOL_FEATURES, VU_GET_QUEUE_NUM, VU_SET_VRING_ENABLE,
 	VU_GET_CONFIG = 24, VU_SET_CONFIG = 25,
+	VU_GET_MAX_MEM_SLOTS = 36, VU_ADD_MEM_REG, VU_REM_MEM_REG,
 };
 
 #define VU_VERSION	0x1
@@ -252,8 +255,22 @@ static uint32_t payload(struct fuzz_rng *r, uint32_t req, uint8_t *p, int *nfds_
 	*nfds_hint = 0;
 	switch (req) {
 	case VU_SET_FEATURES: case VU_SET_PROTOCOL_FEATURES:
-		u[0] = fuzz_one_in(r, 2) ? fuzz_next(r) : (1ULL << 32) | (1ULL << 30) | 0x3ff;
+		u[0] = fuzz_one_in(r, 2) ? fuzz_next(r) :
+		       (1ULL << 32) | (1ULL << 30) | (1ULL << 15) | 0x3ff;
 		return 8;
+	case VU_ADD_MEM_REG: case VU_REM_MEM_REG: {
+		struct vu_region *g = (void *)(p + 8);
+
+		u[0] = fuzz_one_in(r, 20) ? fuzz_next(r) : 0;
+		i = fuzz_below(r, 4);
+		g->gpa = fuzz_one_in(r, 4) ? fuzz_int(r, 0) : (0x100000000ULL + i * GMEM);
+		g->size = fuzz_one_in(r, 4) ? fuzz_int(r, GMEM) : GMEM;
+		g->qemu_va = fuzz_one_in(r, 4) ? fuzz_int(r, 0x7f0000000000ULL) :
+			     0x7f0000000000ULL + i * GMEM;
+		g->mmap_offset = fuzz_one_in(r, 4) ? fuzz_int(r, 0) : 0;
+		*nfds_hint = req == VU_ADD_MEM_REG || fuzz_one_in(r, 2);
+		return 40;
+	}
 	case VU_SET_MEM_TABLE: {
 		struct vu_region *g = (void *)(p + 8);
 
@@ -353,6 +370,7 @@ static void qemu_like(struct fuzz_rng *r, int s)
 	struct vu_hdr *h = (void *)b;
 	uint64_t *u = (uint64_t *)(b + sizeof(*h));
 	uint32_t *w = (uint32_t *)u;
+	bool slots = fuzz_one_in(r, 2);	/* memory by ADD_MEM_REG */
 	unsigned int i;
 	int fd;
 
@@ -364,6 +382,8 @@ static void qemu_like(struct fuzz_rng *r, int s)
 		switch (seq[i]) {
 		case VU_SET_PROTOCOL_FEATURES:
 			u[0] = 1ULL << 3;	/* REPLY_ACK */
+			if (slots)
+				u[0] |= 1ULL << 15;	/* CONFIGURE_MEM_SLOTS */
 			h->size = 8;
 			break;
 		case VU_GET_CONFIG:
@@ -378,7 +398,9 @@ static void qemu_like(struct fuzz_rng *r, int s)
 		case VU_SET_MEM_TABLE: {
 			struct vu_region *g = (void *)(b + sizeof(*h) + 8);
 
-			w[0] = 1;
+			w[0] = !slots;	/* ADD_MEM_REG: 8 bytes of padding */
+			if (slots)
+				h->request = VU_ADD_MEM_REG;
 			g->gpa = 0;
 			g->size = GMEM;
 			g->qemu_va = 0x7f0000000000ULL;
@@ -480,7 +502,8 @@ int main(int argc, char **argv)
 		VU_SET_VRING_ADDR, VU_SET_VRING_BASE, VU_GET_VRING_BASE, VU_SET_VRING_KICK,
 		VU_SET_VRING_CALL, VU_SET_VRING_ERR, VU_GET_PROTOCOL_FEATURES,
 		VU_SET_PROTOCOL_FEATURES, VU_GET_QUEUE_NUM, VU_SET_VRING_ENABLE,
-		VU_GET_CONFIG, VU_SET_CONFIG,
+		VU_GET_CONFIG, VU_SET_CONFIG, VU_GET_MAX_MEM_SLOTS, VU_ADD_MEM_REG,
+		VU_REM_MEM_REG,
 	};
 	struct fuzz_rng r;
 	char after[64];

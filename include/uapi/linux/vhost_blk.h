@@ -20,6 +20,13 @@
 /* Number of virtqueues of every /dev/vhost-blk device (vring index 0..15). */
 #define VHOST_BLK_NUM_QUEUES	16
 
+/*
+ * Most regions in one VHOST_SET_MEM_TABLE; more fail with E2BIG.  The
+ * table may be replaced while rings run (memory hot-plug): the call waits
+ * for the requests in flight, which hold addresses of the old table.
+ */
+#define VHOST_BLK_MAX_MEM_REGIONS	64
+
 /* Largest number of data segments per request (VIRTIO_BLK_F_SEG_MAX). */
 #define VHOST_BLK_SEG_MAX	128
 

@@ -24,8 +24,10 @@
 # Why this works without inflight shared memory: Documentation/vhost_blk.rst
 # ("Restarting the bridge").
 #
-# KVMIO_RESTART_BREAK=no-restart skips starting the second bridge (the
-# test must then fail: it is how its failing was checked).
+# KVMIO_RESTART_BREAK=no-restart (or kvmio.restart_break=no-restart on
+# the test VM's command line: run-vm.sh --append) skips starting the
+# second bridge: the test must then fail, which is how its failing was
+# checked.
 
 case $(uname -r) in
 *kvmio-debug*) L2_LIMIT=1500 ;;
@@ -39,8 +41,9 @@ L2_ONLINE=
 [ "$L2_SMP" -gt 1 ] && L2_ONLINE="maxcpus=1 kvmio.online"
 SOCK=/tmp/vhost-user-blk-restart.sock
 WRITERS=4
-BLOCKS=${RESTART_BLOCKS:-1024}	# per writer: at 30 ms a write, 30 s at least
+BLOCKS=${RESTART_BLOCKS:-256}	# per writer: about 50 s of writing here (30 ms + nested overhead a write)
 SEED=$(( $$ * 7919 + $(date +%s) % 100000 ))
+BREAK=${KVMIO_RESTART_BREAK:-$(sed -n 's/.*kvmio\.restart_break=\([a-z-]*\).*/\1/p' /proc/cmdline)}
 SERVE=
 QEMU=
 n=0
@@ -143,8 +146,8 @@ wait $S1
 rc=$?
 SERVE=
 check "first bridge killed (SIGKILL), its device released" "[ $rc -eq 137 ] && released $S1"
-if [ "${KVMIO_RESTART_BREAK:-}" = no-restart ]; then
-	echo "# KVMIO_RESTART_BREAK=no-restart: no second bridge"
+if [ "$BREAK" = no-restart ]; then
+	echo "# restart_break=no-restart: no second bridge"
 	S2=none
 else
 	serve /tmp/serve-r2.log

@@ -1034,10 +1034,10 @@ static void serve_connection(struct bridge *b, int sock)
 			if (ret == -ECANCELED) {
 				logmsg(b, "stopping: draining the rings, closing the connection");
 				drain_rings(b);
-			}
-			else if (ret < 0)
+			} else if (ret < 0) {
 				fprintf(stderr, "kvmio blk-serve: bad message from QEMU: %s\n",
 					strerror(-ret));
+			}
 			break;
 		}
 		count++;

@@ -6,7 +6,7 @@
  * mutex too (which waits for the worker's pass) and drain the ring first:
  * every request in flight completes and is put in the used ring before the
  * backend, memory table, features, log or ring layout change.  Release
- * does the same (from a kworker in the owner's mm, see vblk_release_drain()),
+ * does the same (from a kworker in the owner's mm: __vblk_release_drain()),
  * so that a VMM restarting the rings from their used index resumes exactly
  * after the last request taken; VHOST_RESET_OWNER only waits for the
  * requests and frees them.

@@ -996,9 +996,11 @@ static void drain_rings(struct bridge *b)
 		r->kick = -1;
 		p = b->features & (1ULL << VIRTIO_F_RING_PACKED) ? 0 :
 		    qva_to_ours(b->maps, b->nmaps, r->used, 4);
+		/* used->idx, which the kernel wrote through its own mapping */
 		if (p)
-			printf("kvmio blk-serve: ring %u drained: %u taken, %u used\n", i,
-			       vs.num, le16toh(((volatile uint16_t *)(uintptr_t)p)[1]));
+			printf("kvmio blk-serve: ring %u drained: %u taken, %u used\n", i, vs.num,
+			       le16toh(__atomic_load_n((uint16_t *)(uintptr_t)p + 1,
+						       __ATOMIC_ACQUIRE)));
 		else
 			printf("kvmio blk-serve: ring %u drained: %u taken (packed ring)\n", i,
 			       vs.num);

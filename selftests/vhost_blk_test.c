@@ -4004,6 +4004,45 @@ TEST_TIMEOUT(async_close_and_kill_in_flight, 120)
 	EXPECT_EQ(system("rmmod null_blk"), 0);
 }
 
+/*
+ * Closed with requests in flight: release() completes them into the used
+ * ring, with their status, before close() returns.  A VMM whose backend
+ * died resumes the ring from its used index (QEMU does when it cannot ask
+ * GET_VRING_BASE; Documentation/vhost_blk.rst, "Restarting the bridge"),
+ * which is right only if every request taken is in the used ring.
+ */
+TEST_TIMEOUT(async_close_completes_into_used, 120)
+{
+	uint8_t *st[8], *area;
+	struct tdev t;
+	struct tvq *q;
+	unsigned int i;
+	int disk;
+
+	if (slow_nullb_load(50000000))
+		SKIP("null_blk not available or already loaded");
+	disk = open("/dev/nullb0", O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_GE(disk, 0);
+	ASSERT_OK(tdev_open(&t, 0, 1, QNUM));
+	ASSERT_OK(tdev_backend(&t, disk));
+	q = &t.vq[0];
+	area = xfer_area(&t);
+	for (i = 0; i < 8; i++)
+		st[i] = queue_rw(&t, q, VIRTIO_BLK_T_OUT, qd_sector(i), area + i * 4096, 4096);
+	kick(q);
+	/* all 8 taken and in flight (50 ms each), none used yet */
+	EXPECT_EQ(wait_inflight(&t, 8, 5000), 8);
+	EXPECT_EQ(used_idx(q), 0);
+	close(t.fd);
+	t.fd = -1;
+	EXPECT_EQ(used_idx(q), 8);
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(*st[i], VIRTIO_BLK_S_OK);
+	tdev_close(&t);
+	close(disk);
+	EXPECT_EQ(system("rmmod null_blk"), 0);
+}
+
 /* ---- a slow regular file: requests in flight on the file backend ---- */
 
 /*

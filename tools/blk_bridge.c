@@ -20,11 +20,13 @@
  * (--config), the socket's owner, group and mode for libvirt's QEMU user,
  * a pid file, and readiness sent to systemd (NOTIFY_SOCKET, READY=1) once
  * the socket listens.  SIGTERM and SIGINT are blocked except while the
- * server waits (ppoll), so they end it between messages: the device is
- * closed (release() completes the requests in flight), the socket and
- * pid file are removed, and it exits 0.
+ * server waits (ppoll), so they end it between messages: the started
+ * rings are stopped, their requests in flight completed into the used
+ * rings (drain_rings(), which prints what each ring took and used), the
+ * device is closed, the socket and pid file are removed, and it exits 0.
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -1143,6 +1145,58 @@ static void close_device(struct bridge *b)
 }
 
 /*
+ * Stopping (SIGTERM or SIGINT) with QEMU connected: stop every started
+ * ring as GET_VRING_BASE does, which makes the kernel complete the ring's
+ * requests in flight into its used ring first, and say what was taken and
+ * what is in the used ring.  QEMU, finding the socket closed, cannot ask
+ * for the ring bases: it takes each split ring's used index from guest
+ * memory as the next request to hand a new server (hw/virtio/vhost.c,
+ * vhost_virtqueue_stop()), which is right because the two are now equal.
+ * The kernel's release() would complete them too; doing it here first is
+ * what lets the counters be reported and checked.
+ */
+static void drain_rings(struct bridge *b)
+{
+	struct vhost_blk_stats st = { .argsz = sizeof(st) };
+	long long before = -1;
+	unsigned int i;
+
+	if (!vhost_ioctl(b, VHOST_BLK_GET_STATS, &st, "VHOST_BLK_GET_STATS"))
+		before = (long long)st.inflight;
+	for (i = 0; i < b->queues; i++) {
+		struct vhost_vring_state vs = { .index = i };
+		struct bridge_ring *r = &b->rings[i];
+		uint64_t p;
+
+		if (r->kick < 0)
+			continue;
+		if (vhost_ioctl(b, VHOST_GET_VRING_BASE, &vs, "VHOST_GET_VRING_BASE"))
+			continue;
+		set_kick(b, i, -1);
+		close(r->kick);
+		r->kick = -1;
+		p = b->features & (1ULL << VIRTIO_F_RING_PACKED) ? 0 :
+		    qva_to_ours(b->maps, b->nmaps, r->used, 4);
+		/* used->idx, which the kernel wrote through its own mapping */
+		if (p)
+			printf("kvmio blk-serve: ring %u drained: %u taken, %u used\n", i, vs.num,
+			       le16toh(__atomic_load_n((uint16_t *)(uintptr_t)p + 1,
+						       __ATOMIC_ACQUIRE)));
+		else
+			printf("kvmio blk-serve: ring %u drained: %u taken (packed ring)\n", i,
+			       vs.num);
+	}
+	st.argsz = sizeof(st);
+	st.flags = 0;
+	if (!vhost_ioctl(b, VHOST_BLK_GET_STATS, &st, "VHOST_BLK_GET_STATS"))
+		printf("kvmio blk-serve: drained: %lld in flight before, %llu after; %llu reads, %llu writes, %llu flushes completed\n",
+		       before, (unsigned long long)st.inflight,
+		       (unsigned long long)st.req_in, (unsigned long long)st.req_out,
+		       (unsigned long long)st.req_flush);
+	fflush(stdout);
+}
+
+/*
  * Messages until QEMU disconnects.  A message that cannot be read as the
  * protocol says (cut short, too long, descriptors it does not allow) ends
  * the connection.  A request that fails its checks or the kernel's is
@@ -1160,11 +1214,13 @@ static void serve_connection(struct bridge *b, int sock)
 	for (;;) {
 		ret = recv_msg(sock, &msg, fds, &nfds);
 		if (ret <= 0) {
-			if (ret == -ECANCELED)
-				logmsg(b, "stopping: closing the connection");
-			else if (ret < 0)
+			if (ret == -ECANCELED) {
+				logmsg(b, "stopping: draining the rings, closing the connection");
+				drain_rings(b);
+			} else if (ret < 0) {
 				fprintf(stderr, "kvmio blk-serve: bad message from QEMU: %s\n",
 					strerror(-ret));
+			}
 			break;
 		}
 		count++;

@@ -5,16 +5,21 @@
  * Every ioctl runs under vblk_dev.mutex; changes to a ring take the ring's
  * mutex too (which waits for the worker's pass) and drain the ring first:
  * every request in flight completes and is put in the used ring before the
- * backend, memory table, features, log or ring layout change.  Reset and
- * release drain without touching the guest: they only free the requests.
+ * backend, memory table, features, log or ring layout change.  Release
+ * does the same (from a kworker in the owner's mm: __vblk_release_drain()),
+ * so that a VMM restarting the rings from their used index resumes exactly
+ * after the last request taken; VHOST_RESET_OWNER only waits for the
+ * requests and frees them.
  */
 #include <linux/eventfd.h>
 #include <linux/file.h>
+#include <linux/kthread.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
+#include <linux/workqueue.h>
 
 #include "vhost_blk_priv.h"
 
@@ -79,8 +84,59 @@ static void vblk_vq_lock_drained(struct vblk_vq *vq)
 	vblk_vq_drain(vq, true);
 }
 
-/* Drop the owner and everything it set up (caller holds dev->mutex). */
-static void __vblk_dev_reset_owner(struct vblk_dev *dev)
+/*
+ * Release's drain, run by a kworker: release() may run in a task without
+ * the owner's mm (the owner was killed and is closing its files in exit),
+ * so the used rings are written in the owner's mm adopted here.  The mm is
+ * alive: dev->mm holds a reference on its users until the reset.
+ */
+struct vblk_drain_work {
+	struct work_struct work;
+	struct vblk_dev *dev;
+};
+
+static void vblk_drain_work_fn(struct work_struct *work)
+{
+	struct vblk_drain_work *w = container_of(work, struct vblk_drain_work, work);
+	struct vblk_dev *dev = w->dev;
+	unsigned int i;
+
+	kthread_use_mm(dev->mm);
+	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
+		vblk_vq_lock(&dev->vqs[i]);
+		vblk_vq_drain(&dev->vqs[i], true);
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+	kthread_unuse_mm(dev->mm);
+}
+
+/*
+ * Complete every request in flight into its used ring and signal the
+ * guest (caller holds dev->mutex; kicks and workers are stopped).  This is
+ * what lets a VMM whose backend died resume without inflight shared
+ * memory: QEMU, unable to ask for the ring base, takes the used index from
+ * guest memory as the next request to hand the new backend, which is right
+ * only if everything taken is in the used ring.
+ */
+static void __vblk_release_drain(struct vblk_dev *dev)
+{
+	struct vblk_drain_work w = { .dev = dev };
+
+	lockdep_assert_held(&dev->mutex);
+	if (!dev->mm)
+		return;
+	INIT_WORK_ONSTACK(&w.work, vblk_drain_work_fn);
+	queue_work(system_unbound_wq, &w.work);
+	flush_work(&w.work);
+	destroy_work_on_stack(&w.work);
+}
+
+/*
+ * Drop the owner and everything it set up (caller holds dev->mutex).
+ * @publish: complete the requests in flight into the used rings (release);
+ * else only wait for them and free them (VHOST_RESET_OWNER).
+ */
+static void __vblk_dev_reset_owner(struct vblk_dev *dev, bool publish)
 {
 	unsigned int i;
 
@@ -93,6 +149,8 @@ static void __vblk_dev_reset_owner(struct vblk_dev *dev)
 	}
 	for (i = 0; i < VBLK_NUM_QUEUES; i++)
 		vblk_worker_stop(&dev->vqs[i]);
+	if (publish)
+		__vblk_release_drain(dev);
 	/* wait for the requests in flight; the rings are being dropped */
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
 		vblk_vq_lock(&dev->vqs[i]);
@@ -176,7 +234,7 @@ int vblk_release(struct inode *inode, struct file *file)
 
 	vblk_sysfs_remove(dev);
 	mutex_lock(&dev->mutex);
-	__vblk_dev_reset_owner(dev);
+	__vblk_dev_reset_owner(dev, true);
 	mutex_unlock(&dev->mutex);
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
 		kfree(dev->vqs[i].iov);
@@ -637,7 +695,7 @@ long vblk_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			break;
 		}
 		if (cmd == VHOST_RESET_OWNER) {
-			__vblk_dev_reset_owner(dev);
+			__vblk_dev_reset_owner(dev, false);
 			ret = 0;
 		} else if (cmd == VHOST_SET_FEATURES) {
 			ret = vblk_set_features(dev, argp);

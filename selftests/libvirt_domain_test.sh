@@ -37,6 +37,11 @@ CONSOLE=/tmp/libvirt-l2.log
 XML=/tmp/libvirt-vm1.xml
 DISK_MIB=64
 export LIBVIRT_DEFAULT_URI=qemu:///system
+# How long libvirtd may take to accept clients (see below).
+case $(uname -r) in
+*kvmio-debug*) LIBVIRTD_LIMIT=1200 ;;
+*) LIBVIRTD_LIMIT=420 ;;
+esac
 
 echo "TAP version 13"
 find_e1000s
@@ -99,16 +104,26 @@ check "kvmio blk-serve listens on $SOCK (2 queues)" "[ -S $SOCK ]"
 
 # --- libvirtd by hand -----------------------------------------------------
 mkdir -p /etc/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt/qemu \
-	/var/run /run/libvirt
+	/run/libvirt
+# virsh's default socket is /var/run/libvirt/libvirt-sock.
+[ -e /var/run ] || ln -s /run /var/run
+# Debian's build resolves its default QEMU user and group (libvirt-qemu,
+# kvm) before it reads qemu.conf: they must exist even though QEMU runs
+# as root here.
 grep -q '^root:' /etc/passwd 2>/dev/null || echo 'root:x:0:0:root:/root:/bin/sh' >> /etc/passwd
+grep -q '^libvirt-qemu:' /etc/passwd ||
+	echo 'libvirt-qemu:x:64055:64055:libvirt qemu:/var/lib/libvirt:/bin/false' >> /etc/passwd
 grep -q '^root:' /etc/group 2>/dev/null || echo 'root:x:0:' >> /etc/group
+grep -q '^kvm:' /etc/group || echo 'kvm:x:64054:' >> /etc/group
+grep -q '^libvirt-qemu:' /etc/group || echo 'libvirt-qemu:x:64055:' >> /etc/group
 cat > /etc/libvirt/libvirtd.conf <<EOF
 # No polkit, no D-Bus: the socket is root's, without authentication.
 unix_sock_ro_perms = "0700"
 unix_sock_rw_perms = "0700"
 auth_unix_ro = "none"
 auth_unix_rw = "none"
-log_outputs = "3:file:/tmp/libvirtd.log"
+log_filters = "1:qemu.qemu_process 1:qemu.qemu_capabilities 1:qemu.qemu_driver 1:util.command 1:daemon 1:qemu.qemu_monitor_json"
+log_outputs = "1:file:/tmp/libvirtd.log"
 EOF
 cat > /etc/libvirt/qemu.conf <<EOF
 # QEMU as root, no security driver, no cgroups (none mounted), no private
@@ -124,20 +139,39 @@ namespaces = [ ]
 stdio_handler = "file"
 EOF
 : > /tmp/libvirtd.log
+# What libvirtd did when something fails: its log, the processes it ran.
+libvirtd_report() {
+	tail -n 60 /tmp/libvirtd.log | sed 's/^/# libvirtd.log: /'
+	ps -o pid,stat,time,args 2>/dev/null | grep -E 'libvirtd|qemu' | grep -v grep |
+		cut -c1-300 | sed 's/^/# ps: /'
+	for p in $(pidof libvirtd qemu-system-x86_64); do
+		echo "# wchan $p: $(cat /proc/$p/wchan 2>/dev/null)"
+	done
+	ls -la /var/cache/libvirt/qemu/capabilities 2>&1 | sed 's/^/# caps: /'
+}
 start=$(date +%s)
-libvirtd --daemon --pid-file /run/libvirtd.pid > /tmp/libvirtd.out 2>&1
+timeout 120 libvirtd --daemon --pid-file /run/libvirtd.pid > /tmp/libvirtd.out 2>&1
 rc=$?
-i=0
-while [ $i -lt 600 ] && ! virsh -q version > /tmp/virsh-version.out 2>&1; do
-	sleep 0.5; i=$((i + 1))
+echo "# libvirtd --daemon returned $rc after $(($(date +%s) - start)) s"
+sed 's/^/# libvirtd: /' /tmp/libvirtd.out
+# It accepts clients once its drivers are initialised: the QEMU driver
+# probes QEMU's capabilities first (QEMU under nested KVM in a TCG VM,
+# twice: with KVM and with TCG), which takes minutes on a loaded host.
+up=1
+while ! timeout 20 virsh -q version > /tmp/virsh-version.out 2>&1; do
+	if [ $(($(date +%s) - start)) -gt $LIBVIRTD_LIMIT ] ||
+	   ! kill -0 "$(cat /run/libvirtd.pid 2>/dev/null)" 2>/dev/null; then
+		up=0
+		break
+	fi
+	sleep 1
 done
 check "libvirtd --daemon runs and virsh reaches it (qemu:///system)" \
-	"[ $rc -eq 0 ] && virsh -q version > /tmp/virsh-version.out 2>&1" ||
-	{ sed 's/^/# libvirtd: /' /tmp/libvirtd.out /tmp/libvirtd.log | tail -n 40
-	  sed 's/^/# virsh: /' /tmp/virsh-version.out; }
-echo "# libvirtd up after $(($(date +%s) - start)) s"
+	"[ $rc -eq 0 ] && [ $up -eq 1 ]" ||
+	{ sed 's/^/# virsh: /' /tmp/virsh-version.out; libvirtd_report; }
+echo "# libvirtd answered after $(($(date +%s) - start)) s"
 sed 's/^/# /' /tmp/virsh-version.out
-virsh domcapabilities --virttype kvm > /tmp/domcaps.xml 2>&1
+timeout 300 virsh domcapabilities --virttype kvm > /tmp/domcaps.xml 2>&1
 check "libvirt's QEMU driver offers KVM domains" \
 	"grep -q '<domain>kvm</domain>' /tmp/domcaps.xml" ||
 	{ tail -n 20 /tmp/domcaps.xml | sed 's/^/# domcaps: /'
@@ -156,11 +190,11 @@ check "the domain copy keeps the documented disk, memory backing and hostdev" \
 	"grep -q \"<disk type='vhostuser' device='disk'>\" $XML && grep -q \"queues='2'\" $XML &&
 	 grep -q \"path='$SOCK'\" $XML && grep -q \"<access mode='shared'/>\" $XML &&
 	 grep -q \"<address uuid='$UUID'/>\" $XML"
-virsh define $XML > /tmp/define.out 2>&1
+timeout 120 virsh define $XML > /tmp/define.out 2>&1
 check "virsh define" "[ $? -eq 0 ]" || sed 's/^/# /' /tmp/define.out
 rm -f $CONSOLE
 start=$(date +%s)
-virsh start vm1 > /tmp/start.out 2>&1
+timeout 600 virsh start vm1 > /tmp/start.out 2>&1
 rc=$?
 check "virsh start: libvirt started QEMU with both devices" "[ $rc -eq 0 ]" ||
 	{ sed 's/^/# /' /tmp/start.out
@@ -198,10 +232,10 @@ check "guest: an e1000 NIC with the context's MAC 52:54:00:12:34:01" \
 check "guest: 5 pings to the peer $PEER_IP, all answered" "[ \"\$(g 'ping: ')\" = '5 sent, 5 answered' ]"
 
 # --- destroy, undefine: the bridge and the context stay -------------------
-virsh destroy vm1 > /tmp/destroy.out 2>&1
+timeout 120 virsh destroy vm1 > /tmp/destroy.out 2>&1
 check "virsh destroy" "[ $? -eq 0 ]" || sed 's/^/# /' /tmp/destroy.out
 check "domain is shut off" "[ \"\$(virsh domstate vm1 2>&1)\" = 'shut off' ]"
-virsh undefine vm1 > /tmp/undefine.out 2>&1
+timeout 120 virsh undefine vm1 > /tmp/undefine.out 2>&1
 check "virsh undefine; no domain left" \
 	"[ $? -eq 0 ] && [ -z \"\$(virsh list --all --name | tr -d ' \n')\" ]" ||
 	sed 's/^/# /' /tmp/undefine.out

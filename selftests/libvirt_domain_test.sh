@@ -40,7 +40,7 @@ export LIBVIRT_DEFAULT_URI=qemu:///system
 # How long libvirtd may take to accept clients (see below).
 case $(uname -r) in
 *kvmio-debug*) LIBVIRTD_LIMIT=1200 ;;
-*) LIBVIRTD_LIMIT=420 ;;
+*) LIBVIRTD_LIMIT=480 ;;
 esac
 
 echo "TAP version 13"
@@ -122,7 +122,7 @@ unix_sock_ro_perms = "0700"
 unix_sock_rw_perms = "0700"
 auth_unix_ro = "none"
 auth_unix_rw = "none"
-log_filters = "1:qemu.qemu_process 1:qemu.qemu_capabilities 1:qemu.qemu_driver 1:util.command 1:daemon 1:qemu.qemu_monitor_json"
+log_filters = "1:qemu.qemu_process 1:util.command 1:daemon 2:qemu.qemu_capabilities"
 log_outputs = "1:file:/tmp/libvirtd.log"
 EOF
 cat > /etc/libvirt/qemu.conf <<EOF
@@ -141,7 +141,7 @@ EOF
 : > /tmp/libvirtd.log
 # What libvirtd did when something fails: its log, the processes it ran.
 libvirtd_report() {
-	tail -n 60 /tmp/libvirtd.log | sed 's/^/# libvirtd.log: /'
+	tail -n 60 /tmp/libvirtd.log | cut -c1-400 | sed 's/^/# libvirtd.log: /'
 	ps -o pid,stat,time,args 2>/dev/null | grep -E 'libvirtd|qemu' | grep -v grep |
 		cut -c1-300 | sed 's/^/# ps: /'
 	for p in $(pidof libvirtd qemu-system-x86_64); do

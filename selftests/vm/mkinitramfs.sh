@@ -139,6 +139,9 @@ build_base() { # OUTPUT
 	copy_elf /usr/bin/virsh "$r"
 	copy_elf "$LIBVIRT_DRV/libvirt_driver_qemu.so" "$r"
 	cp -r /usr/share/libvirt/cpu_map "$r/usr/share/libvirt/"
+	# Debian builds QEMU's TCG as a module: libvirtd probes QEMU with
+	# accel=tcg too and finds no emulator when that probe fails.
+	copy_elf /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so "$r"
 	mkdir -p "$r/usr/share/seabios" "$r/usr/share/qemu"
 	cp -L /usr/share/seabios/*.bin "$r/usr/share/seabios/"
 	cp -rL /usr/share/qemu/. "$r/usr/share/qemu/"

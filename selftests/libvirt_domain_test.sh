@@ -196,13 +196,20 @@ rm -f $CONSOLE
 start=$(date +%s)
 timeout 600 virsh start vm1 > /tmp/start.out 2>&1
 rc=$?
-check "virsh start: libvirt started QEMU with both devices" "[ $rc -eq 0 ]" ||
+check "virsh start" "[ $rc -eq 0 ]" ||
 	{ sed 's/^/# /' /tmp/start.out
 	  tail -n 20 /var/log/libvirt/qemu/vm1.log 2>/dev/null | sed 's/^/# vm1.log: /'
 	  tail -n 40 /tmp/libvirtd.log | sed 's/^/# libvirtd.log: /'; }
 # QEMU's command line, as libvirt made it: the two devices.
 tr ' ' '\n' < /var/log/libvirt/qemu/vm1.log 2>/dev/null |
 	grep -E 'vhost-user-blk|vfio-pci|memory-backend|chr-vu|^-machine' | sed 's/^/# qemu: /'
+check "libvirt gave QEMU the vhost-user-blk disk (2 queues) on the bridge's socket" \
+	"grep -q '\"driver\":\"vhost-user-blk-pci\",\"num-queues\":2,' /var/log/libvirt/qemu/vm1.log &&
+	 grep -q 'socket,id=chr-vu-virtio-disk0,path=$SOCK' /var/log/libvirt/qemu/vm1.log"
+check "libvirt gave QEMU the context (vfio-pci, sysfsdev=$MDEV)" \
+	"grep -q '\"driver\":\"vfio-pci\",\"id\":\"hostdev0\",\"sysfsdev\":\"$MDEV\"' /var/log/libvirt/qemu/vm1.log"
+check "libvirt gave QEMU shared memory (memory-backend-memfd, share)" \
+	"grep -q 'memory-backend-memfd\",\"id\":\"pc.ram\",\"share\":true' /var/log/libvirt/qemu/vm1.log"
 if [ $rc -eq 0 ]; then
 	i=0
 	while [ $i -lt $((L2_LIMIT * 2)) ]; do

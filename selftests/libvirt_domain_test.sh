@@ -203,6 +203,9 @@ check "virsh start" "[ $rc -eq 0 ]" ||
 # QEMU's command line, as libvirt made it: the two devices.
 tr ' ' '\n' < /var/log/libvirt/qemu/vm1.log 2>/dev/null |
 	grep -E 'vhost-user-blk|vfio-pci|memory-backend|chr-vu|^-machine' | sed 's/^/# qemu: /'
+# What QEMU itself said (its warnings) in the domain's log.
+grep -E 'qemu-system-x86_64: ' /var/log/libvirt/qemu/vm1.log 2>/dev/null | cut -c1-400 |
+	sed 's/^/# vm1.log: /'
 check "libvirt gave QEMU the vhost-user-blk disk (2 queues) on the bridge's socket" \
 	"grep -q '\"driver\":\"vhost-user-blk-pci\",\"num-queues\":2,' /var/log/libvirt/qemu/vm1.log &&
 	 grep -q 'socket,id=chr-vu-virtio-disk0,path=$SOCK' /var/log/libvirt/qemu/vm1.log"

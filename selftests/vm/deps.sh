@@ -39,11 +39,15 @@ die() { echo "deps: error: $*" >&2; exit 1; }
 
 # Packages for building, checking and the test VM.  qemu-system-x86 also
 # provides the second-level VMM copied into the test VM, jq checks --json
-# output (here and in the VM), libvirt-clients has virt-xml-validate.  linux-source-6.12
+# output (here and in the VM), libvirt-clients has virt-xml-validate and
+# virsh, libvirt-daemon and libvirt-daemon-driver-qemu have libvirtd and its
+# QEMU driver (copied into the test VM; no service is enabled: that is
+# libvirt-daemon-system, not installed).  linux-source-6.12
 # and the last line build the debug kernel (debug-kernel.sh).
 PKGS="make gcc libc6-dev kmod cpio xz-utils zstd e2fsprogs busybox-static
       qemu-system-x86 qemu-utils seabios sparse coccinelle python3
       linux-source-6.12 dmsetup fio jq libvirt-clients
+      libvirt-daemon libvirt-daemon-driver-qemu
       flex bison bc libelf-dev libssl-dev patch"
 
 mkdir -p "$CACHE/stamps" "$CACHE/kernels"

@@ -12,7 +12,8 @@
 #          second-level guests: a stock qemu-system-x86_64 with its
 #          libraries and firmware, a Debian kernel (L2_KVER, default KVER)
 #          and a tiny initramfs for it; fio with its libraries for the
-#          benchmarks' native rates.
+#          benchmarks' native rates; libvirt's daemon (QEMU driver only)
+#          and virsh.
 #   suite  rebuilt every time: /init, the runner, the suite's modules, the
 #          test-only modules, the tool and the tests; the guest-side test
 #          module comes from L2_BUILD_DIR (default BUILD_DIR), built for
@@ -33,6 +34,7 @@ CACHE=${KVMIO_CACHE:-$TOP/.cache}
 KROOT=$CACHE/kernels/$KVER/root
 L2ROOT=$CACHE/kernels/$L2KVER/root
 VM=$TOP/selftests/vm
+LIBVIRT_DRV=/usr/lib/x86_64-linux-gnu/libvirt/connection-driver
 
 # Kernel modules a test may load (their dependencies are added).
 TEST_MODULES="kvm kvm_amd vfio vfio_iommu_type1 vfio_virqfd vfio_pci mdev vhost vhost_iotlb
@@ -106,7 +108,7 @@ build_l2_initrd() { # OUTPUT: a second-level guest's initramfs
 build_base() { # OUTPUT
 	local r
 	r=$(mktemp -d)
-	mkdir -p "$r"/{bin,sbin,dev,proc,sys,tmp,run,mnt,etc,root,usr/bin,usr/share/kvmio/l2}
+	mkdir -p "$r"/{bin,sbin,dev,proc,sys,tmp,run,mnt,etc,root,usr/bin,usr/share/kvmio/l2,usr/share/libvirt}
 	mkdir -p "$r/lib/modules/$KVER"
 	cp /bin/busybox "$r/bin/busybox"
 	[ "$(id -u)" -eq 0 ] && mknod -m 0600 "$r/dev/console" c 5 1
@@ -130,6 +132,16 @@ build_base() { # OUTPUT
 	cp -r "$CACHE/mdevctl/etc/mdevctl.d" "$r/etc/"	# the package's folders
 	mkdir -p "$r/usr/share/kvmio/mdevctl"
 	cp "$CACHE/mdevctl/lib/udev/rules.d/60-mdevctl.rules" "$r/usr/share/kvmio/mdevctl/"
+	# libvirt's daemon with its QEMU driver only, and virsh, for
+	# libvirt_domain_test.sh (no network, storage or nodedev driver: the
+	# test's domain needs none); cpu_map for host-passthrough.
+	copy_elf /usr/sbin/libvirtd "$r"
+	copy_elf /usr/bin/virsh "$r"
+	copy_elf "$LIBVIRT_DRV/libvirt_driver_qemu.so" "$r"
+	cp -r /usr/share/libvirt/cpu_map "$r/usr/share/libvirt/"
+	# Debian builds QEMU's TCG as a module: libvirtd probes QEMU with
+	# accel=tcg too and finds no emulator when that probe fails.
+	copy_elf /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so "$r"
 	mkdir -p "$r/usr/share/seabios" "$r/usr/share/qemu"
 	cp -L /usr/share/seabios/*.bin "$r/usr/share/seabios/"
 	cp -rL /usr/share/qemu/. "$r/usr/share/qemu/"

@@ -182,6 +182,13 @@ struct bridge {
 	struct bridge_ring rings[VHOST_BLK_NUM_QUEUES];
 	int verbose;
 	int poll_us;		/* poll_budget_us of each device, -1: leave it */
+	/* I/O limits (--iops..., --bps..., --burst-..., --group) */
+	struct vhost_blk_limits limits;
+	int have_limits;
+	/* the backend's range (--offset, --length) and --weight */
+	uint64_t offset, length;
+	uint32_t weight;
+	int have_range;
 };
 
 static void logmsg(struct bridge *b, const char *fmt, ...)
@@ -930,8 +937,23 @@ static int open_device(struct bridge *b)
 		if (vhost_ioctl(b, VHOST_BLK_SET_SERIAL, &sn, "VHOST_BLK_SET_SERIAL"))
 			goto err;
 	}
-	if (vhost_ioctl(b, VHOST_BLK_SET_BACKEND, &bf, "VHOST_BLK_SET_BACKEND"))
+	if (b->have_range) {
+		struct vhost_blk_range r = {
+			.argsz = sizeof(r), .fd = b->backend, .offset = b->offset,
+			.length = b->length, .weight = b->weight,
+		};
+
+		if (vhost_ioctl(b, VHOST_BLK_SET_BACKEND_RANGE, &r,
+				"VHOST_BLK_SET_BACKEND_RANGE"))
+			goto err;
+	} else if (vhost_ioctl(b, VHOST_BLK_SET_BACKEND, &bf, "VHOST_BLK_SET_BACKEND")) {
 		goto err;
+	}
+	if (b->have_limits) {
+		b->limits.argsz = sizeof(b->limits);
+		if (vhost_ioctl(b, VHOST_BLK_SET_LIMITS, &b->limits, "VHOST_BLK_SET_LIMITS"))
+			goto err;
+	}
 	if (b->poll_us >= 0 && set_poll_budget(b))
 		goto err;
 	memset(b->rings, 0, sizeof(b->rings));
@@ -1072,6 +1094,101 @@ static int parse_num(const char *s)
 	return v;
 }
 
+/*
+ * A size or rate: a whole number with an optional binary suffix k, m, g or
+ * t (KiB, MiB, ...), at most 2^62; -1 when it is not one.
+ */
+static int64_t parse_size(const char *s)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	errno = 0;
+	if (!s || *s == '-')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end || v > (1ULL << 62) >> shift)
+		return -1;
+	return (int64_t)(v << shift);
+}
+
+/* Options without a short letter: getopt_long() values past any char. */
+enum {
+	OPT_IOPS = 256, OPT_IOPS_RD, OPT_IOPS_WR, OPT_BPS, OPT_BPS_RD, OPT_BPS_WR,
+	OPT_BURST_IOPS, OPT_BURST_IOPS_RD, OPT_BURST_IOPS_WR, OPT_BURST_BPS,
+	OPT_BURST_BPS_RD, OPT_BURST_BPS_WR, OPT_GROUP, OPT_OFFSET, OPT_LENGTH,
+	OPT_WEIGHT,
+};
+
+/* --iops ... --burst-bps-wr: the field of struct vhost_blk_limits. */
+static __u64 *limit_field(struct vhost_blk_limits *l, int opt)
+{
+	switch (opt) {
+	case OPT_IOPS: return &l->iops_total;
+	case OPT_IOPS_RD: return &l->iops_rd;
+	case OPT_IOPS_WR: return &l->iops_wr;
+	case OPT_BPS: return &l->bps_total;
+	case OPT_BPS_RD: return &l->bps_rd;
+	case OPT_BPS_WR: return &l->bps_wr;
+	case OPT_BURST_IOPS: return &l->burst_iops_total;
+	case OPT_BURST_IOPS_RD: return &l->burst_iops_rd;
+	case OPT_BURST_IOPS_WR: return &l->burst_iops_wr;
+	case OPT_BURST_BPS: return &l->burst_bps_total;
+	case OPT_BURST_BPS_RD: return &l->burst_bps_rd;
+	case OPT_BURST_BPS_WR: return &l->burst_bps_wr;
+	}
+	return NULL;
+}
+
+/* The I/O limit, range and weight options; 2 when the value is refused. */
+static int set_limit_option(struct bridge *b, int opt, const char *arg)
+{
+	int64_t v = parse_size(arg);
+
+	if (v < 0)
+		goto bad;
+	switch (opt) {
+	case OPT_GROUP:
+		if (v > UINT32_MAX)
+			goto bad;
+		b->limits.group = v;
+		b->have_limits = 1;
+		return 0;
+	case OPT_OFFSET:
+		b->offset = v;
+		b->have_range = 1;
+		return 0;
+	case OPT_LENGTH:
+		b->length = v;
+		b->have_range = 1;
+		return 0;
+	case OPT_WEIGHT:
+		if (v < 1 || v > VHOST_BLK_WEIGHT_MAX)
+			goto bad;
+		b->weight = v;
+		b->have_range = 1;
+		return 0;
+	}
+	if ((uint64_t)v > VHOST_BLK_LIMIT_MAX)
+		goto bad;
+	*limit_field(&b->limits, opt) = v;
+	b->have_limits = 1;
+	return 0;
+bad:
+	fprintf(stderr, "kvmio blk-serve: '%s' is not a valid limit, burst, group, offset, length or weight (--weight: 1..%d)\n",
+		arg ? arg : "", VHOST_BLK_WEIGHT_MAX);
+	return 1;
+}
+
 /* Service options of blk-serve (the bridge's own are in struct bridge). */
 struct serve_opts {
 	const char *sock_path, *owner, *group, *mode, *pidfile;
@@ -1092,10 +1209,26 @@ static const struct option serve_options[] = {
 	{ "socket-mode", required_argument, NULL, 'M' },
 	{ "pidfile", required_argument, NULL, 'P' },
 	{ "config", required_argument, NULL, 'c' },
+	{ "iops", required_argument, NULL, OPT_IOPS },
+	{ "iops-rd", required_argument, NULL, OPT_IOPS_RD },
+	{ "iops-wr", required_argument, NULL, OPT_IOPS_WR },
+	{ "bps", required_argument, NULL, OPT_BPS },
+	{ "bps-rd", required_argument, NULL, OPT_BPS_RD },
+	{ "bps-wr", required_argument, NULL, OPT_BPS_WR },
+	{ "burst-iops", required_argument, NULL, OPT_BURST_IOPS },
+	{ "burst-iops-rd", required_argument, NULL, OPT_BURST_IOPS_RD },
+	{ "burst-iops-wr", required_argument, NULL, OPT_BURST_IOPS_WR },
+	{ "burst-bps", required_argument, NULL, OPT_BURST_BPS },
+	{ "burst-bps-rd", required_argument, NULL, OPT_BURST_BPS_RD },
+	{ "burst-bps-wr", required_argument, NULL, OPT_BURST_BPS_WR },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "offset", required_argument, NULL, OPT_OFFSET },
+	{ "length", required_argument, NULL, OPT_LENGTH },
+	{ "weight", required_argument, NULL, OPT_WEIGHT },
 	{ NULL, 0, NULL, 0 },
 };
 
-#define SERVE_USAGE "usage: kvmio blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S] [--queues N] [--poll-us N] [--socket-owner USER] [--socket-group GROUP] [--socket-mode MODE] [--pidfile PATH] [--config FILE] [--once] [--verbose]\n"
+#define SERVE_USAGE "usage: kvmio blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S] [--queues N] [--poll-us N] [--iops N] [--iops-rd N] [--iops-wr N] [--bps N] [--bps-rd N] [--bps-wr N] [--burst-iops[-rd|-wr] N] [--burst-bps[-rd|-wr] N] [--group ID] [--offset BYTES] [--length BYTES] [--weight 1..1000] [--socket-owner USER] [--socket-group GROUP] [--socket-mode MODE] [--pidfile PATH] [--config FILE] [--once] [--verbose]\n"
 
 static int read_config(struct bridge *b, struct serve_opts *o, const char *path, int depth);
 
@@ -1117,6 +1250,7 @@ static int set_option(struct bridge *b, struct serve_opts *o, int opt, const cha
 	case 'M': o->mode = arg; break;
 	case 'P': o->pidfile = arg; break;
 	case 'c': return read_config(b, o, arg, depth + 1);
+	case OPT_IOPS ... OPT_WEIGHT: return set_limit_option(b, opt, arg);
 	default: return 2;
 	}
 	return 0;

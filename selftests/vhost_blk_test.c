@@ -4999,15 +4999,17 @@ TEST(limits_ioctl)
 }
 
 #define LIM_IOPS	200
-#define LIM_SECS	5.0
+#define LIM_SECS	8.0
 
 /*
  * A device limited to N IOPS (or B bytes/s) on a backend much faster
  * measures within 5 % of N over an interval, no request fails, and the
  * held requests are counted.  The rate without limits is the anchor.
- * Bursts of half a second: a worker that the busy host does not run for
- * longer than the burst (100 ms by default) loses that credit, which is
- * what a limit does, but not what this test measures.
+ * Bursts of a quarter of a second: a worker that the busy host does not
+ * run for longer than the burst (100 ms by default) loses that credit,
+ * which is what a limit does but not what this test measures; a burst can
+ * also add at most itself to the interval (3 % of 8 s).  The driver keeps
+ * more than the burst queued.
  */
 TEST_TIMEOUT(limits_rate, 300)
 {
@@ -5024,7 +5026,7 @@ TEST_TIMEOUT(limits_rate, 300)
 	ASSERT_OK(tdev_open(&t, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, 1, QNUM));
 	ASSERT_OK(tdev_backend(&t, img));
 	ASSERT_OK(sysfs_dir(dir, sizeof(dir)));
-	load_init(&ld, &t, VIRTIO_BLK_T_IN, SECT, 32, IMG_SIZE / SECT);
+	load_init(&ld, &t, VIRTIO_BLK_T_IN, SECT, 64, IMG_SIZE / SECT);
 	load_measure(&ld, 1, 0.5, 2.0, &anchor);
 	KT_LOG("unlimited: %.0f IOPS (%.1f x the limit)", anchor,
 	       anchor / LIM_IOPS);
@@ -5034,9 +5036,9 @@ TEST_TIMEOUT(limits_rate, 300)
 	/* IOPS */
 	ASSERT_OK(get_stats(&t, &s0));
 	l.iops_total = LIM_IOPS;
-	l.burst_iops_total = LIM_IOPS / 2;
-	l.burst_iops_rd = LIM_IOPS / 2;
-	l.burst_bps_total = LIM_IOPS * 4096 / 2;
+	l.burst_iops_total = LIM_IOPS / 4;
+	l.burst_iops_rd = LIM_IOPS / 4;
+	l.burst_bps_total = LIM_IOPS * 4096 / 4;
 	ASSERT_OK(set_limits(&t, &l));
 	load_measure(&ld, 1, 1.0, LIM_SECS, &r);
 	KT_LOG("iops_total %d: %.1f IOPS, ratio %.3f", LIM_IOPS, r,
@@ -5045,7 +5047,8 @@ TEST_TIMEOUT(limits_rate, 300)
 	ASSERT_OK(get_stats(&t, &s1));
 	EXPECT_GT(s1.throttled_requests - s0.throttled_requests, LIM_IOPS);
 	EXPECT_GT(s1.throttled_ns - s0.throttled_ns, 1000000000ULL);
-	EXPECT_EQ(sysfs_read(dir, "throttled_requests"),
+	/* the ring is still held: the counter only grows */
+	EXPECT_GE(sysfs_read(dir, "throttled_requests"),
 		  (long long)s1.throttled_requests);
 
 	/* read IOPS, with busy polling on */
@@ -5069,7 +5072,7 @@ TEST_TIMEOUT(limits_rate, 300)
 	ASSERT_OK(load_drain(&ld, 1, 10000));
 
 	/* bytes per second: 4 KiB reads */
-	load_init(&ld, &t, VIRTIO_BLK_T_IN, 4096, 16, IMG_SIZE / SECT);
+	load_init(&ld, &t, VIRTIO_BLK_T_IN, 4096, 40, IMG_SIZE / SECT);
 	l.iops_wr = 0;
 	l.bps_total = LIM_IOPS * 4096;
 	ASSERT_OK(set_limits(&t, &l));
@@ -5091,7 +5094,7 @@ TEST_TIMEOUT(limits_rate, 300)
 TEST_TIMEOUT(limits_group, 300)
 {
 	struct vhost_blk_limits l = {
-		.iops_total = LIM_IOPS, .burst_iops_total = LIM_IOPS / 2,
+		.iops_total = LIM_IOPS, .burst_iops_total = LIM_IOPS / 4,
 		.group = 42,
 	};
 	struct vhost_blk_limits g = { .argsz = sizeof(g) };

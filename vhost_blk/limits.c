@@ -35,6 +35,7 @@
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 
 #include "vhost_blk_priv.h"
@@ -46,6 +47,17 @@ static LIST_HEAD(vblk_tgs);
 /* protects vblk_shares and every share's users; see the top of this file */
 static DEFINE_MUTEX(vblk_share_mutex);
 static LIST_HEAD(vblk_shares);
+
+/*
+ * Requests in flight a contended share divides among its members (module
+ * parameter share_depth, read with READ_ONCE at every check; 0 is taken
+ * as 1).  It caps the backend's requests in flight only while several
+ * members are active: set it near the backend's own queue depth.
+ */
+static unsigned int vblk_share_depth = VHOST_BLK_SHARE_DEPTH;
+module_param_named(share_depth, vblk_share_depth, uint, 0644);
+MODULE_PARM_DESC(share_depth,
+		 "requests in flight shared by weight among the active devices of one backend (default 64)");
 
 /* ---- token buckets ---- */
 
@@ -361,6 +373,7 @@ static bool __vblk_share_may(struct vblk_share *s, struct vblk_backend *be)
 {
 	u64 w = s->active_weight;
 	unsigned int n = s->nr_active;
+	u64 depth = max(READ_ONCE(vblk_share_depth), 1U);
 
 	lockdep_assert_held(&s->lock);
 	if (!vblk_member_active(be)) {
@@ -369,8 +382,7 @@ static bool __vblk_share_may(struct vblk_share *s, struct vblk_backend *be)
 	}
 	if (n <= 1)
 		return true;
-	return (u64)be->share_inflight * w <
-	       (u64)VHOST_BLK_SHARE_DEPTH * be->weight;
+	return (u64)be->share_inflight * w < depth * be->weight;
 }
 
 /* Stop waiting for a slot (ring mutex held). */

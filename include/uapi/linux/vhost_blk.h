@@ -276,6 +276,7 @@ struct vhost_blk_limits {
  * inode) share its asynchronous (O_DIRECT) requests in flight.  When more
  * than one of them has requests in flight or waiting, each may keep at
  * most its weighted share of VHOST_BLK_SHARE_DEPTH requests in flight
+ * (the default of the module parameter share_depth)
  * (more when the others leave theirs unused); a device alone is never held.
  * Requests held for it stay in their ring and are counted in share_waits.
  * Synchronous backends (no O_DIRECT) run one request per ring at a time

@@ -20,6 +20,10 @@
  *     (a region added, then removed) while the ring runs, requests in
  *     flight: the requests complete and I/O keeps working; a table
  *     without the running ring is refused;
+ *   - online resize (resize_config_change): a backend that grows or
+ *     shrinks (noticed within a second, or at once on SIGHUP) is resized
+ *     on the device and announced on the backend channel with
+ *     CONFIG_CHANGE_MSG; GET_CONFIG then reports the new capacity;
  *   - as kvmio-blk@.service runs it (service_sigterm): options from
  *     --config, the socket's owner, group and mode, a pid file, READY=1 on
  *     $NOTIFY_SOCKET; SIGTERM with writes in flight ends it with exit 0,
@@ -59,6 +63,7 @@
 #define VU_SET_PROTOCOL_FEATURES	16
 #define VU_GET_QUEUE_NUM		17
 #define VU_SET_VRING_ENABLE		18
+#define VU_SET_BACKEND_REQ_FD		21
 #define VU_GET_CONFIG			24
 
 #define VU_VERSION		0x1
@@ -68,6 +73,7 @@
 #define VU_PF_MQ		0
 #define VU_PF_LOG_SHMFD		1
 #define VU_PF_REPLY_ACK		3
+#define VU_PF_BACKEND_REQ	5
 #define VU_PF_CONFIG		9
 #define VU_VRING_NOFD		(1ULL << 8)
 #define VU_MAX_FDS		8	/* what the bridge accepts per message */
@@ -616,7 +622,7 @@ TEST_F(br, features_only_implemented)
 	ASSERT_EQ(vu_get_u64(s, VU_GET_PROTOCOL_FEATURES, &pf), 1);
 	KT_LOG("protocol features %#llx", (unsigned long long)pf);
 	EXPECT_EQ(pf & ~((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |
-			 (1ULL << VU_PF_CONFIG)), 0);
+			 (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_BACKEND_REQ)), 0);
 	EXPECT_TRUE(pf & (1ULL << VU_PF_REPLY_ACK));
 
 	EXPECT_REFUSED(vu_set_u64(s, VU_SET_FEATURES,
@@ -625,6 +631,76 @@ TEST_F(br, features_only_implemented)
 				  (1ULL << VU_PF_REPLY_ACK) | (1ULL << VU_PF_LOG_SHMFD)));
 	EXPECT_EQ(vu_set_u64(s, VU_SET_FEATURES, f & ~(1ULL << VIRTIO_F_RING_PACKED)), 0);
 	EXPECT_REFUSED(vu_set_u64(s, VU_SET_LOG_BASE, 0));
+	close(s);
+	still_serves(_kt, self);
+}
+
+/* The capacity GET_CONFIG reports (sectors); -1 on a broken reply. */
+static int config_capacity(int s, uint64_t *cap)
+{
+	struct {
+		uint32_t offset, size, flags;
+		uint8_t region[8];
+	} __attribute__((packed)) c = { .offset = 0, .size = 8 };
+	struct vu_msg m;
+
+	if (vu_send(s, VU_GET_CONFIG, 0, &c, sizeof(c), NULL, 0) ||
+	    vu_recv(s, &m) != 1 || m.request != VU_GET_CONFIG ||
+	    !(m.flags & VU_REPLY) || m.size != sizeof(c))
+		return -1;
+	memcpy(cap, m.p.bytes + 12, sizeof(*cap));
+	return 0;
+}
+
+/* A CONFIG_CHANGE_MSG (no payload, no reply asked) within @ms: 0, else -1. */
+static int backend_msg(int bs, int ms)
+{
+	struct pollfd p = { .fd = bs, .events = POLLIN };
+	uint32_t h[3];
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	if (recv(bs, h, sizeof(h), MSG_DONTWAIT) != sizeof(h))
+		return -1;
+	return h[0] == 2 && h[1] == VU_VERSION && h[2] == 0 ? 0 : -1;
+}
+
+TEST_F_TIMEOUT(br, resize_config_change, 60)
+{
+	uint64_t pf, cap;
+	int s, sv[2], fd;
+
+	s = vu_connect(self);
+	ASSERT_GE(s, 0);
+	ASSERT_EQ(vu_get_u64(s, VU_GET_PROTOCOL_FEATURES, &pf), 1);
+	ASSERT_TRUE(pf & (1ULL << VU_PF_BACKEND_REQ));
+	ASSERT_OK(vu_send(s, VU_SET_PROTOCOL_FEATURES, 0,
+			  &(uint64_t){ (1ULL << VU_PF_REPLY_ACK) | (1ULL << VU_PF_CONFIG) |
+				       (1ULL << VU_PF_BACKEND_REQ) }, 8, NULL, 0));
+	ASSERT_EQ(vu_ack(s, VU_SET_OWNER, NULL, 0, NULL, 0), 0);
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(vu_ack(s, VU_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1), 0);
+	close(sv[1]);
+	ASSERT_OK(config_capacity(s, &cap));
+	EXPECT_EQ(cap, IMG_SIZE / 512);
+	fd = open(self->img, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	/* grown: noticed by its look once a second */
+	ASSERT_OK(ftruncate(fd, 2 * IMG_SIZE));
+	EXPECT_OK(backend_msg(sv[0], 5000));
+	ASSERT_OK(config_capacity(s, &cap));
+	EXPECT_EQ(cap, 2 * IMG_SIZE / 512);
+	/* shrunk, and told with SIGHUP */
+	ASSERT_OK(ftruncate(fd, IMG_SIZE / 2));
+	ASSERT_OK(kill(self->pid, SIGHUP));
+	EXPECT_OK(backend_msg(sv[0], 5000));
+	ASSERT_OK(config_capacity(s, &cap));
+	EXPECT_EQ(cap, IMG_SIZE / 2 / 512);
+	/* nothing changed: nothing sent */
+	EXPECT_NE(backend_msg(sv[0], 2500), 0);
+	ASSERT_OK(ftruncate(fd, IMG_SIZE));
+	close(fd);
+	close(sv[0]);
 	close(s);
 	still_serves(_kt, self);
 }

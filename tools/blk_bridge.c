@@ -47,6 +47,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <linux/fs.h>
 #include <linux/vhost.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -74,8 +75,14 @@ enum {
 	VU_SET_PROTOCOL_FEATURES = 16,
 	VU_GET_QUEUE_NUM = 17,
 	VU_SET_VRING_ENABLE = 18,
+	VU_SET_BACKEND_REQ_FD = 21,	/* "SET_SLAVE_REQ_FD" in QEMU 7.2 */
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
+};
+
+/* Requests of the backend channel (backend to front end). */
+enum {
+	VU_BACKEND_CONFIG_CHANGE_MSG = 2,
 };
 
 #define VU_VERSION_MASK		0x3
@@ -85,6 +92,7 @@ enum {
 #define VU_F_PROTOCOL_FEATURES	30
 #define VU_PF_MQ		0
 #define VU_PF_REPLY_ACK		3
+#define VU_PF_BACKEND_REQ	5	/* "SLAVE_REQ" in QEMU 7.2 */
 #define VU_PF_CONFIG		9
 #define VU_MAX_REGIONS		8
 #define VU_MAX_FDS		8
@@ -99,7 +107,8 @@ enum {
  * addresses, eventfds and ring bases through.  VHOST_F_LOG_ALL is not one
  * of them: the bridge has no SET_LOG_BASE/SET_LOG_FD, so QEMU keeps its
  * migration blocker.  Protocol features: MQ (GET_QUEUE_NUM), REPLY_ACK
- * (the acks in serve_connection()) and CONFIG (GET_CONFIG, SET_CONFIG).
+ * (the acks in serve_connection()), CONFIG (GET_CONFIG, SET_CONFIG) and
+ * BACKEND_REQ (the backend channel, for CONFIG_CHANGE_MSG on a resize).
  */
 #define VU_DEVICE_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |		\
 				 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
@@ -113,7 +122,7 @@ enum {
 				 (1ULL << VIRTIO_BLK_F_DISCARD) |	\
 				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
 #define VU_PROTOCOL_FEATURES	((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) | \
-				 (1ULL << VU_PF_CONFIG))
+				 (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_BACKEND_REQ))
 
 struct vu_region {
 	uint64_t gpa;
@@ -189,6 +198,9 @@ struct bridge {
 	uint64_t offset, length;
 	uint32_t weight;
 	int have_range;
+	/* online resize: QEMU's backend channel, -1: none; the size last seen */
+	int backend_req;
+	uint64_t backend_size;
 };
 
 static void logmsg(struct bridge *b, const char *fmt, ...)
@@ -420,6 +432,14 @@ static int has_reply(uint32_t request)
 	return 0;
 }
 
+/* SIGHUP: look at the backend's size now (delivered only while waiting). */
+static volatile sig_atomic_t resize_signal;
+
+static void on_hup(int sig)
+{
+	resize_signal = sig;
+}
+
 /*
  * The header against its request: the version, a payload of exactly the
  * request's size, and exactly the descriptors it takes.  0, or -EINVAL
@@ -465,6 +485,10 @@ static int check_msg(const struct vu_msg *msg, int nfds, const char **why)
 		ok = size >= VU_MEM_HDR_SIZE && msg->p.mem.nregions <= VU_MAX_REGIONS &&
 		     size == VU_MEM_HDR_SIZE + msg->p.mem.nregions * sizeof(struct vu_region);
 		want = ok ? (int)msg->p.mem.nregions : 0;
+		break;
+	case VU_SET_BACKEND_REQ_FD:
+		ok = size == 0;
+		want = 1;
 		break;
 	case VU_GET_CONFIG:
 	case VU_SET_CONFIG:
@@ -876,6 +900,15 @@ static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds)
 	case VU_SET_CONFIG:
 		/* nothing is writable: VIRTIO_BLK_F_CONFIG_WCE is not offered */
 		return config_range(msg);
+	case VU_SET_BACKEND_REQ_FD:
+		/* the channel for CONFIG_CHANGE_MSG; kept until disconnection */
+		if (!(b->protocol & (1ULL << VU_PF_BACKEND_REQ)))
+			return -EINVAL;
+		if (b->backend_req >= 0)
+			close(b->backend_req);
+		b->backend_req = fds[0];
+		fds[0] = -1;
+		return 0;
 	default:
 		fprintf(stderr, "kvmio blk-serve: unsupported vhost-user request %u\n",
 			msg->hdr.request);
@@ -910,6 +943,19 @@ static int set_poll_budget(struct bridge *b)
 out:
 	globfree(&g);
 	return ret;
+}
+
+/* The backend's size in bytes (a file's, or a block device's capacity). */
+static int backend_size(struct bridge *b, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(b->backend, &st))
+		return -errno;
+	if (S_ISBLK(st.st_mode))
+		return ioctl(b->backend, BLKGETSIZE64, size) ? -errno : 0;
+	*size = st.st_size;
+	return 0;
 }
 
 static int open_device(struct bridge *b)
@@ -959,6 +1005,9 @@ static int open_device(struct bridge *b)
 	memset(b->rings, 0, sizeof(b->rings));
 	for (i = 0; i < VHOST_BLK_NUM_QUEUES; i++)
 		b->rings[i].kick = -1;
+	b->backend_req = -1;
+	if (backend_size(b, &b->backend_size))
+		b->backend_size = 0;
 	b->features = 0;
 	b->protocol = 0;
 	return 0;
@@ -980,7 +1029,81 @@ static void close_device(struct bridge *b)
 	if (b->vhost >= 0)
 		close(b->vhost);	/* the kernel drains and frees the device */
 	b->vhost = -1;
+	if (b->backend_req >= 0)
+		close(b->backend_req);
+	b->backend_req = -1;
 	unmap_all(b);
+}
+
+/*
+ * Online resize: when the backend's size changed (or on SIGHUP, @told),
+ * the device reads it again (VHOST_BLK_RESIZE: the kernel checks every
+ * request against the new capacity from then on), and if the capacity
+ * moved QEMU is told on the backend channel: CONFIG_CHANGE_MSG, without
+ * NEED_REPLY (QEMU answers it by sending GET_CONFIG on the main socket,
+ * which this single thread serves only once it is back in its loop), then
+ * QEMU reads the configuration and interrupts the guest.
+ */
+static void check_resize(struct bridge *b, bool told)
+{
+	struct vhost_blk_config before = { .argsz = sizeof(before) };
+	struct vhost_blk_config after = { .argsz = sizeof(after) };
+	struct vu_hdr h = {
+		.request = VU_BACKEND_CONFIG_CHANGE_MSG, .flags = VU_VERSION,
+	};
+	uint64_t size;
+
+	if (b->vhost < 0 || backend_size(b, &size) || (!told && size == b->backend_size))
+		return;
+	b->backend_size = size;
+	if (vhost_ioctl(b, VHOST_BLK_GET_CONFIG, &before, "VHOST_BLK_GET_CONFIG") ||
+	    vhost_ioctl(b, VHOST_BLK_RESIZE, NULL, "VHOST_BLK_RESIZE") ||
+	    vhost_ioctl(b, VHOST_BLK_GET_CONFIG, &after, "VHOST_BLK_GET_CONFIG") ||
+	    after.capacity == before.capacity)
+		return;
+	printf("kvmio blk-serve: capacity %llu -> %llu sectors\n",
+	       (unsigned long long)before.capacity, (unsigned long long)after.capacity);
+	fflush(stdout);
+	if (b->backend_req < 0) {
+		fprintf(stderr, "kvmio blk-serve: QEMU gave no backend channel: the guest sees the new size only after it reconnects\n");
+		return;
+	}
+	if (send(b->backend_req, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h)) {
+		fprintf(stderr, "kvmio blk-serve: cannot send CONFIG_CHANGE_MSG: %s\n",
+			strerror(errno));
+		close(b->backend_req);
+		b->backend_req = -1;
+		return;
+	}
+	logmsg(b, "sent CONFIG_CHANGE_MSG");
+}
+
+/*
+ * Wait for QEMU's next message; meanwhile look at the backend's size once
+ * a second, and at once on SIGHUP (check_resize()).  0, or -ECANCELED once
+ * asked to stop.
+ */
+static int wait_message(struct bridge *b, int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	const struct timespec tick = { .tv_sec = 1 };
+	int ret;
+
+	for (;;) {
+		if (stop_signal)
+			return -ECANCELED;
+		if (resize_signal) {
+			resize_signal = 0;
+			check_resize(b, true);
+		}
+		ret = ppoll(&p, 1, &tick, &wait_mask);
+		if (ret > 0)
+			return 0;
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+		if (!ret)
+			check_resize(b, false);
+	}
 }
 
 /*
@@ -999,7 +1122,9 @@ static void serve_connection(struct bridge *b, int sock)
 	struct vu_msg msg;
 
 	for (;;) {
-		ret = recv_msg(sock, &msg, fds, &nfds);
+		ret = wait_message(b, sock);
+		if (!ret)
+			ret = recv_msg(sock, &msg, fds, &nfds);
 		if (ret <= 0) {
 			if (ret == -ECANCELED)
 				logmsg(b, "stopping: closing the connection");
@@ -1442,10 +1567,12 @@ static int write_pidfile(const char *path)
 
 int cmd_blk_serve(int argc, char **argv)
 {
-	struct bridge b = { .queues = 4, .vhost = -1, .backend = -1, .poll_us = -1 };
+	struct bridge b = { .queues = 4, .vhost = -1, .backend = -1, .poll_us = -1,
+			    .backend_req = -1 };
 	struct serve_opts o = { 0 };
 	int opt, ls, flags, direct = 1, rc;
 	struct sigaction sa = { .sa_handler = on_stop };
+	struct sigaction hup = { .sa_handler = on_hup };
 	sigset_t stop_set;
 	char state[64];
 	struct stat st;
@@ -1499,11 +1626,14 @@ int cmd_blk_serve(int argc, char **argv)
 	sigemptyset(&stop_set);
 	sigaddset(&stop_set, SIGTERM);
 	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
 	sigdelset(&wait_mask, SIGTERM);
 	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGHUP);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &hup, NULL);
 	ls = listen_on(o.sock_path);
 	if (ls < 0)
 		return 1;

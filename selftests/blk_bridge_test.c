@@ -20,6 +20,8 @@
  *     (a region added, then removed) while the ring runs, requests in
  *     flight: the requests complete and I/O keeps working; a table
  *     without the running ring is refused;
+ *   - blk-serve's --iops/--bps/--burst/--group/--offset/--length/--weight
+ *     reach the device (serve_limits_and_range);
  *   - online resize (resize_config_change): a backend that grows or
  *     shrinks (noticed within a second, or at once on SIGHUP) is resized
  *     on the device and announced on the backend channel with
@@ -703,6 +705,113 @@ TEST_F_TIMEOUT(br, resize_config_change, 60)
 	close(sv[0]);
 	close(s);
 	still_serves(_kt, self);
+}
+
+/* A vhost_blk sysfs value of the device the bridge @pid holds; -1: none. */
+static long long bridge_sysfs(pid_t pid, const char *name)
+{
+	char prefix[32], path[320], buf[32];
+	long long v = -1;
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+	int fd;
+
+	snprintf(prefix, sizeof(prefix), "%d-", (int)pid);
+	d = opendir("/sys/kernel/vhost_blk");
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, strlen(prefix)))
+			break;
+	if (e) {
+		snprintf(path, sizeof(path), "/sys/kernel/vhost_blk/%s/%s", e->d_name, name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			n = read(fd, buf, sizeof(buf) - 1);
+			if (n > 0) {
+				buf[n] = 0;
+				v = atoll(buf);
+			}
+			close(fd);
+		}
+	}
+	closedir(d);
+	return v;
+}
+
+/* blk-serve with one more option, which it must refuse: its exit status. */
+static int serve_status(const char *img, const char *opt, const char *val)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("kvmio", "kvmio", "blk-serve", "--socket", "/tmp/blk-bridge-opt.sock",
+		       "--backend", img, opt, val, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * blk-serve's I/O limit and range options reach the device: the limits in
+ * its sysfs directory, the range's size in GET_CONFIG; bad values are
+ * refused before anything is served.
+ */
+TEST_TIMEOUT(serve_limits_and_range, 60)
+{
+	struct kt_fix_br br = { 0 };
+	uint64_t cap;
+	int fd, s = -1, i;
+
+	if (access("/dev/vhost-blk", F_OK))
+		SKIP("no /dev/vhost-blk (vhost_blk not loaded)");
+	snprintf(br.sock, sizeof(br.sock), "/tmp/blk-bridge-%d.sock", getpid());
+	snprintf(br.img, sizeof(br.img), "/tmp/blk-bridge-%d.img", getpid());
+	fd = open(br.img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(ftruncate(fd, IMG_SIZE));
+	close(fd);
+	EXPECT_EQ(serve_status(br.img, "--weight", "0"), 1);
+	EXPECT_EQ(serve_status(br.img, "--iops", "12x"), 1);
+	EXPECT_EQ(serve_status(br.img, "--bps", "-5"), 1);
+	br.pid = fork();
+	ASSERT_GE(br.pid, 0);
+	if (!br.pid) {
+		fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("kvmio", "kvmio", "blk-serve", "--socket", br.sock, "--backend", br.img,
+		       "--iops", "300", "--bps-wr", "2m", "--burst-iops", "30", "--group", "9",
+		       "--offset", "1m", "--length", "4m", "--weight", "7", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && s < 0; i++) {
+		s = vu_open(&br);
+		if (s < 0)
+			usleep(10000);
+	}
+	ASSERT_GE(s, 0);
+	ASSERT_OK(config_capacity(s, &cap));
+	EXPECT_EQ(cap, (4 << 20) / 512);
+	EXPECT_EQ(bridge_sysfs(br.pid, "iops_total"), 300);
+	EXPECT_EQ(bridge_sysfs(br.pid, "bps_wr"), 2 << 20);
+	EXPECT_EQ(bridge_sysfs(br.pid, "burst_iops_total"), 30);
+	EXPECT_EQ(bridge_sysfs(br.pid, "throttle_group"), 9);
+	close(s);
+	kill(br.pid, SIGTERM);
+	waitpid(br.pid, NULL, 0);
+	unlink(br.sock);
+	unlink(br.img);
 }
 
 /* The guest's memory, a ring in it, and the eventfds of the ring. */

@@ -5016,6 +5016,7 @@ TEST_TIMEOUT(limits_rate, 300)
 	struct vhost_blk_limits l = { 0 };
 	struct vhost_blk_stats s0, s1;
 	double anchor, r;
+	int lim;
 	struct load ld;
 	char path[64], dir[320];
 	struct tdev t;
@@ -5028,24 +5029,30 @@ TEST_TIMEOUT(limits_rate, 300)
 	ASSERT_OK(sysfs_dir(dir, sizeof(dir)));
 	load_init(&ld, &t, VIRTIO_BLK_T_IN, SECT, 64, IMG_SIZE / SECT);
 	load_measure(&ld, 1, 0.5, 2.0, &anchor);
-	KT_LOG("unlimited: %.0f IOPS (%.1f x the limit)", anchor,
-	       anchor / LIM_IOPS);
-	if (anchor < 2 * LIM_IOPS)
-		SKIP("the backend is not much faster than the limit");
+	/*
+	 * The limit: 200, or a 40th of what the device does unlimited where
+	 * the test VM is slow (the debug kernel), so that neither the
+	 * driver nor the worker is short of CPU at the limit.
+	 */
+	lim = anchor / 40 < LIM_IOPS ? (int)(anchor / 40) : LIM_IOPS;
+	KT_LOG("unlimited: %.0f IOPS; limit %d (%.1f x)", anchor, lim,
+	       anchor / lim);
+	if (lim < 20)
+		SKIP("the device is too slow here for a 5 %% measurement");
 
 	/* IOPS */
 	ASSERT_OK(get_stats(&t, &s0));
-	l.iops_total = LIM_IOPS;
-	l.burst_iops_total = LIM_IOPS / 4;
-	l.burst_iops_rd = LIM_IOPS / 4;
-	l.burst_bps_total = LIM_IOPS * 4096 / 4;
+	l.iops_total = lim;
+	l.burst_iops_total = lim / 4;
+	l.burst_iops_rd = lim / 4;
+	l.burst_bps_total = lim * 4096 / 4;
 	ASSERT_OK(set_limits(&t, &l));
 	load_measure(&ld, 1, 1.0, LIM_SECS, &r);
-	KT_LOG("iops_total %d: %.1f IOPS, ratio %.3f", LIM_IOPS, r,
-	       r / LIM_IOPS);
-	EXPECT_LE(rel_dev(r / LIM_IOPS - 1), 50);
+	KT_LOG("iops_total %d: %.1f IOPS, ratio %.3f", lim, r,
+	       r / lim);
+	EXPECT_LE(rel_dev(r / lim - 1), 50);
 	ASSERT_OK(get_stats(&t, &s1));
-	EXPECT_GT(s1.throttled_requests - s0.throttled_requests, LIM_IOPS);
+	EXPECT_GT(s1.throttled_requests - s0.throttled_requests, lim);
 	EXPECT_GT(s1.throttled_ns - s0.throttled_ns, 1000000000ULL);
 	/* the ring is still held: the counter only grows */
 	EXPECT_GE(sysfs_read(dir, "throttled_requests"),
@@ -5054,12 +5061,12 @@ TEST_TIMEOUT(limits_rate, 300)
 	/* read IOPS, with busy polling on */
 	ASSERT_OK(sysfs_write(dir, "poll_budget_us", "2000"));
 	l.iops_total = 0;
-	l.iops_rd = LIM_IOPS;
+	l.iops_rd = lim;
 	ASSERT_OK(set_limits(&t, &l));
 	load_measure(&ld, 1, 1.0, LIM_SECS, &r);
-	KT_LOG("iops_rd %d, polling: %.1f IOPS, ratio %.3f", LIM_IOPS, r,
-	       r / LIM_IOPS);
-	EXPECT_LE(rel_dev(r / LIM_IOPS - 1), 50);
+	KT_LOG("iops_rd %d, polling: %.1f IOPS, ratio %.3f", lim, r,
+	       r / lim);
+	EXPECT_LE(rel_dev(r / lim - 1), 50);
 	ASSERT_OK(sysfs_write(dir, "poll_budget_us", "0"));
 
 	/* a write limit does not hold reads */
@@ -5068,18 +5075,18 @@ TEST_TIMEOUT(limits_rate, 300)
 	ASSERT_OK(set_limits(&t, &l));
 	load_measure(&ld, 1, 0.5, 2.0, &r);
 	KT_LOG("iops_wr 10, reads: %.0f IOPS", r);
-	EXPECT_GT(r, 2 * LIM_IOPS);
+	EXPECT_GT(r, 2 * lim);
 	ASSERT_OK(load_drain(&ld, 1, 10000));
 
 	/* bytes per second: 4 KiB reads */
 	load_init(&ld, &t, VIRTIO_BLK_T_IN, 4096, 40, IMG_SIZE / SECT);
 	l.iops_wr = 0;
-	l.bps_total = LIM_IOPS * 4096;
+	l.bps_total = lim * 4096;
 	ASSERT_OK(set_limits(&t, &l));
 	load_measure(&ld, 1, 1.0, LIM_SECS, &r);
-	KT_LOG("bps_total %d: %.0f B/s, ratio %.3f", LIM_IOPS * 4096,
-	       r * 4096, r / LIM_IOPS);
-	EXPECT_LE(rel_dev(r / LIM_IOPS - 1), 50);
+	KT_LOG("bps_total %d: %.0f B/s, ratio %.3f", lim * 4096,
+	       r * 4096, r / lim);
+	EXPECT_LE(rel_dev(r / lim - 1), 50);
 	EXPECT_EQ(ld.bad, 0);
 	ASSERT_OK(load_drain(&ld, 1, 10000));
 	tdev_close(&t);
@@ -5133,7 +5140,8 @@ TEST_TIMEOUT(limits_group, 300)
 	EXPECT_LE(rel_dev((r[0] + r[1]) / LIM_IOPS - 1), 50);
 	EXPECT_GT(r[0], LIM_IOPS / 4);
 	EXPECT_GT(r[1], LIM_IOPS / 4);
-	EXPECT_GT(r[2], 2 * LIM_IOPS);
+	/* held only by its own limit, 5 x the group's */
+	EXPECT_GT(r[2], r[0] + r[1]);
 	ASSERT_OK(load_drain(ld, 3, 10000));
 	for (i = 0; i < 3; i++) {
 		EXPECT_EQ(ld[i].bad, 0);
@@ -5229,6 +5237,8 @@ static double jain(const double *x, int n)
 }
 
 #define SHARE_RANGE	(64ULL << 20)
+#define SHARE_DEPTH	32	/* share_depth for the test */
+#define SHARE_QUEUED	48	/* requests each device keeps queued */
 
 /* Weighted shares of devices on disjoint ranges of one slow backend. */
 static void check_weights(struct kt_ctx *_kt, int disk, const uint32_t *w,
@@ -5245,18 +5255,19 @@ static void check_weights(struct kt_ctx *_kt, int disk, const uint32_t *w,
 				    1, QNUM));
 		ASSERT_OK(tdev_range(&t[i], disk, i * SHARE_RANGE, SHARE_RANGE,
 				     w[i]));
-		load_init(&ld[i], &t[i], VIRTIO_BLK_T_IN, SECT, 96,
+		load_init(&ld[i], &t[i], VIRTIO_BLK_T_IN, SECT, SHARE_QUEUED,
 			  SHARE_RANGE / SECT);
 	}
-	load_measure(ld, n, 1.5, 5.0, r);
+	/* past the first second, when the first one alone took many */
+	load_measure(ld, n, 3.0, 8.0, r);
 	for (i = 0; i < n; i++) {
 		x[i] = r[i] / w[i];
 		total += r[i];
 	}
 	j = jain(x, n);
-	KT_LOG("weights %u:%u:%u: %.0f %.0f %.0f IOPS (total %.0f), "
+	KT_LOG("weights %u:%u:%u: %.1f %.1f %.1f IOPS (total %.1f of %d), "
 	       "Jain's index %.3f", w[0], w[1], n > 2 ? w[2] : 0, r[0], r[1],
-	       n > 2 ? r[2] : 0, total, j);
+	       n > 2 ? r[2] : 0, total, SHARE_DEPTH, j);
 	EXPECT_GE((long long)(j * 1000), 950);
 	ASSERT_OK(load_drain(ld, n, 20000));
 	for (i = 0; i < n; i++) {
@@ -5271,28 +5282,34 @@ static void check_weights(struct kt_ctx *_kt, int disk, const uint32_t *w,
 
 /*
  * Devices on disjoint ranges of one block device share it by weight when
- * they all keep it busy (the backend completes each request after 100 ms,
- * so throughput follows requests in flight); a device alone is not held.
+ * they all keep it busy (the backend completes each request after 1 s, so
+ * throughput follows requests in flight: 32 requests/s with share_depth
+ * 32, little enough for the debug kernel's CPUs); a device alone is not
+ * held.
  */
 TEST_TIMEOUT(shared_backend_weights, 400)
 {
 	static const uint32_t w11[] = { 100, 100 }, w12[] = { 1, 2 },
 			      w123[] = { 1, 2, 3 };
 	struct vhost_blk_stats st;
+	char depth[16];
 	struct load ld;
 	struct tdev t;
 	int disk;
 
-	if (share_nullb_load(100000000))
+	if (share_nullb_load(1000000000))
 		SKIP("null_blk not available or already loaded");
 	disk = open("/dev/nullb0", O_RDWR | O_DIRECT | O_CLOEXEC);
 	ASSERT_GE(disk, 0);
+	snprintf(depth, sizeof(depth), "%d", SHARE_DEPTH);
+	ASSERT_OK(sysfs_write("/sys/module/vhost_blk/parameters", "share_depth",
+			      depth));
 	/* alone: more than the share's depth in flight */
 	ASSERT_OK(tdev_open(&t, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, 1, QNUM));
 	ASSERT_OK(tdev_range(&t, disk, 0, SHARE_RANGE, 1));
-	load_init(&ld, &t, VIRTIO_BLK_T_IN, SECT, 96, SHARE_RANGE / SECT);
+	load_init(&ld, &t, VIRTIO_BLK_T_IN, SECT, SHARE_QUEUED, SHARE_RANGE / SECT);
 	load_fill(&ld);
-	EXPECT_GT(wait_inflight(&t, 90, 5000), VHOST_BLK_SHARE_DEPTH);
+	EXPECT_GT(wait_inflight(&t, SHARE_QUEUED - 4, 5000), SHARE_DEPTH);
 	ASSERT_OK(load_drain(&ld, 1, 20000));
 	ASSERT_OK(get_stats(&t, &st));
 	EXPECT_EQ(st.share_waits, 0);
@@ -5301,6 +5318,8 @@ TEST_TIMEOUT(shared_backend_weights, 400)
 	check_weights(_kt, disk, w11, 2);
 	check_weights(_kt, disk, w12, 2);
 	check_weights(_kt, disk, w123, 3);
+	EXPECT_OK(sysfs_write("/sys/module/vhost_blk/parameters", "share_depth",
+			      "64"));
 	close(disk);
 	EXPECT_EQ(system("rmmod null_blk"), 0);
 }

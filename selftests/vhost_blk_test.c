@@ -4977,6 +4977,9 @@ TEST(limits_ioctl)
 	EXPECT_ERRNO(ioctl(t.fd, VHOST_BLK_SET_LIMITS, &l), EINVAL);
 	EXPECT_ERRNO(ioctl(t.fd, VHOST_BLK_GET_LIMITS, &l), EINVAL);
 	l.argsz = sizeof(l);
+	l.flags = 2;
+	EXPECT_ERRNO(ioctl(t.fd, VHOST_BLK_GET_LIMITS, &l), EINVAL);
+	l.flags = 0;
 	l.iops_total = VHOST_BLK_LIMIT_MAX + 1;
 	EXPECT_ERRNO(ioctl(t.fd, VHOST_BLK_SET_LIMITS, &l), EINVAL);
 	l.iops_total = 10;

@@ -323,11 +323,12 @@ long vblk_set_limits(struct vblk_dev *dev, void __user *argp)
 long vblk_get_limits(struct vblk_dev *dev, void __user *argp)
 {
 	struct vhost_blk_limits l;
-	u32 argsz;
+	u32 hdr[2];
 
-	if (get_user(argsz, (u32 __user *)argp))
+	if (copy_from_user(hdr, argp, sizeof(hdr)))
 		return -EFAULT;
-	if (argsz < sizeof(l))
+	/* argsz, and flags: none defined for reading */
+	if (hdr[0] < sizeof(l) || hdr[1])
 		return -EINVAL;
 	__vblk_limits_get(dev, &l);
 	if (copy_to_user(argp, &l, sizeof(l)))

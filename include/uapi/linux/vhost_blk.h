@@ -225,7 +225,8 @@ struct vhost_blk_stats {
  *
  * Rates and bursts are at most VHOST_BLK_LIMIT_MAX, and a burst at most an
  * hour of its rate.  GET_LIMITS reports the limits in force (the group's)
- * with @burst_* as set (0: the default).  Allowed at any time; setting all
+ * with @burst_* as set (0: the default); its @flags must be 0 on entry.
+ * Allowed at any time; setting all
  * rates to 0 with @group 0 removes every limit.
  *
  * Caller must own the device (VHOST_SET_OWNER) for SET_LIMITS.

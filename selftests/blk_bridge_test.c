@@ -28,6 +28,12 @@
  *     negotiation): each refused with an error ack, and afterwards the
  *     bridge holds exactly the descriptors and mappings it held before
  *     (/proc/<pid>/fd, /proc/<pid>/maps);
+ *   - blk-serve's --iops/--bps/--burst/--group/--offset/--length/--weight
+ *     reach the device (serve_limits_and_range);
+ *   - online resize (resize_config_change): a backend that grows or
+ *     shrinks (noticed within a second, or at once on SIGHUP) is resized
+ *     on the device and announced on the backend channel with
+ *     CONFIG_CHANGE_MSG; GET_CONFIG then reports the new capacity;
  *   - as kvmio-blk@.service runs it (service_sigterm): options from
  *     --config, the socket's owner, group and mode, a pid file, READY=1 on
  *     $NOTIFY_SOCKET; SIGTERM with writes in flight ends it with exit 0,
@@ -67,6 +73,7 @@
 #define VU_SET_PROTOCOL_FEATURES	16
 #define VU_GET_QUEUE_NUM		17
 #define VU_SET_VRING_ENABLE		18
+#define VU_SET_BACKEND_REQ_FD		21
 #define VU_GET_CONFIG			24
 #define VU_GET_MAX_MEM_SLOTS		36
 #define VU_ADD_MEM_REG			37
@@ -79,6 +86,7 @@
 #define VU_PF_MQ		0
 #define VU_PF_LOG_SHMFD		1
 #define VU_PF_REPLY_ACK		3
+#define VU_PF_BACKEND_REQ	5
 #define VU_PF_CONFIG		9
 #define VU_PF_CONFIGURE_MEM_SLOTS 15
 #define VU_VRING_NOFD		(1ULL << 8)
@@ -656,7 +664,8 @@ TEST_F(br, features_only_implemented)
 	ASSERT_EQ(vu_get_u64(s, VU_GET_PROTOCOL_FEATURES, &pf), 1);
 	KT_LOG("protocol features %#llx", (unsigned long long)pf);
 	EXPECT_EQ(pf & ~((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |
-			 (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_CONFIGURE_MEM_SLOTS)), 0);
+			 (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_CONFIGURE_MEM_SLOTS) |
+			 (1ULL << VU_PF_BACKEND_REQ)), 0);
 	EXPECT_TRUE(pf & (1ULL << VU_PF_REPLY_ACK));
 	EXPECT_TRUE(pf & (1ULL << VU_PF_CONFIGURE_MEM_SLOTS));
 
@@ -668,6 +677,183 @@ TEST_F(br, features_only_implemented)
 	EXPECT_REFUSED(vu_set_u64(s, VU_SET_LOG_BASE, 0));
 	close(s);
 	still_serves(_kt, self);
+}
+
+/* The capacity GET_CONFIG reports (sectors); -1 on a broken reply. */
+static int config_capacity(int s, uint64_t *cap)
+{
+	struct {
+		uint32_t offset, size, flags;
+		uint8_t region[8];
+	} __attribute__((packed)) c = { .offset = 0, .size = 8 };
+	struct vu_msg m;
+
+	if (vu_send(s, VU_GET_CONFIG, 0, &c, sizeof(c), NULL, 0) ||
+	    vu_recv(s, &m) != 1 || m.request != VU_GET_CONFIG ||
+	    !(m.flags & VU_REPLY) || m.size != sizeof(c))
+		return -1;
+	memcpy(cap, m.p.bytes + 12, sizeof(*cap));
+	return 0;
+}
+
+/* A CONFIG_CHANGE_MSG (no payload, no reply asked) within @ms: 0, else -1. */
+static int backend_msg(int bs, int ms)
+{
+	struct pollfd p = { .fd = bs, .events = POLLIN };
+	uint32_t h[3];
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	if (recv(bs, h, sizeof(h), MSG_DONTWAIT) != sizeof(h))
+		return -1;
+	return h[0] == 2 && h[1] == VU_VERSION && h[2] == 0 ? 0 : -1;
+}
+
+TEST_F_TIMEOUT(br, resize_config_change, 60)
+{
+	uint64_t pf, cap;
+	int s, sv[2], fd;
+
+	s = vu_connect(self);
+	ASSERT_GE(s, 0);
+	ASSERT_EQ(vu_get_u64(s, VU_GET_PROTOCOL_FEATURES, &pf), 1);
+	ASSERT_TRUE(pf & (1ULL << VU_PF_BACKEND_REQ));
+	ASSERT_OK(vu_send(s, VU_SET_PROTOCOL_FEATURES, 0,
+			  &(uint64_t){ (1ULL << VU_PF_REPLY_ACK) | (1ULL << VU_PF_CONFIG) |
+				       (1ULL << VU_PF_BACKEND_REQ) }, 8, NULL, 0));
+	ASSERT_EQ(vu_ack(s, VU_SET_OWNER, NULL, 0, NULL, 0), 0);
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(vu_ack(s, VU_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1), 0);
+	close(sv[1]);
+	ASSERT_OK(config_capacity(s, &cap));
+	EXPECT_EQ(cap, IMG_SIZE / 512);
+	fd = open(self->img, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	/* grown: noticed by its look once a second */
+	ASSERT_OK(ftruncate(fd, 2 * IMG_SIZE));
+	EXPECT_OK(backend_msg(sv[0], 5000));
+	ASSERT_OK(config_capacity(s, &cap));
+	EXPECT_EQ(cap, 2 * IMG_SIZE / 512);
+	/* shrunk, and told with SIGHUP */
+	ASSERT_OK(ftruncate(fd, IMG_SIZE / 2));
+	ASSERT_OK(kill(self->pid, SIGHUP));
+	EXPECT_OK(backend_msg(sv[0], 5000));
+	ASSERT_OK(config_capacity(s, &cap));
+	EXPECT_EQ(cap, IMG_SIZE / 2 / 512);
+	/* nothing changed: nothing sent */
+	EXPECT_NE(backend_msg(sv[0], 2500), 0);
+	ASSERT_OK(ftruncate(fd, IMG_SIZE));
+	close(fd);
+	close(sv[0]);
+	close(s);
+	still_serves(_kt, self);
+}
+
+/* A vhost_blk sysfs value of the device the bridge @pid holds; -1: none. */
+static long long bridge_sysfs(pid_t pid, const char *name)
+{
+	char prefix[32], path[320], buf[32];
+	long long v = -1;
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+	int fd;
+
+	snprintf(prefix, sizeof(prefix), "%d-", (int)pid);
+	d = opendir("/sys/kernel/vhost_blk");
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, strlen(prefix)))
+			break;
+	if (e) {
+		snprintf(path, sizeof(path), "/sys/kernel/vhost_blk/%s/%s", e->d_name, name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			n = read(fd, buf, sizeof(buf) - 1);
+			if (n > 0) {
+				buf[n] = 0;
+				v = atoll(buf);
+			}
+			close(fd);
+		}
+	}
+	closedir(d);
+	return v;
+}
+
+/* blk-serve with one more option, which it must refuse: its exit status. */
+static int serve_status(const char *img, const char *opt, const char *val)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("kvmio", "kvmio", "blk-serve", "--socket", "/tmp/blk-bridge-opt.sock",
+		       "--backend", img, opt, val, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * blk-serve's I/O limit and range options reach the device: the limits in
+ * its sysfs directory, the range's size in GET_CONFIG; bad values are
+ * refused before anything is served.
+ */
+TEST_TIMEOUT(serve_limits_and_range, 60)
+{
+	struct kt_fix_br br = { 0 };
+	uint64_t cap;
+	int fd, s = -1, i;
+
+	if (access("/dev/vhost-blk", F_OK))
+		SKIP("no /dev/vhost-blk (vhost_blk not loaded)");
+	snprintf(br.sock, sizeof(br.sock), "/tmp/blk-bridge-%d.sock", getpid());
+	snprintf(br.img, sizeof(br.img), "/tmp/blk-bridge-%d.img", getpid());
+	fd = open(br.img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(ftruncate(fd, IMG_SIZE));
+	close(fd);
+	EXPECT_EQ(serve_status(br.img, "--weight", "0"), 1);
+	EXPECT_EQ(serve_status(br.img, "--iops", "12x"), 1);
+	EXPECT_EQ(serve_status(br.img, "--bps", "-5"), 1);
+	br.pid = fork();
+	ASSERT_GE(br.pid, 0);
+	if (!br.pid) {
+		fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("kvmio", "kvmio", "blk-serve", "--socket", br.sock, "--backend", br.img,
+		       "--iops", "300", "--bps-wr", "2m", "--burst-iops", "30", "--group", "9",
+		       "--offset", "1m", "--length", "4m", "--weight", "7", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && s < 0; i++) {
+		s = vu_open(&br);
+		if (s < 0)
+			usleep(10000);
+	}
+	ASSERT_GE(s, 0);
+	ASSERT_OK(config_capacity(s, &cap));
+	EXPECT_EQ(cap, (4 << 20) / 512);
+	EXPECT_EQ(bridge_sysfs(br.pid, "iops_total"), 300);
+	EXPECT_EQ(bridge_sysfs(br.pid, "bps_wr"), 2 << 20);
+	EXPECT_EQ(bridge_sysfs(br.pid, "burst_iops_total"), 30);
+	EXPECT_EQ(bridge_sysfs(br.pid, "throttle_group"), 9);
+	close(s);
+	kill(br.pid, SIGTERM);
+	waitpid(br.pid, NULL, 0);
+	unlink(br.sock);
+	unlink(br.img);
 }
 
 /* The guest's memory, a ring in it, and the eventfds of the ring. */

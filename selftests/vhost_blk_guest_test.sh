@@ -18,7 +18,11 @@
 # backend with e2fsck and the checksums itself.  Second boot, through a new
 # bridge and a new read-only /dev/vhost-blk device that busy-polls its
 # rings (blk-serve --poll-us): the guest reads the
-# files back and checks them.
+# files back and checks them.  Third boot: online resize: the disk is a
+# file that grows while the guest runs; the bridge notices (it looks once
+# a second), resizes the vhost_blk device and tells QEMU
+# (CONFIG_CHANGE_MSG), and the guest's /sys/block/vda/size follows without
+# a reboot.
 
 # A second-level guest's wall-time limit: far longer on the debug kernel
 # (KASAN and lockdep in the first level slow nested KVM several times).
@@ -59,8 +63,8 @@ echo 'module vhost_blk +p' > /sys/kernel/debug/dynamic_debug/control 2>/dev/null
 check "kvm_amd and a 256 MiB brd disk" "[ -c /dev/kvm ] && [ -b /dev/ram0 ]"
 mkdir -p /mnt
 
-boot() { # mode, log, extra serve options
-	kvmio blk-serve --socket $SOCK --backend /dev/ram0 --queues 4 --once --verbose $3 \
+boot() { # mode, log, extra serve options (backend: $BACKEND, default /dev/ram0)
+	kvmio blk-serve --socket $SOCK --backend ${BACKEND:-/dev/ram0} --queues 4 --once --verbose $3 \
 		> /tmp/serve-$1.log 2>&1 &
 	SERVE=$!
 	i=0
@@ -124,6 +128,32 @@ check "second boot: the bridge set the device's busy polling (--poll-us 20)" \
 	"grep -q 'busy polling: 20 us' /tmp/serve-blk-read.log"
 check "blk-serve refuses a malformed --poll-us" \
 	"kvmio blk-serve --socket /tmp/x.sock --backend /dev/ram0 --poll-us 2x 2>&1 | grep -q 'must be 0..100000'"
+
+# Third boot: the backend grows under the running guest.
+rm -f /tmp/resize.img
+truncate -s 64M /tmp/resize.img
+start=$(date +%s)
+BACKEND=/tmp/resize.img boot blk-resize /tmp/l2-blk3.log &
+BOOT=$!
+i=0
+while ! grep -q "vda size before" /tmp/l2-blk3.log 2>/dev/null && [ $i -lt $L2_LIMIT ]; do
+	sleep 1
+	i=$((i + 1))
+done
+truncate -s 96M /tmp/resize.img
+wait $BOOT
+rc=$?
+echo "# third boot (online resize): $(($(date +%s) - start)) s, qemu exit $rc"
+grep -E "KVMIO-L2" /tmp/l2-blk3.log | tr -d '\r' | sed 's/^/# /'
+sed 's/^/# serve: /' /tmp/serve-blk-resize.log
+check "third boot: the guest saw a 64 MiB disk" \
+	"grep -q 'vda size before: 131072' /tmp/l2-blk3.log"
+check "third boot: the bridge resized the device and told QEMU" \
+	"grep -q 'capacity 131072 -> 196608' /tmp/serve-blk-resize.log && grep -q 'sent CONFIG_CHANGE_MSG' /tmp/serve-blk-resize.log"
+check "third boot: the guest sees 96 MiB without a reboot, and reads its new last sector" \
+	"grep -q 'vda size after: 196608' /tmp/l2-blk3.log && grep -q 'blk-resize last sector read' /tmp/l2-blk3.log" ||
+	tail -n 40 /tmp/l2-blk3.log | tr -d '\r' | sed 's/^/# l2: /'
+rm -f /tmp/resize.img
 dmesg | grep "vhost_blk" | tail -n 20 | sed 's/^/# dmesg: /'
 echo "1..$n"
 exit $fail

@@ -49,6 +49,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <linux/fs.h>
 #include <linux/vhost.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -76,11 +77,17 @@ enum {
 	VU_SET_PROTOCOL_FEATURES = 16,
 	VU_GET_QUEUE_NUM = 17,
 	VU_SET_VRING_ENABLE = 18,
+	VU_SET_BACKEND_REQ_FD = 21,	/* "SET_SLAVE_REQ_FD" in QEMU 7.2 */
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
 	VU_GET_MAX_MEM_SLOTS = 36,
 	VU_ADD_MEM_REG = 37,
 	VU_REM_MEM_REG = 38,
+};
+
+/* Requests of the backend channel (backend to front end). */
+enum {
+	VU_BACKEND_CONFIG_CHANGE_MSG = 2,
 };
 
 #define VU_VERSION_MASK		0x3
@@ -90,6 +97,7 @@ enum {
 #define VU_F_PROTOCOL_FEATURES	30
 #define VU_PF_MQ		0
 #define VU_PF_REPLY_ACK		3
+#define VU_PF_BACKEND_REQ	5	/* "SLAVE_REQ" in QEMU 7.2 */
 #define VU_PF_CONFIG		9
 #define VU_PF_CONFIGURE_MEM_SLOTS 15
 /* regions in one SET_MEM_TABLE (QEMU's VHOST_MEMORY_BASELINE_NREGIONS) */
@@ -116,7 +124,8 @@ enum {
  * (the acks in serve_connection()), CONFIG (GET_CONFIG, SET_CONFIG) and
  * CONFIGURE_MEM_SLOTS (GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG: QEMU
  * then sends the memory table region by region, at start and on memory
- * hot-plug, instead of SET_MEM_TABLE).
+ * hot-plug, instead of SET_MEM_TABLE) and BACKEND_REQ (the backend
+ * channel, for CONFIG_CHANGE_MSG on a resize).
  */
 #define VU_DEVICE_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |		\
 				 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
@@ -131,7 +140,8 @@ enum {
 				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
 #define VU_PROTOCOL_FEATURES	((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) | \
 				 (1ULL << VU_PF_CONFIG) |		\
-				 (1ULL << VU_PF_CONFIGURE_MEM_SLOTS))
+				 (1ULL << VU_PF_CONFIGURE_MEM_SLOTS) |	\
+				 (1ULL << VU_PF_BACKEND_REQ))
 
 struct vu_region {
 	uint64_t gpa;
@@ -205,6 +215,16 @@ struct bridge {
 	struct bridge_ring rings[VHOST_BLK_NUM_QUEUES];
 	int verbose;
 	int poll_us;		/* poll_budget_us of each device, -1: leave it */
+	/* I/O limits (--iops..., --bps..., --burst-..., --group) */
+	struct vhost_blk_limits limits;
+	int have_limits;
+	/* the backend's range (--offset, --length) and --weight */
+	uint64_t offset, length;
+	uint32_t weight;
+	int have_range;
+	/* online resize: QEMU's backend channel, -1: none; the size last seen */
+	int backend_req;
+	uint64_t backend_size;
 };
 
 static void logmsg(struct bridge *b, const char *fmt, ...)
@@ -437,6 +457,14 @@ static int has_reply(uint32_t request)
 	return 0;
 }
 
+/* SIGHUP: look at the backend's size now (delivered only while waiting). */
+static volatile sig_atomic_t resize_signal;
+
+static void on_hup(int sig)
+{
+	resize_signal = sig;
+}
+
 /*
  * The header against its request: the version, a payload of exactly the
  * request's size, and exactly the descriptors it takes.  0, or -EINVAL
@@ -492,6 +520,10 @@ static int check_msg(const struct vu_msg *msg, int nfds, const char **why)
 		/* no fd, or (QEMU 7.2) the region's, which is closed */
 		ok = size == VU_MEMREG_SIZE;
 		want = nfds ? 1 : 0;
+		break;
+	case VU_SET_BACKEND_REQ_FD:
+		ok = size == 0;
+		want = 1;
 		break;
 	case VU_GET_CONFIG:
 	case VU_SET_CONFIG:
@@ -1052,6 +1084,15 @@ static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds)
 	case VU_SET_CONFIG:
 		/* nothing is writable: VIRTIO_BLK_F_CONFIG_WCE is not offered */
 		return config_range(msg);
+	case VU_SET_BACKEND_REQ_FD:
+		/* the channel for CONFIG_CHANGE_MSG; kept until disconnection */
+		if (!(b->protocol & (1ULL << VU_PF_BACKEND_REQ)))
+			return -EINVAL;
+		if (b->backend_req >= 0)
+			close(b->backend_req);
+		b->backend_req = fds[0];
+		fds[0] = -1;
+		return 0;
 	default:
 		fprintf(stderr, "kvmio blk-serve: unsupported vhost-user request %u\n",
 			msg->hdr.request);
@@ -1088,6 +1129,19 @@ out:
 	return ret;
 }
 
+/* The backend's size in bytes (a file's, or a block device's capacity). */
+static int backend_size(struct bridge *b, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(b->backend, &st))
+		return -errno;
+	if (S_ISBLK(st.st_mode))
+		return ioctl(b->backend, BLKGETSIZE64, size) ? -errno : 0;
+	*size = st.st_size;
+	return 0;
+}
+
 static int open_device(struct bridge *b)
 {
 	struct vhost_blk_flags fl = { .argsz = sizeof(fl) };
@@ -1113,13 +1167,31 @@ static int open_device(struct bridge *b)
 		if (vhost_ioctl(b, VHOST_BLK_SET_SERIAL, &sn, "VHOST_BLK_SET_SERIAL"))
 			goto err;
 	}
-	if (vhost_ioctl(b, VHOST_BLK_SET_BACKEND, &bf, "VHOST_BLK_SET_BACKEND"))
+	if (b->have_range) {
+		struct vhost_blk_range r = {
+			.argsz = sizeof(r), .fd = b->backend, .offset = b->offset,
+			.length = b->length, .weight = b->weight,
+		};
+
+		if (vhost_ioctl(b, VHOST_BLK_SET_BACKEND_RANGE, &r,
+				"VHOST_BLK_SET_BACKEND_RANGE"))
+			goto err;
+	} else if (vhost_ioctl(b, VHOST_BLK_SET_BACKEND, &bf, "VHOST_BLK_SET_BACKEND")) {
 		goto err;
+	}
+	if (b->have_limits) {
+		b->limits.argsz = sizeof(b->limits);
+		if (vhost_ioctl(b, VHOST_BLK_SET_LIMITS, &b->limits, "VHOST_BLK_SET_LIMITS"))
+			goto err;
+	}
 	if (b->poll_us >= 0 && set_poll_budget(b))
 		goto err;
 	memset(b->rings, 0, sizeof(b->rings));
 	for (i = 0; i < VHOST_BLK_NUM_QUEUES; i++)
 		b->rings[i].kick = -1;
+	b->backend_req = -1;
+	if (backend_size(b, &b->backend_size))
+		b->backend_size = 0;
 	b->features = 0;
 	b->protocol = 0;
 	return 0;
@@ -1141,6 +1213,9 @@ static void close_device(struct bridge *b)
 	if (b->vhost >= 0)
 		close(b->vhost);	/* the kernel drains and frees the device */
 	b->vhost = -1;
+	if (b->backend_req >= 0)
+		close(b->backend_req);
+	b->backend_req = -1;
 	unmap_all(b);
 }
 
@@ -1197,6 +1272,77 @@ static void drain_rings(struct bridge *b)
 }
 
 /*
+ * Online resize: when the backend's size changed (or on SIGHUP, @told),
+ * the device reads it again (VHOST_BLK_RESIZE: the kernel checks every
+ * request against the new capacity from then on), and if the capacity
+ * moved QEMU is told on the backend channel: CONFIG_CHANGE_MSG, without
+ * NEED_REPLY (QEMU answers it by sending GET_CONFIG on the main socket,
+ * which this single thread serves only once it is back in its loop), then
+ * QEMU reads the configuration and interrupts the guest.
+ */
+static void check_resize(struct bridge *b, bool told)
+{
+	struct vhost_blk_config before = { .argsz = sizeof(before) };
+	struct vhost_blk_config after = { .argsz = sizeof(after) };
+	struct vu_hdr h = {
+		.request = VU_BACKEND_CONFIG_CHANGE_MSG, .flags = VU_VERSION,
+	};
+	uint64_t size;
+
+	if (b->vhost < 0 || backend_size(b, &size) || (!told && size == b->backend_size))
+		return;
+	b->backend_size = size;
+	if (vhost_ioctl(b, VHOST_BLK_GET_CONFIG, &before, "VHOST_BLK_GET_CONFIG") ||
+	    vhost_ioctl(b, VHOST_BLK_RESIZE, NULL, "VHOST_BLK_RESIZE") ||
+	    vhost_ioctl(b, VHOST_BLK_GET_CONFIG, &after, "VHOST_BLK_GET_CONFIG") ||
+	    after.capacity == before.capacity)
+		return;
+	printf("kvmio blk-serve: capacity %llu -> %llu sectors\n",
+	       (unsigned long long)before.capacity, (unsigned long long)after.capacity);
+	fflush(stdout);
+	if (b->backend_req < 0) {
+		fprintf(stderr, "kvmio blk-serve: QEMU gave no backend channel: the guest sees the new size only after it reconnects\n");
+		return;
+	}
+	if (send(b->backend_req, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h)) {
+		fprintf(stderr, "kvmio blk-serve: cannot send CONFIG_CHANGE_MSG: %s\n",
+			strerror(errno));
+		close(b->backend_req);
+		b->backend_req = -1;
+		return;
+	}
+	logmsg(b, "sent CONFIG_CHANGE_MSG");
+}
+
+/*
+ * Wait for QEMU's next message; meanwhile look at the backend's size once
+ * a second, and at once on SIGHUP (check_resize()).  0, or -ECANCELED once
+ * asked to stop.
+ */
+static int wait_message(struct bridge *b, int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	const struct timespec tick = { .tv_sec = 1 };
+	int ret;
+
+	for (;;) {
+		if (stop_signal)
+			return -ECANCELED;
+		if (resize_signal) {
+			resize_signal = 0;
+			check_resize(b, true);
+		}
+		ret = ppoll(&p, 1, &tick, &wait_mask);
+		if (ret > 0)
+			return 0;
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+		if (!ret)
+			check_resize(b, false);
+	}
+}
+
+/*
  * Messages until QEMU disconnects.  A message that cannot be read as the
  * protocol says (cut short, too long, descriptors it does not allow) ends
  * the connection.  A request that fails its checks or the kernel's is
@@ -1212,7 +1358,9 @@ static void serve_connection(struct bridge *b, int sock)
 	struct vu_msg msg;
 
 	for (;;) {
-		ret = recv_msg(sock, &msg, fds, &nfds);
+		ret = wait_message(b, sock);
+		if (!ret)
+			ret = recv_msg(sock, &msg, fds, &nfds);
 		if (ret <= 0) {
 			if (ret == -ECANCELED) {
 				logmsg(b, "stopping: draining the rings, closing the connection");
@@ -1309,6 +1457,101 @@ static int parse_num(const char *s)
 	return v;
 }
 
+/*
+ * A size or rate: a whole number with an optional binary suffix k, m, g or
+ * t (KiB, MiB, ...), at most 2^62; -1 when it is not one.
+ */
+static int64_t parse_size(const char *s)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	errno = 0;
+	if (!s || *s == '-')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end || v > (1ULL << 62) >> shift)
+		return -1;
+	return (int64_t)(v << shift);
+}
+
+/* Options without a short letter: getopt_long() values past any char. */
+enum {
+	OPT_IOPS = 256, OPT_IOPS_RD, OPT_IOPS_WR, OPT_BPS, OPT_BPS_RD, OPT_BPS_WR,
+	OPT_BURST_IOPS, OPT_BURST_IOPS_RD, OPT_BURST_IOPS_WR, OPT_BURST_BPS,
+	OPT_BURST_BPS_RD, OPT_BURST_BPS_WR, OPT_GROUP, OPT_OFFSET, OPT_LENGTH,
+	OPT_WEIGHT,
+};
+
+/* --iops ... --burst-bps-wr: the field of struct vhost_blk_limits. */
+static __u64 *limit_field(struct vhost_blk_limits *l, int opt)
+{
+	switch (opt) {
+	case OPT_IOPS: return &l->iops_total;
+	case OPT_IOPS_RD: return &l->iops_rd;
+	case OPT_IOPS_WR: return &l->iops_wr;
+	case OPT_BPS: return &l->bps_total;
+	case OPT_BPS_RD: return &l->bps_rd;
+	case OPT_BPS_WR: return &l->bps_wr;
+	case OPT_BURST_IOPS: return &l->burst_iops_total;
+	case OPT_BURST_IOPS_RD: return &l->burst_iops_rd;
+	case OPT_BURST_IOPS_WR: return &l->burst_iops_wr;
+	case OPT_BURST_BPS: return &l->burst_bps_total;
+	case OPT_BURST_BPS_RD: return &l->burst_bps_rd;
+	case OPT_BURST_BPS_WR: return &l->burst_bps_wr;
+	}
+	return NULL;
+}
+
+/* The I/O limit, range and weight options; 2 when the value is refused. */
+static int set_limit_option(struct bridge *b, int opt, const char *arg)
+{
+	int64_t v = parse_size(arg);
+
+	if (v < 0)
+		goto bad;
+	switch (opt) {
+	case OPT_GROUP:
+		if (v > UINT32_MAX)
+			goto bad;
+		b->limits.group = v;
+		b->have_limits = 1;
+		return 0;
+	case OPT_OFFSET:
+		b->offset = v;
+		b->have_range = 1;
+		return 0;
+	case OPT_LENGTH:
+		b->length = v;
+		b->have_range = 1;
+		return 0;
+	case OPT_WEIGHT:
+		if (v < 1 || v > VHOST_BLK_WEIGHT_MAX)
+			goto bad;
+		b->weight = v;
+		b->have_range = 1;
+		return 0;
+	}
+	if ((uint64_t)v > VHOST_BLK_LIMIT_MAX)
+		goto bad;
+	*limit_field(&b->limits, opt) = v;
+	b->have_limits = 1;
+	return 0;
+bad:
+	fprintf(stderr, "kvmio blk-serve: '%s' is not a valid limit, burst, group, offset, length or weight (--weight: 1..%d)\n",
+		arg ? arg : "", VHOST_BLK_WEIGHT_MAX);
+	return 1;
+}
+
 /* Service options of blk-serve (the bridge's own are in struct bridge). */
 struct serve_opts {
 	const char *sock_path, *owner, *group, *mode, *pidfile;
@@ -1329,10 +1572,26 @@ static const struct option serve_options[] = {
 	{ "socket-mode", required_argument, NULL, 'M' },
 	{ "pidfile", required_argument, NULL, 'P' },
 	{ "config", required_argument, NULL, 'c' },
+	{ "iops", required_argument, NULL, OPT_IOPS },
+	{ "iops-rd", required_argument, NULL, OPT_IOPS_RD },
+	{ "iops-wr", required_argument, NULL, OPT_IOPS_WR },
+	{ "bps", required_argument, NULL, OPT_BPS },
+	{ "bps-rd", required_argument, NULL, OPT_BPS_RD },
+	{ "bps-wr", required_argument, NULL, OPT_BPS_WR },
+	{ "burst-iops", required_argument, NULL, OPT_BURST_IOPS },
+	{ "burst-iops-rd", required_argument, NULL, OPT_BURST_IOPS_RD },
+	{ "burst-iops-wr", required_argument, NULL, OPT_BURST_IOPS_WR },
+	{ "burst-bps", required_argument, NULL, OPT_BURST_BPS },
+	{ "burst-bps-rd", required_argument, NULL, OPT_BURST_BPS_RD },
+	{ "burst-bps-wr", required_argument, NULL, OPT_BURST_BPS_WR },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "offset", required_argument, NULL, OPT_OFFSET },
+	{ "length", required_argument, NULL, OPT_LENGTH },
+	{ "weight", required_argument, NULL, OPT_WEIGHT },
 	{ NULL, 0, NULL, 0 },
 };
 
-#define SERVE_USAGE "usage: kvmio blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S] [--queues N] [--poll-us N] [--socket-owner USER] [--socket-group GROUP] [--socket-mode MODE] [--pidfile PATH] [--config FILE] [--once] [--verbose]\n"
+#define SERVE_USAGE "usage: kvmio blk-serve --socket PATH --backend FILE|BLOCKDEV [--readonly] [--serial S] [--queues N] [--poll-us N] [--iops N] [--iops-rd N] [--iops-wr N] [--bps N] [--bps-rd N] [--bps-wr N] [--burst-iops[-rd|-wr] N] [--burst-bps[-rd|-wr] N] [--group ID] [--offset BYTES] [--length BYTES] [--weight 1..1000] [--socket-owner USER] [--socket-group GROUP] [--socket-mode MODE] [--pidfile PATH] [--config FILE] [--once] [--verbose]\n"
 
 static int read_config(struct bridge *b, struct serve_opts *o, const char *path, int depth);
 
@@ -1354,6 +1613,7 @@ static int set_option(struct bridge *b, struct serve_opts *o, int opt, const cha
 	case 'M': o->mode = arg; break;
 	case 'P': o->pidfile = arg; break;
 	case 'c': return read_config(b, o, arg, depth + 1);
+	case OPT_IOPS ... OPT_WEIGHT: return set_limit_option(b, opt, arg);
 	default: return 2;
 	}
 	return 0;
@@ -1545,10 +1805,12 @@ static int write_pidfile(const char *path)
 
 int cmd_blk_serve(int argc, char **argv)
 {
-	struct bridge b = { .queues = 4, .vhost = -1, .backend = -1, .poll_us = -1 };
+	struct bridge b = { .queues = 4, .vhost = -1, .backend = -1, .poll_us = -1,
+			    .backend_req = -1 };
 	struct serve_opts o = { 0 };
 	int opt, ls, flags, direct = 1, rc;
 	struct sigaction sa = { .sa_handler = on_stop };
+	struct sigaction hup = { .sa_handler = on_hup };
 	sigset_t stop_set;
 	char state[64];
 	struct stat st;
@@ -1602,11 +1864,14 @@ int cmd_blk_serve(int argc, char **argv)
 	sigemptyset(&stop_set);
 	sigaddset(&stop_set, SIGTERM);
 	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
 	sigdelset(&wait_mask, SIGTERM);
 	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGHUP);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &hup, NULL);
 	ls = listen_on(o.sock_path);
 	if (ls < 0)
 		return 1;

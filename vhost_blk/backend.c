@@ -43,11 +43,40 @@
 
 #include "vhost_blk_priv.h"
 
-int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out)
+/*
+ * The capacity, in sectors, that @be has now: the file's size or the block
+ * device's capacity (a block device inode's i_size follows set_capacity()),
+ * past the range's offset, at most the range's length.
+ */
+static u64 vblk_backend_size(struct vblk_backend *be)
+{
+	u64 size = i_size_read(be->file->f_mapping->host);
+
+	if (size <= be->offset)
+		return 0;
+	size -= be->offset;
+	if (be->length)
+		size = min(size, be->length);
+	return size >> SECTOR_SHIFT;
+}
+
+/**
+ * vblk_backend_open() - take a reference on a backend for a device
+ * @fd: the file or block device
+ * @readonly: the device is read-only
+ * @offset: byte offset of the device's range
+ * @length: bytes of the range, 0: up to the backend's end
+ * @out: the new backend
+ *
+ * Return: 0, -EBADF or -EINVAL (see VHOST_BLK_SET_BACKEND_RANGE), -ENOMEM.
+ */
+int vblk_backend_open(int fd, bool readonly, u64 offset, u64 length,
+		      struct vblk_backend **out)
 {
 	struct vblk_backend *be;
 	struct inode *inode;
 	struct file *file;
+	u64 end;
 	int ret;
 
 	file = fget(fd);
@@ -67,7 +96,6 @@ int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out)
 		goto err_put;
 	be->file = file;
 	be->readonly = readonly;
-	be->capacity = i_size_read(inode) >> SECTOR_SHIFT;
 	be->blk_size = SECTOR_SIZE;
 	if (S_ISBLK(inode->i_mode)) {
 		be->bdev = I_BDEV(inode);
@@ -78,6 +106,14 @@ int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out)
 	if (S_ISREG(inode->i_mode) && inode->i_sb->s_bdev)
 		be->dio_align = bdev_logical_block_size(inode->i_sb->s_bdev);
 	ret = -EINVAL;
+	/* the range: block-aligned, inside the backend as it is now */
+	if ((offset | length) & (be->blk_size - 1) ||
+	    check_add_overflow(offset, length, &end) ||
+	    end > i_size_read(inode))
+		goto err_free;
+	be->offset = offset;
+	be->length = length;
+	be->capacity = vblk_backend_size(be);
 	if (!be->capacity)
 		goto err_free;
 	*out = be;
@@ -90,26 +126,33 @@ err_put:
 	return ret;
 }
 
+/**
+ * vblk_backend_resize() - read the backend's size again
+ * @be: the backend
+ *
+ * Called under the device's mutex.  Workers read the capacity with
+ * READ_ONCE() when they take each request.
+ *
+ * Return: 0, or -EINVAL when the backend is now smaller than one sector
+ * (the capacity is left as it was).
+ */
+int vblk_backend_resize(struct vblk_backend *be)
+{
+	u64 cap = vblk_backend_size(be);
+
+	if (!cap)
+		return -EINVAL;
+	WRITE_ONCE(be->capacity, cap);
+	return 0;
+}
+
 void vblk_backend_put(struct vblk_backend *be)
 {
+	vblk_share_leave(be);
 	fput(be->file);
 	kfree(be);
 }
 
-/**
- * vblk_backend_may_write() - may the backend be written now?
- * @be: the backend
- *
- * A backend attached read-only is never written.  Then what the kernel's
- * own write path checks on every write, since it can change after the
- * backend was attached: a block device made read-only (BLKROSET), a block
- * device or file that became active swap (swapon).  Our own bios, discards
- * and a block device's fallocate() do not check either, so every write,
- * discard and write-zeroes asks here first.
- *
- * Return: 0, -EROFS (attached read-only), -EPERM (read-only block device)
- * or -ETXTBSY (swap).
- */
 int vblk_backend_may_write(struct vblk_backend *be)
 {
 	if (be->readonly)

@@ -45,6 +45,7 @@ static void vblk_vq_reset(struct vblk_vq *vq)
 {
 	vblk_vq_lock(vq);
 	vblk_poll_stop(vq);
+	vblk_throttle_stop(vq);
 	if (vq->call)
 		eventfd_ctx_put(vq->call);
 	if (vq->err)
@@ -69,6 +70,7 @@ static void vblk_vq_reset(struct vblk_vq *vq)
 	vq->used_wrap = false;
 	vq->mem = NULL;
 	vq->be = NULL;
+	vq->tg = NULL;
 	vq->log_all = false;
 	vq->log_base = 0;
 	vq->log_ctx = NULL;
@@ -164,6 +166,8 @@ static void __vblk_dev_reset_owner(struct vblk_dev *dev, bool publish)
 	if (dev->be)
 		vblk_backend_put(dev->be);
 	dev->be = NULL;
+	/* limits are the owner's (and groups its user's) */
+	__vblk_limits_free(dev);
 	if (dev->log_ctx)
 		eventfd_ctx_put(dev->log_ctx);
 	dev->log_ctx = NULL;
@@ -199,6 +203,7 @@ int vblk_open(struct inode *inode, struct file *file)
 		INIT_LIST_HEAD(&vq->done);
 		init_waitqueue_head(&vq->done_wq);
 		vblk_poll_init(vq);
+		vblk_throttle_init(vq);
 		vq->iov = kmalloc_array(VBLK_MAX_IOV, sizeof(*vq->iov),
 					GFP_KERNEL_ACCOUNT);
 		vq->wlog = kmalloc_array(VBLK_MAX_IOV, sizeof(*vq->wlog),
@@ -401,37 +406,78 @@ static long vblk_set_log_fd(struct vblk_dev *dev, int __user *argp)
 	return 0;
 }
 
-static long vblk_set_backend(struct vblk_dev *dev,
-			     struct vhost_vring_file __user *argp)
+/* Attach @be (NULL: detach) once the rings' requests on the old one are done. */
+static void vblk_install_backend(struct vblk_dev *dev, struct vblk_backend *be)
 {
-	struct vblk_backend *be = NULL, *old;
-	struct vhost_vring_file f;
+	struct vblk_backend *old = dev->be;
 	unsigned int i;
-	int ret;
 
-	if (copy_from_user(&f, argp, sizeof(f)))
-		return -EFAULT;
-	if (f.index)
-		return -EINVAL;
-	if (f.fd != VHOST_FILE_UNBIND) {
-		ret = vblk_backend_open(f.fd, dev->readonly, &be);
-		if (ret)
-			return ret;
-	}
-	old = dev->be;
 	dev->be = be;
 	for (i = 0; i < VBLK_NUM_QUEUES; i++) {
 		struct vblk_vq *vq = &dev->vqs[i];
 
 		/* completes the ring's requests on the old backend */
 		vblk_vq_lock_drained(vq);
+		vblk_share_unwait(vq);
 		vq->be = be;
 		mutex_unlock(&vq->mutex);
 		vblk_worker_queue(vq);
 	}
 	if (old)
 		vblk_backend_put(old);
+}
+
+/* Open @fd's range as the device's backend, a member of its file's share. */
+static long vblk_attach(struct vblk_dev *dev, int fd, u64 offset, u64 length,
+			u32 weight)
+{
+	struct vblk_backend *be = NULL;
+	int ret;
+
+	if (fd != VHOST_FILE_UNBIND) {
+		ret = vblk_backend_open(fd, dev->readonly, offset, length, &be);
+		if (ret)
+			return ret;
+		ret = vblk_share_join(be, weight);
+		if (ret) {
+			vblk_backend_put(be);
+			return ret;
+		}
+	}
+	vblk_install_backend(dev, be);
 	return 0;
+}
+
+static long vblk_set_backend(struct vblk_dev *dev,
+			     struct vhost_vring_file __user *argp)
+{
+	struct vhost_vring_file f;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	if (f.index)
+		return -EINVAL;
+	return vblk_attach(dev, f.fd, 0, 0, VBLK_WEIGHT_DEFAULT);
+}
+
+static long vblk_set_backend_range(struct vblk_dev *dev, void __user *argp)
+{
+	struct vhost_blk_range r;
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	if (r.argsz < sizeof(r) || r.flags || r.pad || r.pad2 ||
+	    r.fd == VHOST_FILE_UNBIND || r.weight > VHOST_BLK_WEIGHT_MAX)
+		return -EINVAL;
+	return vblk_attach(dev, r.fd, r.offset, r.length,
+			   r.weight ? r.weight : VBLK_WEIGHT_DEFAULT);
+}
+
+static long vblk_resize(struct vblk_dev *dev)
+{
+	if (!dev->be)
+		return -ENODEV;
+	return vblk_backend_resize(dev->be);
 }
 
 static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
@@ -558,6 +604,8 @@ static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
 	case VHOST_GET_VRING_BASE:
 		/* drained above: nothing of the ring is in flight */
 		vq->stopped = true;
+		/* nothing held either: a held request is still in the ring */
+		vblk_throttle_stop(vq);
 		s.num = vblk_vq_get_base(vq);
 		break;
 	case VHOST_SET_VRING_KICK:
@@ -627,7 +675,7 @@ static long vblk_get_config(struct vblk_dev *dev, void __user *argp)
 	c.argsz = sizeof(c);
 	if (dev->be) {
 		c.flags |= VHOST_BLK_CONFIG_BACKEND;
-		c.capacity = dev->be->capacity;
+		c.capacity = READ_ONCE(dev->be->capacity);
 		c.blk_size = dev->be->blk_size;
 	} else {
 		c.blk_size = SECTOR_SIZE;
@@ -677,12 +725,18 @@ long vblk_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case VHOST_BLK_GET_CONFIG:
 		ret = vblk_get_config(dev, argp);
 		break;
+	case VHOST_BLK_GET_LIMITS:
+		ret = vblk_get_limits(dev, argp);
+		break;
 	case VHOST_RESET_OWNER:
 	case VHOST_SET_FEATURES:
 	case VHOST_SET_MEM_TABLE:
 	case VHOST_SET_LOG_BASE:
 	case VHOST_SET_LOG_FD:
 	case VHOST_BLK_SET_BACKEND:
+	case VHOST_BLK_SET_BACKEND_RANGE:
+	case VHOST_BLK_RESIZE:
+	case VHOST_BLK_SET_LIMITS:
 	case VHOST_SET_VRING_NUM:
 	case VHOST_SET_VRING_ADDR:
 	case VHOST_SET_VRING_BASE:
@@ -707,6 +761,12 @@ long vblk_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			ret = vblk_set_log_fd(dev, argp);
 		} else if (cmd == VHOST_BLK_SET_BACKEND) {
 			ret = vblk_set_backend(dev, argp);
+		} else if (cmd == VHOST_BLK_SET_BACKEND_RANGE) {
+			ret = vblk_set_backend_range(dev, argp);
+		} else if (cmd == VHOST_BLK_RESIZE) {
+			ret = vblk_resize(dev);
+		} else if (cmd == VHOST_BLK_SET_LIMITS) {
+			ret = vblk_set_limits(dev, argp);
 		} else {
 			ret = vblk_vring_ioctl(dev, cmd, argp);
 		}

@@ -33,6 +33,8 @@ static bool vblk_req_rw(struct vblk_req *req, u64 sector, bool write)
 	struct vblk_dev *dev = req->vq->dev;
 	struct vblk_backend *be = req->vq->be;
 	u64 len = iov_iter_count(&req->iter);
+	/* the capacity now: VHOST_BLK_RESIZE may change it at any time */
+	u64 cap = READ_ONCE(be->capacity);
 
 	req->write = write;
 	req->len = len;
@@ -41,8 +43,8 @@ static bool vblk_req_rw(struct vblk_req *req, u64 sector, bool write)
 		req->status_val = VIRTIO_BLK_S_IOERR;
 		return false;
 	}
-	if (len % SECTOR_SIZE || sector > be->capacity ||
-	    (len >> SECTOR_SHIFT) > be->capacity - sector) {
+	if (len % SECTOR_SIZE || sector > cap ||
+	    (len >> SECTOR_SHIFT) > cap - sector) {
 		vblk_count(dev, err_range);
 		req->status_val = VIRTIO_BLK_S_IOERR;
 		return false;
@@ -51,7 +53,8 @@ static bool vblk_req_rw(struct vblk_req *req, u64 sector, bool write)
 	req->ret = 0;
 	if (!len)
 		return false;
-	return vblk_backend_submit(req, sector << SECTOR_SHIFT);
+	/* inside the range: the sector is below its capacity */
+	return vblk_backend_submit(req, (sector << SECTOR_SHIFT) + be->offset);
 }
 
 /* struct virtio_blk_discard_write_zeroes, little-endian */
@@ -72,6 +75,7 @@ static u8 vblk_req_dwz(struct vblk_req *req, struct iov_iter *data,
 	struct vblk_backend *be = req->vq->be;
 	struct vblk_dwz seg[VHOST_BLK_DISCARD_SEG_MAX];
 	u64 align = be->blk_size >> SECTOR_SHIFT;
+	u64 cap = READ_ONCE(be->capacity);
 	size_t len = iov_iter_count(data);
 	unsigned int i, nr = len / sizeof(seg[0]);
 	u32 allowed = zeroes ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
@@ -98,14 +102,15 @@ static u8 vblk_req_dwz(struct vblk_req *req, struct iov_iter *data,
 			return VIRTIO_BLK_S_UNSUPP;
 		}
 		if (num > VHOST_BLK_DISCARD_SECTORS_MAX ||
-		    sector > be->capacity || num > be->capacity - sector ||
+		    sector > cap || num > cap - sector ||
 		    sector % align || num % align) {
 			vblk_count(dev, err_range);
 			return VIRTIO_BLK_S_IOERR;
 		}
 	}
 	for (i = 0; i < nr; i++) {
-		u64 pos = le64_to_cpu(seg[i].sector) << SECTOR_SHIFT;
+		u64 pos = (le64_to_cpu(seg[i].sector) << SECTOR_SHIFT) +
+			  be->offset;
 		u64 n = (u64)le32_to_cpu(seg[i].num_sectors) << SECTOR_SHIFT;
 		bool unmap = le32_to_cpu(seg[i].flags) &
 			     VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
@@ -152,12 +157,60 @@ struct vblk_req *vblk_req_copy(const struct vblk_req *walked)
 	memcpy(req->iov, walked->iov, nr_iov * sizeof(struct iovec));
 	memcpy(req->wlog, walked->wlog,
 	       walked->nr_wlog * sizeof(struct vblk_wrange));
+	req->share_be = NULL;
 	atomic64_inc(&req->vq->dev->stats.inflight);
+	vblk_req_peek(req);
 	return req;
+}
+
+/*
+ * Read the request's header once, and what the I/O limits charge for it:
+ * reads and writes by their data, DISCARD and WRITE_ZEROES as writes of no
+ * bytes.  A malformed request is not limited (it fails at once).
+ */
+void vblk_req_peek(struct vblk_req *req)
+{
+	struct vblk_outhdr hdr;
+	struct iov_iter rd;
+
+	req->hdr_ok = false;
+	req->limited = false;
+	req->rw_type = false;
+	if (req->bad || req->rd_len > U32_MAX || req->wr_len > U32_MAX ||
+	    !req->wr_len)
+		return;
+	iov_iter_init(&rd, ITER_SOURCE, req->iov, req->nr_rd, req->rd_len);
+	if (copy_from_iter(&hdr, sizeof(hdr), &rd) != sizeof(hdr))
+		return;
+	req->hdr_ok = true;
+	req->type = le32_to_cpu(hdr.type);
+	req->sector = le64_to_cpu(hdr.sector);
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+		req->limited = true;
+		req->rw_type = true;
+		req->write = false;
+		req->len = req->wr_len - 1;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		req->limited = true;
+		req->rw_type = true;
+		req->write = true;
+		req->len = req->rd_len - sizeof(hdr);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		req->limited = true;
+		req->write = true;
+		req->len = 0;
+		break;
+	}
 }
 
 void vblk_req_free(struct vblk_req *req)
 {
+	if (req->share_be)
+		vblk_share_release(req);
 	vblk_backend_unpin(req);
 	atomic64_dec(&req->vq->dev->stats.inflight);
 	kfree(req);
@@ -197,34 +250,33 @@ void vblk_req_start(struct vblk_req *req)
 	struct vblk_dev *dev = vq->dev;
 	struct iov_iter rd, wr;
 	u8 serial[VHOST_BLK_SERIAL_LEN];
-	struct vblk_outhdr hdr;
 	size_t n;
 
 	lockdep_assert_held(&vq->mutex);
 	req->status_val = VIRTIO_BLK_S_IOERR;
 	req->written = 0;
 	req->rw = false;
-	if (req->bad || req->rd_len > U32_MAX || req->wr_len > U32_MAX)
+	/* the header as vblk_req_peek() read it, once */
+	if (!req->hdr_ok)
 		goto bad;
 	iov_iter_init(&rd, ITER_SOURCE, req->iov, req->nr_rd, req->rd_len);
+	iov_iter_advance(&rd, sizeof(struct vblk_outhdr));
 	/* the writable part minus the status byte, which is its last byte */
 	iov_iter_init(&wr, ITER_DEST, req->iov + req->nr_rd, req->nr_wr,
 		      req->wr_len);
 	iov_iter_truncate(&wr, req->wr_len - 1);
-	if (copy_from_iter(&hdr, sizeof(hdr), &rd) != sizeof(hdr))
-		goto bad;
 
-	switch (le32_to_cpu(hdr.type)) {
+	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
 		vblk_count(dev, req_in);
 		req->iter = wr;
-		if (vblk_req_rw(req, le64_to_cpu(hdr.sector), false))
+		if (vblk_req_rw(req, req->sector, false))
 			return;
 		break;
 	case VIRTIO_BLK_T_OUT:
 		vblk_count(dev, req_out);
 		req->iter = rd;
-		if (vblk_req_rw(req, le64_to_cpu(hdr.sector), true))
+		if (vblk_req_rw(req, req->sector, true))
 			return;
 		break;
 	case VIRTIO_BLK_T_FLUSH:

@@ -9,6 +9,7 @@
  */
 #include <linux/kobject.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
@@ -57,6 +58,97 @@ VBLK_STAT_ATTR(sync_fallbacks, sync_fallbacks);
 VBLK_STAT_ATTR(poll_hits, poll_hits);
 VBLK_STAT_ATTR(poll_misses, poll_misses);
 VBLK_STAT_ATTR(poll_yields, poll_yields);
+VBLK_STAT_ATTR(throttled_requests, throttled_requests);
+VBLK_STAT_ATTR(throttled_ns, throttled_ns);
+VBLK_STAT_ATTR(share_waits, share_waits);
+
+/*
+ * I/O limit knobs, one per field of struct vhost_blk_limits: the limits in
+ * force (a group's, for a member of one).  Writable by root only (the
+ * files' mode): an administrator may change what the VMM set; a write
+ * changes the whole group's limit, as VHOST_BLK_SET_LIMITS does.
+ */
+static u64 *vblk_limit_field(struct vhost_blk_limits *l, const char *name)
+{
+	static const char * const names[] = {
+		"iops_rd", "iops_wr", "iops_total",
+		"bps_rd", "bps_wr", "bps_total",
+		"burst_iops_rd", "burst_iops_wr", "burst_iops_total",
+		"burst_bps_rd", "burst_bps_wr", "burst_bps_total",
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(name, names[i]))
+			return &l->iops_rd + i;
+	return NULL;
+}
+
+static ssize_t vblk_limit_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	struct vblk_dev *dev = vblk_kobj_dev(kobj);
+	struct vhost_blk_limits l;
+
+	mutex_lock(&dev->mutex);
+	__vblk_limits_get(dev, &l);
+	mutex_unlock(&dev->mutex);
+	return sysfs_emit(buf, "%llu\n", *vblk_limit_field(&l, attr->attr.name));
+}
+
+static ssize_t vblk_limit_store(struct kobject *kobj,
+				struct kobj_attribute *attr, const char *buf,
+				size_t count)
+{
+	struct vblk_dev *dev = vblk_kobj_dev(kobj);
+	struct vhost_blk_limits l;
+	u64 v;
+	int ret;
+
+	ret = kstrtou64(buf, 0, &v);
+	if (ret)
+		return ret;
+	mutex_lock(&dev->mutex);
+	__vblk_limits_get(dev, &l);
+	*vblk_limit_field(&l, attr->attr.name) = v;
+	/* checked there; the device keeps its group */
+	ret = __vblk_limits_apply(dev, &l);
+	mutex_unlock(&dev->mutex);
+	return ret ? ret : count;
+}
+
+#define VBLK_LIMIT_ATTR(name)						\
+static struct kobj_attribute vblk_attr_##name =				\
+	__ATTR(name, 0644, vblk_limit_show, vblk_limit_store)
+
+VBLK_LIMIT_ATTR(iops_rd);
+VBLK_LIMIT_ATTR(iops_wr);
+VBLK_LIMIT_ATTR(iops_total);
+VBLK_LIMIT_ATTR(bps_rd);
+VBLK_LIMIT_ATTR(bps_wr);
+VBLK_LIMIT_ATTR(bps_total);
+VBLK_LIMIT_ATTR(burst_iops_rd);
+VBLK_LIMIT_ATTR(burst_iops_wr);
+VBLK_LIMIT_ATTR(burst_iops_total);
+VBLK_LIMIT_ATTR(burst_bps_rd);
+VBLK_LIMIT_ATTR(burst_bps_wr);
+VBLK_LIMIT_ATTR(burst_bps_total);
+
+/* The throttle group (0: none or the device's own limits); read-only. */
+static ssize_t throttle_group_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	struct vblk_dev *dev = vblk_kobj_dev(kobj);
+	struct vhost_blk_limits l;
+
+	mutex_lock(&dev->mutex);
+	__vblk_limits_get(dev, &l);
+	mutex_unlock(&dev->mutex);
+	return sysfs_emit(buf, "%u\n", l.group);
+}
+
+static struct kobj_attribute vblk_attr_throttle_group =
+	__ATTR_RO(throttle_group);
 
 /* A knob's new value: an unsigned number within [@min, @max]. */
 static int vblk_knob_parse(const char *buf, unsigned int min, unsigned int max,
@@ -141,6 +233,22 @@ static struct attribute *vblk_attrs[] = {
 	&vblk_attr_poll_hits.attr,
 	&vblk_attr_poll_misses.attr,
 	&vblk_attr_poll_yields.attr,
+	&vblk_attr_throttled_requests.attr,
+	&vblk_attr_throttled_ns.attr,
+	&vblk_attr_share_waits.attr,
+	&vblk_attr_iops_rd.attr,
+	&vblk_attr_iops_wr.attr,
+	&vblk_attr_iops_total.attr,
+	&vblk_attr_bps_rd.attr,
+	&vblk_attr_bps_wr.attr,
+	&vblk_attr_bps_total.attr,
+	&vblk_attr_burst_iops_rd.attr,
+	&vblk_attr_burst_iops_wr.attr,
+	&vblk_attr_burst_iops_total.attr,
+	&vblk_attr_burst_bps_rd.attr,
+	&vblk_attr_burst_bps_wr.attr,
+	&vblk_attr_burst_bps_total.attr,
+	&vblk_attr_throttle_group.attr,
 	&vblk_attr_max_batch.attr,
 	&vblk_attr_poll_budget_us.attr,
 	NULL,
@@ -213,6 +321,9 @@ static void vblk_stats_fill(struct vblk_dev *dev, struct vhost_blk_stats *s)
 	s->poll_hits = atomic64_read(&c->poll_hits);
 	s->poll_misses = atomic64_read(&c->poll_misses);
 	s->poll_yields = atomic64_read(&c->poll_yields);
+	s->throttled_requests = atomic64_read(&c->throttled_requests);
+	s->throttled_ns = atomic64_read(&c->throttled_ns);
+	s->share_waits = atomic64_read(&c->share_waits);
 }
 
 long vblk_stats_ioctl(struct vblk_dev *dev, void __user *argp)

@@ -26,7 +26,10 @@
  *                      this lock, so a ring whose nr_inflight reached 0 under
  *                      its mutex may be freed.
  *   vblk_dev.wake_lock - every ring's worker pointer as seen from the kick
- *                      and completion callbacks (nested inside done_lock).
+ *                      and completion callbacks (nested inside done_lock
+ *                      and vblk_share.lock).
+ *   limits.c's vblk_tg_mutex, vblk_share_mutex (group and share lists) and
+ *   vblk_tg.lock, vblk_share.lock (buckets, slots): see limits.c.
  */
 #ifndef _VHOST_BLK_PRIV_H
 #define _VHOST_BLK_PRIV_H
@@ -34,6 +37,8 @@
 #include <linux/atomic.h>
 #include <linux/blk_types.h>
 #include <linux/fs.h>
+#include <linux/hrtimer.h>
+#include <linux/uidgid.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
@@ -58,6 +63,8 @@
 /* requests a ring's worker handles in a row before it yields (knob) */
 #define VBLK_BATCH		64
 #define VBLK_MAX_BATCH		1024
+/* a shared backend's weight when none is given */
+#define VBLK_WEIGHT_DEFAULT	100
 /* upper bound of the busy-polling knob, microseconds */
 #define VBLK_MAX_POLL_US	100000
 
@@ -122,14 +129,58 @@ struct vblk_poll {
 	struct vblk_vq *vq;
 };
 
+/* Token buckets of the I/O limits, in struct vhost_blk_limits order. */
+enum vblk_tb {
+	VBLK_TB_IOPS_RD, VBLK_TB_IOPS_WR, VBLK_TB_IOPS_TOTAL,
+	VBLK_TB_BPS_RD, VBLK_TB_BPS_WR, VBLK_TB_BPS_TOTAL,
+	VBLK_TB_NR
+};
+
+/* One token bucket as a theoretical arrival time (limits.c). */
+struct vblk_bucket {
+	u64 rate;		/* per second, 0: no limit */
+	u64 burst;		/* as set, 0: the default */
+	u64 tol_ns;		/* the burst, as time at the rate */
+	u64 tat;		/* ktime_get_ns() the bucket is paid up to */
+};
+
+/* A device's or a throttle group's buckets. */
+struct vblk_tg {
+	struct list_head node;	/* vblk_tgs (groups); under vblk_tg_mutex */
+	unsigned int users;	/* devices; under vblk_tg_mutex */
+	u32 group;		/* 0: one device's own */
+	kuid_t uid;		/* the group's user */
+	/* protects b; see limits.c */
+	spinlock_t lock;
+	struct vblk_bucket b[VBLK_TB_NR];
+};
+
+/* The devices whose backends are one inode (limits.c). */
+struct vblk_share {
+	struct list_head node;	/* vblk_shares; under vblk_share_mutex */
+	unsigned int users;	/* backends; under vblk_share_mutex */
+	struct inode *inode;	/* the key; held through the members' files */
+	/* protects the fields below and the members' share_* */
+	spinlock_t lock;
+	unsigned int nr_active;	/* members with slots or a waiting ring */
+	u64 active_weight;	/* their weights */
+	struct list_head waiters; /* rings waiting for a slot (share_node) */
+};
+
 struct vblk_backend {
 	struct file *file;
-	u64 capacity;		/* 512-byte sectors */
+	u64 capacity;		/* 512-byte sectors; READ_ONCE (resize) */
+	u64 offset;		/* bytes: the device's range on the file */
+	u64 length;		/* bytes, 0: to the end */
 	u32 blk_size;
 	u32 dio_align;		/* direct I/O: address and length alignment */
 	bool readonly;
 	bool direct;		/* opened O_DIRECT: asynchronous kiocbs */
 	struct block_device *bdev; /* a block device backend, else NULL */
+	struct vblk_share *share;
+	u32 weight;
+	unsigned int share_inflight;	/* slots held; under share->lock */
+	unsigned int share_waiting;	/* rings waiting; under share->lock */
 };
 
 struct vblk_dev;
@@ -200,6 +251,14 @@ struct vblk_vq {
 					 * bit 1: back off before it (a
 					 * request could not be allocated) */
 	atomic_t lockers;		/* vblk_vq_lock() callers waiting */
+
+	/* I/O limits and shared backends (limits.c) */
+	struct vblk_tg *tg;		/* copy of the device's */
+	struct hrtimer throttle_timer;	/* queues the ring when it may go on */
+	u64 held_since;			/* ns: the limits hold a request */
+	bool held;			/* this pass stopped at a held request */
+	struct list_head share_node;	/* share->waiters, under share->lock */
+	struct vblk_backend *share_be;	/* waiting for a slot of its share */
 };
 
 struct vblk_stats {
@@ -210,6 +269,7 @@ struct vblk_stats {
 	atomic64_t req_discard, req_write_zeroes;
 	atomic64_t req_async, sync_fallbacks, poll_hits, poll_misses;
 	atomic64_t poll_yields;
+	atomic64_t throttled_requests, throttled_ns, share_waits;
 };
 
 struct vblk_worker;
@@ -224,6 +284,7 @@ struct vblk_dev {
 	u64 log_base;
 	struct eventfd_ctx *log_ctx;
 	bool readonly;
+	struct vblk_tg *tg;		/* I/O limits, NULL: none */
 	/* protects serial (read by the worker, written by an ioctl) */
 	spinlock_t serial_lock;
 	u8 serial[VHOST_BLK_SERIAL_LEN];
@@ -302,6 +363,13 @@ struct vblk_req {
 	int bio_err;			/* first bio error, -errno */
 	struct iovec *iov;		/* nr_rd + nr_wr entries */
 	struct vblk_wrange *wlog;	/* writable ranges, for the log */
+	/* the header, read once by vblk_req_peek() */
+	bool hdr_ok;
+	bool limited;			/* charged to the I/O limits */
+	bool rw_type;			/* IN or OUT */
+	u32 type;
+	u64 sector;
+	struct vblk_backend *share_be;	/* holds a slot of its share */
 };
 
 struct vblk_req *vblk_req_copy(const struct vblk_req *walked);
@@ -309,9 +377,12 @@ void vblk_req_start(struct vblk_req *req);
 u32 vblk_req_finish(struct vblk_req *req);
 void vblk_req_free(struct vblk_req *req);
 void vblk_req_complete(struct vblk_req *req);
+void vblk_req_peek(struct vblk_req *req);
 
 /* backend.c */
-int vblk_backend_open(int fd, bool readonly, struct vblk_backend **out);
+int vblk_backend_open(int fd, bool readonly, u64 offset, u64 length,
+		      struct vblk_backend **out);
+int vblk_backend_resize(struct vblk_backend *be);
 void vblk_backend_put(struct vblk_backend *be);
 int vblk_backend_may_write(struct vblk_backend *be);
 ssize_t vblk_backend_rw(struct vblk_backend *be, struct iov_iter *iter,
@@ -323,6 +394,21 @@ bool vblk_backend_flush_async(struct vblk_req *req);
 int vblk_backend_discard(struct vblk_backend *be, u64 pos, u64 len);
 int vblk_backend_write_zeroes(struct vblk_backend *be, u64 pos, u64 len,
 			      bool unmap);
+
+/* limits.c */
+int __vblk_limits_apply(struct vblk_dev *dev, struct vhost_blk_limits *l);
+void __vblk_limits_get(struct vblk_dev *dev, struct vhost_blk_limits *l);
+void __vblk_limits_free(struct vblk_dev *dev);
+void vblk_limits_kick(struct vblk_dev *dev);
+long vblk_set_limits(struct vblk_dev *dev, void __user *argp);
+long vblk_get_limits(struct vblk_dev *dev, void __user *argp);
+int vblk_share_join(struct vblk_backend *be, u32 weight);
+void vblk_share_leave(struct vblk_backend *be);
+void vblk_share_unwait(struct vblk_vq *vq);
+void vblk_share_release(struct vblk_req *req);
+void vblk_throttle_init(struct vblk_vq *vq);
+void vblk_throttle_stop(struct vblk_vq *vq);
+bool vblk_req_hold(struct vblk_vq *vq, struct vblk_req *req);
 
 /* worker.c */
 int vblk_worker_start(struct vblk_vq *vq);

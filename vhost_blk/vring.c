@@ -780,6 +780,11 @@ static void vblk_vq_submit_packed(struct vblk_vq *vq,
 			vblk_vq_alloc_failed(vq);
 			break;
 		}
+		if (vblk_req_hold(vq, req)) {
+			/* left in the ring: taken again when it may go */
+			vblk_req_free(req);
+			break;
+		}
 		vq->last_avail_idx += ndesc;
 		if (vq->last_avail_idx >= vq->num) {
 			vq->last_avail_idx -= vq->num;
@@ -842,6 +847,10 @@ static void vblk_vq_submit_split(struct vblk_vq *vq, const char **why)
 		req = vblk_req_copy(&walk);
 		if (!req) {
 			vblk_vq_alloc_failed(vq);
+			break;
+		}
+		if (vblk_req_hold(vq, req)) {
+			vblk_req_free(req);
 			break;
 		}
 		vq->last_avail_idx++;
@@ -991,6 +1000,7 @@ void vblk_vq_process(struct vblk_vq *vq)
 	bool empty = false;
 
 	mutex_lock(&vq->mutex);
+	vq->held = false;
 	vblk_vq_reap(vq);
 	if (!vblk_vq_ready(vq))
 		goto publish;
@@ -1006,8 +1016,13 @@ void vblk_vq_process(struct vblk_vq *vq)
 	blk_finish_plug(&plug);
 	/* bios that completed during submission are published now */
 	vblk_vq_reap(vq);
-	/* stopped at an empty ring, not at max_batch or a failed allocation */
-	empty = !why && !test_bit(0, &vq->pending);
+	/*
+	 * stopped at an empty ring, not at max_batch, a failed allocation or
+	 * a request held by the I/O limits or a shared backend (its timer or
+	 * a slot given back queues the ring: no polling, kicks left as they
+	 * are)
+	 */
+	empty = !why && !vq->held && !test_bit(0, &vq->pending);
 publish:
 	vblk_vq_publish(vq, true, &why);
 	if (vq->logged && vq->log_ctx)

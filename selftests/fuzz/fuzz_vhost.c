@@ -342,7 +342,7 @@ static void op_private(struct fuzz_rng *r, unsigned int tid)
 	long ret;
 
 	memset(buf, 0, sizeof(buf));
-	switch (fuzz_below(r, 4)) {
+	switch (fuzz_below(r, 6)) {
 	case 0:
 		cmd = VHOST_BLK_SET_SERIAL;
 		name = "SET_SERIAL";
@@ -364,11 +364,38 @@ static void op_private(struct fuzz_rng *r, unsigned int tid)
 		name = "GET_CONFIG";
 		size = sizeof(struct vhost_blk_config);
 		break;
-	default:
+	case 3:
 		cmd = VHOST_BLK_GET_STATS;
 		name = "GET_STATS";
 		size = sizeof(struct vhost_blk_stats);
 		break;
+	case 4:
+		cmd = VHOST_BLK_GET_LIMITS;
+		name = "GET_LIMITS";
+		size = sizeof(struct vhost_blk_limits);
+		break;
+	default: {
+		/*
+		 * SET_LIMITS only as it must be refused (nonzero padding, a
+		 * rate past the maximum): limits that hold requests would
+		 * stall the other operations' rings.
+		 */
+		struct vhost_blk_limits *l = (void *)buf;
+
+		cmd = VHOST_BLK_SET_LIMITS;
+		name = "SET_LIMITS";
+		size = sizeof(*l);
+		if (fuzz_one_in(r, 2)) {
+			l->pad = 1 + fuzz_below(r, 1000);
+			why = "nonzero padding";
+		} else {
+			(&l->iops_rd)[fuzz_below(r, 12)] = VHOST_BLK_LIMIT_MAX + 1 +
+							   fuzz_below(r, 1 << 20);
+			why = "a limit past VHOST_BLK_LIMIT_MAX";
+		}
+		l->group = fuzz_next(r);
+		break;
+	}
 	}
 	hdr[0] = size;
 	if (fuzz_one_in(r, 8)) {
@@ -386,7 +413,7 @@ static void op_private(struct fuzz_rng *r, unsigned int tid)
 			why = "unknown flags";
 		}
 	}
-	if (fuzz_one_in(r, 16)) {
+	if (fuzz_one_in(r, 16) && cmd != VHOST_BLK_SET_LIMITS) {
 		ret = xioctl(tid, name, fd, cmd, (void *)(uintptr_t)fuzz_ptr(r, &ptrs, size));
 		return;
 	}
@@ -409,7 +436,7 @@ static void op_misc(struct fuzz_rng *r, unsigned int tid)
 		VHOST_SET_VRING_ENDIAN, VHOST_GET_VRING_ENDIAN,
 		VHOST_SET_VRING_BUSYLOOP_TIMEOUT, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
 		VHOST_SET_BACKEND_FEATURES, VHOST_GET_BACKEND_FEATURES,
-		_IO(VHOST_VIRTIO, 0xF4), _IOW(VHOST_VIRTIO, 0xFE, struct vhost_vring_file),
+		_IO(VHOST_VIRTIO, 0xF8), _IOW(VHOST_VIRTIO, 0xFE, struct vhost_vring_file),
 		_IOW(VHOST_VIRTIO, 0x05, __u64), _IO(VHOST_VIRTIO, 0x30),
 	};
 	struct vhost_vring_file f;

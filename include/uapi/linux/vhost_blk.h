@@ -7,7 +7,7 @@
  * (VHOST_SET_OWNER, VHOST_SET_MEM_TABLE, VHOST_SET_VRING_*, ...; see
  * Documentation/vhost_blk.rst for the subset and its exact semantics).  This
  * header adds the backend ioctl and the device's private ioctls.  The private
- * numbers (0xF0..0xF4 and 0xFF in the VHOST_VIRTIO space) are not used by
+ * numbers (0xF0..0xF7 and 0xFF in the VHOST_VIRTIO space) are not used by
  * <linux/vhost.h> of Linux 6.1 or 6.12.
  */
 #ifndef _UAPI_LINUX_VHOST_BLK_H
@@ -178,6 +178,9 @@ struct vhost_blk_stats {
 	__u64 poll_hits;	/* busy polls that found work */
 	__u64 poll_misses;	/* busy polls that ran out of budget */
 	__u64 poll_yields;	/* busy polls cut short for an ioctl on the ring */
+	__u64 throttled_requests; /* requests held by the I/O limits */
+	__u64 throttled_ns;	/* time requests were held by the I/O limits */
+	__u64 share_waits;	/* requests held for a shared backend's fairness */
 };
 
 #define VHOST_BLK_GET_STATS	_IOWR(VHOST_VIRTIO, 0xF3, struct vhost_blk_stats)
@@ -201,5 +204,112 @@ struct vhost_blk_stats {
  * backend attached), EINVAL (the backend is now smaller than one sector).
  */
 #define VHOST_BLK_RESIZE	_IO(VHOST_VIRTIO, 0xF4)
+
+/**
+ * VHOST_BLK_SET_LIMITS - _IOW(VHOST_VIRTIO, 0xF5, struct vhost_blk_limits)
+ * VHOST_BLK_GET_LIMITS - _IOWR(VHOST_VIRTIO, 0xF6, struct vhost_blk_limits)
+ *
+ * I/O limits of the device: operations per second (@iops_*) and bytes per
+ * second (@bps_*) for reads (VIRTIO_BLK_T_IN), writes (VIRTIO_BLK_T_OUT,
+ * DISCARD and WRITE_ZEROES, which count as operations of no bytes) and
+ * their total.  0 is no limit.  Each limit is a token bucket that holds at
+ * most its @burst_* beyond the steady rate (operations or bytes that may
+ * pass at once after the device was idle; 0 is a tenth of the rate, at
+ * least one operation).  A request the buckets do not allow is not failed:
+ * it stays in its ring, and the ring's worker takes it when the buckets
+ * allow it (an hrtimer wakes it); requests behind it wait in the ring too.
+ * A request is charged in full when it is taken, so a large one may drive
+ * the bytes buckets into debt that the following requests wait out.  FLUSH
+ * and GET_ID are not limited.  Each held request is counted once in
+ * throttled_requests, and the time it was held in throttled_ns.
+ *
+ * @group: 0 for limits of this device alone.  Otherwise every device whose
+ * owner sets the same @group shares one set of buckets (a throttle group,
+ * as QEMU's): the limits are those of the last VHOST_BLK_SET_LIMITS on any
+ * member.  Groups are private to the effective uid of the caller: devices
+ * of different users never share a group (or could slow each other down),
+ * even with the same @group.
+ *
+ * Rates and bursts are at most VHOST_BLK_LIMIT_MAX, and a burst at most an
+ * hour of its rate.  GET_LIMITS reports the limits in force (the group's)
+ * with @burst_* as set (0: the default); its @flags must be 0 on entry.
+ * Allowed at any time; setting all
+ * rates to 0 with @group 0 removes every limit.
+ *
+ * Caller must own the device (VHOST_SET_OWNER) for SET_LIMITS.
+ *
+ * Return: 0 on success, -1 and errno: EPERM (not the owner), EFAULT,
+ * EINVAL (@argsz too small, nonzero @flags or @pad, a value too large),
+ * ENOMEM.
+ */
+struct vhost_blk_limits {
+	__u32 argsz;
+	__u32 flags;			/* none defined: must be 0 */
+	__u64 iops_rd;
+	__u64 iops_wr;
+	__u64 iops_total;
+	__u64 bps_rd;
+	__u64 bps_wr;
+	__u64 bps_total;
+	__u64 burst_iops_rd;
+	__u64 burst_iops_wr;
+	__u64 burst_iops_total;
+	__u64 burst_bps_rd;
+	__u64 burst_bps_wr;
+	__u64 burst_bps_total;
+	__u32 group;			/* 0: none */
+	__u32 pad;			/* must be 0 */
+};
+
+#define VHOST_BLK_LIMIT_MAX	(1ULL << 40)
+
+#define VHOST_BLK_SET_LIMITS	_IOW(VHOST_VIRTIO, 0xF5, struct vhost_blk_limits)
+#define VHOST_BLK_GET_LIMITS	_IOWR(VHOST_VIRTIO, 0xF6, struct vhost_blk_limits)
+
+/**
+ * VHOST_BLK_SET_BACKEND_RANGE - _IOW(VHOST_VIRTIO, 0xF7, struct vhost_blk_range)
+ *
+ * Attach a range of a backend: as VHOST_BLK_SET_BACKEND, but the device
+ * sees only the @length bytes of @fd from byte @offset on.  Its capacity is
+ * @length / 512; every request is moved by @offset and checked against
+ * @length (reads, writes, discards and write-zeroes), so the device never
+ * reaches outside its range.  @offset and @length must be multiples of the
+ * backend's logical block size and lie within the backend; @length 0 means
+ * up to the backend's end.  Several devices may serve disjoint ranges of
+ * one file or block device (nothing checks that they are disjoint: that is
+ * the VMM's choice).
+ *
+ * @weight (1..1000, 0 = 100) is the device's share of the backend under
+ * contention: devices attached to the same file or block device (same
+ * inode) share its asynchronous (O_DIRECT) requests in flight.  When more
+ * than one of them has requests in flight or waiting, each may keep at
+ * most its weighted share of VHOST_BLK_SHARE_DEPTH requests in flight
+ * (the default of the module parameter share_depth)
+ * (more when the others leave theirs unused); a device alone is never held.
+ * Requests held for it stay in their ring and are counted in share_waits.
+ * Synchronous backends (no O_DIRECT) run one request per ring at a time
+ * and are not weighted.
+ *
+ * Caller must own the device (VHOST_SET_OWNER).
+ *
+ * Return: 0 on success, -1 and errno as VHOST_BLK_SET_BACKEND, and EINVAL
+ * (@argsz too small, nonzero @flags or @pad, @fd of -1, a misaligned or
+ * out-of-bounds range, @weight above 1000).
+ */
+struct vhost_blk_range {
+	__u32 argsz;
+	__u32 flags;			/* none defined: must be 0 */
+	__s32 fd;
+	__u32 pad;			/* must be 0 */
+	__u64 offset;			/* bytes */
+	__u64 length;			/* bytes; 0: to the end */
+	__u32 weight;			/* 0: 100 */
+	__u32 pad2;			/* must be 0 */
+};
+
+#define VHOST_BLK_SHARE_DEPTH	64
+#define VHOST_BLK_WEIGHT_MAX	1000
+
+#define VHOST_BLK_SET_BACKEND_RANGE	_IOW(VHOST_VIRTIO, 0xF7, struct vhost_blk_range)
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */

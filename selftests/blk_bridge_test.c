@@ -12,9 +12,9 @@
  *     is refused (an error ack, or the connection closed), and afterwards
  *     the bridge still serves a new connection and holds exactly as many
  *     descriptors as before (/proc/<pid>/fd);
- *   - GET_FEATURES does not offer VHOST_F_LOG_ALL, GET_PROTOCOL_FEATURES
- *     offers only what the bridge implements, and bits not offered are
- *     refused;
+ *   - GET_FEATURES and GET_PROTOCOL_FEATURES offer only what the bridge
+ *     implements (VHOST_F_LOG_ALL with LOG_SHMFD), bits not offered are
+ *     refused, and VHOST_F_LOG_ALL without a dirty log is refused;
  *   - a minimal vhost-user driver (lib/virtq_driver.h) does real I/O
  *     through the bridge and vhost_blk, and the memory table changes
  *     (a region added, then removed) while the ring runs, requests in
@@ -610,20 +610,23 @@ TEST_F(br, features_only_implemented)
 	ASSERT_GE(s, 0);
 	ASSERT_EQ(vu_get_u64(s, VU_GET_FEATURES, &f), 1);
 	KT_LOG("features %#llx", (unsigned long long)f);
-	EXPECT_FALSE(f & (1ULL << VHOST_F_LOG_ALL));
+	EXPECT_TRUE(f & (1ULL << VHOST_F_LOG_ALL));
 	EXPECT_TRUE(f & (1ULL << VIRTIO_F_VERSION_1));
 	EXPECT_TRUE(f & (1ULL << VU_F_PROTOCOL_FEATURES));
 	ASSERT_EQ(vu_get_u64(s, VU_GET_PROTOCOL_FEATURES, &pf), 1);
 	KT_LOG("protocol features %#llx", (unsigned long long)pf);
 	EXPECT_EQ(pf & ~((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |
-			 (1ULL << VU_PF_CONFIG)), 0);
+			 (1ULL << VU_PF_LOG_SHMFD) | (1ULL << VU_PF_CONFIG)), 0);
 	EXPECT_TRUE(pf & (1ULL << VU_PF_REPLY_ACK));
+	EXPECT_TRUE(pf & (1ULL << VU_PF_LOG_SHMFD));
 
+	/* dirty logging before any log was set */
 	EXPECT_REFUSED(vu_set_u64(s, VU_SET_FEATURES,
 				  (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VHOST_F_LOG_ALL)));
 	EXPECT_REFUSED(vu_set_u64(s, VU_SET_PROTOCOL_FEATURES,
-				  (1ULL << VU_PF_REPLY_ACK) | (1ULL << VU_PF_LOG_SHMFD)));
-	EXPECT_EQ(vu_set_u64(s, VU_SET_FEATURES, f & ~(1ULL << VIRTIO_F_RING_PACKED)), 0);
+				  (1ULL << VU_PF_REPLY_ACK) | (1ULL << 2)));
+	EXPECT_EQ(vu_set_u64(s, VU_SET_FEATURES, f & ~((1ULL << VIRTIO_F_RING_PACKED) |
+							(1ULL << VHOST_F_LOG_ALL))), 0);
 	EXPECT_REFUSED(vu_set_u64(s, VU_SET_LOG_BASE, 0));
 	close(s);
 	still_serves(_kt, self);

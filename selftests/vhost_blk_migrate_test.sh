@@ -24,8 +24,7 @@
 #      checksum, and generation g below the last block written and g - 1
 #      from there on, g past the generation it had reached before the
 #      migration.
-#   3. heavy: four writers (the guest has two vCPUs, so two queues), C -> D,
-#      the same checks.
+#   3. heavy: four writers, C -> D, the same checks.
 #
 # Printed: the downtime QEMU reports (query-migrate), and the writers'
 # writes/s in the 10 s before the migration, during it (dirty logging on,
@@ -42,6 +41,13 @@ case $(uname -r) in
 esac
 
 L2=/usr/share/kvmio/l2
+# One vCPU by default: the migration is the point, not the queues, and a
+# second vCPU under nested TCG crashed the guest while it booted (the
+# emulator race of vhost_blk_guest_test.sh's note).  L2_SMP=2 gives the
+# four writers two vCPUs and two queues.
+L2_SMP=${L2_SMP:-1}
+L2_ONLINE=
+[ "$L2_SMP" -gt 1 ] && L2_ONLINE="maxcpus=1 kvmio.online"
 BLKMIG=/usr/share/kvmio/tests/helpers/blkmig
 D=/tmp/mig
 n=0
@@ -89,11 +95,14 @@ cat $L2/initrd $L2/suite.cpio > $D/l2.cpio
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
-# Wait up to $2 s for a line matching $3 (grep -E) in file $1.
+# Wait up to $2 s for a line matching $3 (grep -E) in file $1; 1 at once
+# if the guest panicked or process $4 (its QEMU) is gone.
 wait_for() {
 	i=0
 	while [ $i -lt $(($2 * 5)) ]; do
 		tr -d '\r' < "$1" 2>/dev/null | grep -qE "$3" && return 0
+		grep -q "Kernel panic" "$1" 2>/dev/null && return 1
+		[ -n "$4" ] && ! kill -0 $4 2>/dev/null && return 1
 		sleep 0.2
 		i=$((i + 1))
 	done
@@ -129,12 +138,12 @@ start_vm() {
 	while [ ! -S $D/$1.sock ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 	mkfifo $D/qmp-$1.in $D/qmp-$1.out
 	: > $D/l2-$1.log
-	timeout -s KILL $QEMU_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp 2 -m 256 \
+	timeout -s KILL $QEMU_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp $L2_SMP -m 256 \
 		-object memory-backend-memfd,id=mem,size=256M,share=on \
 		-machine q35,memory-backend=mem -nodefaults -no-reboot -display none \
 		-serial file:$D/l2-$1.log -L /usr/share/seabios -L /usr/share/qemu \
 		-kernel $L2/vmlinuz -initrd $D/l2.cpio \
-		-append "console=ttyS0 panic=-1 loglevel=4 kvmio.l2=blk-mig maxcpus=1 kvmio.online" \
+		-append "console=ttyS0 panic=-1 loglevel=4 kvmio.l2=blk-mig $L2_ONLINE" \
 		-chardev socket,id=vub,path=$D/$1.sock \
 		-device vhost-user-blk-pci,chardev=vub,num-queues=4 \
 		-chardev pipe,id=qmp,path=$D/qmp-$1 -mon chardev=qmp,mode=control \
@@ -270,7 +279,7 @@ write_case() {
 
 start=$(uptime_s)
 start_vm A
-wait_for $D/l2-A.log $L2_LIMIT "BLKMIG guest ready"
+wait_for $D/l2-A.log $L2_LIMIT "BLKMIG guest ready" $QEMU_A
 check "guest booted on A with the vhost-user-blk disk" \
 	"tr -d '\r' < $D/l2-A.log | grep -q 'BLKMIG guest ready'" || {
 	abort

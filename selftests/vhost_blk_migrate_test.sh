@@ -36,8 +36,8 @@
 # Wall-time limits: far longer on the debug kernel (KASAN and lockdep in
 # the first level slow nested KVM several times).
 case $(uname -r) in
-*kvmio-debug*) L2_LIMIT=1200; MIG_LIMIT=1200; QEMU_LIMIT=3000 ;;
-*) L2_LIMIT=300; MIG_LIMIT=300; QEMU_LIMIT=1200 ;;
+*kvmio-debug*) L2_LIMIT=1200; MIG_LIMIT=600; QEMU_LIMIT=3000 ;;
+*) L2_LIMIT=240; MIG_LIMIT=120; QEMU_LIMIT=600 ;;
 esac
 
 L2=/usr/share/kvmio/l2
@@ -67,10 +67,11 @@ cleanup() {
 	rmmod brd 2>/dev/null	# kvm stays loaded (see nested_test.sh)
 }
 trap cleanup EXIT
+trap 'echo "# killed"; abort' TERM
 # Give up: the logs, every QEMU and bridge killed, the plan.
 abort() {
-	for f in $D/qemu-*.log $D/serve-*.log $D/l2-*.log; do
-		[ -s "$f" ] && tail -n 15 "$f" | tr -d '\r' | sed "s|^|# $(basename $f): |"
+	for f in $D/qemu-*.log $D/serve-*.log $D/l2-*.log $D/qmp-*.log; do
+		[ -s "$f" ] && tail -n 25 "$f" | tr -d '\r' | sed "s|^|# $(basename $f): |"
 	done
 	for p in $PIDS; do kill -9 $p 2>/dev/null; done
 	echo "1..$n"
@@ -110,13 +111,13 @@ wait_for() {
 }
 
 # A QMP command to VM $1: command $2, arguments $3 (JSON).  Prints the
-# response (the line with this command's id); 1 if none came in 60 s.
+# response (the line with this command's id); 1 if none came in 20 s.
 QN=0
 qmp() {
 	QN=$((QN + 1))
 	timeout 10 sh -c "echo '{\"execute\": \"$2\"${3:+, \"arguments\": $3}, \"id\": \"q$QN\"}' > $D/qmp-$1.in"
 	i=0
-	while [ $i -lt 300 ]; do
+	while [ $i -lt 100 ]; do
 		r=$(grep -F "\"q$QN\"" $D/qmp-$1.log)
 		if [ -n "$r" ]; then
 			echo "$r"
@@ -195,12 +196,12 @@ migrate() {
 	r=$(qmp $1 migrate "{\"uri\": \"unix:$D/mig-$2.sock\"}")
 	echo "# migrate $1 -> $2: $r"
 	st=
-	i=0
-	while [ $i -lt $((MIG_LIMIT * 2)) ]; do
+	end=$(awk "BEGIN { print $t0 + $MIG_LIMIT }")
+	while awk "BEGIN { exit !($(uptime_s) < $end) }"; do
+		eval "kill -0 \$QEMU_$1" 2>/dev/null || break
 		st=$(qmp $1 query-migrate | jq -r '.return.status // empty')
 		case "$st" in completed|failed|cancelled) break ;; esac
 		sleep 0.5
-		i=$((i + 1))
 	done
 	t1=$(uptime_s)
 	w1=$(writes)

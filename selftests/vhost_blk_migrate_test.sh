@@ -16,10 +16,10 @@
 #   1. idle: A -> B with the guest only polling its control block; it
 #      keeps running on B.
 #   2. one writer: each 4 KiB block written with O_DIRECT carries its
-#      block number, a generation and a checksum, and is read back and
-#      compared (the read's data, status byte and used ring are what
-#      vhost_blk writes into guest memory, so what the dirty log must
-#      catch).  B -> C while it writes; it keeps writing on C, then stops.
+#      block number, a generation and a checksum, and is read back into a
+#      buffer only the device writes, and compared: a read drained when
+#      the source stops, its page not in the dirty log, reaches the target
+#      stale.  B -> C while it writes; it keeps writing on C, then stops.
 #      The test VM checks every block of the writer's range on the brd:
 #      checksum, and generation g below the last block written and g - 1
 #      from there on, g past the generation it had reached before the

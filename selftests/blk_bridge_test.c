@@ -12,9 +12,9 @@
  *     is refused (an error ack, or the connection closed), and afterwards
  *     the bridge still serves a new connection and holds exactly as many
  *     descriptors as before (/proc/<pid>/fd);
- *   - GET_FEATURES does not offer VHOST_F_LOG_ALL, GET_PROTOCOL_FEATURES
- *     offers only what the bridge implements, and bits not offered are
- *     refused;
+ *   - GET_FEATURES and GET_PROTOCOL_FEATURES offer only what the bridge
+ *     implements (VHOST_F_LOG_ALL with LOG_SHMFD), bits not offered are
+ *     refused, and VHOST_F_LOG_ALL without a dirty log is refused;
  *   - a minimal vhost-user driver (lib/virtq_driver.h) does real I/O
  *     through the bridge and vhost_blk, and the memory table changes
  *     (a region added, then removed) while the ring runs, requests in
@@ -34,6 +34,10 @@
  *     shrinks (noticed within a second, or at once on SIGHUP) is resized
  *     on the device and announced on the backend channel with
  *     CONFIG_CHANGE_MSG; GET_CONFIG then reports the new capacity;
+ *   - the dirty log of a live migration (dirty_log): QEMU's bitmap gets
+ *     the pages the device wrote (read data, status, used ring) while
+ *     VHOST_F_LOG_ALL is acked, a new log takes over, a log smaller than
+ *     the memory table is refused;
  *   - as kvmio-blk@.service runs it (service_sigterm): options from
  *     --config, the socket's owner, group and mode, a pid file, READY=1 on
  *     $NOTIFY_SOCKET; SIGTERM with writes in flight ends it with exit 0,
@@ -658,22 +662,25 @@ TEST_F(br, features_only_implemented)
 	ASSERT_GE(s, 0);
 	ASSERT_EQ(vu_get_u64(s, VU_GET_FEATURES, &f), 1);
 	KT_LOG("features %#llx", (unsigned long long)f);
-	EXPECT_FALSE(f & (1ULL << VHOST_F_LOG_ALL));
+	EXPECT_TRUE(f & (1ULL << VHOST_F_LOG_ALL));
 	EXPECT_TRUE(f & (1ULL << VIRTIO_F_VERSION_1));
 	EXPECT_TRUE(f & (1ULL << VU_F_PROTOCOL_FEATURES));
 	ASSERT_EQ(vu_get_u64(s, VU_GET_PROTOCOL_FEATURES, &pf), 1);
 	KT_LOG("protocol features %#llx", (unsigned long long)pf);
 	EXPECT_EQ(pf & ~((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |
-			 (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_CONFIGURE_MEM_SLOTS) |
-			 (1ULL << VU_PF_BACKEND_REQ)), 0);
+			 (1ULL << VU_PF_LOG_SHMFD) | (1ULL << VU_PF_CONFIG) |
+			 (1ULL << VU_PF_CONFIGURE_MEM_SLOTS) | (1ULL << VU_PF_BACKEND_REQ)), 0);
 	EXPECT_TRUE(pf & (1ULL << VU_PF_REPLY_ACK));
 	EXPECT_TRUE(pf & (1ULL << VU_PF_CONFIGURE_MEM_SLOTS));
+	EXPECT_TRUE(pf & (1ULL << VU_PF_LOG_SHMFD));
 
+	/* dirty logging before any log was set */
 	EXPECT_REFUSED(vu_set_u64(s, VU_SET_FEATURES,
 				  (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VHOST_F_LOG_ALL)));
 	EXPECT_REFUSED(vu_set_u64(s, VU_SET_PROTOCOL_FEATURES,
-				  (1ULL << VU_PF_REPLY_ACK) | (1ULL << VU_PF_LOG_SHMFD)));
-	EXPECT_EQ(vu_set_u64(s, VU_SET_FEATURES, f & ~(1ULL << VIRTIO_F_RING_PACKED)), 0);
+				  (1ULL << VU_PF_REPLY_ACK) | (1ULL << 2)));
+	EXPECT_EQ(vu_set_u64(s, VU_SET_FEATURES, f & ~((1ULL << VIRTIO_F_RING_PACKED) |
+							(1ULL << VHOST_F_LOG_ALL))), 0);
 	EXPECT_REFUSED(vu_set_u64(s, VU_SET_LOG_BASE, 0));
 	close(s);
 	still_serves(_kt, self);
@@ -1263,6 +1270,137 @@ TEST_F_TIMEOUT(br, mem_slots_hotplug, 180)
 	close(d.s);
 	still_serves(_kt, self);
 	EXPECT_EQ(map_count(self->pid, "guest"), 0);
+/* Bytes of a dirty bitmap for the driver's memory (up to GPA_BASE + GMEM_SIZE). */
+#define LOG_BYTES	((GPA_BASE + GMEM_SIZE) / BS / 8)
+
+/* A dirty log of @size bytes in a memory file, as QEMU makes it. */
+static uint8_t *log_new(int *fd, size_t size)
+{
+	uint8_t *p;
+
+	*fd = memfd_create("vhost-log", MFD_CLOEXEC);
+	if (*fd < 0 || ftruncate(*fd, size))
+		return NULL;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* SET_LOG_BASE as QEMU sends it with LOG_SHMFD: 1 replied, 0 closed, -1. */
+static int log_set(int s, int fd, uint64_t size)
+{
+	uint64_t p[2] = { size, 0 };
+	struct vu_msg m;
+	int r;
+
+	if (vu_send(s, VU_SET_LOG_BASE, 0, p, sizeof(p), &fd, 1))
+		return errno == EPIPE || errno == ECONNRESET ? 0 : -1;
+	r = vu_recv(s, &m);
+	if (r <= 0)
+		return r;
+	return m.request == VU_SET_LOG_BASE && (m.flags & VU_REPLY) ? 1 : -1;
+}
+
+static bool log_bit(const uint8_t *log, uint64_t gpa)
+{
+	uint64_t page = gpa / BS;
+
+	return log[page / 8] & (1U << (page % 8));
+}
+
+static unsigned long log_count(const uint8_t *log)
+{
+	unsigned long n = 0;
+	size_t i;
+
+	for (i = 0; i < LOG_BYTES; i++)
+		n += __builtin_popcount(log[i]);
+	return n;
+}
+
+/*
+ * Live migration's dirty log (LOG_SHMFD): QEMU's bitmap, sent with
+ * SET_LOG_BASE, gets a bit for every page the device writes while
+ * VHOST_F_LOG_ALL is acked: the data of reads, the status bytes and the
+ * used ring; writes of the guest's data into the disk set none of their
+ * buffers' bits.  The log flag reaches a running ring.  A new log takes
+ * over from the old one; a log too small for the memory table is refused
+ * (the connection closes: QEMU must not migrate unlogged).
+ */
+TEST_F_TIMEOUT(br, dirty_log, 120)
+{
+	struct vhost_vring_addr a = { .index = 0 };
+	uint64_t f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VU_F_PROTOCOL_FEATURES);
+	struct drv d = { .s = -1 };
+	uint8_t *log1, *log2;
+	int fd1, fd2, s, i;
+
+	d.s = vu_open(self);
+	ASSERT_GE(d.s, 0);
+	ASSERT_EQ(vu_set_u64(d.s, VU_SET_PROTOCOL_FEATURES, (1ULL << VU_PF_REPLY_ACK) |
+			     (1ULL << VU_PF_LOG_SHMFD)), 0);
+	drv_start(_kt, &d);
+	log1 = log_new(&fd1, LOG_BYTES);
+	log2 = log_new(&fd2, LOG_BYTES);
+	ASSERT_TRUE(log1 && log2);
+	fill(&d, NREQ, 5);
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	ASSERT_OK(drv_wait(&d, NREQ));
+
+	/* what QEMU sends when a migration starts */
+	ASSERT_EQ(log_set(d.s, fd1, LOG_BYTES), 1);
+	ASSERT_EQ(vu_set_u64(d.s, VU_SET_FEATURES, f | (1ULL << VHOST_F_LOG_ALL)), 0);
+	a.flags = 1 << VHOST_VRING_F_LOG;
+	a.desc_user_addr = (uintptr_t)d.q.desc;
+	a.avail_user_addr = (uintptr_t)d.q.avail;
+	a.used_user_addr = (uintptr_t)d.q.used;
+	a.log_guest_addr = GPA_BASE + ((uint8_t *)d.q.used - d.mem);
+	EXPECT_EQ(vu_ack(d.s, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+
+	/* writes to the disk dirty the status bytes and the used ring only */
+	fill(&d, NREQ, 6);
+	ASSERT_OK(drv_queue(&d, VIRTIO_BLK_T_OUT, NREQ));
+	ASSERT_OK(drv_wait(&d, NREQ));
+	EXPECT_TRUE(log_bit(log1, GPA_BASE + HDR_OFF));
+	EXPECT_TRUE(log_bit(log1, a.log_guest_addr));
+	for (i = 0; i < NREQ; i++)
+		EXPECT_FALSE(log_bit(log1, GPA_BASE + DATA_OFF + (uint64_t)i * BS));
+	KT_LOG("after %d writes: %lu pages dirty", NREQ, log_count(log1));
+	/* reads dirty their buffers */
+	read_back(_kt, &d, NREQ, 6);
+	for (i = 0; i < NREQ; i++)
+		EXPECT_TRUE(log_bit(log1, GPA_BASE + DATA_OFF + (uint64_t)i * BS));
+	KT_LOG("after %d reads: %lu pages dirty", NREQ, log_count(log1));
+	EXPECT_EQ(log_count(log1), NREQ + 2);
+
+	/* a new log (QEMU resizes it): the old one is no longer written */
+	ASSERT_EQ(log_set(d.s, fd2, LOG_BYTES), 1);
+	memset(log1, 0, LOG_BYTES);
+	read_back(_kt, &d, NREQ, 6);
+	EXPECT_EQ(log_count(log1), 0);
+	EXPECT_EQ(log_count(log2), NREQ + 2);
+
+	/* the migration ends (or fails): nothing is logged any more */
+	EXPECT_EQ(vu_set_u64(d.s, VU_SET_FEATURES, f), 0);
+	a.flags = 0;
+	EXPECT_EQ(vu_ack(d.s, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	memset(log2, 0, LOG_BYTES);
+	read_back(_kt, &d, NREQ, 6);
+	EXPECT_EQ(log_count(log2), 0);
+	/* the log flag without VHOST_F_LOG_ALL */
+	a.flags = 1 << VHOST_VRING_F_LOG;
+	EXPECT_REFUSED(vu_ack(d.s, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0));
+	/* a log that misses pages of the memory table: the connection closes */
+	EXPECT_EQ(log_set(d.s, fd1, LOG_BYTES - 8), 0);
+	close(d.s);
+
+	/* and without LOG_SHMFD there is no log to take */
+	s = vu_open(self);
+	ASSERT_GE(s, 0);
+	EXPECT_REFUSED(vu_ack(s, VU_SET_LOG_BASE, (uint64_t[2]){ LOG_BYTES, 0 }, 16, &fd1, 1));
+	close(s);
+	close(fd1);
+	close(fd2);
+	still_serves(_kt, self);
 }
 
 /* Ring requests the bridge must check before the kernel sees them. */

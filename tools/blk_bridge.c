@@ -56,6 +56,7 @@
 #include <linux/vhost_blk.h>
 
 #include "kvmio.h"
+#include "blk_bridge_log.h"
 
 /* vhost-user protocol (docs/interop/vhost-user.rst in QEMU). */
 enum {
@@ -96,6 +97,7 @@ enum {
 #define VU_NEED_REPLY		0x8
 #define VU_F_PROTOCOL_FEATURES	30
 #define VU_PF_MQ		0
+#define VU_PF_LOG_SHMFD		1
 #define VU_PF_REPLY_ACK		3
 #define VU_PF_BACKEND_REQ	5	/* "SLAVE_REQ" in QEMU 7.2 */
 #define VU_PF_CONFIG		9
@@ -118,14 +120,14 @@ enum {
 /*
  * What the bridge offers is what it implements.  Device features: those
  * of the kernel's that need nothing of the bridge beyond passing ring
- * addresses, eventfds and ring bases through.  VHOST_F_LOG_ALL is not one
- * of them: the bridge has no SET_LOG_BASE/SET_LOG_FD, so QEMU keeps its
- * migration blocker.  Protocol features: MQ (GET_QUEUE_NUM), REPLY_ACK
- * (the acks in serve_connection()), CONFIG (GET_CONFIG, SET_CONFIG) and
- * CONFIGURE_MEM_SLOTS (GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG: QEMU
- * then sends the memory table region by region, at start and on memory
- * hot-plug, instead of SET_MEM_TABLE) and BACKEND_REQ (the backend
- * channel, for CONFIG_CHANGE_MSG on a resize).
+ * addresses, eventfds and ring bases through, and VHOST_F_LOG_ALL (live
+ * migration: the dirty log of SET_LOG_BASE, blk_bridge_log.c).  Protocol
+ * features: MQ (GET_QUEUE_NUM), LOG_SHMFD (SET_LOG_BASE with the log's
+ * file, SET_LOG_FD), REPLY_ACK (the acks in serve_connection()), CONFIG
+ * (GET_CONFIG, SET_CONFIG), CONFIGURE_MEM_SLOTS (GET_MAX_MEM_SLOTS,
+ * ADD_MEM_REG, REM_MEM_REG: QEMU then sends the memory table region by
+ * region, at start and on memory hot-plug, instead of SET_MEM_TABLE) and
+ * BACKEND_REQ (the backend channel, for CONFIG_CHANGE_MSG on a resize).
  */
 #define VU_DEVICE_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |		\
 				 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
@@ -137,8 +139,10 @@ enum {
 				 (1ULL << VIRTIO_BLK_F_FLUSH) |		\
 				 (1ULL << VIRTIO_BLK_F_MQ) |		\
 				 (1ULL << VIRTIO_BLK_F_DISCARD) |	\
-				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
-#define VU_PROTOCOL_FEATURES	((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) | \
+				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES) |	\
+				 (1ULL << VHOST_F_LOG_ALL))
+#define VU_PROTOCOL_FEATURES	((1ULL << VU_PF_MQ) | (1ULL << VU_PF_LOG_SHMFD) | \
+				 (1ULL << VU_PF_REPLY_ACK) |		\
 				 (1ULL << VU_PF_CONFIG) |		\
 				 (1ULL << VU_PF_CONFIGURE_MEM_SLOTS) |	\
 				 (1ULL << VU_PF_BACKEND_REQ))
@@ -163,6 +167,10 @@ struct vu_msg {
 		uint64_t u64;
 		struct vhost_vring_state state;
 		struct vhost_vring_addr addr;
+		struct {
+			uint64_t size;		/* bytes of bitmap */
+			uint64_t offset;	/* where it starts in the file */
+		} log;
 		struct {
 			uint32_t nregions;
 			uint32_t padding;
@@ -197,6 +205,7 @@ struct bridge_ring {
 	unsigned int num;	/* SET_VRING_NUM, 0: not yet */
 	int addr_set;		/* desc/avail/used are valid */
 	uint64_t desc, avail, used;	/* QEMU's addresses of the ring */
+	unsigned int flags;	/* SET_VRING_ADDR's (VHOST_VRING_F_LOG), recorded */
 	int kick;		/* QEMU's kick eventfd: the kernel's ring is started */
 	int enabled;		/* SET_VRING_ENABLE, recorded only */
 };
@@ -212,6 +221,7 @@ struct bridge {
 	uint64_t protocol;	/* SET_PROTOCOL_FEATURES */
 	struct bridge_map maps[VU_MAX_MEM_SLOTS];	/* the kernel's table */
 	unsigned int nmaps;
+	struct bridge_log log;	/* SET_LOG_BASE's dirty log, if any */
 	struct bridge_ring rings[VHOST_BLK_NUM_QUEUES];
 	int verbose;
 	int poll_us;		/* poll_budget_us of each device, -1: leave it */
@@ -443,9 +453,12 @@ err:
 }
 
 /* Requests answered with a message of their own (no REPLY_ACK ack). */
-static int has_reply(uint32_t request)
+static int has_reply(const struct bridge *b, uint32_t request)
 {
 	switch (request) {
+	case VU_SET_LOG_BASE:
+		/* QEMU reads a reply when LOG_SHMFD is negotiated */
+		return !!(b->protocol & (1ULL << VU_PF_LOG_SHMFD));
 	case VU_GET_FEATURES:
 	case VU_GET_PROTOCOL_FEATURES:
 	case VU_GET_VRING_BASE:
@@ -506,6 +519,14 @@ static int check_msg(const struct vu_msg *msg, int nfds, const char **why)
 		break;
 	case VU_SET_VRING_ADDR:
 		ok = size == sizeof(msg->p.addr);
+		break;
+	case VU_SET_LOG_BASE:
+		ok = size == sizeof(msg->p.log);
+		want = 1;
+		break;
+	case VU_SET_LOG_FD:
+		ok = size == 0 || size == sizeof(msg->p.u64);
+		want = 1;
 		break;
 	case VU_SET_MEM_TABLE:
 		ok = size >= VU_MEM_HDR_SIZE && msg->p.mem.nregions <= VU_MAX_REGIONS &&
@@ -877,18 +898,39 @@ static int do_rem_mem_reg(struct bridge *b, struct vu_msg *msg)
 	return ret;
 }
 
+static int logging(const struct bridge *b)
+{
+	return !!(b->features & (1ULL << VHOST_F_LOG_ALL));
+}
+
+/*
+ * SET_VRING_ADDR.  VHOST_VRING_F_LOG (log the used ring) is passed
+ * through: vhost_blk logs the used ring whenever VHOST_F_LOG_ALL is acked
+ * and a log is set, finding its guest-physical address through the memory
+ * table, so log_guest_addr is not needed.  QEMU sends the flag to a running
+ * ring when a migration starts or ends, with the addresses unchanged: the
+ * kernel refuses new addresses on a started ring (EBUSY), and there is
+ * nothing to tell it, so that is only recorded.
+ */
 static int do_vring_addr(struct bridge *b, struct vu_msg *msg)
 {
 	unsigned int idx = msg->p.addr.index;
+	unsigned int flags = msg->p.addr.flags;
 	struct bridge_ring *r, old;
 	struct vhost_vring_addr a;
 
-	if (idx >= b->queues)
+	if (idx >= b->queues || (flags & ~(1U << VHOST_VRING_F_LOG)))
 		return -EINVAL;
-	/* VHOST_VRING_F_LOG: no logging without VHOST_F_LOG_ALL */
-	if (msg->p.addr.flags)
+	/* QEMU acks VHOST_F_LOG_ALL first, and clears the flag first */
+	if (flags && !logging(b))
 		return -EINVAL;
 	r = &b->rings[idx];
+	if (r->kick >= 0 && r->addr_set && r->desc == msg->p.addr.desc_user_addr &&
+	    r->avail == msg->p.addr.avail_user_addr && r->used == msg->p.addr.used_user_addr) {
+		r->flags = flags;
+		logmsg(b, "ring %u: used ring logging %s", idx, flags ? "on" : "off");
+		return 0;
+	}
 	old = *r;
 	r->desc = msg->p.addr.desc_user_addr;
 	r->avail = msg->p.addr.avail_user_addr;
@@ -899,12 +941,48 @@ static int do_vring_addr(struct bridge *b, struct vu_msg *msg)
 		*r = old;
 		return -EINVAL;
 	}
+	a.flags = flags;
+	a.log_guest_addr = msg->p.addr.log_guest_addr;
 	/* refused (a started ring): the kernel keeps the old addresses */
 	if (vhost_ioctl(b, VHOST_SET_VRING_ADDR, &a, "VHOST_SET_VRING_ADDR")) {
 		*r = old;
 		return -EIO;
 	}
 	r->addr_set = 1;
+	r->flags = flags;
+	return 0;
+}
+
+/* The end of guest-physical memory in @n regions (0: none). */
+static uint64_t regions_end(const struct vu_region *regs, const struct bridge_map *maps,
+			    unsigned int n)
+{
+	uint64_t end = 0, e;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		e = regs ? regs[i].gpa + regs[i].size : maps[i].gpa + maps[i].size;
+		if (e > end)
+			end = e;
+	}
+	return end;
+}
+
+/*
+ * SET_LOG_BASE: QEMU's dirty log, with its file (LOG_SHMFD).  It must
+ * cover the memory table: see blk_bridge_log.c.
+ */
+static int do_log_base(struct bridge *b, struct vu_msg *msg, int *fds)
+{
+	int ret;
+
+	if (!(b->protocol & (1ULL << VU_PF_LOG_SHMFD)))
+		return -EINVAL;	/* a log in QEMU's memory only: not reachable */
+	ret = bridge_log_set_base(&b->log, b->vhost, msg->p.log.size, msg->p.log.offset,
+				  fds[0], regions_end(NULL, b->maps, b->nmaps));
+	if (ret)
+		return ret;
+	logmsg(b, "dirty log: %llu bytes", (unsigned long long)msg->p.log.size);
 	return 0;
 }
 
@@ -1006,9 +1084,19 @@ static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds)
 		if (msg->p.u64 & ~f)
 			return -EINVAL;
 		f = msg->p.u64 & ~(1ULL << VU_F_PROTOCOL_FEATURES);
+		/* logging into no log, or one that misses pages, loses writes */
+		if ((f & (1ULL << VHOST_F_LOG_ALL)) &&
+		    !bridge_log_covers(&b->log, regions_end(NULL, b->maps, b->nmaps))) {
+			fprintf(stderr, "kvmio blk-serve: VHOST_F_LOG_ALL without a dirty log that covers guest memory\n");
+			return -EINVAL;
+		}
 		ret = vhost_ioctl(b, VHOST_SET_FEATURES, &f, "VHOST_SET_FEATURES");
-		if (!ret)
+		if (!ret) {
+			if ((f ^ b->features) & (1ULL << VHOST_F_LOG_ALL))
+				logmsg(b, "dirty logging %s", f & (1ULL << VHOST_F_LOG_ALL) ?
+				       "on" : "off");
 			b->features = f;
+		}
 		return ret;
 	case VU_GET_PROTOCOL_FEATURES:
 		msg->p.u64 = VU_PROTOCOL_FEATURES;
@@ -1025,14 +1113,39 @@ static int handle(struct bridge *b, int sock, struct vu_msg *msg, int *fds)
 	case VU_RESET_OWNER:
 		return 0;	/* the bridge owns the device from the start */
 	case VU_SET_MEM_TABLE:
+		/* while logging, QEMU grows the log before the table */
+		if (logging(b) && !bridge_log_covers(&b->log, regions_end(msg->p.mem.regions, NULL,
+									    msg->p.mem.nregions))) {
+			fprintf(stderr, "kvmio blk-serve: memory table outgrows the dirty log\n");
+			return -EINVAL;
+		}
 		return do_mem_table(b, msg, fds);
 	case VU_GET_MAX_MEM_SLOTS:
 		msg->p.u64 = VU_MAX_MEM_SLOTS;
 		return send_reply(sock, msg, sizeof(msg->p.u64)) ?: 1;
 	case VU_ADD_MEM_REG:
+		/*
+		 * As for SET_MEM_TABLE: a region past the log would let the
+		 * kernel set bits past it (QEMU grows the log first).
+		 */
+		if (logging(b) && !bridge_log_covers(&b->log,
+						     regions_end(&msg->p.memreg.region, NULL, 1))) {
+			fprintf(stderr, "kvmio blk-serve: ADD_MEM_REG: the region outgrows the dirty log\n");
+			return -EINVAL;
+		}
 		return do_add_mem_reg(b, msg, fds);
 	case VU_REM_MEM_REG:
 		return do_rem_mem_reg(b, msg);
+	case VU_SET_LOG_BASE:
+		ret = do_log_base(b, msg, fds);
+		if (ret)
+			return ret;
+		msg->p.u64 = 0;
+		return send_reply(sock, msg, sizeof(msg->p.u64)) ?: 1;
+	case VU_SET_LOG_FD:
+		if (!(b->protocol & (1ULL << VU_PF_LOG_SHMFD)))
+			return -EINVAL;
+		return bridge_log_set_fd(b->vhost, fds[0]);
 	case VU_SET_VRING_NUM:
 		idx = msg->p.state.index;
 		f = msg->p.state.num;
@@ -1217,6 +1330,7 @@ static void close_device(struct bridge *b)
 		close(b->backend_req);
 	b->backend_req = -1;
 	unmap_all(b);
+	bridge_log_unmap(&b->log);	/* the kernel is done with it */
 }
 
 /*
@@ -1387,7 +1501,7 @@ static void serve_connection(struct bridge *b, int sock)
 			continue;
 		if (ret < 0)
 			refused++;
-		if (ret < 0 && has_reply(msg.hdr.request)) {
+		if (ret < 0 && has_reply(b, msg.hdr.request)) {
 			fprintf(stderr, "kvmio blk-serve: request %u failed (%s); closing the connection\n",
 				msg.hdr.request, strerror(-ret));
 			break;

@@ -167,7 +167,7 @@ build_suite() { # OUTPUT
 	cp "$L2B"/selftests/modules/kt_edu_guest.ko "$s/l2/lib/kvmio/"
 	cp "$B"/bin/selftests/helpers/blkbench "$B"/bin/selftests/helpers/nicbench \
 		"$B"/bin/selftests/helpers/memhp_io "$B"/bin/selftests/helpers/blkpattern \
-		"$s/l2/lib/kvmio/"
+		"$B"/bin/selftests/helpers/blkmig "$s/l2/lib/kvmio/"
 	install -m 0755 "$VM/l2-nic.sh" "$s/l2/lib/kvmio/l2-nic.sh"
 	mkcpio "$s/l2" "$s/usr/share/kvmio/l2/suite.cpio"
 	rm -rf "$s/l2"

@@ -1270,6 +1270,8 @@ TEST_F_TIMEOUT(br, mem_slots_hotplug, 180)
 	close(d.s);
 	still_serves(_kt, self);
 	EXPECT_EQ(map_count(self->pid, "guest"), 0);
+}
+
 /* Bytes of a dirty bitmap for the driver's memory (up to GPA_BASE + GMEM_SIZE). */
 #define LOG_BYTES	((GPA_BASE + GMEM_SIZE) / BS / 8)
 

@@ -12,6 +12,15 @@
  * boot makes the key flip once, before any test runs, instead of at the
  * start and exit of every second-level guest.
  *
+ * The VM also holds one vCPU with an in-kernel local APIC that never runs:
+ * its APIC stays software-disabled, so KVM's apic_sw_disabled static key
+ * (tested inline in kvm_arch_vcpu_ioctl_run()) stays on.  Otherwise every
+ * new second-level vCPU turns it on and every guest that enables its APIC
+ * turns it off again, patching the code another guest's vCPU thread is
+ * running: the same race, seen as "Oops: int3 ... RIP
+ * kvm_arch_vcpu_ioctl_run" while vhost_blk_migrate_test.sh started a
+ * migration's target QEMU beside the running source.
+ *
  * Usage: kvm_hold   (prints "kvm_hold: holding VM" once ready; exits 1
  * with a message if /dev/kvm cannot create a VM)
  */
@@ -38,6 +47,15 @@ int main(void)
 		fprintf(stderr, "kvm_hold: KVM_CREATE_VM: %s\n", strerror(errno));
 		return 1;
 	}
+	/* an in-kernel irqchip first, so that the vCPU gets a local APIC */
+	if (ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0)
+		fprintf(stderr, "kvm_hold: KVM_CREATE_IRQCHIP: %s (no vCPU held)\n",
+			strerror(errno));
+	else if (ioctl(vm, KVM_CREATE_VCPU, 0) < 0)
+		fprintf(stderr, "kvm_hold: KVM_CREATE_VCPU: %s (no vCPU held)\n",
+			strerror(errno));
+	else
+		printf("kvm_hold: holding a vCPU whose APIC stays disabled\n");
 	printf("kvm_hold: holding VM\n");
 	fflush(stdout);
 	for (;;)

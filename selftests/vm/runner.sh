@@ -154,7 +154,7 @@ kvm_hold_start() {
 	"$TESTDIR/helpers/kvm_hold" > /tmp/kvm_hold.out 2>&1 &
 	KVM_HOLD=$!
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		grep -q "holding VM" /tmp/kvm_hold.out && break
+		grep -qs "holding VM" /tmp/kvm_hold.out && break
 		sleep 0.2
 	done
 	sed 's/^/# /' /tmp/kvm_hold.out

@@ -60,6 +60,7 @@ static void vblk_vq_reset(struct vblk_vq *vq)
 	vq->last_avail_idx = 0;
 	vq->used_idx = 0;
 	vq->signalled_valid = false;
+	vq->call_missed = false;
 	vq->need_init = true;
 	vq->stopped = false;
 	vq->broken = false;
@@ -618,6 +619,20 @@ static long vblk_vring_ioctl(struct vblk_dev *dev, unsigned int cmd,
 		slot = cmd == VHOST_SET_VRING_CALL ? &vq->call : &vq->err;
 		swap(*slot, ctx);
 		vq->signalled_valid = false;
+		/*
+		 * Requests completed while the ring had no call fd (QEMU
+		 * starts a ring by its kick eventfd, which it creates
+		 * signalled, and sends the call fd after it; a migration
+		 * target or a restarted bridge does so with requests in the
+		 * ring) would never interrupt the guest: a driver waiting for
+		 * its only request would wait forever.  Give that interrupt
+		 * now (under vq->mutex, as the worker does).
+		 */
+		if (cmd == VHOST_SET_VRING_CALL && vq->call && vq->call_missed) {
+			vq->call_missed = false;
+			vblk_count(dev, interrupts);
+			kvmio_eventfd_signal(vq->call);
+		}
 		break;
 	}
 	mutex_unlock(&vq->mutex);

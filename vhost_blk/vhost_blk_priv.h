@@ -208,6 +208,7 @@ struct vblk_vq {
 	u16 used_unsignalled;	/* packed: entries used since last signal */
 	u16 signalled_used;	/* used idx at the last interrupt */
 	bool signalled_valid;
+	bool call_missed;	/* an interrupt was due while no call fd was set */
 	bool need_init;		/* check addresses, read used->idx */
 	bool stopped;		/* VHOST_GET_VRING_BASE */
 	bool broken;		/* unrecoverable guest error */

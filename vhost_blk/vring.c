@@ -252,6 +252,9 @@ static void vblk_vq_signal(struct vblk_vq *vq)
 		/* counted first: a driver woken by the signal sees the count */
 		vblk_count(dev, interrupts);
 		kvmio_eventfd_signal(vq->call);
+	} else {
+		/* given when a call fd comes: see VHOST_SET_VRING_CALL */
+		vq->call_missed = true;
 	}
 }
 

@@ -22,7 +22,8 @@
 # file that grows while the guest runs; the bridge notices (it looks once
 # a second), resizes the vhost_blk device and tells QEMU
 # (CONFIG_CHANGE_MSG), and the guest's /sys/block/vda/size follows without
-# a reboot.
+# a reboot.  Fourth boot: I/O limits: the bridge limits the device to 100
+# IOPS and the guest's own reads and writes must measure within 5% of it.
 
 # A second-level guest's wall-time limit: far longer on the debug kernel
 # (KASAN and lockdep in the first level slow nested KVM several times).
@@ -154,6 +155,43 @@ check "third boot: the guest sees 96 MiB without a reboot, and reads its new las
 	"grep -q 'vda size after: 196608' /tmp/l2-blk3.log && grep -q 'blk-resize last sector read' /tmp/l2-blk3.log" ||
 	tail -n 40 /tmp/l2-blk3.log | tr -d '\r' | sed 's/^/# l2: /'
 rm -f /tmp/resize.img
+
+# Fourth boot: I/O limits measured by the guest.  The bridge limits the
+# device to LIMIT IOPS in total (blk-serve --iops, default burst: a tenth
+# of a second); the guest's reads and then writes (4 KiB, random, queue
+# depth 8, 10 s each) must each measure within 5% of LIMIT.  Then the
+# test VM lifts the limit through sysfs and the same reads must go well
+# past it, so the limit, not the nested guest's speed, is what held them.
+LIMIT=100
+start=$(date +%s)
+boot blk-limit /tmp/l2-blk4.log "--iops $LIMIT" &
+BOOT=$!
+thr=0
+lifted=
+while kill -0 $BOOT 2>/dev/null; do
+	d=$(ls -d /sys/kernel/vhost_blk/*-* 2>/dev/null | head -n 1)
+	[ -n "$d" ] && t=$(cat $d/throttled_requests 2>/dev/null) && [ "${t:-0}" -gt $thr ] && thr=$t
+	if [ -z "$lifted" ] && grep -q "blk-limit lift" /tmp/l2-blk4.log 2>/dev/null; then
+		echo 0 > $d/iops_total && lifted=$(cat $d/iops_total)
+	fi
+	sleep 0.2
+done
+wait $BOOT
+rc=$?
+echo "# fourth boot (I/O limits): $(($(date +%s) - start)) s, qemu exit $rc"
+grep -E "KVMIO-L2" /tmp/l2-blk4.log | tr -d '\r' | sed 's/^/# /'
+iops() { grep -o "$1: BLKBENCH $2 qd=8 iops=[0-9]*" /tmp/l2-blk4.log | sed 's/.*=//' | head -n 1; }
+rd=$(iops limited read)
+wr=$(iops limited write)
+un=$(iops unlimited read)
+echo "# limit $LIMIT IOPS: the guest measured reads ${rd:-?}, writes ${wr:-?} ($(awk -v r=${rd:-0} -v w=${wr:-0} -v l=$LIMIT 'BEGIN { printf "%.3f and %.3f of the limit", r / l, w / l }')); unlimited reads ${un:-?}; throttled_requests $thr"
+within() { [ -n "$1" ] && awk -v x="$1" -v l=$LIMIT 'BEGIN { exit !(x >= 0.95 * l && x <= 1.05 * l) }'; }
+check "fourth boot: a guest limited to $LIMIT IOPS reads at $LIMIT IOPS (within 5%)" "within '$rd'"
+check "fourth boot: and writes at $LIMIT IOPS (within 5%)" "within '$wr'"
+check "fourth boot: the device held requests back (throttled_requests > 0)" "[ $thr -gt 0 ]"
+check "fourth boot: with the limit lifted through sysfs the guest reads faster than 1.3 x $LIMIT IOPS" \
+	"[ '$lifted' = 0 ] && [ -n '$un' ] && [ '$un' -gt $((LIMIT * 13 / 10)) ]" ||
+	tail -n 40 /tmp/l2-blk4.log | tr -d '\r' | sed 's/^/# l2: /'
 dmesg | grep "vhost_blk" | tail -n 20 | sed 's/^/# dmesg: /'
 echo "1..$n"
 exit $fail

@@ -26,6 +26,11 @@
  *                  broadcast to the wire and every other context but not
  *                  back to the sender, TSO and checksum offload finished
  *                  in software for a context receiving them.
+ *   lifecycle_link_flap
+ *                  the wire down and up again (QEMU's set_link, asked of
+ *                  the VM's host): every context sees both changes, no
+ *                  ring stalls and switching goes on while it is down,
+ *                  every context talks to the peer again once it is up.
  *
  * Every case skips, with the reason, on a kernel that cannot share a NIC
  * (no e1000_max_contexts parameter, available_instances below what the
@@ -45,6 +50,7 @@
 FIXTURE(share) {
 	struct share_nic nic;
 	struct kc k[KC_MAX];
+	int wire_down;		/* lifecycle_link_flap took the wire down */
 };
 
 FIXTURE_SETUP(share)
@@ -55,6 +61,8 @@ FIXTURE_SETUP(share)
 
 FIXTURE_TEARDOWN(share)
 {
+	if (self->wire_down)
+		share_wire_link(1);
 	share_cleanup(&self->nic);
 }
 
@@ -1129,6 +1137,111 @@ TEST_F_TIMEOUT(share, switching_offloads, 120)
 	brx = kc_stat(b, "e1000/rx_switched") - brx;
 	KT_LOG("rx_switched B +%lld", brx);
 	EXPECT_TRUE(brx == nseg + 2 || brx == 3);
+}
+
+/* 1 when every one of the first @n contexts shows the link @up, in sysfs
+ * and in STATUS.LU; else 0. */
+static int links_are(const struct kc *k, int n, int up)
+{
+	char path[256], link[16];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		kc_path(&k[i], "e1000/link", path, sizeof(path));
+		if (kt_read_str(path, link, sizeof(link)) || strcmp(link, up ? "up" : "down") ||
+		    !(kc_rd(&k[i], E1K_STATUS) & E1K_STATUS_LU) != !up)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A link flap: the NIC's wire goes down for a while, then up (the VM's
+ * host runs QEMU's "set_link hp0 off", then "on": the hub port drops every
+ * frame both ways and the NIC sees its link change, as with a cable
+ * pulled).  Every context must see each change (sysfs "link", STATUS.LU,
+ * LSC in ICR); while the wire is down, frames between two contexts are
+ * still switched and a context sending to the wire still gets its
+ * descriptors back (no ring stalls; the peer sees none of them); once it
+ * is up, every context exchanges frames with the peer again.
+ */
+TEST_F_TIMEOUT(share, lifecycle_link_flap, 120)
+{
+	struct share_nic *nic = &self->nic;
+	struct kc *a = &self->k[0], *b = &self->k[1], *c = &self->k[2];
+	uint32_t want[8];
+	int i, seen, count[8];
+	double t0;
+
+	share_nic_setup(nic, _kt, 3);
+	share_create(nic, _kt, 3, sw_knobs, sw_nic_files);
+	share_open(nic, _kt, 3, KC_SIZE_SMALL);
+	for (i = 0; i < 3; i++)
+		kc_rd(&self->k[i], E1K_ICR);	/* read to clear */
+
+	if (share_wire_link(0))
+		SHARE_SKIP(nic, "no /dev/ttyS2 to ask the VM's host for a link flap "
+			   "(the VM was not started by selftests/vm/run-vm.sh)");
+	self->wire_down = 1;
+	t0 = kt_now();
+	while (kt_now() < t0 + 10 && !links_are(self->k, 3, 0))
+		kc_sleep_ms(20);
+	KT_LOG("wire down: %s after %.2f s", links_are(self->k, 3, 0) ?
+	       "every context saw it" : "not seen", kt_now() - t0);
+	ASSERT_TRUE(links_are(self->k, 3, 0));
+	for (i = 0; i < 3; i++)
+		EXPECT_TRUE(kc_rd(&self->k[i], E1K_ICR) & E1K_ICR_LSC);
+
+	/* Down: A to B is switched; C's frames to the wire complete. */
+	for (i = 0; i < 8; i++) {
+		want[i] = 7000 + i;
+		kc_tx_frame(a, b->mac, NULL, 600, 7000 + i);
+		kc_tx_frame(c, nic->peer_mac, NULL, 600, 7100 + i);
+	}
+	kc_tx_kick(a);
+	kc_tx_kick(c);
+	EXPECT_OK(kc_tx_wait(a, 5000));
+	EXPECT_OK(kc_tx_wait(c, 5000));
+	kc_rx_wait(b, 8, 5000);
+	EXPECT_EQ(rx_exactly(nic, b, want, NULL, 8), 0);
+	EXPECT_EQ(peer_collect(nic, 7100, 8, count, ~0U, 1000), 0);
+	for (i = 0, seen = 0; i < 8; i++)
+		seen += count[i];
+	KT_LOG("while down: B got %u of A's 8 frames, the peer %d of C's 8", kc_rx_count(b), seen);
+	EXPECT_EQ(seen, 0);
+	EXPECT_TRUE(links_are(self->k, 3, 0));
+
+	/* Up again. */
+	ASSERT_OK(share_wire_link(1));
+	self->wire_down = 0;
+	t0 = kt_now();
+	while (kt_now() < t0 + 10 && !links_are(self->k, 3, 1))
+		kc_sleep_ms(20);
+	KT_LOG("wire up: %s after %.2f s", links_are(self->k, 3, 1) ?
+	       "every context saw it" : "not seen", kt_now() - t0);
+	ASSERT_TRUE(links_are(self->k, 3, 1));
+	for (i = 0; i < 3; i++)
+		EXPECT_TRUE(kc_rd(&self->k[i], E1K_ICR) & E1K_ICR_LSC);
+
+	/* Every context to the peer and back. */
+	for (i = 0; i < 3; i++)
+		kc_rx_setup(&self->k[i], 0);
+	peer_drain(nic);
+	for (i = 0; i < 3; i++) {
+		kc_tx_frame(&self->k[i], nic->peer_mac, NULL, 500, 7200 + i);
+		kc_tx_kick(&self->k[i]);
+		EXPECT_OK(kc_tx_wait(&self->k[i], 5000));
+	}
+	EXPECT_EQ(peer_collect(nic, 7200, 3, count, ~0U, 2000), 0);
+	KT_LOG("after: the peer got %d %d %d", count[0], count[1], count[2]);
+	for (i = 0; i < 3; i++) {
+		uint32_t w = 7300 + i;
+
+		EXPECT_EQ(count[i], 1);
+		ASSERT_OK(peer_send_test(nic, self->k[i].mac, 400, w));
+		kc_rx_wait(&self->k[i], 1, 5000);
+		EXPECT_EQ(rx_exactly(nic, &self->k[i], &w, NULL, 1), 0);
+	}
 }
 
 KT_MAIN()

@@ -862,6 +862,26 @@ static inline void kc_wait_link(const struct kc *k, struct kt_ctx *_kt)
 	ASSERT_TRUE(kc_rd(k, E1K_STATUS) & E1K_STATUS_LU);
 }
 
+/*
+ * Takes the wire of the shared NIC down (@up 0) or up (1): asks the test
+ * VM's host, selftests/vm/run-vm.sh, through the VM's third serial port,
+ * to "set_link hp0 off|on" on QEMU's monitor (the NIC's hub port: QEMU
+ * drops its frames both ways and the NIC sees its link change, as with a
+ * cable pulled).  -1 when this VM has no such port (not run by run-vm.sh).
+ */
+static inline int share_wire_link(int up)
+{
+	const char *req = up ? "set_link hp0 on\n" : "set_link hp0 off\n";
+	int fd = open("/dev/ttyS2", O_WRONLY | O_NOCTTY | O_NONBLOCK), ret = -1;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, req, strlen(req)) == (ssize_t)strlen(req))
+		ret = 0;
+	close(fd);
+	return ret;
+}
+
 /* Opens contexts 0 .. @cnt - 1 with @size buffers; each up: link, TX ring,
  * RX ring with RAR0 = its MAC. */
 static inline void share_open(struct share_nic *n, struct kt_ctx *_kt, int cnt, size_t size)

@@ -17,6 +17,11 @@
 # In check mode the guest writes TAP to its second serial port; this script
 # streams it, then prints the verdict (verdict.sh) and exits with it.
 # The kernel console is kept in OUT/console.log.
+# A test may ask this script for what only the VM's host can do, by
+# writing a line to the VM's third serial port (/dev/ttyS2): "set_link
+# hp0|hp1 on|off" (the wire of the first or second e1000 goes down or up,
+# a link flap) is carried out on QEMU's monitor; nothing else is.  Requests
+# are in OUT/host-requests, the monitor's answers in OUT/monitor.log.
 # --pkg adds what selftests/vm/pkg-test.sh left in .cache/pkg/<kver>/ (the
 # modules DKMS built from kvmio-dkms, the packaged tool) for
 # selftests/pkg_test.sh.
@@ -144,6 +149,24 @@ if [ "$MODE" = shell ]; then
 	exec "${QEMU[@]}" -serial mon:stdio
 fi
 
+# The monitor is two FIFOs (QEMU's pipe: chardev opens them read-write, so
+# neither side blocks on open); a request from the VM's /dev/ttyS2 is
+# checked against the one form allowed, then written to the monitor.
+host_requests() { # qemu pid
+	cat "$OUT/monitor.out" > "$OUT/monitor.log" 2>/dev/null &
+	local cpid=$! cmd dev state
+	tail -n +1 -F --pid="$1" "$OUT/host-requests" 2>/dev/null | tr -d '\r' |
+	while read -r cmd dev state _; do
+		case "$cmd:$dev:$state" in
+		set_link:hp[01]:on|set_link:hp[01]:off)
+			echo "run-vm: host request: set_link $dev $state" >&2
+			echo "set_link $dev $state" > "$OUT/monitor.in" ;;
+		*) [ -n "$cmd" ] && echo "run-vm: host request refused: $cmd $dev $state" >&2 ;;
+		esac
+	done
+	kill $cpid 2>/dev/null
+}
+
 # A report from the debug kernel's own early boot, before the runner
 # starts (so before any module of the suite is loaded): twice on a loaded
 # host, KASAN's "wild-memory-access" in handle_edge_irq() at 0.003 s, inside
@@ -167,12 +190,17 @@ early_boot_watch() { # qemu pid
 t0=$(date +%s)
 for attempt in 1 2; do
 	: > "$OUT/results.log"
-	rm -f "$OUT/early-boot-fault"
+	: > "$OUT/host-requests"
+	rm -f "$OUT/early-boot-fault" "$OUT/monitor.in" "$OUT/monitor.out"
+	mkfifo "$OUT/monitor.in" "$OUT/monitor.out"
 	echo "run-vm: booting $KVER (TCG, $SMP cpus, $MEM MiB, timeout ${VM_TIMEOUT}s)" >&2
 	set +e
 	timeout -k 10 "$VM_TIMEOUT" "${QEMU[@]}" \
-		-serial "file:$OUT/console.log" -serial "file:$OUT/results.log" &
+		-serial "file:$OUT/console.log" -serial "file:$OUT/results.log" \
+		-serial "file:$OUT/host-requests" -monitor "pipe:$OUT/monitor" &
 	qpid=$!
+	host_requests $qpid &
+	hpid=$!
 	tail -n +1 -f --pid=$qpid "$OUT/results.log" 2>/dev/null &
 	tpid=$!
 	early_boot_watch $qpid &
@@ -182,6 +210,7 @@ for attempt in 1 2; do
 	wait $tpid 2>/dev/null
 	kill $wpid 2>/dev/null
 	wait $wpid 2>/dev/null
+	wait $hpid 2>/dev/null
 	set -e
 	if [ "$attempt" = 1 ] && [ -e "$OUT/early-boot-fault" ]; then
 		echo "run-vm: ENVIRONMENT FAULT: a kernel report during early boot, before the runner started:" >&2

@@ -32,20 +32,31 @@
 # guest (helpers/e1k_ctxbench.c: two contexts sending in turn against one
 # alone).
 # BENCH_ROUNDS=N boots each VM N times (default 1) and gives each figure
-# as the median over the boots.  Absolute figures under nested TCG mean
+# as the median over the boots.  --share-only (first argument) boots only
+# the first VM and runs only the sharing section (the one-guest table then
+# says "no figures").  SHARE_COUNTS=1,2 (default 1,2,4) the guest counts.  Absolute figures under nested TCG mean
 # little; the ratios are the figures.
 
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 VM=$TOP/selftests/vm
 CACHE=${KVMIO_CACHE:-$TOP/.cache}
+SHARE_ONLY=0
+if [ "${1:-}" = --share-only ]; then
+	SHARE_ONLY=1
+	shift
+fi
 ARGS=("$@")
+SHARE_APPEND=
+[ -n "${SHARE_COUNTS:-}" ] && SHARE_APPEND="kvmio.share_counts=$SHARE_COUNTS"
+[ $SHARE_ONLY = 1 ] && SHARE_APPEND="$SHARE_APPEND kvmio.bench_nic=share"
 
 "$VM/build.sh" "${ARGS[@]}" >/dev/null || exit 1
 run() { # label, run-vm args...
 	local label=$1
 	shift
 	"$VM/run-vm.sh" "${ARGS[@]}" --no-build --tests helpers/bench_nic.sh --test-timeout 2400 --vm-timeout 2700 \
+		${SHARE_APPEND:+--append "$SHARE_APPEND"} \
 		--out "$CACHE/runs/bench-nic-$label" "$@" > "$CACHE/bench-nic-$label.out" 2>&1
 	grep -o "BENCH\(-FAILED\)\? nic .*" "$CACHE/runs/bench-nic-$label/results.log" | tr -d '\r' |
 		sed "s/^\(BENCH\(-FAILED\)\{0,1\} nic emulated\)\( \|\$\)/\1-$label\3/"
@@ -59,7 +70,7 @@ run() { # label, run-vm args...
 : > "$CACHE/bench-nic-share-notes.txt"
 for _ in $(seq "${BENCH_ROUNDS:-1}"); do
 	run plain >> "$CACHE/bench-nic-rounds.txt"
-	run iommu --iommu >> "$CACHE/bench-nic-rounds.txt"
+	[ $SHARE_ONLY = 1 ] || run iommu --iommu >> "$CACHE/bench-nic-rounds.txt"
 done
 grep "^BENCH-FAILED" "$CACHE/bench-nic-rounds.txt" | sort | uniq -c | while read -r c _ _ m; do
 	echo "bench-nic: mode $m failed its checks in $c boot(s), figures left out; see $CACHE/runs/bench-nic-*/results.log"

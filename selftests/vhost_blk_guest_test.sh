@@ -180,7 +180,7 @@ wait $BOOT
 rc=$?
 echo "# fourth boot (I/O limits): $(($(date +%s) - start)) s, qemu exit $rc"
 grep -E "KVMIO-L2" /tmp/l2-blk4.log | tr -d '\r' | sed 's/^/# /'
-iops() { grep -o "$1: BLKBENCH $2 qd=8 iops=[0-9]*" /tmp/l2-blk4.log | sed 's/.*=//' | head -n 1; }
+iops() { grep -o "KVMIO-L2: $1: BLKBENCH $2 qd=8 iops=[0-9]*" /tmp/l2-blk4.log | sed 's/.*=//' | head -n 1; }
 rd=$(iops limited read)
 wr=$(iops limited write)
 un=$(iops unlimited read)

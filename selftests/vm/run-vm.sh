@@ -155,8 +155,10 @@ fi
 host_requests() { # qemu pid
 	cat "$OUT/monitor.out" > "$OUT/monitor.log" 2>/dev/null &
 	local cpid=$! cmd dev state
-	tail -n +1 -F --pid="$1" "$OUT/host-requests" 2>/dev/null | tr -d '\r' |
-	while read -r cmd dev state _; do
+	# (no filter between tail and read: tr would hold the lines in its
+	# buffer; the guest's \r\n ends in IFS instead)
+	tail -n +1 -F --pid="$1" "$OUT/host-requests" 2>/dev/null |
+	while IFS=$' \t\r' read -r cmd dev state _; do
 		case "$cmd:$dev:$state" in
 		set_link:hp[01]:on|set_link:hp[01]:off)
 			echo "run-vm: host request: set_link $dev $state" >&2

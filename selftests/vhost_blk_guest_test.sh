@@ -63,6 +63,8 @@ modprobe crc32c_generic
 echo 'module vhost_blk +p' > /sys/kernel/debug/dynamic_debug/control 2>/dev/null
 check "kvm_amd and a 256 MiB brd disk" "[ -c /dev/kvm ] && [ -b /dev/ram0 ]"
 mkdir -p /mnt
+# The guest's initramfs with the suite's guest-side helpers (blkbench).
+cat $L2/initrd $L2/suite.cpio > /tmp/l2-blk.cpio
 
 boot() { # mode, log, extra serve options (backend: $BACKEND, default /dev/ram0)
 	kvmio blk-serve --socket $SOCK --backend ${BACKEND:-/dev/ram0} --queues 4 --once --verbose $3 \
@@ -74,7 +76,7 @@ boot() { # mode, log, extra serve options (backend: $BACKEND, default /dev/ram0)
 		-object memory-backend-memfd,id=mem,size=256M,share=on \
 		-machine q35,memory-backend=mem -nodefaults -no-reboot -display none \
 		-serial stdio -L /usr/share/seabios -L /usr/share/qemu \
-		-kernel $L2/vmlinuz -initrd $L2/initrd \
+		-kernel $L2/vmlinuz -initrd /tmp/l2-blk.cpio \
 		-append "console=ttyS0 panic=-1 loglevel=4 kvmio.l2=$1 $L2_ONLINE" \
 		-chardev socket,id=vub,path=$SOCK \
 		-device vhost-user-blk-pci,chardev=vub,num-queues=4 \
@@ -192,6 +194,7 @@ check "fourth boot: the device held requests back (throttled_requests > 0)" "[ $
 check "fourth boot: with the limit lifted through sysfs the guest reads faster than 1.3 x $LIMIT IOPS" \
 	"[ '$lifted' = 0 ] && [ -n '$un' ] && [ '$un' -gt $((LIMIT * 13 / 10)) ]" ||
 	tail -n 40 /tmp/l2-blk4.log | tr -d '\r' | sed 's/^/# l2: /'
+rm -f /tmp/l2-blk.cpio
 dmesg | grep "vhost_blk" | tail -n 20 | sed 's/^/# dmesg: /'
 echo "1..$n"
 exit $fail

@@ -121,10 +121,11 @@ run_program() { # path relative to $TESTDIR
 # unloaded; any unreferenced object fails the run and is printed.  Two
 # scans: kmemleak reports an object only once it has stayed unreferenced
 # and unchanged across a scan, and only when it is older than 5 s.
-# kmemleak's own thread scans all memory every 10 minutes; on the debug
-# kernel under TCG a scan takes the vCPUs for seconds at a time, and the
-# fairness and rate tests then measure a VM short of CPU.  It is stopped
-# at start; the two scans at the end (kmemleak_check) find every object
+# A kernel built with DEBUG_KMEMLEAK_AUTO_SCAN (a developer's own debug
+# kernel; the suite's has it off) scans all memory every 10 minutes from
+# its own thread, seconds of vCPU under TCG, which the fairness and rate
+# tests would measure as a VM short of CPU.  That thread is stopped at
+# start; the two scans at the end (kmemleak_check) find every object
 # still unreferenced then, which is what a leak is.
 kmemleak_quiet() {
 	[ -e /sys/kernel/debug/kmemleak ] || return 0

@@ -128,7 +128,8 @@ grep -v "region [0-9]*: gpa" $SLOG | sed 's/^/# serve: /'
 check "QEMU ran with the vhost-user-blk disk and powered off" "[ $rc -eq 0 ]"
 check "QEMU sent its memory by ADD_MEM_REG (CONFIGURE_MEM_SLOTS)" \
 	"grep -q 'added region gpa 0 ' $SLOG"
-check "the guest booted and saw the disk" "grep -q 'vda: yes' $LOG"
+check "the guest booted and saw the disk" "grep -q 'vda: yes' $LOG" ||
+	tail -n 60 $LOG | tr -d '\r' | sed 's/^/# l2: /'
 # the last ring event before the DIMM's region is a start: a ring ran
 ring=$(sed -n '/ring [0-9]* \(started\|stopped\)/h; /added region gpa 0x[0-9a-f]* size 0x8000000/{x;p;q}' $SLOG)
 echo "# before the DIMM came: ${ring:-no ring event}"

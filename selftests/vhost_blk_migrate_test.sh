@@ -35,8 +35,8 @@
 # Wall-time limits: far longer on the debug kernel (KASAN and lockdep in
 # the first level slow nested KVM several times).
 case $(uname -r) in
-*kvmio-debug*) L2_LIMIT=1200; MIG_LIMIT=600; QEMU_LIMIT=3000 ;;
-*) L2_LIMIT=240; MIG_LIMIT=120; QEMU_LIMIT=600 ;;
+*kvmio-debug*) L2_LIMIT=1200; MIG_LIMIT=600; QEMU_LIMIT=3000; RESUME_LIMIT=300 ;;
+*) L2_LIMIT=240; MIG_LIMIT=120; QEMU_LIMIT=600; RESUME_LIMIT=60 ;;
 esac
 
 L2=/usr/share/kvmio/l2
@@ -80,6 +80,30 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "# killed"; abort' TERM
 # Give up: the logs, every QEMU and bridge killed, the plan.
+# Where VM $1's bridge and QEMU (every thread) wait, and the devices'
+# counters: what a guest that stopped on a target was waiting for.
+diag() {
+	local p t c kids s
+	eval "p=\"\$SERVE_$1 \$QEMU_$1\""
+	kids=
+	for c in $p; do	# QEMU_x is timeout's pid: QEMU is its child
+		for s in /proc/[0-9]*/stat; do
+			[ "$(cut -d' ' -f4 $s 2>/dev/null)" = $c ] && kids="$kids $(cut -d' ' -f1 $s)"
+		done
+	done
+	for c in $p $kids; do
+		for t in /proc/$c/task/*; do
+			[ -e $t/stat ] || continue
+			echo "# $1: pid $c task ${t##*/} ($(cat $t/comm)): state $(cut -d' ' -f3 $t/stat), waits in $(cat $t/wchan)"
+			sed 's/^/#     /' $t/stack 2>/dev/null | head -n 6
+		done
+	done
+	for s in /sys/kernel/vhost_blk/*-*; do
+		[ -d $s ] && echo "# ${s##*/}: inflight $(cat $s/inflight) kicks $(cat $s/kicks)" \
+			"interrupts $(cat $s/interrupts) req_in $(cat $s/req_in) req_out $(cat $s/req_out)"
+	done
+}
+
 abort() {
 	for f in $D/qemu-*.log $D/serve-*.log $D/l2-*.log $D/qmp-*.log; do
 		[ -s "$f" ] && tail -n 25 "$f" | tr -d '\r' | sed "s|^|# $(basename $f): |"
@@ -281,12 +305,23 @@ write_case() {
 		id=$((id + 1))
 	done
 	migrate $1 $2 || return 1
+	# The guest runs on the target once it prints there (a tick a second).
+	t0=$(uptime_s)
+	if wait_for $D/l2-$2.log $RESUME_LIMIT 'BLKMIG (tick|id=)'; then
+		echo "# the guest printed on $2 $(awk "BEGIN { printf \"%.1f\", $(uptime_s) - $t0 }") s after the migration completed"
+	else
+		echo "# the guest printed nothing on $2 for $RESUME_LIMIT s after the migration completed"
+		diag $2
+	fi
 	after=$(rate 10)
 	echo "# $5: writes/s before $before, during the migration $RATE_MIG" \
 		"($(awk "BEGIN { if ($before > 0) printf \"%.2f\", $RATE_MIG / $before }") of before)," \
 		"after $after ($(awk "BEGIN { if ($before > 0) printf \"%.2f\", $after / $before }") of before);" \
 		"downtime ${DOWNTIME:-?} ms, migration $MIG_S s"
-	check "$5: the guest kept writing on $2" "awk 'BEGIN { exit !($after > 0) }'" || abort
+	check "$5: the guest kept writing on $2" "awk 'BEGIN { exit !($after > 0) }'" || {
+		diag $2
+		abort
+	}
 	stop_and_verify $2 $3 $4
 }
 
@@ -303,7 +338,10 @@ migrate A B
 echo "# idle: downtime ${DOWNTIME:-?} ms, migration $MIG_S s"
 want=$(($(tr -d '\r' < $D/l2-A.log | grep -c 'BLKMIG tick') + 3))
 check "idle: the guest runs on B after the migration (tick $want)" \
-	"wait_for $D/l2-B.log 60 'BLKMIG tick $want\$'" || abort
+	"wait_for $D/l2-B.log $RESUME_LIMIT 'BLKMIG tick $want\$'" || {
+	diag B
+	abort
+}
 check "bridge A mapped QEMU's dirty log and turned dirty logging on" \
 	"grep -q 'dirty log: [1-9]' $D/serve-A.log && grep -q 'dirty logging on' $D/serve-A.log"
 # 2. one writer, 3. four writers

@@ -1982,7 +1982,12 @@ static uint32_t queue_frames(struct kt_fix_e1k *self, struct kt_ctx *_kt, unsign
 	return seq0;
 }
 
-/* A driver thread moving TDT forward 4 descriptors at a time. */
+/*
+ * A driver thread moving TDT forward 4 descriptors every 10 ms: the 200
+ * frames take half a second, so the reset lands mid-traffic even when the
+ * test's main thread is not run for a while (at 1 ms a step, a test VM
+ * sharing its host with another VM once saw all 200 sent first).
+ */
 struct kicker {
 	struct kt_fix_e1k	*s;
 	unsigned int		n;
@@ -1996,7 +2001,7 @@ static void *kick_thread(void *arg)
 
 	for (k->tdt = 4; !k->stop && k->tdt <= k->n; k->tdt += 4) {
 		wr(k->s, E1K_TDT, k->tdt);
-		usleep(1000);
+		usleep(10000);
 	}
 	return NULL;
 }

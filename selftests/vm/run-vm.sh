@@ -162,7 +162,9 @@ host_requests() { # qemu pid
 		case "$cmd:$dev:$state" in
 		set_link:hp[01]:on|set_link:hp[01]:off)
 			echo "run-vm: host request: set_link $dev $state" >&2
-			echo "set_link $dev $state" > "$OUT/monitor.in" ;;
+			# (bounded: once QEMU is gone nothing reads the FIFO,
+			# and opening it to write would wait for ever)
+			timeout 5 bash -c 'echo "$1" > "$2"' _ "set_link $dev $state" "$OUT/monitor.in" ;;
 		*) [ -n "$cmd" ] && echo "run-vm: host request refused: $cmd $dev $state" >&2 ;;
 		esac
 	done

@@ -48,6 +48,7 @@ L2_SMP=${L2_SMP:-1}
 L2_ONLINE=
 [ "$L2_SMP" -gt 1 ] && L2_ONLINE="maxcpus=1 kvmio.online"
 BLKMIG=/usr/share/kvmio/tests/helpers/blkmig
+MIG_BW=${KVMIO_MIG_BW:-$(sed -n 's/.*kvmio\.mig_bw=\([0-9]*\).*/\1/p' /proc/cmdline)}
 D=/tmp/mig
 n=0
 fail=0
@@ -227,6 +228,14 @@ migrate() {
 	start_vm $2 "-incoming unix:$D/mig-$2.sock"
 	i=0
 	while [ ! -S $D/mig-$2.sock ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+	# kvmio.mig_bw=BYTES on the test VM's command line caps the
+	# migration's bandwidth: a migration as long as one on the debug
+	# kernel or a loaded host (where the target stall was seen), on a
+	# kernel where it otherwise takes a few seconds.
+	if [ -n "$MIG_BW" ]; then
+		echo "# migrate $1 -> $2: max-bandwidth $MIG_BW bytes/s:" \
+			"$(qmp $1 migrate-set-parameters "{\"max-bandwidth\": $MIG_BW}")"
+	fi
 	t0=$(uptime_s)
 	w0=$(writes)
 	r=$(qmp $1 migrate "{\"uri\": \"unix:$D/mig-$2.sock\"}")

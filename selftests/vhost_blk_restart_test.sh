@@ -167,26 +167,45 @@ echo "# $(($(date +%s) - start)) s: $v request(s) in flight on the second bridge
 check "QEMU reconnected to a new bridge after SIGKILL, the guest's writes in flight again" "[ $v -gt 0 ]"
 
 # 2. SIGTERM with requests in flight: drained, exit 0, then a third bridge.
+# The bridge must still have requests in flight when it handles the
+# signal, some 30 ms after the counter was read: on a loaded host the
+# guest's writers can all be between two writes by then (seen in make
+# check with another VM on the host: 3 in flight when read, 0 at the
+# signal).  Up to 3 bridges get SIGTERM until one drained requests; what
+# is checked is that one.
 if [ "$S2" != none ]; then
-	t0=$(date +%s)
-	kill -TERM $S2
-	i=0
-	while ! grep -q "SIGTERM: stopped" /tmp/serve-r2.log && [ $i -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
+	try=1
+	log=/tmp/serve-r2.log
+	while :; do
+		t0=$(date +%s)
+		kill -TERM $S2
+		i=0
+		while ! grep -q "SIGTERM: stopped" $log && [ $i -lt 300 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		grep -q "SIGTERM: stopped" $log || kill -KILL $S2
+		wait $S2
+		rc=$?
+		SERVE=
+		echo "# bridge $S2 (try $try): SIGTERM to exit $(($(date +%s) - t0)) s, exit $rc"
+		grep -E "drained|stopp" $log | sed "s/^/# serve-2.$try: /"
+		grep -q 'drained: [1-9][0-9]* in flight before' $log && break
+		[ $try -ge 3 ] && break
+		[ $rc -eq 0 ] && released $S2 || break
+		try=$((try + 1))
+		log=/tmp/serve-r2.$try.log
+		serve $log
+		S2=$SERVE
+		writes $S2 32 60
+		echo "# nothing was in flight at the signal: try $try, $(inflight $S2 10) in flight"
 	done
-	grep -q "SIGTERM: stopped" /tmp/serve-r2.log || kill -KILL $S2
-	wait $S2
-	rc=$?
-	SERVE=
-	echo "# second bridge: SIGTERM to exit $(($(date +%s) - t0)) s, exit $rc"
-	grep -E "drained|stopp" /tmp/serve-r2.log | sed 's/^/# serve-2: /'
 	check "second bridge: exit 0 on SIGTERM within 30 s, device released" \
 		"[ $rc -eq 0 ] && released $S2"
-	check "second bridge: requests were in flight at SIGTERM, 0 after the drain" \
-		"grep -q 'drained: [1-9][0-9]* in flight before, 0 after' /tmp/serve-r2.log"
+	check "second bridge: requests were in flight at SIGTERM, 0 after the drain (try $try)" \
+		"grep -q 'drained: [1-9][0-9]* in flight before, 0 after' $log"
 	check "second bridge: every started ring drained with taken == used" \
-		"grep 'ring [0-9]* drained:' /tmp/serve-r2.log > /tmp/drained.txt &&
+		"grep 'ring [0-9]* drained:' $log > /tmp/drained.txt &&
 		 ! grep -v 'ring [0-9]* drained: \([0-9]*\) taken, \1 used\$' /tmp/drained.txt"
 fi
 serve /tmp/serve-r3.log --once

@@ -48,6 +48,14 @@ L2_SMP=${L2_SMP:-1}
 L2_ONLINE=
 [ "$L2_SMP" -gt 1 ] && L2_ONLINE="maxcpus=1 kvmio.online"
 BLKMIG=/usr/share/kvmio/tests/helpers/blkmig
+# Every QEMU on the test VM's last CPU, as assign_e1000_share_guest_test.sh
+# does.  Two second-level QEMUs run at once here (the source and the
+# target), and with them free to run on both vCPUs nested SVM under TCG
+# has taken the test VM down: on 2026-12-07 a 6.1 test VM panicked in
+# this test ("stack guard page was hit", a reschedule IPI taken inside
+# svm_vcpu_enter_exit() with the second-level guest's GS base still
+# loaded) while the migration C -> D ran.
+L2_CPUS=$(sed 's/.*[-,]//' /sys/devices/system/cpu/online)
 MIG_BW=${KVMIO_MIG_BW:-$(sed -n 's/.*kvmio\.mig_bw=\([0-9]*\).*/\1/p' /proc/cmdline)}
 D=/tmp/mig
 n=0
@@ -177,7 +185,7 @@ start_vm() {
 	mkfifo $D/qmp-$1.in $D/qmp-$1.out
 	: > $D/qmp-$1.log
 	: > $D/l2-$1.log
-	timeout -s KILL $QEMU_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp $L2_SMP -m 256 \
+	taskset -c $L2_CPUS timeout -s KILL $QEMU_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp $L2_SMP -m 256 \
 		-object memory-backend-memfd,id=mem,size=256M,share=on \
 		-machine q35,memory-backend=mem -nodefaults -no-reboot -display none \
 		-serial file:$D/l2-$1.log -L /usr/share/seabios -L /usr/share/qemu \

@@ -23,7 +23,8 @@
 # a second), resizes the vhost_blk device and tells QEMU
 # (CONFIG_CHANGE_MSG), and the guest's /sys/block/vda/size follows without
 # a reboot.  Fourth boot: I/O limits: the bridge limits the device to 100
-# IOPS and the guest's own reads and writes must measure within 5% of it.
+# IOPS (50 on the debug kernel) and the guest's own reads and writes must
+# measure within 5% of it.
 
 # A second-level guest's wall-time limit: far longer on the debug kernel
 # (KASAN and lockdep in the first level slow nested KVM several times).
@@ -164,7 +165,12 @@ rm -f /tmp/resize.img
 # depth 8, 10 s each) must each measure within 5% of LIMIT.  Then the
 # test VM lifts the limit through sysfs and the same reads must go well
 # past it, so the limit, not the nested guest's speed, is what held them.
+# 50 on the debug kernel: a guest there read 166 IOPS unlimited in one
+# run and 277 in another, and with a limit of 100 measured 83 in the slow
+# one (a limit is only reached by a guest that can go well past it all
+# through the interval).
 LIMIT=100
+case $(uname -r) in *kvmio-debug*) LIMIT=50 ;; esac
 start=$(date +%s)
 boot blk-limit /tmp/l2-blk4.log "--iops $LIMIT" &
 BOOT=$!

@@ -41,6 +41,8 @@ if [ -z "$MODE" ]; then
 fi
 GUESTS=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^kvmio.share_guests=//p')
 GUESTS=${GUESTS:-2}
+# The guests share one vCPU (below): more of them take longer.
+[ "$GUESTS" -gt 2 ] && L2_LIMIT=$((L2_LIMIT * GUESTS / 2))
 KIB=1024
 MATE_KIB=1024
 UUID_BASE=5b2c1f6e-7a41-4e0b-9d1c-00000e1000

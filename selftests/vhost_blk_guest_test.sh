@@ -67,24 +67,35 @@ mkdir -p /mnt
 # The guest's initramfs with the suite's guest-side helpers (blkbench).
 cat $L2/initrd $L2/suite.cpio > /tmp/l2-blk.cpio
 
+# A guest that resets before its init prints anything (QEMU exits 0 with
+# -no-reboot, an empty console) is booted once more, and the test says so
+# with what the bridge saw: under nested TCG a second-level guest was lost
+# that way now and then, in this test (the debug kernel, 2026-12-07) and
+# in others, with or without a vhost_blk disk.  Anything later is judged.
 boot() { # mode, log, extra serve options (backend: $BACKEND, default /dev/ram0)
-	kvmio blk-serve --socket $SOCK --backend ${BACKEND:-/dev/ram0} --queues 4 --once --verbose $3 \
-		> /tmp/serve-$1.log 2>&1 &
-	SERVE=$!
-	i=0
-	while [ ! -S $SOCK ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-	timeout -s KILL $L2_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp $L2_SMP -m 256 \
-		-object memory-backend-memfd,id=mem,size=256M,share=on \
-		-machine q35,memory-backend=mem -nodefaults -no-reboot -display none \
-		-serial stdio -L /usr/share/seabios -L /usr/share/qemu \
-		-kernel $L2/vmlinuz -initrd /tmp/l2-blk.cpio \
-		-append "console=ttyS0 panic=-1 loglevel=4 kvmio.l2=$1 $L2_ONLINE" \
-		-chardev socket,id=vub,path=$SOCK \
-		-device vhost-user-blk-pci,chardev=vub,num-queues=4 \
-		> $2 2>&1
-	rc=$?
-	wait $SERVE
-	SERVE=
+	local try
+	for try in 1 2; do
+		kvmio blk-serve --socket $SOCK --backend ${BACKEND:-/dev/ram0} --queues 4 --once --verbose $3 \
+			> /tmp/serve-$1.log 2>&1 &
+		SERVE=$!
+		i=0
+		while [ ! -S $SOCK ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		timeout -s KILL $L2_LIMIT qemu-system-x86_64 -enable-kvm -cpu host -smp $L2_SMP -m 256 \
+			-object memory-backend-memfd,id=mem,size=256M,share=on \
+			-machine q35,memory-backend=mem -nodefaults -no-reboot -display none \
+			-serial stdio -L /usr/share/seabios -L /usr/share/qemu \
+			-kernel $L2/vmlinuz -initrd /tmp/l2-blk.cpio \
+			-append "console=ttyS0 panic=-1 loglevel=4 kvmio.l2=$1 $L2_ONLINE" \
+			-chardev socket,id=vub,path=$SOCK \
+			-device vhost-user-blk-pci,chardev=vub,num-queues=4 \
+			> $2 2>&1
+		rc=$?
+		wait $SERVE
+		SERVE=
+		[ $rc -eq 0 ] && [ $try -eq 1 ] && ! grep -q "KVMIO-L2: init reached" $2 || break
+		echo "# $1: the guest reset before its init printed anything ($(wc -c < $2) bytes on its console), booted again; the bridge saw:"
+		sed 's/^/#   /' /tmp/serve-$1.log
+	done
 	return $rc
 }
 

@@ -206,7 +206,7 @@ start_vm() {
 # VM's console log; the count goes on across migrations).
 writes() {
 	cat $D/l2-*.log | tr -d '\r' | awk '
-		/BLKMIG id=[0-9]+ (done )?writes=/ {
+		/^BLKMIG id=[0-9]+ (done )?writes=[0-9]+ gen=[0-9]+ next=[0-9]+( errors=[0-9]+)?$/ {
 			for (i = 1; i <= NF; i++) {
 				if ($i ~ /^id=/) id = substr($i, 4)
 				if ($i ~ /^writes=/) w = substr($i, 8) + 0
@@ -216,10 +216,13 @@ writes() {
 		END { s = 0; for (id in last) s += last[id]; print s }'
 }
 
-# The latest "gen next" of writer $1.
+# The latest "gen next" of writer $1, from whole lines only: the writers
+# share the guest's console, and a line of one can be cut by another's
+# (seen on the debug kernel: "BLKMIG id=3 writes=45" and no more).
 progress() {
-	cat $D/l2-*.log | tr -d '\r' | grep -E "BLKMIG id=$1 (done )?writes=" | tail -n 1 |
-		sed 's/.*gen=\([0-9]*\) next=\([0-9]*\).*/\1 \2/'
+	cat $D/l2-*.log | tr -d '\r' |
+		sed -n "s/^BLKMIG id=$1 \(done \)\{0,1\}writes=[0-9]* gen=\([0-9]*\) next=\([0-9]*\)\( errors=[0-9]*\)\{0,1\}\$/\2 \3/p" |
+		tail -n 1
 }
 
 SEQ=0

@@ -9,8 +9,9 @@
 # Builds the debug kernel once (debug-kernel.sh; cached outside the clone),
 # builds the suite against its tree and runs every test program on it
 # (run-vm.sh --debug); any KASAN, lockdep, UBSAN, kmemleak or WARN report
-# fails the run.  A VM that dies on the TCG cross-modifying-code race
-# ("Oops: int3", see check.sh) is repeated once.  Ends with
+# fails the run.  A VM that dies of a known fault of the environment
+# (selftests/vm/envfault.sh: TCG's cross-modifying-code race, nested SVM
+# under TCG) is repeated once.  Ends with
 # "N passed, N failed, N skipped"; exits non-zero on any failure.
 
 set -uo pipefail
@@ -28,10 +29,10 @@ echo "# tree $KDIR ($(cat "$KDIR/include/config/kernel.release"), built in $(cat
 echo "### test VM on the debug kernel ($(($(date +%s) - T0)) s)"
 "$VM/run-vm.sh" --debug --out "$OUT"
 rc=$?
-if [ $rc -ne 0 ] && grep -q "Oops: int3" "$OUT/console.log" 2>/dev/null; then
-	echo "### ENVIRONMENT FAULT: the VM died on an int3 oops in patched kernel text"
-	grep -m1 -A4 "Oops: int3" "$OUT/console.log" | sed 's/^/###   /'
-	echo "### (TCG cross-modifying-code race, see selftests/vm/check.sh); run kept in $OUT-envfault; repeating once"
+if [ $rc -ne 0 ] && "$VM/envfault.sh" "$OUT/console.log" > "$OUT.envfault" 2>&1; then
+	echo "### ENVIRONMENT FAULT: $(head -n 1 "$OUT.envfault")"
+	tail -n +2 "$OUT.envfault" | sed 's/^/###   /'
+	echo "### run kept in $OUT-envfault; repeating once"
 	rm -rf "$OUT-envfault"
 	mv "$OUT" "$OUT-envfault"
 	"$VM/run-vm.sh" --debug --no-build --out "$OUT"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# assign_e1000_share_guest_test.sh - full stack, one NIC shared: two (or
+# assign_e1000_share_guest_test.sh - full stack, one NIC shared: four (or
 # N) second-level Linux guests, each in its own stock QEMU on nested KVM
 # with its own kvm_assign-e1000 context of the test VM's first e1000
 # (-device vfio-pci,sysfsdev=...), each with the stock e1000 driver.  The
@@ -30,7 +30,7 @@
 #   emulated    the same guests on QEMU-emulated e1000s on taps bridged
 #               with the first e1000 (no sharing checks): checks the
 #               test's own guest-side machinery on any kernel.
-# Guests: kvmio.share_guests=N on the kernel command line (default 2).
+# Guests: kvmio.share_guests=N on the kernel command line (default 4).
 # Time under TCG: see Documentation/kvm_assign.rst, "Sharing one NIC".
 HELPERS=$(cd "$(dirname "$0")" && pwd)/helpers
 . $HELPERS/nic_common.sh
@@ -40,7 +40,7 @@ if [ -z "$MODE" ]; then
 	MODE=${MODE:-kvm_assign}
 fi
 GUESTS=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^kvmio.share_guests=//p')
-GUESTS=${GUESTS:-2}
+GUESTS=${GUESTS:-4}
 # The guests share one vCPU (below): more of them take longer.
 [ "$GUESTS" -gt 2 ] && L2_LIMIT=$((L2_LIMIT * GUESTS / 2))
 KIB=1024
